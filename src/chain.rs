@@ -1,0 +1,288 @@
+//! Shadow refs and snapshot chains: naming (`refs/savepoint/heads/<branch>`,
+//! `refs/savepoint/detached/<worktree>`), reading a chain back (first-parent
+//! walk over snapshot commits), and appending a snapshot commit with a
+//! compare-and-swap ref update and a reflog entry. Nothing here writes
+//! outside `refs/savepoint/`.
+
+use chrono::{DateTime, FixedOffset, TimeZone};
+use git2::{Commit, ErrorCode, Oid, Repository, Signature, Tree};
+use serde::Serialize;
+
+use crate::error::{Error, GitContext, Result};
+use crate::trailers::{self, Trailers};
+
+/// Every shadow ref lives below this prefix.
+pub const PREFIX: &str = "refs/savepoint/";
+
+/// The chain ref for a branch.
+pub fn branch_ref(branch: &str) -> String {
+    format!("{PREFIX}heads/{branch}")
+}
+
+/// The chain ref for a detached HEAD in work tree `worktree`.
+pub fn detached_ref(worktree: &str) -> String {
+    format!("{PREFIX}detached/{worktree}")
+}
+
+/// Current tip of a chain, if the chain exists.
+pub fn tip(repo: &Repository, refname: &str) -> Result<Option<Oid>> {
+    match repo.refname_to_id(refname) {
+        Ok(oid) => Ok(Some(oid)),
+        Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
+        Err(e) => Err(e).git_context(|| format!("read {refname}")),
+    }
+}
+
+/// Every chain: `(refname, tip)`, sorted by name.
+pub fn all_chains(repo: &Repository) -> Result<Vec<(String, Oid)>> {
+    let mut out = Vec::new();
+    let refs = repo
+        .references_glob(&format!("{PREFIX}*"))
+        .git_context(|| "list shadow refs".to_owned())?;
+    for r in refs {
+        let r = r.git_context(|| "read shadow ref".to_owned())?;
+        if let (Some(name), Some(target)) = (r.name(), r.target()) {
+            out.push((name.to_owned(), target));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The snapshot ids of a chain from `tip` back along first parents, newest
+/// first, stopping at the first commit that is not a snapshot (the base the
+/// chain started from) or after `limit` snapshots.
+pub fn walk(repo: &Repository, tip: Oid, limit: Option<usize>) -> Result<Vec<Oid>> {
+    let mut out = Vec::new();
+    let mut next = Some(tip);
+    while let Some(oid) = next {
+        if limit.is_some_and(|l| out.len() >= l) {
+            break;
+        }
+        let commit = repo
+            .find_commit(oid)
+            .git_context(|| format!("read commit {oid}"))?;
+        if trailers::parse(commit.message_raw().unwrap_or("")).is_none() {
+            break;
+        }
+        out.push(oid);
+        next = commit.parent_id(0).ok();
+    }
+    Ok(out)
+}
+
+/// Is this commit a savepoint snapshot?
+pub fn is_snapshot(commit: &Commit<'_>) -> bool {
+    trailers::parse(&String::from_utf8_lossy(commit.message_bytes())).is_some()
+}
+
+/// Everything `log` shows about one snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotInfo {
+    pub id: String,
+    #[serde(rename = "ref")]
+    pub refname: String,
+    pub time: String,
+    pub trigger: String,
+    pub base: String,
+    pub session: Option<String>,
+    pub tool: Option<String>,
+    pub prompt: Option<String>,
+    pub message: String,
+    pub files: Vec<String>,
+    #[serde(skip)]
+    pub oid: Oid,
+    #[serde(skip)]
+    pub timestamp: DateTime<FixedOffset>,
+    #[serde(skip)]
+    pub subject: String,
+    #[serde(skip)]
+    pub skipped: Vec<String>,
+}
+
+/// Short (12 hex) id, as savepoint prints them.
+pub fn short_id(oid: Oid) -> String {
+    let mut s = oid.to_string();
+    s.truncate(12);
+    s
+}
+
+/// A commit's committer time with its offset.
+pub fn commit_time(commit: &Commit<'_>) -> DateTime<FixedOffset> {
+    let t = commit.committer().when();
+    let offset = FixedOffset::east_opt(t.offset_minutes() * 60)
+        .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"));
+    offset
+        .timestamp_opt(t.seconds(), 0)
+        .single()
+        .unwrap_or_else(|| offset.timestamp_opt(0, 0).single().expect("epoch"))
+}
+
+/// Describe snapshot `oid` (found on `refname`).
+pub fn info(repo: &Repository, oid: Oid, refname: &str) -> Result<SnapshotInfo> {
+    let commit = repo
+        .find_commit(oid)
+        .git_context(|| format!("read commit {oid}"))?;
+    let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
+    let t = trailers::parse(&message).unwrap_or_default();
+    let tree = commit
+        .tree()
+        .git_context(|| format!("read tree of {oid}"))?;
+    let parent_tree = match commit.parent(0) {
+        Ok(p) => Some(
+            p.tree()
+                .git_context(|| format!("read tree of {}", p.id()))?,
+        ),
+        Err(_) => None,
+    };
+    let files = changed_paths(repo, parent_tree.as_ref(), &tree)?;
+    let timestamp = commit_time(&commit);
+    Ok(SnapshotInfo {
+        id: short_id(oid),
+        refname: refname.to_owned(),
+        time: timestamp.to_rfc3339(),
+        trigger: t.trigger,
+        base: t.base,
+        session: t.session,
+        tool: t.tool,
+        prompt: t.prompt,
+        subject: commit.summary().unwrap_or("").to_owned(),
+        message: message.trim_end().to_owned(),
+        files,
+        oid,
+        timestamp,
+        skipped: t.skipped,
+    })
+}
+
+/// Paths that differ between two trees (`None`: the empty tree), sorted.
+/// Unchanged subtrees are skipped by id, so this costs O(changes).
+pub fn changed_paths(
+    repo: &Repository,
+    old: Option<&Tree<'_>>,
+    new: &Tree<'_>,
+) -> Result<Vec<String>> {
+    let diff = repo
+        .diff_tree_to_tree(old, Some(new), None)
+        .git_context(|| "diff trees".to_owned())?;
+    let mut out: Vec<String> = diff
+        .deltas()
+        .filter_map(|d| {
+            d.new_file()
+                .path()
+                .or_else(|| d.old_file().path())
+                .map(|p| p.to_string_lossy().into_owned())
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// What to record in a new snapshot commit.
+pub struct NewSnapshot<'a> {
+    pub refname: &'a str,
+    /// The chain's tip as read under the lock (compare-and-swap expectation).
+    pub old_tip: Option<Oid>,
+    pub tree: Oid,
+    /// HEAD's commit, `None` on an unborn branch.
+    pub head: Option<Oid>,
+    pub subject: String,
+    pub body: Option<String>,
+    pub trailers: Trailers,
+}
+
+/// Parents per DESIGN.md §1: the previous snapshot first; HEAD second when it
+/// moved since that snapshot; HEAD alone for a chain's first snapshot.
+pub fn parents_for(repo: &Repository, old_tip: Option<Oid>, head: Option<Oid>) -> Result<Vec<Oid>> {
+    let Some(tip) = old_tip else {
+        return Ok(head.into_iter().collect());
+    };
+    let tip_commit = repo
+        .find_commit(tip)
+        .git_context(|| format!("read commit {tip}"))?;
+    let tip_base =
+        trailers::parse(&String::from_utf8_lossy(tip_commit.message_bytes())).map(|t| t.base);
+    let mut parents = vec![tip];
+    if let Some(h) = head {
+        if tip_base.as_deref() != Some(h.to_string().as_str()) && h != tip {
+            parents.push(h);
+        }
+    }
+    Ok(parents)
+}
+
+/// The signature snapshots are written with: git's `user.name` /
+/// `user.email`, else `savepoint <savepoint@localhost>`.
+pub fn signature(repo: &Repository) -> Signature<'static> {
+    repo.signature()
+        .or_else(|_| Signature::now("savepoint", "savepoint@localhost"))
+        .expect("a constant signature is valid")
+}
+
+/// Write the commit and move the ref (compare-and-swap, reflog entry).
+/// Objects are flushed before the ref moves; the ref after.
+pub fn append(repo: &Repository, snap: &NewSnapshot<'_>) -> Result<Oid> {
+    let parents = parents_for(repo, snap.old_tip, snap.head)?;
+    let parent_commits = parents
+        .iter()
+        .map(|p| {
+            repo.find_commit(*p)
+                .git_context(|| format!("read commit {p}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let parent_refs: Vec<&Commit<'_>> = parent_commits.iter().collect();
+    let tree = repo
+        .find_tree(snap.tree)
+        .git_context(|| format!("read tree {}", snap.tree))?;
+    let sig = signature(repo);
+    let message = trailers::format_message(&snap.subject, snap.body.as_deref(), &snap.trailers);
+    let oid = repo
+        .commit(None, &sig, &sig, &message, &tree, &parent_refs)
+        .git_context(|| "write snapshot commit".to_owned())?;
+    crate::durable::sync_objects(repo.commondir(), &[oid], false);
+    move_ref(
+        repo,
+        snap.refname,
+        snap.old_tip,
+        oid,
+        &format!("savepoint: {}", trailers::one_line(&snap.subject, 200)),
+    )?;
+    Ok(oid)
+}
+
+/// Compare-and-swap `refname` from `old` to `new` with a reflog entry.
+pub fn move_ref(
+    repo: &Repository,
+    refname: &str,
+    old: Option<Oid>,
+    new: Oid,
+    log: &str,
+) -> Result<()> {
+    // libgit2 only logs refs outside refs/heads when a reflog exists.
+    repo.reference_ensure_log(refname)
+        .git_context(|| format!("create reflog for {refname}"))?;
+    let result = match old {
+        Some(old) => repo
+            .reference_matching(refname, new, true, old, log)
+            .map(|_| ()),
+        None => repo.reference(refname, new, false, log).map(|_| ()),
+    };
+    if let Err(e) = result {
+        if matches!(e.code(), ErrorCode::Modified | ErrorCode::Exists) {
+            let found = tip(repo, refname)?
+                .map(|o| o.to_string())
+                .unwrap_or_else(|| "nothing".into());
+            return Err(Error::RefMoved {
+                refname: refname.to_owned(),
+                expected: old
+                    .map(|o| o.to_string())
+                    .unwrap_or_else(|| "no ref".into()),
+                found,
+            });
+        }
+        return Err(e).git_context(|| format!("update {refname}"));
+    }
+    crate::durable::sync_ref(repo.commondir(), refname);
+    Ok(())
+}

@@ -1,0 +1,60 @@
+//! Command-line definitions (clap derive). Each subcommand's arguments live
+//! with its implementation in `commands/<name>.rs`; the doc comments there
+//! are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::commands::{diff, log, show, snap};
+
+/// Snapshots your work tree on a shadow ref so an interrupted session never
+/// loses work.
+///
+/// savepoint records the working tree as WIP snapshot commits on
+/// `refs/savepoint/heads/<branch>`. Your branch, index and HEAD are never
+/// touched. Snapshot names: any git revision, or `@` (latest), `@~N`
+/// (N snapshots back), `@{10m}` / `@{yesterday}` / `@{2026-11-24 14:00}`
+/// (latest snapshot at or before a time).
+#[derive(Debug, Parser)]
+#[command(
+    name = "savepoint",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(
+    after_help = "Examples:\n  savepoint snap -m \"before the big refactor\"\n  savepoint log -n 5\n  savepoint diff @~1\n  savepoint show @{1h}"
+)]
+pub struct Cli {
+    /// Run as if savepoint was started in <PATH> (like `git -C`).
+    #[arg(short = 'C', global = true, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+
+    /// More logging on stderr (-v: debug, -vv: trace). `SAVEPOINT_LOG` takes
+    /// a tracing filter, e.g. `SAVEPOINT_LOG=savepoint=debug`.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// When to use colour: auto (terminal and no NO_COLOR), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Snap(snap::Args),
+    Log(log::Args),
+    Show(show::Args),
+    Diff(diff::Args),
+}

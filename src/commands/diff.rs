@@ -1,0 +1,144 @@
+//! `savepoint diff`: differences between snapshots, or a snapshot and the
+//! work tree.
+
+use std::io::Write;
+
+use anyhow::Result;
+use git2::{Diff, DiffFormat, DiffOptions, Repository, Tree};
+use savepoint::config::Config;
+use savepoint::revision;
+use savepoint::snapshot::{Engine, ScanOptions};
+
+use super::Ctx;
+use crate::ui;
+
+/// Show changes between a snapshot and the work tree, or between two
+/// snapshots, as a unified diff.
+///
+/// With no argument, compares the latest snapshot (`@`) with the work tree
+/// as it is now: what a `savepoint snap` would record. The work tree side is
+/// computed like a snapshot (same ignore rules) without creating one.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  savepoint diff              # latest snapshot → work tree\n  savepoint diff @{1h}        # an hour ago → work tree\n  savepoint diff @~3 @ --stat # three snapshots ago → latest"
+)]
+pub struct Args {
+    /// The old side (default @).
+    #[arg(value_name = "SNAP")]
+    pub from: Option<String>,
+
+    /// The new side (default: the work tree).
+    #[arg(value_name = "SNAP2")]
+    pub to: Option<String>,
+
+    /// Only list changed files with added/removed line counts.
+    #[arg(long)]
+    pub stat: bool,
+}
+
+pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
+    let ws = ctx.workspace()?;
+    let repo = ws.repo();
+    let from = revision::resolve(&ws, args.from.as_deref().unwrap_or("@"))?;
+    let old_tree = repo.find_commit(from)?.tree()?;
+    let new_tree = match &args.to {
+        Some(spec) => repo.find_commit(revision::resolve(&ws, spec)?)?.tree()?,
+        None => {
+            let cfg = Config::load(repo)?;
+            let mut engine = Engine::new(&ws, ScanOptions::from_config(&cfg))?;
+            let outcome = engine.scan(&ws)?;
+            repo.find_tree(outcome.tree)?
+        }
+    };
+    print_tree_diff(ctx, repo, Some(&old_tree), &new_tree, args.stat)
+}
+
+/// Print a tree-to-tree diff as a patch (or a stat), coloured when enabled.
+pub fn print_tree_diff(
+    ctx: &Ctx,
+    repo: &Repository,
+    old: Option<&Tree<'_>>,
+    new: &Tree<'_>,
+    stat: bool,
+) -> Result<()> {
+    let mut opts = DiffOptions::new();
+    opts.show_binary(false);
+    let mut diff = repo.diff_tree_to_tree(old, Some(new), Some(&mut opts))?;
+    diff.find_similar(None)?;
+    let u = &ctx.ui;
+    let mut out = std::io::stdout().lock();
+    if stat {
+        return print_stat(&diff, &mut out, u);
+    }
+    let mut io_err: Option<std::io::Error> = None;
+    diff.print(DiffFormat::Patch, |_, _, line| {
+        let content = String::from_utf8_lossy(line.content());
+        let text = match line.origin() {
+            '+' | '-' | ' ' => format!("{}{}", line.origin(), content),
+            _ => content.into_owned(),
+        };
+        let style = match line.origin() {
+            '+' | '>' => Some(ui::ADD),
+            '-' | '<' => Some(ui::DEL),
+            'H' => Some(ui::HUNK),
+            'F' => Some(ui::BOLD),
+            _ => None,
+        };
+        let rendered = match style {
+            Some(s) if u.color => {
+                let (body, nl) = text
+                    .strip_suffix('\n')
+                    .map_or((text.as_str(), ""), |b| (b, "\n"));
+                format!("{}{nl}", u.paint(s, body))
+            }
+            _ => text,
+        };
+        match out.write_all(rendered.as_bytes()) {
+            Ok(()) => true,
+            Err(e) => {
+                io_err = Some(e);
+                false
+            }
+        }
+    })
+    .or_else(|e| if io_err.is_some() { Ok(()) } else { Err(e) })?;
+    if let Some(e) = io_err {
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+fn print_stat(diff: &Diff<'_>, out: &mut impl Write, u: &ui::Ui) -> Result<()> {
+    let stats = diff.stats()?;
+    let mut lines = Vec::new();
+    for (i, delta) in diff.deltas().enumerate() {
+        let path = delta
+            .new_file()
+            .path()
+            .or_else(|| delta.old_file().path())
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (add, del) = git2::Patch::from_diff(diff, i)?
+            .map(|p| p.line_stats().map(|(_, a, d)| (a, d)))
+            .transpose()?
+            .unwrap_or((0, 0));
+        lines.push((path, add, del));
+    }
+    let width = lines.iter().map(|l| l.0.len()).max().unwrap_or(0).min(60);
+    for (path, add, del) in lines {
+        writeln!(
+            out,
+            " {path:<width$} | {} {}",
+            u.paint(ui::ADD, &format!("+{add}")),
+            u.paint(ui::DEL, &format!("-{del}"))
+        )?;
+    }
+    writeln!(
+        out,
+        " {} file(s) changed, {} insertion(s)(+), {} deletion(s)(-)",
+        stats.files_changed(),
+        stats.insertions(),
+        stats.deletions()
+    )?;
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! Subcommand dispatch. Each command is a thin layer in its own file: an
+//! `Args` struct whose doc comments are its `--help`, and a `run` function
+//! that calls the library and renders the result.
+
+pub mod diff;
+pub mod log;
+pub mod show;
+pub mod snap;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use savepoint::repo::Workspace;
+
+use crate::cli::{Cli, Command};
+use crate::ui::Ui;
+
+/// What every command gets: output settings and where to run.
+pub struct Ctx {
+    pub ui: Ui,
+    pub dir: PathBuf,
+}
+
+impl Ctx {
+    /// Open the work tree (`-C` or the current directory).
+    pub fn workspace(&self) -> Result<Workspace> {
+        Ok(Workspace::discover(&self.dir)?)
+    }
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let dir = match cli.dir {
+        Some(d) => d,
+        None => std::env::current_dir()?,
+    };
+    let ctx = Ctx {
+        ui: Ui::new(cli.color),
+        dir,
+    };
+    match &cli.command {
+        Command::Snap(args) => snap::run(&ctx, args),
+        Command::Log(args) => log::run(&ctx, args),
+        Command::Show(args) => show::run(&ctx, args),
+        Command::Diff(args) => diff::run(&ctx, args),
+    }
+}
+
+/// Print JSON to stdout followed by a newline.
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    use std::io::Write;
+    // Serialise first so a closed pipe surfaces as an io::Error (which the
+    // binary treats as success), not as a serde error.
+    let mut buf = serde_json::to_vec_pretty(value)?;
+    buf.push(b'\n');
+    std::io::stdout().lock().write_all(&buf)?;
+    Ok(())
+}

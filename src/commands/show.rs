@@ -1,0 +1,69 @@
+//! `savepoint show`: one snapshot's metadata and what it changed.
+
+use std::io::Write;
+
+use anyhow::Result;
+use savepoint::{chain, revision};
+
+use super::Ctx;
+use crate::ui;
+
+/// Show a snapshot: its id, time, trigger, prompt, and the patch against the
+/// previous snapshot (or the commit the chain started from).
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  savepoint show @\n  savepoint show @~2 --stat\n  savepoint show @{1h}"
+)]
+pub struct Args {
+    /// The snapshot: an id, @, @~N, @{<time>} or any git revision.
+    #[arg(value_name = "SNAP", default_value = "@")]
+    pub snap: String,
+
+    /// Only list changed files with added/removed line counts.
+    #[arg(long)]
+    pub stat: bool,
+}
+
+pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
+    let ws = ctx.workspace()?;
+    let repo = ws.repo();
+    let oid = revision::resolve(&ws, &args.snap)?;
+    let refname = ws.chain_ref()?;
+    let info = chain::info(repo, oid, &refname)?;
+    let commit = repo.find_commit(oid)?;
+    let u = &ctx.ui;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{} {}",
+        u.paint(ui::ID, "snapshot"),
+        u.paint(ui::ID, &oid.to_string())
+    )?;
+    writeln!(
+        out,
+        "Date:    {} ({})",
+        info.timestamp.format("%Y-%m-%d %H:%M:%S %z"),
+        ui::relative_age(&info.timestamp)
+    )?;
+    if !info.trigger.is_empty() {
+        writeln!(out, "Trigger: {}", u.paint(ui::TRIGGER, &info.trigger))?;
+        writeln!(out, "Base:    {}", info.base)?;
+    }
+    for (label, v) in [
+        ("Session", &info.session),
+        ("Tool", &info.tool),
+        ("Prompt", &info.prompt),
+    ] {
+        if let Some(v) = v {
+            writeln!(out, "{label}: {}{v}", " ".repeat(8 - label.len()))?;
+        }
+    }
+    for s in &info.skipped {
+        writeln!(out, "Skipped: {s}")?;
+    }
+    writeln!(out, "\n    {}\n", info.subject)?;
+    drop(out);
+    let new_tree = commit.tree()?;
+    let old_tree = commit.parent(0).ok().map(|p| p.tree()).transpose()?;
+    super::diff::print_tree_diff(ctx, repo, old_tree.as_ref(), &new_tree, args.stat)
+}

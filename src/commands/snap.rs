@@ -1,0 +1,88 @@
+//! `savepoint snap`: take a snapshot now.
+
+use std::io::Write;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use anyhow::Result;
+use savepoint::config::Config;
+use savepoint::snap::{self, SnapRequest};
+use savepoint::snapshot::{Engine, ScanOptions};
+
+use super::Ctx;
+use crate::ui;
+
+/// Take a snapshot of the work tree now (trigger `manual`).
+///
+/// Records exactly what `git add -A && git write-tree` would (ignored files
+/// left out, tracked files kept, exec bits, symlinks, submodules) as a commit
+/// on `refs/savepoint/heads/<branch>`, without touching your index, HEAD or
+/// branches. Nothing is written when the tree equals the latest snapshot.
+/// Untracked files above `savepoint.maxFileSize` are left out and named.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  savepoint snap\n  savepoint snap -m \"tests green before refactor\"\n  savepoint snap --json | jq -r .id"
+)]
+pub struct Args {
+    /// Describe the snapshot (replaces the file summary in its subject).
+    #[arg(short, long, value_name = "MSG")]
+    pub message: Option<String>,
+
+    /// Print the result as JSON: {"id","ref","created","trigger","tree",...}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
+    let ws = ctx.workspace()?;
+    let cfg = Config::load(ws.repo())?;
+    if let Some(op) = ws.operation_in_progress() {
+        tracing::info!("a {op} is in progress; snapshotting the work tree as it is");
+    }
+    let mut engine = Engine::new(&ws, ScanOptions::from_config(&cfg))?;
+    let counter = Arc::new(AtomicU64::new(0));
+    engine.set_progress(Arc::clone(&counter));
+    let mut req = SnapRequest::new("manual");
+    req.message = args.message.clone();
+    let outcome = {
+        let _progress = ui::Progress::start(counter, "scanning");
+        snap::take(&ws, &cfg, &req, Some(&mut engine))?
+    };
+    tracing::debug!(stats = ?outcome.stats, "scan finished");
+    if args.json {
+        return super::print_json(&outcome);
+    }
+    let u = &ctx.ui;
+    let mut out = std::io::stdout().lock();
+    if outcome.created {
+        let id = outcome.id.as_deref().unwrap_or("");
+        let summary = outcome
+            .subject
+            .split_once(": manual: ")
+            .map_or(outcome.subject.as_str(), |(_, s)| s);
+        writeln!(
+            out,
+            "{} {} {}",
+            u.paint(ui::ID, id),
+            u.paint(ui::REF, &outcome.refname),
+            summary
+        )?;
+    } else {
+        match &outcome.id {
+            Some(id) => writeln!(
+                out,
+                "nothing to snapshot: the work tree matches {} ({})",
+                u.paint(ui::ID, id),
+                outcome.refname
+            )?,
+            None => writeln!(
+                out,
+                "nothing to snapshot: the work tree has no changes against HEAD"
+            )?,
+        }
+    }
+    for s in &outcome.skipped {
+        eprintln!("warning: left out: {s}");
+    }
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! The library's error type: one enum whose messages read well after
+//! "failed to …" and whose variants carry what a caller needs to give the
+//! user a next step (the CLI adds the hints, the library only classifies).
+
+use std::path::PathBuf;
+
+/// Everything the savepoint library can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No git repository at or above the given path.
+    #[error("not a git repository: {}", path.display())]
+    NotARepository { path: PathBuf },
+
+    /// The repository has no working tree to snapshot.
+    #[error("{} is a bare repository, which has no work tree to snapshot", path.display())]
+    BareRepository { path: PathBuf },
+
+    /// A git config value that savepoint reads is malformed.
+    #[error("invalid value {value:?} for config key `{key}`: {reason}")]
+    Config {
+        key: String,
+        value: String,
+        reason: String,
+    },
+
+    /// Another savepoint process holds the snapshot lock for too long.
+    #[error("another savepoint process ({holder}) holds the lock {}", path.display())]
+    LockTimeout { path: PathBuf, holder: String },
+
+    /// A `<snap>` argument did not resolve to a commit.
+    #[error("cannot resolve snapshot `{spec}`: {reason}")]
+    Revision { spec: String, reason: String },
+
+    /// The shadow ref moved under us between read and compare-and-swap.
+    #[error("shadow ref {refname} moved concurrently (expected {expected}, found {found})")]
+    RefMoved {
+        refname: String,
+        expected: String,
+        found: String,
+    },
+
+    /// A filesystem operation failed on a path.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A libgit2 operation failed.
+    #[error("{action}: {}", source.message())]
+    Git {
+        action: String,
+        #[source]
+        source: git2::Error,
+    },
+
+    /// The git command-line fallback failed.
+    #[error("`git {args}` failed: {stderr}")]
+    GitCli { args: String, stderr: String },
+}
+
+/// Result alias for the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Attach an action description to a `git2::Error`.
+pub(crate) trait GitContext<T> {
+    fn git_context(self, action: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> GitContext<T> for std::result::Result<T, git2::Error> {
+    fn git_context(self, action: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| Error::Git {
+            action: action(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,44 @@
+//! The `savepoint` binary: parse arguments, set up logging, run the command,
+//! turn errors into one `error: …` line and an exit code (0 ok, 1 error,
+//! 2 usage). Everything else lives in the library and `commands/`.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod commands;
+mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_tracing(cli.verbose);
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if ui::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            ui::print_error(&e);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("SAVEPOINT_LOG") {
+        Ok(f) if !f.is_empty() => EnvFilter::new(f),
+        _ => EnvFilter::new(match verbose {
+            0 => "savepoint=warn",
+            1 => "savepoint=debug",
+            _ => "savepoint=trace",
+        }),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .with_ansi(ui::stderr_color())
+        .init();
+}

@@ -1,0 +1,190 @@
+//! Resolving `<snap>` arguments: any git revision, plus shorthands on the
+//! current chain: `@` (latest snapshot), `@~N` (N snapshots back) and
+//! `@{<time>}` (the latest snapshot at or before a time: `@{10m}`, `@{2h}`,
+//! `@{yesterday}`, `@{2026-11-24 14:00}`).
+
+use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeZone};
+use git2::Oid;
+
+use crate::chain;
+use crate::error::{Error, GitContext, Result};
+use crate::repo::Workspace;
+
+/// A parsed `<snap>` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spec {
+    /// `@`, `@~N`: N snapshots back from the chain's tip.
+    Back(usize),
+    /// `@{<time>}`: latest snapshot at or before this instant.
+    At(DateTime<Local>),
+    /// Anything else: a git revision.
+    Git(String),
+}
+
+/// Parse a `<snap>` argument (`now` is the reference for relative times).
+pub fn parse(spec: &str, now: DateTime<Local>) -> std::result::Result<Spec, String> {
+    let s = spec.trim();
+    if s == "@" {
+        return Ok(Spec::Back(0));
+    }
+    if let Some(rest) = s.strip_prefix("@~") {
+        if rest.is_empty() {
+            return Ok(Spec::Back(1));
+        }
+        return rest
+            .parse::<usize>()
+            .map(Spec::Back)
+            .map_err(|_| format!("`@~` takes a number of snapshots, e.g. @~3 (got {rest:?})"));
+    }
+    if let Some(inner) = s.strip_prefix("@{").and_then(|r| r.strip_suffix('}')) {
+        return parse_time(inner, now).map(Spec::At);
+    }
+    if s.is_empty() {
+        return Err("empty snapshot name".into());
+    }
+    Ok(Spec::Git(s.to_owned()))
+}
+
+/// Parse the time inside `@{…}`: a duration ago (`10m`, `2 hours ago`),
+/// `now`, `today`, `yesterday`, or a local date/time (`2026-11-24 14:00`,
+/// `2026-11-24`, RFC 3339).
+pub fn parse_time(t: &str, now: DateTime<Local>) -> std::result::Result<DateTime<Local>, String> {
+    let t = t.trim();
+    let lower = t.to_ascii_lowercase();
+    let midnight = |d: NaiveDate| {
+        Local
+            .from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
+            .earliest()
+            .ok_or_else(|| format!("no such local time: {d} 00:00"))
+    };
+    match lower.as_str() {
+        "now" => return Ok(now),
+        "today" => return midnight(now.date_naive()),
+        "yesterday" => return Ok(now - chrono::Duration::days(1)),
+        _ => {}
+    }
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.with_timezone(&Local));
+    }
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(t, fmt) {
+            return Local
+                .from_local_datetime(&naive)
+                .earliest()
+                .ok_or_else(|| format!("no such local time: {t}"));
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        // A bare date means the end of that day: "what did it look like on the 24th".
+        let next = d.succ_opt().ok_or("date out of range")?;
+        return Ok(midnight(next)? - chrono::Duration::seconds(1));
+    }
+    let ago = lower.strip_suffix(" ago").unwrap_or(&lower);
+    let d = crate::config::parse_duration(ago).map_err(|_| {
+        format!("cannot read the time {t:?}: use e.g. @{{10m}}, @{{2h}}, @{{yesterday}} or @{{2026-11-24 14:00}}")
+    })?;
+    let d = chrono::Duration::from_std(d).map_err(|_| "duration out of range".to_owned())?;
+    Ok(now - d)
+}
+
+/// Resolve `spec` to a commit id in `ws` (shorthands use the current chain).
+pub fn resolve(ws: &Workspace, spec: &str) -> Result<Oid> {
+    let err = |reason: String| Error::Revision {
+        spec: spec.to_owned(),
+        reason,
+    };
+    let parsed = parse(spec, Local::now()).map_err(err)?;
+    let repo = ws.repo();
+    match parsed {
+        Spec::Git(rev) => {
+            let obj = repo
+                .revparse_single(&rev)
+                .or_else(|_| repo.revparse_single(&format!("{}{rev}", chain::PREFIX)))
+                .map_err(|e| {
+                    err(format!(
+                        "{} (snapshots are named by id, @, @~N or @{{time}})",
+                        e.message()
+                    ))
+                })?;
+            let commit = obj
+                .peel_to_commit()
+                .map_err(|_| err("does not name a commit".into()))?;
+            Ok(commit.id())
+        }
+        Spec::Back(n) => {
+            let refname = ws.chain_ref()?;
+            let tip = chain::tip(repo, &refname)?.ok_or_else(|| {
+                err(format!(
+                    "no snapshots yet on {refname} — run `savepoint snap` first"
+                ))
+            })?;
+            let ids = chain::walk(repo, tip, Some(n + 1))?;
+            ids.get(n)
+                .copied()
+                .ok_or_else(|| err(format!("{refname} has only {} snapshot(s)", ids.len())))
+        }
+        Spec::At(when) => {
+            let refname = ws.chain_ref()?;
+            let tip = chain::tip(repo, &refname)?.ok_or_else(|| {
+                err(format!(
+                    "no snapshots yet on {refname} — run `savepoint snap` first"
+                ))
+            })?;
+            for oid in chain::walk(repo, tip, None)? {
+                let commit = repo
+                    .find_commit(oid)
+                    .git_context(|| format!("read {oid}"))?;
+                if chain::commit_time(&commit).timestamp() <= when.timestamp() {
+                    return Ok(oid);
+                }
+            }
+            Err(err(format!(
+                "no snapshot on {refname} at or before {}",
+                when.format("%Y-%m-%d %H:%M:%S")
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Local> {
+        Local.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn shorthands() {
+        assert_eq!(parse("@", now()), Ok(Spec::Back(0)));
+        assert_eq!(parse("@~", now()), Ok(Spec::Back(1)));
+        assert_eq!(parse("@~12", now()), Ok(Spec::Back(12)));
+        assert!(parse("@~x", now()).is_err());
+        assert_eq!(parse("HEAD~2", now()), Ok(Spec::Git("HEAD~2".into())));
+    }
+
+    #[test]
+    fn times() {
+        let at = |s: &str| match parse(s, now()).unwrap() {
+            Spec::At(t) => t,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(at("@{10m}"), now() - chrono::Duration::minutes(10));
+        assert_eq!(at("@{2 hours ago}"), now() - chrono::Duration::hours(2));
+        assert_eq!(at("@{yesterday}"), now() - chrono::Duration::days(1));
+        assert_eq!(
+            at("@{2026-11-24 14:00}"),
+            Local.with_ymd_and_hms(2026, 11, 24, 14, 0, 0).unwrap()
+        );
+        assert_eq!(
+            at("@{2026-11-24}"),
+            Local.with_ymd_and_hms(2026, 11, 24, 23, 59, 59).unwrap()
+        );
+        assert!(parse("@{soon}", now()).is_err());
+    }
+}

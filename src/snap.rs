@@ -1,0 +1,204 @@
+//! Taking a snapshot end to end: lock, compute the tree (full scan or
+//! incremental), skip when nothing changed, write the commit, flush, move the
+//! shadow ref. This is the one entry point `snap`, the watcher and the hooks
+//! share, so every trigger obeys the same rules.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use git2::Oid;
+use serde::Serialize;
+
+use crate::chain::{self, NewSnapshot};
+use crate::config::Config;
+use crate::error::{GitContext, Result};
+use crate::lock::SnapshotLock;
+use crate::repo::Workspace;
+use crate::snapshot::{Engine, ScanOptions, ScanStats, Skipped};
+use crate::trailers::{self, Trailers};
+
+/// How many changed paths a subject line names before `+N`.
+const SUBJECT_PATHS: usize = 2;
+/// How many skipped files get their own trailer line.
+const SKIPPED_TRAILERS: usize = 20;
+
+/// What to snapshot and how to label it.
+#[derive(Debug, Clone)]
+pub struct SnapRequest {
+    /// `manual`, `watch`, `hook:<name>`, `claude:<Event>`, …
+    pub trigger: String,
+    /// A user message (`snap -m`): replaces the file summary in the subject.
+    pub message: Option<String>,
+    pub session: Option<String>,
+    pub tool: Option<String>,
+    pub prompt: Option<String>,
+    /// How long to wait for another snapshotter.
+    pub lock_timeout: Duration,
+    /// When set, only these paths changed since the chain's tip (watcher).
+    pub changed_paths: Option<Vec<PathBuf>>,
+}
+
+impl SnapRequest {
+    pub fn new(trigger: impl Into<String>) -> Self {
+        SnapRequest {
+            trigger: trigger.into(),
+            message: None,
+            session: None,
+            tool: None,
+            prompt: None,
+            lock_timeout: Duration::from_secs(30),
+            changed_paths: None,
+        }
+    }
+}
+
+/// The result of a snapshot attempt.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapOutcome {
+    /// The new snapshot (or the unchanged tip) as a 12-hex short id.
+    pub id: Option<String>,
+    #[serde(rename = "ref")]
+    pub refname: String,
+    pub created: bool,
+    pub trigger: String,
+    pub tree: String,
+    /// Paths changed relative to the previous snapshot (or HEAD).
+    pub files: Vec<String>,
+    /// Files left out, with the reason.
+    pub skipped: Vec<String>,
+    #[serde(skip)]
+    pub oid: Option<Oid>,
+    #[serde(skip)]
+    pub subject: String,
+    #[serde(skip)]
+    pub skipped_detail: Vec<Skipped>,
+    #[serde(skip)]
+    pub stats: ScanStats,
+}
+
+/// Take a snapshot of `ws` now.
+pub fn take(
+    ws: &Workspace,
+    cfg: &Config,
+    req: &SnapRequest,
+    engine: Option<&mut Engine>,
+) -> Result<SnapOutcome> {
+    let state = ws.ensure_state_dir()?;
+    let _lock = SnapshotLock::acquire(&state, req.lock_timeout)?;
+    let repo = ws.repo();
+    let head = ws.head()?;
+    let head_commit = head.commit();
+    let refname = ws.chain_ref()?;
+    let old_tip = chain::tip(repo, &refname)?;
+
+    let mut own_engine;
+    let engine = match engine {
+        Some(e) => e,
+        None => {
+            own_engine = Engine::new(ws, ScanOptions::from_config(cfg))?;
+            &mut own_engine
+        }
+    };
+    // The tree the chain currently holds (or HEAD's, for a new chain).
+    let reference_tree: Option<Oid> = match (old_tip, head_commit) {
+        (Some(t), _) | (None, Some(t)) => Some(
+            repo.find_commit(t)
+                .and_then(|c| c.tree())
+                .map(|t| t.id())
+                .git_context(|| format!("read tree of {t}"))?,
+        ),
+        (None, None) => None,
+    };
+    let outcome = match (&req.changed_paths, old_tip.and(reference_tree)) {
+        (Some(paths), Some(base)) => engine.update(ws, base, paths)?,
+        _ => engine.scan(ws)?,
+    };
+    let skipped: Vec<String> = outcome.skipped.iter().map(|s| s.to_string()).collect();
+    for s in &skipped {
+        tracing::warn!("left out of the snapshot: {s}");
+    }
+    let empty_tree = Oid::hash_object(git2::ObjectType::Tree, b"")
+        .git_context(|| "hash the empty tree".to_owned())?;
+    let unchanged = reference_tree.unwrap_or(empty_tree) == outcome.tree;
+    let mut result = SnapOutcome {
+        id: old_tip.map(chain::short_id),
+        refname: refname.clone(),
+        created: false,
+        trigger: req.trigger.clone(),
+        tree: outcome.tree.to_string(),
+        files: Vec::new(),
+        skipped,
+        oid: old_tip,
+        subject: String::new(),
+        skipped_detail: outcome.skipped.clone(),
+        stats: outcome.stats.clone(),
+    };
+    if unchanged {
+        return Ok(result);
+    }
+
+    let new_tree = repo
+        .find_tree(outcome.tree)
+        .git_context(|| "read snapshot tree".to_owned())?;
+    let old_tree = match reference_tree {
+        Some(t) => Some(repo.find_tree(t).git_context(|| format!("read tree {t}"))?),
+        None => None,
+    };
+    let files = chain::changed_paths(repo, old_tree.as_ref(), &new_tree)?;
+    let summary = trailers::summarize(&files, SUBJECT_PATHS);
+    let (subject_tail, body) = match req
+        .message
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
+        Some(msg) => (trailers::one_line(msg, 200), Some(summary)),
+        None => (summary, None),
+    };
+    let subject = format!("savepoint: {}: {}", req.trigger, subject_tail);
+    let mut skipped_trailers: Vec<String> = result
+        .skipped
+        .iter()
+        .take(SKIPPED_TRAILERS)
+        .cloned()
+        .collect();
+    if result.skipped.len() > SKIPPED_TRAILERS {
+        skipped_trailers.push(format!(
+            "… and {} more",
+            result.skipped.len() - SKIPPED_TRAILERS
+        ));
+    }
+    let trailers = Trailers {
+        trigger: req.trigger.clone(),
+        base: head_commit
+            .map(|h| h.to_string())
+            .unwrap_or_else(|| "unborn".to_owned()),
+        session: req.session.clone(),
+        tool: req.tool.clone(),
+        prompt: req.prompt.clone(),
+        skipped: skipped_trailers,
+    };
+    crate::durable::sync_objects(
+        ws.common_dir(),
+        &outcome.written,
+        outcome.stats.used_git_cli,
+    );
+    let oid = chain::append(
+        repo,
+        &NewSnapshot {
+            refname: &refname,
+            old_tip,
+            tree: outcome.tree,
+            head: head_commit,
+            subject: subject.clone(),
+            body,
+            trailers,
+        },
+    )?;
+    result.id = Some(chain::short_id(oid));
+    result.oid = Some(oid);
+    result.created = true;
+    result.files = files;
+    result.subject = subject;
+    Ok(result)
+}

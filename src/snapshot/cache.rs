@@ -1,0 +1,195 @@
+//! savepoint's own stat cache in `<git-dir>/savepoint/stat-cache`: for files
+//! whose stat no longer matches the user's index (new, modified, untracked),
+//! the blob id we computed and the stat it was computed from. A re-snapshot
+//! re-reads a file only when its stat changed or its entry is racy.
+//!
+//! Format (little endian): magic `SPSC`, version u32, recorded-at seconds
+//! i64 + nanoseconds u32, count u64, then per entry: path length u32, path
+//! bytes, mtime s/ns, ctime s/ns, size, ino, st_mode, git mode, 20-byte id.
+//! Anything unexpected (other version, short file) means "start empty": the
+//! cache is disposable, never a reason to fail.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use git2::Oid;
+
+use super::stat::Stat;
+
+const MAGIC: &[u8; 4] = b"SPSC";
+const VERSION: u32 = 1;
+
+/// A cached blob id with the stat it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheEntry {
+    pub stat: Stat,
+    pub mode: u32,
+    pub oid: Oid,
+}
+
+/// The stat cache, keyed by repository-relative path bytes.
+#[derive(Debug, Default)]
+pub struct StatCache {
+    pub entries: HashMap<Vec<u8>, CacheEntry>,
+    /// When the entries were recorded (before the scan that produced them).
+    pub recorded_at: (i64, u32),
+}
+
+impl StatCache {
+    pub fn path_in(state_dir: &Path) -> PathBuf {
+        state_dir.join("stat-cache")
+    }
+
+    /// Load, or start empty on any problem.
+    pub fn load(path: &Path) -> StatCache {
+        match std::fs::read(path) {
+            Ok(bytes) => Self::decode(&bytes).unwrap_or_else(|| {
+                tracing::debug!(path = %path.display(), "stat cache unreadable or of another version; rebuilding");
+                StatCache::default()
+            }),
+            Err(_) => StatCache::default(),
+        }
+    }
+
+    /// The id recorded for `path` if `stat` still matches and is not racy.
+    pub fn lookup(&self, path: &[u8], stat: &Stat) -> Option<CacheEntry> {
+        let e = self.entries.get(path)?;
+        (e.stat == *stat && !stat.is_racy(self.recorded_at)).then_some(*e)
+    }
+
+    fn decode(b: &[u8]) -> Option<StatCache> {
+        let mut r = Reader(b);
+        if r.take(4)? != MAGIC || r.u32()? != VERSION {
+            return None;
+        }
+        let recorded_at = (r.i64()?, r.u32()?);
+        let count = r.u64()? as usize;
+        let mut entries = HashMap::with_capacity(count.min(1 << 20));
+        for _ in 0..count {
+            let len = r.u32()? as usize;
+            let path = r.take(len)?.to_vec();
+            let stat = Stat {
+                mtime_s: r.i64()?,
+                mtime_ns: r.u32()?,
+                ctime_s: r.i64()?,
+                ctime_ns: r.u32()?,
+                size: r.u64()?,
+                ino: r.u64()?,
+                mode: r.u32()?,
+            };
+            let mode = r.u32()?;
+            let oid = Oid::from_bytes(r.take(20)?).ok()?;
+            entries.insert(path, CacheEntry { stat, mode, oid });
+        }
+        r.0.is_empty().then_some(StatCache {
+            entries,
+            recorded_at,
+        })
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32 + self.entries.len() * 100);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&self.recorded_at.0.to_le_bytes());
+        out.extend_from_slice(&self.recorded_at.1.to_le_bytes());
+        out.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
+        for (path, e) in &self.entries {
+            out.extend_from_slice(&(path.len() as u32).to_le_bytes());
+            out.extend_from_slice(path);
+            let s = &e.stat;
+            out.extend_from_slice(&s.mtime_s.to_le_bytes());
+            out.extend_from_slice(&s.mtime_ns.to_le_bytes());
+            out.extend_from_slice(&s.ctime_s.to_le_bytes());
+            out.extend_from_slice(&s.ctime_ns.to_le_bytes());
+            out.extend_from_slice(&s.size.to_le_bytes());
+            out.extend_from_slice(&s.ino.to_le_bytes());
+            out.extend_from_slice(&s.mode.to_le_bytes());
+            out.extend_from_slice(&e.mode.to_le_bytes());
+            out.extend_from_slice(e.oid.as_bytes());
+        }
+        out
+    }
+
+    /// Write atomically (temp file + rename). Failure only costs speed, so
+    /// it is logged, not returned.
+    pub fn save(&self, path: &Path) {
+        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+        let result = (|| -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&self.encode())?;
+            std::fs::rename(&tmp, path)
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::warn!(path = %path.display(), error = %e, "could not save the stat cache");
+        }
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn i64(&mut self) -> Option<i64> {
+        Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_version_mismatch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c");
+        let mut c = StatCache {
+            recorded_at: (100, 5),
+            ..Default::default()
+        };
+        let stat = Stat {
+            mtime_s: 1,
+            mtime_ns: 2,
+            ctime_s: 3,
+            ctime_ns: 4,
+            size: 5,
+            ino: 6,
+            mode: 0o100644,
+        };
+        c.entries.insert(
+            b"a/\xffb".to_vec(),
+            CacheEntry {
+                stat,
+                mode: 0o100644,
+                oid: Oid::from_bytes(&[7; 20]).unwrap(),
+            },
+        );
+        c.save(&path);
+        let back = StatCache::load(&path);
+        assert_eq!(back.entries, c.entries);
+        assert_eq!(back.recorded_at, (100, 5));
+        assert!(back.lookup(b"a/\xffb", &stat).is_some());
+
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[4] = 99; // unknown version
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(StatCache::load(&path).entries.is_empty());
+        std::fs::write(&path, &bytes[..10]).unwrap();
+        assert!(StatCache::load(&path).entries.is_empty());
+    }
+}

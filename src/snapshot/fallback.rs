@@ -1,0 +1,77 @@
+//! When libgit2 cannot read the user's index (split index, sparse index, a
+//! newer format), compute the snapshot tree with the git CLI instead:
+//! `git add -A` into a throwaway copy of the index, then `git write-tree`.
+//! Slower, but exact, and the user's own index is still never written.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use git2::Oid;
+
+use super::{ScanStats, TreeOutcome};
+use crate::error::{Error, Result};
+use crate::repo::Workspace;
+
+/// Run a git command for `ws` with the given index file.
+fn git(ws: &Workspace, index: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "core.splitIndex=false",
+            "-c",
+            "index.sparse=false",
+            "-c",
+            "core.fsmonitor=false",
+        ])
+        .args(args)
+        .current_dir(ws.workdir())
+        .env("GIT_DIR", ws.git_dir())
+        .env("GIT_WORK_TREE", ws.workdir())
+        .env("GIT_INDEX_FILE", index)
+        .env_remove("GIT_OBJECT_DIRECTORY")
+        .output()
+        .map_err(|e| Error::GitCli {
+            args: args.join(" "),
+            stderr: format!("cannot run git: {e}"),
+        })?;
+    if !out.status.success() {
+        return Err(Error::GitCli {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Full snapshot tree via the git CLI.
+pub fn scan_with_git_cli(ws: &Workspace, started: Instant) -> Result<TreeOutcome> {
+    let state = ws.ensure_state_dir()?;
+    let tmp = state.join(format!("fallback-index.{}", std::process::id()));
+    let user_index = ws.index_path();
+    let result = (|| {
+        if user_index.exists() {
+            std::fs::copy(&user_index, &tmp)
+                .map_err(|e| Error::io("copy the index to", &tmp, e))?;
+        }
+        git(ws, &tmp, &["add", "-A"])?;
+        let hex = git(ws, &tmp, &["write-tree"])?;
+        Oid::from_str(&hex).map_err(|_| Error::GitCli {
+            args: "write-tree".into(),
+            stderr: format!("unexpected output {hex:?}"),
+        })
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    let tree = result?;
+    Ok(TreeOutcome {
+        tree,
+        skipped: Vec::new(),
+        stats: ScanStats {
+            used_git_cli: true,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            ..Default::default()
+        },
+        // git wrote the objects; flush the whole object store's filesystem.
+        written: Vec::new(),
+    })
+}

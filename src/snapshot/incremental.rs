@@ -1,0 +1,343 @@
+//! Incremental snapshots: patch a previous snapshot tree for a list of
+//! changed paths. Only those paths are examined (plus their ancestors' ignore
+//! rules) and only the trees on their way to the root are rewritten, through
+//! libgit2's `TreeUpdateBuilder`: cost O(changed paths), not O(repository).
+//! A changed path that is a directory is re-walked (new directories,
+//! `mkdir -p a/b/c`, moved trees). Anything unexpected falls back to a full
+//! scan, which is always correct.
+
+use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use git2::build::TreeUpdateBuilder;
+use git2::{FileMode, Oid};
+
+use super::ignore::DirRules;
+use super::stat::{Stat, MODE_GITLINK};
+use super::tree::{self, TreeStats};
+use super::walk::{self, Job, Worker};
+use super::{bytes_path, now, Engine, TreeOutcome};
+use crate::error::{GitContext, Result};
+use crate::repo::Workspace;
+
+impl Engine {
+    /// The snapshot tree after `paths` changed, starting from `base_tree`
+    /// (the previous snapshot's tree, taken of this same work tree). Paths
+    /// may be absolute (inside the work tree) or relative to it; paths in
+    /// `.git` or outside the work tree are ignored.
+    pub fn update(
+        &mut self,
+        ws: &Workspace,
+        base_tree: Oid,
+        paths: &[PathBuf],
+    ) -> Result<TreeOutcome> {
+        let started = Instant::now();
+        if !self.refresh_tracked(ws)
+            || paths
+                .iter()
+                .any(|p| p.as_os_str().is_empty() || p == ws.workdir())
+        {
+            return self.scan(ws);
+        }
+        match self.try_update(ws, base_tree, paths, started) {
+            Ok(out) => Ok(out),
+            Err(e) => {
+                tracing::warn!(error = %e, "incremental update failed; doing a full scan");
+                self.scan(ws)
+            }
+        }
+    }
+
+    fn try_update(
+        &mut self,
+        ws: &Workspace,
+        base_tree: Oid,
+        paths: &[PathBuf],
+        started: Instant,
+    ) -> Result<TreeOutcome> {
+        let rels = normalize(ws.workdir(), paths);
+        let recorded_at = now();
+        let repo = ws.repo();
+        let base = repo
+            .find_tree(base_tree)
+            .git_context(|| format!("read tree {base_tree}"))?;
+        let tracked = self.tracked.as_ref().expect("refreshed");
+        let ctx = self.ctx(ws, tracked);
+        let mut worker = Worker::new(&ctx);
+        let mut rules_memo: HashMap<Vec<u8>, (Arc<DirRules>, bool)> = HashMap::new();
+        let mut builder = TreeUpdateBuilder::new();
+        let mut ts = TreeStats::default();
+        let odb = repo
+            .odb()
+            .git_context(|| "open object database".to_owned())?;
+        let in_base = |rel: &[u8]| base.get_path(bytes_path(rel)).is_ok();
+
+        for rel in &rels {
+            let abs = ws.workdir().join(bytes_path(rel));
+            let parent = parent_of(rel);
+            let Some((rules, parent_ignored)) =
+                dir_rules(ws.workdir(), parent, &ctx, &mut rules_memo)
+            else {
+                // An ancestor is not a directory (or is a nested repository):
+                // nothing at this path can be in the snapshot.
+                if in_base(rel) {
+                    builder.remove(bytes_path(rel));
+                }
+                continue;
+            };
+            let meta = std::fs::symlink_metadata(&abs).ok();
+            let tracked_here = tracked.get(rel);
+            match meta {
+                Some(m) if m.is_dir() => {
+                    let ignored = parent_ignored || rules.is_ignored(ctx.excludes, &abs, true);
+                    let mut out = if ignored {
+                        walk::Out::default()
+                    } else {
+                        let job = Job {
+                            rel: rel.clone(),
+                            abs: abs.clone(),
+                            parent_rules: Arc::clone(&rules),
+                        };
+                        walk::walk(&ctx, vec![job], 1)
+                    };
+                    out.entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+                    // Tracked entries below this directory the walk did not yield.
+                    let mut extra = Worker::new(&ctx);
+                    extra.out.repo_dirs = std::mem::take(&mut out.repo_dirs);
+                    extra.tracked_pass(&out.entries, tracked.below(rel));
+                    if let Some(t) = tracked_here.filter(|t| t.mode == MODE_GITLINK) {
+                        if !out.entries.iter().any(|e| &e.path == rel) && !abs.join(".git").exists()
+                        {
+                            out.entries.push(tree::Entry {
+                                path: rel.clone(),
+                                mode: MODE_GITLINK,
+                                oid: t.oid,
+                            });
+                        }
+                    }
+                    out.entries.extend(std::mem::take(&mut extra.out.entries));
+                    out.entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+                    worker.out.stats.add(&out.stats);
+                    worker.out.stats.add(&extra.out.stats);
+                    worker
+                        .out
+                        .cache
+                        .extend(out.cache.into_iter().chain(extra.out.cache));
+                    worker
+                        .out
+                        .skipped
+                        .extend(out.skipped.into_iter().chain(extra.out.skipped));
+                    worker
+                        .out
+                        .written
+                        .extend(out.written.into_iter().chain(extra.out.written));
+                    if let [only] = out.entries.as_slice() {
+                        if &only.path == rel {
+                            builder.upsert(bytes_path(rel), only.oid, FileMode::Commit);
+                            continue;
+                        }
+                    }
+                    let entries: Vec<_> = out
+                        .entries
+                        .into_iter()
+                        .filter(|e| e.path.len() > rel.len())
+                        .collect();
+                    if entries.is_empty() {
+                        if in_base(rel) {
+                            builder.remove(bytes_path(rel));
+                        }
+                    } else {
+                        let oid = tree::write_tree(&odb, &entries, rel.len() + 1, &mut ts)
+                            .git_context(|| "write subtree".to_owned())?;
+                        builder.upsert(bytes_path(rel), oid, FileMode::Tree);
+                    }
+                }
+                Some(m) if m.is_file() || m.file_type().is_symlink() => {
+                    let ignored = parent_ignored || rules.is_ignored(ctx.excludes, &abs, false);
+                    let before = worker.out.entries.len();
+                    if !ignored || tracked_here.is_some() {
+                        worker.file(rel.clone(), &abs, Stat::from_metadata(&m));
+                    }
+                    match worker.out.entries.get(before) {
+                        Some(e) => {
+                            builder.upsert(bytes_path(rel), e.oid, file_mode(e.mode));
+                        }
+                        None => {
+                            if in_base(rel) {
+                                builder.remove(bytes_path(rel));
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    // Gone, or a FIFO/socket/device: not in the snapshot.
+                    if in_base(rel) {
+                        builder.remove(bytes_path(rel));
+                    }
+                }
+            }
+        }
+        let tree = builder
+            .create_updated(repo, &base)
+            .git_context(|| "update snapshot tree".to_owned())?;
+        let mut stats = std::mem::take(&mut worker.out.stats);
+        stats.incremental = true;
+        stats.trees_written += ts.written.len() as u64;
+        let mut written = std::mem::take(&mut worker.out.written);
+        written.extend(ts.written);
+        written.extend(trees_on_paths(repo, tree, &rels));
+        let cache_updates = std::mem::take(&mut worker.out.cache);
+        let mut skipped = std::mem::take(&mut worker.out.skipped);
+        drop(worker);
+        self.merge_cache(&rels, cache_updates, recorded_at);
+        skipped.sort_by(|a, b| a.path.cmp(&b.path));
+        stats.elapsed_ms = started.elapsed().as_millis() as u64;
+        Ok(TreeOutcome {
+            tree,
+            skipped,
+            stats,
+            written,
+        })
+    }
+
+    /// Fold an incremental update into the stat cache: entries at or below
+    /// the changed paths are replaced by what this update saw.
+    fn merge_cache(
+        &mut self,
+        rels: &[Vec<u8>],
+        updates: Vec<(Vec<u8>, super::cache::CacheEntry)>,
+        recorded_at: (i64, u32),
+    ) {
+        if rels.is_empty() {
+            return;
+        }
+        self.cache
+            .entries
+            .retain(|p, _| !rels.iter().any(|r| super::index::is_at_or_under(p, r)));
+        // Entries that were not touched keep their old racy horizon only if
+        // it is earlier; the newer one is conservative for all of them.
+        self.cache.recorded_at = self.cache.recorded_at.max(recorded_at);
+        self.cache.entries.extend(updates);
+        self.cache.save(&self.cache_path);
+    }
+}
+
+/// The trees from `root` down to each changed path: those are the ones
+/// `TreeUpdateBuilder` may have written.
+fn trees_on_paths(repo: &git2::Repository, root: Oid, rels: &[Vec<u8>]) -> Vec<Oid> {
+    let mut out = vec![root];
+    let Ok(root_tree) = repo.find_tree(root) else {
+        return out;
+    };
+    for rel in rels {
+        let mut end = 0;
+        while let Some(pos) = rel[end..].iter().position(|&b| b == b'/') {
+            if let Ok(e) = root_tree.get_path(bytes_path(&rel[..end + pos])) {
+                out.push(e.id());
+            }
+            end += pos + 1;
+        }
+        if let Ok(e) = root_tree.get_path(bytes_path(rel)) {
+            if e.kind() == Some(git2::ObjectType::Tree) {
+                out.push(e.id());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn file_mode(mode: u32) -> FileMode {
+    match mode {
+        0o100755 => FileMode::BlobExecutable,
+        0o120000 => FileMode::Link,
+        0o160000 => FileMode::Commit,
+        _ => FileMode::Blob,
+    }
+}
+
+/// Relative, `/`-separated, deduplicated paths with no path below another
+/// one in the list (the ancestor's re-walk covers it). `.git` internals and
+/// paths outside the work tree are dropped.
+pub fn normalize(workdir: &Path, paths: &[PathBuf]) -> Vec<Vec<u8>> {
+    let mut rels: Vec<Vec<u8>> = paths
+        .iter()
+        .filter_map(|p| {
+            let rel = if p.is_absolute() {
+                p.strip_prefix(workdir).ok()?
+            } else {
+                p.as_path()
+            };
+            let mut out = Vec::new();
+            for c in rel.components() {
+                match c {
+                    std::path::Component::Normal(n) => {
+                        if n.as_bytes() == b".git" {
+                            return None;
+                        }
+                        if !out.is_empty() {
+                            out.push(b'/');
+                        }
+                        out.extend_from_slice(n.as_bytes());
+                    }
+                    std::path::Component::CurDir => {}
+                    _ => return None,
+                }
+            }
+            Some(out)
+        })
+        .collect();
+    if rels.iter().any(|r| r.is_empty()) {
+        return vec![Vec::new()];
+    }
+    rels.sort();
+    rels.dedup();
+    let mut kept: Vec<Vec<u8>> = Vec::with_capacity(rels.len());
+    for r in rels {
+        if !kept.iter().any(|k| super::index::is_at_or_under(&r, k)) {
+            kept.push(r);
+        }
+    }
+    kept
+}
+
+fn parent_of(rel: &[u8]) -> &[u8] {
+    match rel.iter().rposition(|&b| b == b'/') {
+        Some(i) => &rel[..i],
+        None => &[],
+    }
+}
+
+/// The ignore rules in effect inside directory `dir` and whether `dir`
+/// itself is ignored; `None` if `dir` (or an ancestor) is not a real
+/// directory or is a nested repository.
+fn dir_rules(
+    workdir: &Path,
+    dir: &[u8],
+    ctx: &walk::Ctx<'_>,
+    memo: &mut HashMap<Vec<u8>, (Arc<DirRules>, bool)>,
+) -> Option<(Arc<DirRules>, bool)> {
+    if let Some(hit) = memo.get(dir) {
+        return Some(hit.clone());
+    }
+    let abs = workdir.join(bytes_path(dir));
+    let result = if dir.is_empty() {
+        let has = abs.join(".gitignore").is_file();
+        (DirRules::child(&DirRules::empty(), &abs, has), false)
+    } else {
+        let (parent_rules, parent_ignored) = dir_rules(workdir, parent_of(dir), ctx, memo)?;
+        let meta = std::fs::symlink_metadata(&abs).ok()?;
+        if !meta.is_dir() || abs.join(".git").exists() {
+            return None;
+        }
+        let ignored = parent_ignored || parent_rules.is_ignored(ctx.excludes, &abs, true);
+        let has = abs.join(".gitignore").is_file();
+        (DirRules::child(&parent_rules, &abs, has), ignored)
+    };
+    memo.insert(dir.to_vec(), result.clone());
+    Some(result)
+}

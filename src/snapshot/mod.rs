@@ -1,0 +1,327 @@
+//! The snapshot engine: computes the tree `git add -A && git write-tree`
+//! would produce for a work tree, without touching the user's index.
+//!
+//! Where is the snapshot tree built? Here: [`Engine::scan`] does a full,
+//! stat-cached parallel walk ([`walk`]), [`Engine::update`] patches a
+//! previous snapshot tree for a list of changed paths in O(changed paths)
+//! ([`incremental`]). Ignore rules live in [`ignore`], stat fingerprints and
+//! the index view in [`stat`] / [`index`], the on-disk stat cache in
+//! [`cache`], object writing in [`blob`] and [`tree`]. When libgit2 cannot
+//! read the index (split or sparse index), [`fallback`] asks the git CLI.
+
+pub mod blob;
+pub mod cache;
+pub mod fallback;
+pub mod ignore;
+pub mod incremental;
+pub mod index;
+pub mod stat;
+pub mod tree;
+pub mod walk;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Instant;
+
+use git2::Oid;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::{GitContext, Result};
+use crate::repo::Workspace;
+use cache::StatCache;
+use ignore::{DirRules, Excludes};
+use index::Tracked;
+use tree::TreeStats;
+use walk::{Ctx, Job, Worker};
+
+/// What the engine needs from configuration.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Untracked files above this many bytes are left out.
+    pub max_file_size: u64,
+    /// Extra ignore globs (`savepoint.exclude`).
+    pub exclude: Vec<String>,
+    /// Walker threads (default: available cores).
+    pub threads: usize,
+}
+
+impl ScanOptions {
+    pub fn from_config(cfg: &Config) -> Self {
+        ScanOptions {
+            max_file_size: cfg.max_file_size,
+            exclude: cfg.exclude.clone(),
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .clamp(1, 8),
+        }
+    }
+}
+
+/// Why a path was left out of (or frozen in) a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SkipReason {
+    /// An untracked file above `savepoint.maxFileSize`.
+    TooLarge { size: u64, limit: u64 },
+    /// Could not be read; a tracked file keeps its indexed content.
+    Unreadable { error: String },
+    /// A nested repository with no commit checked out.
+    NoSubmoduleCommit,
+}
+
+/// A skipped path and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: Vec<u8>,
+    pub reason: SkipReason,
+}
+
+impl Skipped {
+    pub fn path_lossy(&self) -> String {
+        String::from_utf8_lossy(&self.path).into_owned()
+    }
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.path_lossy();
+        match &self.reason {
+            SkipReason::TooLarge { size, limit } => write!(
+                f,
+                "{p} ({} > savepoint.maxFileSize {})",
+                human_size(*size),
+                human_size(*limit)
+            ),
+            SkipReason::Unreadable { error } => write!(f, "{p} (unreadable: {error})"),
+            SkipReason::NoSubmoduleCommit => {
+                write!(f, "{p} (nested repository has no commit checked out)")
+            }
+        }
+    }
+}
+
+/// Bytes as `12.3 MiB`.
+pub fn human_size(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Counters describing the work a scan did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ScanStats {
+    pub files: u64,
+    pub dirs: u64,
+    pub from_index: u64,
+    pub from_cache: u64,
+    pub hashed: u64,
+    pub hashed_bytes: u64,
+    pub trees_written: u64,
+    pub incremental: bool,
+    pub used_git_cli: bool,
+    pub elapsed_ms: u64,
+}
+
+impl ScanStats {
+    fn add(&mut self, o: &ScanStats) {
+        self.files += o.files;
+        self.dirs += o.dirs;
+        self.from_index += o.from_index;
+        self.from_cache += o.from_cache;
+        self.hashed += o.hashed;
+        self.hashed_bytes += o.hashed_bytes;
+        self.trees_written += o.trees_written;
+    }
+}
+
+/// The result of computing a snapshot tree.
+#[derive(Debug, Clone)]
+pub struct TreeOutcome {
+    pub tree: Oid,
+    pub skipped: Vec<Skipped>,
+    pub stats: ScanStats,
+    /// Objects this computation may have written: they must be flushed to
+    /// disk before a ref points at them (see `crate::durable`).
+    pub written: Vec<Oid>,
+}
+
+/// A reusable snapshot engine for one work tree. The watcher keeps one
+/// alive (the index view and stat cache stay in memory); a one-shot `snap`
+/// builds one, scans once and drops it.
+pub struct Engine {
+    opts: ScanOptions,
+    tracked: Option<Tracked>,
+    cache: StatCache,
+    cache_path: std::path::PathBuf,
+    excludes: Excludes,
+    filemode: bool,
+    apply_filters: bool,
+    progress: Option<Arc<AtomicU64>>,
+}
+
+impl Engine {
+    pub fn new(ws: &Workspace, opts: ScanOptions) -> Result<Engine> {
+        let state = ws.ensure_state_dir()?;
+        let cache_path = StatCache::path_in(&state);
+        let repo = ws.repo();
+        let cfg = repo.config().git_context(|| "read git config".to_owned())?;
+        let filemode = cfg.get_bool("core.fileMode").unwrap_or(true);
+        Ok(Engine {
+            excludes: Excludes::load(repo, ws.workdir(), &opts.exclude),
+            apply_filters: blob::filters_possible(repo, ws.workdir()),
+            cache: StatCache::load(&cache_path),
+            cache_path,
+            tracked: None,
+            filemode,
+            opts,
+            progress: None,
+        })
+    }
+
+    /// A counter the engine increments per file examined, for progress UIs.
+    pub fn set_progress(&mut self, counter: Arc<AtomicU64>) {
+        self.progress = Some(counter);
+    }
+
+    /// (Re)load the index view when the index file changed since last time.
+    /// `Ok(false)` means libgit2 cannot read this index.
+    fn refresh_tracked(&mut self, ws: &Workspace) -> bool {
+        let path = ws.index_path();
+        let current = std::fs::metadata(&path)
+            .ok()
+            .map(|m| stat::Stat::from_metadata(&m));
+        if let Some(t) = &self.tracked {
+            if t.index_stat == current {
+                return true;
+            }
+        }
+        match Tracked::load(&path) {
+            Ok(t) => {
+                self.tracked = Some(t);
+                true
+            }
+            Err(index::IndexUnreadable(why)) => {
+                tracing::warn!(reason = %why, "libgit2 cannot read this index (split or sparse index?); using the git command line");
+                self.tracked = None;
+                false
+            }
+        }
+    }
+
+    fn ctx<'a>(&'a self, ws: &'a Workspace, tracked: &'a Tracked) -> Ctx<'a> {
+        Ctx {
+            workdir: ws.workdir(),
+            git_dir: ws.git_dir(),
+            tracked,
+            cache: &self.cache,
+            excludes: &self.excludes,
+            filemode: self.filemode,
+            apply_filters: self.apply_filters,
+            max_file_size: self.opts.max_file_size,
+            progress: self.progress.as_deref(),
+        }
+    }
+
+    /// Full scan of the work tree.
+    pub fn scan(&mut self, ws: &Workspace) -> Result<TreeOutcome> {
+        let started = Instant::now();
+        if !self.refresh_tracked(ws) {
+            return fallback::scan_with_git_cli(ws, started);
+        }
+        let recorded_at = now();
+        let tracked = self.tracked.as_ref().expect("refreshed");
+        let ctx = self.ctx(ws, tracked);
+        let root = Job {
+            rel: Vec::new(),
+            abs: ws.workdir().to_path_buf(),
+            parent_rules: DirRules::empty(),
+        };
+        let mut out = walk::walk(&ctx, vec![root], self.opts.threads);
+        out.entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        let mut worker = Worker::new(&ctx);
+        worker.out.repo_dirs = std::mem::take(&mut out.repo_dirs);
+        worker.tracked_pass(&out.entries, &tracked.entries);
+        let extra = worker.out;
+        let mut entries = out.entries;
+        if !extra.entries.is_empty() {
+            entries.extend(extra.entries);
+            entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        }
+        let mut stats = out.stats;
+        stats.add(&extra.stats);
+        let mut skipped = out.skipped;
+        skipped.extend(extra.skipped);
+        let mut new_cache = out.cache;
+        new_cache.extend(extra.cache);
+        let mut written = out.written;
+        written.extend(extra.written);
+
+        let odb = ws
+            .repo()
+            .odb()
+            .git_context(|| "open object database".to_owned())?;
+        let mut ts = TreeStats::default();
+        let tree = tree::write_tree(&odb, &entries, 0, &mut ts)
+            .git_context(|| "write snapshot tree".to_owned())?;
+        stats.trees_written = ts.written.len() as u64;
+        written.extend(ts.written);
+
+        self.store_cache(
+            new_cache.into_iter().collect(),
+            recorded_at,
+            stats.hashed > 0,
+        );
+        skipped.sort_by(|a, b| a.path.cmp(&b.path));
+        stats.elapsed_ms = started.elapsed().as_millis() as u64;
+        Ok(TreeOutcome {
+            tree,
+            skipped,
+            stats,
+            written,
+        })
+    }
+
+    /// Replace the stat cache with the entries seen by a full scan.
+    fn store_cache(
+        &mut self,
+        entries: std::collections::HashMap<Vec<u8>, cache::CacheEntry>,
+        recorded_at: (i64, u32),
+        hashed: bool,
+    ) {
+        let changed = hashed || entries.len() != self.cache.entries.len();
+        self.cache = StatCache {
+            entries,
+            recorded_at,
+        };
+        if changed {
+            self.cache.save(&self.cache_path);
+        }
+    }
+}
+
+/// Wall-clock now as (seconds, nanoseconds) since the epoch.
+fn now() -> (i64, u32) {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (d.as_secs() as i64, d.subsec_nanos())
+}
+
+/// Path bytes → `Path` (unix).
+pub(crate) fn bytes_path(b: &[u8]) -> &Path {
+    use std::os::unix::ffi::OsStrExt;
+    Path::new(std::ffi::OsStr::from_bytes(b))
+}

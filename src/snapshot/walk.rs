@@ -1,0 +1,438 @@
+//! The parallel work-tree walk. Directories are a shared LIFO work queue
+//! served by one thread per core; each thread lists a directory, applies the
+//! ignore rules, stats files and resolves their blob ids (index → stat cache
+//! → hash). Nested repositories become gitlinks; `.git` is never entered;
+//! symlinks are recorded, never followed (so loops cannot happen).
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use super::blob::BlobWriter;
+use super::cache::{CacheEntry, StatCache};
+use super::ignore::{DirRules, Excludes};
+use super::index::{Tracked, TrackedEntry};
+use super::stat::{Stat, MODE_GITLINK};
+use super::tree::Entry;
+use super::{ScanStats, SkipReason, Skipped};
+
+/// Read-only inputs shared by all walker threads.
+pub struct Ctx<'a> {
+    pub workdir: &'a Path,
+    pub git_dir: &'a Path,
+    pub tracked: &'a Tracked,
+    pub cache: &'a StatCache,
+    pub excludes: &'a Excludes,
+    pub filemode: bool,
+    pub apply_filters: bool,
+    pub max_file_size: u64,
+    pub progress: Option<&'a AtomicU64>,
+}
+
+/// A directory to list: its relative path, absolute path and the ignore
+/// rules of its parent (its own `.gitignore` is added when it is listed).
+pub struct Job {
+    pub rel: Vec<u8>,
+    pub abs: PathBuf,
+    pub parent_rules: Arc<DirRules>,
+}
+
+/// What one walk (or one thread of it) produced.
+#[derive(Default)]
+pub struct Out {
+    pub entries: Vec<Entry>,
+    /// Ids we know from hashing or the stat cache (not from the index).
+    pub cache: Vec<(Vec<u8>, CacheEntry)>,
+    pub skipped: Vec<Skipped>,
+    /// Directories that are nested repositories (recorded as gitlinks).
+    pub repo_dirs: Vec<Vec<u8>>,
+    /// Objects that may have been newly written (to flush to disk).
+    pub written: Vec<git2::Oid>,
+    pub stats: ScanStats,
+}
+
+impl Out {
+    fn merge(&mut self, o: Out) {
+        self.entries.extend(o.entries);
+        self.cache.extend(o.cache);
+        self.skipped.extend(o.skipped);
+        self.repo_dirs.extend(o.repo_dirs);
+        self.written.extend(o.written);
+        self.stats.add(&o.stats);
+    }
+}
+
+/// Per-thread resolver state.
+pub struct Worker<'a> {
+    pub ctx: &'a Ctx<'a>,
+    writer: Option<BlobWriter>,
+    pub out: Out,
+}
+
+impl<'a> Worker<'a> {
+    pub fn new(ctx: &'a Ctx<'a>) -> Self {
+        Worker {
+            ctx,
+            writer: None,
+            out: Out::default(),
+        }
+    }
+
+    fn writer(&mut self) -> std::io::Result<&BlobWriter> {
+        if self.writer.is_none() {
+            let w = BlobWriter::open(self.ctx.git_dir, self.ctx.apply_filters)
+                .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
+            self.writer = Some(w);
+        }
+        Ok(self.writer.as_ref().expect("just set"))
+    }
+
+    /// Resolve a regular file or symlink to a tree entry (or a skip).
+    pub fn file(&mut self, rel: Vec<u8>, abs: &Path, stat: Stat) {
+        let ctx = self.ctx;
+        self.out.stats.files += 1;
+        if let Some(p) = ctx.progress {
+            p.fetch_add(1, Ordering::Relaxed);
+        }
+        let tracked = ctx.tracked.get(&rel);
+        let mode = match tracked {
+            Some(t) if !ctx.filemode && stat.is_file() && t.mode & 0o170000 == 0o100000 => t.mode,
+            _ => stat.git_mode(ctx.filemode),
+        };
+        if let Some(t) = tracked {
+            if t.mode == mode && t.stat.as_ref().is_some_and(|s| stat.matches_index(s)) {
+                self.out.stats.from_index += 1;
+                self.out.entries.push(Entry {
+                    path: rel,
+                    mode,
+                    oid: t.oid,
+                });
+                return;
+            }
+        }
+        if let Some(c) = ctx.cache.lookup(&rel, &stat).filter(|c| c.mode == mode) {
+            self.out.stats.from_cache += 1;
+            self.out.entries.push(Entry {
+                path: rel.clone(),
+                mode,
+                oid: c.oid,
+            });
+            self.out.cache.push((rel, c));
+            return;
+        }
+        if tracked.is_none() && stat.is_file() && stat.size > ctx.max_file_size {
+            self.out.skipped.push(Skipped {
+                path: rel,
+                reason: SkipReason::TooLarge {
+                    size: stat.size,
+                    limit: ctx.max_file_size,
+                },
+            });
+            return;
+        }
+        let hashed = match self.writer() {
+            Ok(w) if stat.is_symlink() => w.write_link(abs),
+            Ok(w) => w.write_file(abs, stat.size),
+            Err(e) => Err(e),
+        };
+        match hashed {
+            Ok((oid, written)) => {
+                if written {
+                    self.out.written.push(oid);
+                }
+                self.out.stats.hashed += 1;
+                self.out.stats.hashed_bytes += stat.size;
+                self.out
+                    .cache
+                    .push((rel.clone(), CacheEntry { stat, mode, oid }));
+                self.out.entries.push(Entry {
+                    path: rel,
+                    mode,
+                    oid,
+                });
+            }
+            // Vanished between listing and reading: it is simply gone.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                // Keep the last committed content of a tracked file rather
+                // than dropping it from the snapshot.
+                if let Some(t) = tracked {
+                    self.out.entries.push(Entry {
+                        path: rel.clone(),
+                        mode: t.mode,
+                        oid: t.oid,
+                    });
+                }
+                self.out.skipped.push(Skipped {
+                    path: rel,
+                    reason: SkipReason::Unreadable {
+                        error: e.to_string(),
+                    },
+                });
+            }
+        }
+    }
+
+    /// A directory that holds a `.git`: record it as a gitlink at its HEAD.
+    pub fn nested_repo(&mut self, rel: Vec<u8>, abs: &Path) {
+        self.out.repo_dirs.push(rel.clone());
+        let head = git2::Repository::open(abs)
+            .ok()
+            .and_then(|r| r.head().ok().and_then(|h| h.target()));
+        match head {
+            Some(oid) => self.out.entries.push(Entry {
+                path: rel,
+                mode: MODE_GITLINK,
+                oid,
+            }),
+            None => {
+                if let Some(t) = self
+                    .ctx
+                    .tracked
+                    .get(&rel)
+                    .filter(|t| t.mode == MODE_GITLINK)
+                {
+                    self.out.entries.push(Entry {
+                        path: rel.clone(),
+                        mode: MODE_GITLINK,
+                        oid: t.oid,
+                    });
+                }
+                self.out.skipped.push(Skipped {
+                    path: rel,
+                    reason: SkipReason::NoSubmoduleCommit,
+                });
+            }
+        }
+    }
+
+    /// List one directory; returns its subdirectories to walk.
+    fn dir(&mut self, job: Job) -> Vec<Job> {
+        let ctx = self.ctx;
+        let read = match std::fs::read_dir(&job.abs) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+            Err(e) => {
+                self.out.skipped.push(Skipped {
+                    path: job.rel,
+                    reason: SkipReason::Unreadable {
+                        error: e.to_string(),
+                    },
+                });
+                return Vec::new();
+            }
+        };
+        self.out.stats.dirs += 1;
+        let mut names: Vec<(OsString, Option<std::fs::FileType>)> = Vec::new();
+        let (mut has_git, mut has_gitignore) = (false, false);
+        for ent in read.flatten() {
+            let name = ent.file_name();
+            match name.as_bytes() {
+                b".git" => has_git = true,
+                b".gitignore" => has_gitignore = true,
+                _ => {}
+            }
+            names.push((name, ent.file_type().ok()));
+        }
+        if has_git && !job.rel.is_empty() {
+            self.nested_repo(job.rel, &job.abs);
+            return Vec::new();
+        }
+        let rules = DirRules::child(&job.parent_rules, &job.abs, has_gitignore);
+        let mut subdirs = Vec::new();
+        for (name, ft) in names {
+            if name.as_bytes() == b".git" {
+                continue;
+            }
+            let abs = job.abs.join(&name);
+            let mut rel = Vec::with_capacity(job.rel.len() + 1 + name.len());
+            if !job.rel.is_empty() {
+                rel.extend_from_slice(&job.rel);
+                rel.push(b'/');
+            }
+            rel.extend_from_slice(name.as_bytes());
+            let is_dir = ft.map(|t| t.is_dir());
+            if is_dir == Some(true) {
+                if !rules.is_ignored(ctx.excludes, &abs, true) {
+                    subdirs.push(Job {
+                        rel,
+                        abs,
+                        parent_rules: Arc::clone(&rules),
+                    });
+                }
+                continue;
+            }
+            let meta = match std::fs::symlink_metadata(&abs) {
+                Ok(m) => m,
+                Err(_) => continue, // vanished
+            };
+            if meta.is_dir() {
+                // The file type was unknown or it changed under us.
+                if !rules.is_ignored(ctx.excludes, &abs, true) {
+                    subdirs.push(Job {
+                        rel,
+                        abs,
+                        parent_rules: Arc::clone(&rules),
+                    });
+                }
+                continue;
+            }
+            let stat = Stat::from_metadata(&meta);
+            if !(stat.is_file() || stat.is_symlink()) {
+                // FIFOs, sockets, devices: git add -A skips them too.
+                tracing::debug!(path = %abs.display(), "skipping special file");
+                continue;
+            }
+            if rules.is_ignored(ctx.excludes, &abs, false) {
+                continue; // tracked-but-ignored files come back in the tracked pass
+            }
+            self.file(rel, &abs, stat);
+        }
+        subdirs
+    }
+
+    /// Tracked paths the walk did not produce: ignored-but-tracked files,
+    /// deletions, sparse (skip-worktree) entries and uninitialised
+    /// submodules. `found` must be sorted by path.
+    pub fn tracked_pass(&mut self, found: &[Entry], tracked: &[TrackedEntry]) {
+        let ctx = self.ctx;
+        let mut repo_dirs = self.out.repo_dirs.clone();
+        repo_dirs.sort();
+        let mut dir_ok: std::collections::HashMap<Vec<u8>, bool> = Default::default();
+        let mut fi = 0;
+        for t in tracked {
+            while fi < found.len() && found[fi].path < t.path {
+                fi += 1;
+            }
+            if fi < found.len() && found[fi].path == t.path {
+                continue;
+            }
+            if t.skip_worktree {
+                self.out.entries.push(Entry {
+                    path: t.path.clone(),
+                    mode: t.mode,
+                    oid: t.oid,
+                });
+                continue;
+            }
+            if !ancestors_are_dirs(ctx.workdir, &t.path, &repo_dirs, &mut dir_ok) {
+                continue;
+            }
+            let abs = ctx.workdir.join(std::ffi::OsStr::from_bytes(&t.path));
+            let Ok(meta) = std::fs::symlink_metadata(&abs) else {
+                continue; // deleted
+            };
+            if t.mode == MODE_GITLINK {
+                if meta.is_dir() {
+                    if abs.join(".git").exists() {
+                        self.nested_repo(t.path.clone(), &abs);
+                    } else {
+                        // Not initialised: git keeps the recorded commit.
+                        self.out.entries.push(Entry {
+                            path: t.path.clone(),
+                            mode: MODE_GITLINK,
+                            oid: t.oid,
+                        });
+                    }
+                }
+                continue;
+            }
+            let stat = Stat::from_metadata(&meta);
+            if stat.is_file() || stat.is_symlink() {
+                self.file(t.path.clone(), &abs, stat);
+            }
+        }
+    }
+}
+
+/// Every ancestor directory of `path` is a real directory (not a symlink,
+/// not a nested repository): otherwise git would not look inside.
+fn ancestors_are_dirs(
+    workdir: &Path,
+    path: &[u8],
+    repo_dirs: &[Vec<u8>],
+    memo: &mut std::collections::HashMap<Vec<u8>, bool>,
+) -> bool {
+    let mut end = 0;
+    while let Some(pos) = path[end..].iter().position(|&b| b == b'/') {
+        let dir = &path[..end + pos];
+        let ok = match memo.get(dir) {
+            Some(&ok) => ok,
+            None => {
+                let ok = repo_dirs
+                    .binary_search_by(|d| d.as_slice().cmp(dir))
+                    .is_err()
+                    && std::fs::symlink_metadata(workdir.join(std::ffi::OsStr::from_bytes(dir)))
+                        .is_ok_and(|m| m.is_dir());
+                memo.insert(dir.to_vec(), ok);
+                ok
+            }
+        };
+        if !ok {
+            return false;
+        }
+        end += pos + 1;
+    }
+    true
+}
+
+/// Walk from `roots` with `threads` threads; results unsorted.
+pub fn walk(ctx: &Ctx<'_>, roots: Vec<Job>, threads: usize) -> Out {
+    struct Queue {
+        jobs: Vec<Job>,
+        busy: usize,
+    }
+    let queue = Mutex::new(Queue {
+        jobs: roots,
+        busy: 0,
+    });
+    let cv = Condvar::new();
+    let mut total = Out::default();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut worker = Worker::new(ctx);
+                    loop {
+                        let job = {
+                            let mut q = queue.lock().expect("walk queue poisoned");
+                            loop {
+                                if let Some(job) = q.jobs.pop() {
+                                    q.busy += 1;
+                                    break Some(job);
+                                }
+                                if q.busy == 0 {
+                                    break None;
+                                }
+                                q = cv.wait(q).expect("walk queue poisoned");
+                            }
+                        };
+                        let Some(job) = job else {
+                            cv.notify_all();
+                            break;
+                        };
+                        let subdirs = worker.dir(job);
+                        let mut q = queue.lock().expect("walk queue poisoned");
+                        q.busy -= 1;
+                        let wake = !subdirs.is_empty() || q.busy == 0;
+                        q.jobs.extend(subdirs);
+                        drop(q);
+                        if wake {
+                            cv.notify_all();
+                        }
+                    }
+                    worker.out
+                })
+            })
+            .collect();
+        for h in handles {
+            match h.join() {
+                Ok(out) => total.merge(out),
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+    });
+    total
+}
