@@ -214,7 +214,7 @@ pub fn parse_duration(v: &str) -> std::result::Result<Duration, String> {
             ))
         }
     };
-    if !secs.is_finite() || secs < 0.0 || secs > 1e11 {
+    if !secs.is_finite() || !(0.0..=1e11).contains(&secs) {
         return Err(format!("duration out of range: {v:?}"));
     }
     Ok(Duration::from_secs_f64(secs))

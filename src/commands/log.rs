@@ -49,7 +49,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
             infos.push(chain::info(repo, oid, refname)?);
         }
     }
-    infos.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
+    infos.sort_by_key(|i| std::cmp::Reverse(i.timestamp));
     if let Some(n) = args.max_count {
         infos.truncate(n);
     }

@@ -58,12 +58,12 @@ impl Engine {
         paths: &[PathBuf],
         started: Instant,
     ) -> Result<TreeOutcome> {
-        let rels = normalize(ws.workdir(), paths);
-        let recorded_at = now();
         let repo = ws.repo();
         let base = repo
             .find_tree(base_tree)
             .git_context(|| format!("read tree {base_tree}"))?;
+        let rels = widen_to_replaced_ancestors(&base, normalize(ws.workdir(), paths));
+        let recorded_at = now();
         let tracked = self.tracked.as_ref().expect("refreshed");
         let ctx = self.ctx(ws, tracked);
         let mut worker = Worker::new(&ctx);
@@ -303,6 +303,38 @@ pub fn normalize(workdir: &Path, paths: &[PathBuf]) -> Vec<Vec<u8>> {
         }
     }
     kept
+}
+
+/// A changed path below something that is a file (or symlink, gitlink) in
+/// the base tree means that ancestor became a directory: re-walk from the
+/// ancestor, so the old entry is replaced even if its removal was not
+/// reported.
+fn widen_to_replaced_ancestors(base: &git2::Tree<'_>, rels: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut widened = false;
+    let rels: Vec<Vec<u8>> = rels
+        .into_iter()
+        .map(|rel| {
+            let mut end = 0;
+            while let Some(pos) = rel[end..].iter().position(|&b| b == b'/') {
+                let anc = &rel[..end + pos];
+                match base.get_path(bytes_path(anc)) {
+                    Ok(e) if e.kind() != Some(git2::ObjectType::Tree) => {
+                        widened = true;
+                        return anc.to_vec();
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+                end += pos + 1;
+            }
+            rel
+        })
+        .collect();
+    if !widened {
+        return rels;
+    }
+    let paths: Vec<PathBuf> = rels.iter().map(|r| bytes_path(r).to_path_buf()).collect();
+    normalize(Path::new(""), &paths)
 }
 
 fn parent_of(rel: &[u8]) -> &[u8] {

@@ -214,7 +214,7 @@ impl Engine {
                 true
             }
             Err(index::IndexUnreadable(why)) => {
-                tracing::warn!(reason = %why, "libgit2 cannot read this index (split or sparse index?); using the git command line");
+                tracing::info!(reason = %why, "libgit2 cannot read this index (split or sparse index?); using the git command line");
                 self.tracked = None;
                 false
             }
@@ -235,9 +235,12 @@ impl Engine {
         }
     }
 
-    /// Full scan of the work tree.
+    /// Full scan of the work tree. Re-reads the repository-wide ignore and
+    /// attribute settings, so a rescan is the way to pick up their changes.
     pub fn scan(&mut self, ws: &Workspace) -> Result<TreeOutcome> {
         let started = Instant::now();
+        self.excludes = Excludes::load(ws.repo(), ws.workdir(), &self.opts.exclude);
+        self.apply_filters = blob::filters_possible(ws.repo(), ws.workdir());
         if !self.refresh_tracked(ws) {
             return fallback::scan_with_git_cli(ws, started);
         }

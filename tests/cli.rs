@@ -1,0 +1,362 @@
+//! End-to-end tests of `snap`, `log`, `show` and `diff` through the binary:
+//! output contracts (JSON fields, exit codes, error lines), the chain's shape
+//! (linear first parents, HEAD as second parent after it moves), and the
+//! promise that the user's index, HEAD and branches are never touched.
+
+mod common;
+
+use assert_cmd::assert::OutputAssertExt;
+use common::TestRepo;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn snap_json(repo: &TestRepo) -> Value {
+    let out = repo.cmd().args(["snap", "--json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn parents(repo: &TestRepo, rev: &str) -> Vec<String> {
+    let line = repo.git(&["rev-list", "--parents", "-n", "1", rev]);
+    line.split_whitespace().skip(1).map(str::to_owned).collect()
+}
+
+/// A repository with history, a staged change, an unstaged change and an
+/// untracked file: the index differs from HEAD and from the work tree.
+fn busy_repo() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write("src/lib.rs", "fn a() {}\n");
+    repo.write("README", "hello\n");
+    repo.commit_all("init");
+    repo.write("src/lib.rs", "fn a() { staged }\n");
+    repo.git(&["add", "src/lib.rs"]);
+    repo.write("src/lib.rs", "fn a() { unstaged }\n");
+    repo.write("notes.txt", "untracked\n");
+    repo
+}
+
+#[test]
+fn snap_json_has_the_contract_fields_and_no_change_creates_nothing() {
+    let repo = busy_repo();
+    let first = snap_json(&repo);
+    for key in ["id", "ref", "created", "trigger", "tree"] {
+        assert!(first.get(key).is_some(), "missing {key} in {first}");
+    }
+    assert_eq!(first["created"], true);
+    assert_eq!(first["ref"], "refs/savepoint/heads/main");
+    assert_eq!(first["trigger"], "manual");
+    assert_eq!(first["id"].as_str().unwrap().len(), 12);
+    assert_eq!(first["tree"], repo.oracle_tree());
+
+    let second = snap_json(&repo);
+    assert_eq!(second["created"], false);
+    assert_eq!(second["id"], first["id"]);
+    assert_eq!(
+        repo.git(&["rev-list", "--count", "refs/savepoint/heads/main", "^HEAD"]),
+        "1"
+    );
+}
+
+#[test]
+fn user_index_head_and_branches_are_byte_identical_after_every_command() {
+    let repo = busy_repo();
+    let before = repo.user_state();
+    repo.cmd().arg("snap").assert().success();
+    repo.write("more.txt", "x\n");
+    repo.cmd().args(["snap", "-m", "second"]).assert().success();
+    repo.cmd().arg("log").assert().success();
+    repo.cmd()
+        .args(["log", "--all", "--json"])
+        .assert()
+        .success();
+    repo.cmd().args(["show", "@"]).assert().success();
+    repo.cmd()
+        .args(["show", "@~1", "--stat"])
+        .assert()
+        .success();
+    repo.cmd().arg("diff").assert().success();
+    repo.cmd().args(["diff", "@~1", "@"]).assert().success();
+    repo.remove("more.txt");
+    assert_eq!(repo.user_state(), before);
+    let fsck = repo.git_output(&["fsck", "--strict", "--no-progress"], None);
+    assert!(
+        fsck.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fsck.stderr)
+    );
+}
+
+#[test]
+fn chain_is_linear_and_head_becomes_second_parent_when_it_moves() {
+    let repo = TestRepo::new();
+    repo.write("a", "1\n");
+    repo.commit_all("base");
+    let base = repo.rev("HEAD");
+
+    repo.write("a", "2\n");
+    let s1 = snap_json(&repo)["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        parents(&repo, "refs/savepoint/heads/main"),
+        vec![base.clone()]
+    );
+
+    repo.write("a", "3\n");
+    snap_json(&repo);
+    let p = parents(&repo, "refs/savepoint/heads/main");
+    assert_eq!(p.len(), 1, "HEAD did not move: one parent");
+    assert!(p[0].starts_with(&s1));
+
+    repo.commit_all("user commits");
+    let head = repo.rev("HEAD");
+    repo.write("a", "4\n");
+    snap_json(&repo);
+    let p = parents(&repo, "refs/savepoint/heads/main");
+    assert_eq!(p.len(), 2);
+    assert_eq!(p[1], head, "HEAD moved: second parent");
+    let msg = repo.git(&["log", "-1", "--format=%B", "refs/savepoint/heads/main"]);
+    assert!(msg.contains(&format!("Savepoint-Base: {head}")), "{msg}");
+
+    // First-parent walk: three snapshots, then the base commit.
+    let fp = repo.git(&["rev-list", "--first-parent", "refs/savepoint/heads/main"]);
+    let fp: Vec<&str> = fp.lines().collect();
+    assert_eq!(fp.len(), 4);
+    assert_eq!(fp[3], base);
+
+    // Every move is in the reflog.
+    let reflog = repo.git(&["reflog", "show", "refs/savepoint/heads/main"]);
+    assert_eq!(reflog.lines().count(), 3, "{reflog}");
+}
+
+#[test]
+fn unborn_branch_first_snapshot_has_no_parent() {
+    let repo = TestRepo::new();
+    repo.write("new.txt", "x\n");
+    let out = snap_json(&repo);
+    assert_eq!(out["created"], true);
+    assert!(parents(&repo, "refs/savepoint/heads/main").is_empty());
+    let msg = repo.git(&["log", "-1", "--format=%B", "refs/savepoint/heads/main"]);
+    assert!(msg.contains("Savepoint-Base: unborn"));
+    assert!(
+        msg.starts_with("savepoint: manual: 1 file: new.txt"),
+        "{msg}"
+    );
+    // Empty unborn repo: nothing to snapshot.
+    let empty = TestRepo::new();
+    empty
+        .cmd()
+        .arg("snap")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("nothing to snapshot"));
+}
+
+#[test]
+fn detached_head_uses_the_detached_chain() {
+    let repo = TestRepo::new();
+    repo.write("a", "1\n");
+    repo.commit_all("base");
+    repo.git(&["checkout", "-q", "--detach"]);
+    repo.write("a", "2\n");
+    assert_eq!(snap_json(&repo)["ref"], "refs/savepoint/detached/main");
+}
+
+#[test]
+fn log_lists_newest_first_with_json_fields() {
+    let repo = TestRepo::new();
+    repo.write("a", "1\n");
+    repo.commit_all("base");
+    for i in 2..5 {
+        repo.write("a", &format!("{i}\n"));
+        repo.cmd()
+            .args(["snap", "-m", &format!("step {i}")])
+            .assert()
+            .success();
+    }
+    let out = repo
+        .cmd()
+        .args(["log", "--json", "-n", "2"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let arr = v.as_array().unwrap();
+    assert_eq!(arr.len(), 2);
+    for key in [
+        "id", "ref", "time", "trigger", "base", "session", "tool", "prompt", "message", "files",
+    ] {
+        assert!(arr[0].get(key).is_some(), "missing {key}");
+    }
+    assert!(arr[0]["message"].as_str().unwrap().contains("step 4"));
+    assert_eq!(arr[0]["files"], serde_json::json!(["a"]));
+    chrono::DateTime::parse_from_rfc3339(arr[0]["time"].as_str().unwrap()).unwrap();
+
+    repo.cmd()
+        .arg("log")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("manual").and(predicate::str::contains("step 3")));
+
+    // --all includes other chains.
+    repo.git(&["checkout", "-q", "-b", "feat/x"]);
+    repo.write("b", "x\n");
+    repo.cmd().arg("snap").assert().success();
+    repo.cmd().args(["log", "--all"]).assert().success().stdout(
+        predicate::str::contains("heads/feat/x").and(predicate::str::contains("heads/main")),
+    );
+}
+
+#[test]
+fn show_and_diff_resolve_shorthands() {
+    let repo = TestRepo::new();
+    repo.write("a.txt", "one\n");
+    repo.cmd().arg("snap").assert().success();
+    repo.write("a.txt", "two\n");
+    repo.cmd().arg("snap").assert().success();
+    repo.write("a.txt", "three\n");
+
+    repo.cmd()
+        .args(["show", "@"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("-one").and(predicate::str::contains("+two")));
+    repo.cmd()
+        .args(["diff"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("-two").and(predicate::str::contains("+three")));
+    repo.cmd()
+        .args(["diff", "@~1", "@"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("-one").and(predicate::str::contains("+two")));
+    repo.cmd()
+        .args(["show", "@{1 minute ago}"])
+        .assert()
+        .failure()
+        .code(1)
+        .stderr(predicate::str::contains("no snapshot"));
+    repo.cmd().args(["show", "@{now}"]).assert().success();
+    repo.cmd()
+        .args(["show", "@~5"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("has only 2 snapshot"));
+}
+
+#[test]
+fn bad_input_gives_one_clear_error_line() {
+    let outside = tempfile::tempdir().unwrap();
+    let repo = TestRepo::new();
+    repo.cmd()
+        .args(["-C", outside.path().to_str().unwrap(), "snap"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::starts_with("error: not a git repository")
+                .and(predicate::str::contains("hint: ")),
+        );
+
+    let bare = tempfile::tempdir().unwrap();
+    repo.git(&["init", "-q", "--bare", bare.path().to_str().unwrap()]);
+    repo.cmd()
+        .args(["-C", bare.path().to_str().unwrap(), "snap"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("bare repository"));
+
+    repo.cmd().args(["snap", "--bogus"]).assert().code(2);
+    repo.cmd()
+        .args(["show", "no-such-thing"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "error: cannot resolve snapshot `no-such-thing`",
+        ));
+    repo.cmd()
+        .args(["show"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no snapshots yet"));
+
+    repo.git(&["config", "savepoint.maxFileSize", "lots"]);
+    repo.cmd()
+        .arg("snap")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("savepoint.maxFileSize"));
+}
+
+#[test]
+fn large_untracked_files_are_skipped_and_named_in_a_trailer() {
+    let repo = TestRepo::new();
+    repo.git(&["config", "savepoint.maxFileSize", "1k"]);
+    repo.write("small.txt", "ok\n");
+    repo.write("big.bin", &"x".repeat(4096));
+    let out = repo.cmd().args(["snap", "--json"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("big.bin"));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["skipped"][0].as_str().unwrap().starts_with("big.bin"));
+    let msg = repo.git(&["log", "-1", "--format=%B", "refs/savepoint/heads/main"]);
+    assert!(msg.contains("Savepoint-Skipped: big.bin"), "{msg}");
+    let files = repo.git(&["ls-tree", "-r", "--name-only", "refs/savepoint/heads/main"]);
+    assert_eq!(files, "small.txt");
+
+    // A tracked file is never skipped, whatever its size.
+    repo.git(&["config", "savepoint.maxFileSize", "50m"]);
+    repo.commit_all("track big");
+    repo.git(&["config", "savepoint.maxFileSize", "1k"]);
+    repo.write("big.bin", &"y".repeat(4096));
+    repo.cmd().arg("snap").assert().success();
+    let files = repo.git(&["ls-tree", "-r", "--name-only", "refs/savepoint/heads/main"]);
+    assert!(files.contains("big.bin"));
+}
+
+#[test]
+fn author_falls_back_when_git_has_no_identity() {
+    let repo = TestRepo::new();
+    repo.git(&["config", "--unset", "user.name"]);
+    repo.git(&["config", "--unset", "user.email"]);
+    repo.write("a", "1\n");
+    repo.cmd().arg("snap").assert().success();
+    assert_eq!(
+        repo.git(&[
+            "log",
+            "-1",
+            "--format=%an <%ae>",
+            "refs/savepoint/heads/main"
+        ]),
+        "savepoint <savepoint@localhost>"
+    );
+}
+
+#[test]
+fn no_color_and_broken_pipe_are_respected() {
+    let repo = TestRepo::new();
+    for i in 0..30 {
+        repo.write("a", &i.to_string());
+        repo.cmd().arg("snap").assert().success();
+    }
+    repo.cmd()
+        .args(["log", "--color", "always"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\x1b["));
+    repo.cmd()
+        .arg("log")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\x1b[").not());
+    // `savepoint log | head -1`: a closed pipe is not an error.
+    let mut child = repo
+        .cmd()
+        .args(["log", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert!(status.success());
+}

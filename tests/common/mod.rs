@@ -1,0 +1,199 @@
+//! The shared test helper: a throwaway repository driven by the real git
+//! CLI, with oracles (what `git add -A && git write-tree` gives, computed in
+//! a throwaway index) and fingerprints of everything savepoint must never
+//! touch (index bytes, HEAD, branches).
+#![allow(dead_code)]
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use assert_cmd::cargo::CommandCargoExt;
+use savepoint::config::Config;
+use savepoint::repo::Workspace;
+use savepoint::snap::{SnapOutcome, SnapRequest};
+
+pub struct TestRepo {
+    pub dir: tempfile::TempDir,
+    pub home: tempfile::TempDir,
+}
+
+/// Environment for every git and savepoint process: isolated from the
+/// machine's config, fixed identity.
+fn isolate(cmd: &mut Command, home: &Path) {
+    cmd.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env("NO_COLOR", "1")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .env_remove("SAVEPOINT_LOG");
+}
+
+impl TestRepo {
+    /// `git init` on branch `main` with a local identity.
+    pub fn new() -> TestRepo {
+        let t = TestRepo {
+            dir: tempfile::tempdir().expect("tempdir"),
+            home: tempfile::tempdir().expect("tempdir"),
+        };
+        t.git(&["init", "-q", "-b", "main"]);
+        t.git(&["config", "user.name", "Test"]);
+        t.git(&["config", "user.email", "test@example.com"]);
+        t.git(&["config", "commit.gpgsign", "false"]);
+        t
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn abs(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.path().join(rel)
+    }
+
+    /// Run git, panic on failure, return stdout.
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = self.git_output(args, None);
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    pub fn git_output(&self, args: &[&str], index: Option<&Path>) -> Output {
+        let mut cmd = Command::new("git");
+        cmd.args(args).current_dir(self.path());
+        isolate(&mut cmd, self.home.path());
+        if let Some(i) = index {
+            cmd.env("GIT_INDEX_FILE", i);
+        }
+        cmd.output().expect("run git")
+    }
+
+    /// A `savepoint` process in this repo.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::cargo_bin("savepoint").expect("binary built");
+        cmd.current_dir(self.path());
+        isolate(&mut cmd, self.home.path());
+        cmd
+    }
+
+    pub fn write(&self, rel: &str, content: &str) {
+        self.write_bytes(rel.as_bytes(), content.as_bytes());
+    }
+
+    pub fn write_bytes(&self, rel: &[u8], content: &[u8]) {
+        let p = self.path().join(std::ffi::OsStr::from_bytes(rel));
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(p, content).expect("write");
+    }
+
+    pub fn remove(&self, rel: &str) {
+        let p = self.abs(rel);
+        if p.is_dir() && !p.is_symlink() {
+            std::fs::remove_dir_all(p).expect("rm -r");
+        } else {
+            std::fs::remove_file(p).expect("rm");
+        }
+    }
+
+    pub fn chmod(&self, rel: &str, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(self.abs(rel), std::fs::Permissions::from_mode(mode))
+            .expect("chmod");
+    }
+
+    pub fn symlink(&self, target: &str, rel: &str) {
+        let p = self.abs(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::os::unix::fs::symlink(target, p).expect("symlink");
+    }
+
+    pub fn commit_all(&self, msg: &str) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", msg]);
+    }
+
+    /// The oracle: `git add -A && git write-tree` in a throwaway copy of the
+    /// index.
+    pub fn oracle_tree(&self) -> String {
+        let tmp = tempfile::NamedTempFile::new().expect("tmp");
+        let index = self.path().join(".git/index");
+        if index.exists() {
+            std::fs::copy(&index, tmp.path()).expect("copy index");
+        } else {
+            std::fs::remove_file(tmp.path()).ok();
+        }
+        let add = self.git_output(&["add", "-A"], Some(tmp.path()));
+        assert!(
+            add.status.success(),
+            "oracle add failed: {}",
+            String::from_utf8_lossy(&add.stderr)
+        );
+        let wt = self.git_output(&["write-tree"], Some(tmp.path()));
+        assert!(wt.status.success());
+        String::from_utf8_lossy(&wt.stdout).trim().to_owned()
+    }
+
+    pub fn workspace(&self) -> Workspace {
+        Workspace::discover(self.path()).expect("open workspace")
+    }
+
+    /// Take a snapshot through the library.
+    pub fn snap(&self, trigger: &str) -> SnapOutcome {
+        let ws = self.workspace();
+        let cfg = Config::load(ws.repo()).expect("config");
+        savepoint::snap::take(&ws, &cfg, &SnapRequest::new(trigger), None).expect("snapshot")
+    }
+
+    /// Everything savepoint promises not to touch.
+    pub fn user_state(&self) -> UserState {
+        let git_dir = self.path().join(".git");
+        UserState {
+            index: std::fs::read(git_dir.join("index")).ok(),
+            head: std::fs::read(git_dir.join("HEAD")).expect("HEAD"),
+            branches: self.git(&[
+                "for-each-ref",
+                "--format=%(refname) %(objectname)",
+                "refs/heads",
+                "refs/tags",
+                "refs/stash",
+            ]),
+            status: self.git(&[
+                "--no-optional-locks",
+                "status",
+                "--porcelain=v1",
+                "-z",
+                "--untracked-files=all",
+            ]),
+        }
+    }
+
+    pub fn rev(&self, spec: &str) -> String {
+        self.git(&["rev-parse", spec])
+    }
+
+    pub fn tree_of(&self, spec: &str) -> String {
+        self.rev(&format!("{spec}^{{tree}}"))
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct UserState {
+    pub index: Option<Vec<u8>>,
+    pub head: Vec<u8>,
+    pub branches: String,
+    pub status: String,
+}

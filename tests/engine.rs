@@ -1,0 +1,375 @@
+//! Library-level tests of the snapshot engine on the cases the random
+//! differential test cannot reach easily: submodules, indexes libgit2 cannot
+//! read (split, sparse), linked work trees, merges in progress, special
+//! files, files vanishing mid-scan, and the stat cache's behaviour.
+
+mod common;
+
+use std::time::{Duration, SystemTime};
+
+use common::TestRepo;
+use savepoint::config::Config;
+use savepoint::snap::SnapRequest;
+use savepoint::snapshot::{Engine, ScanOptions};
+
+fn scan(repo: &TestRepo) -> savepoint::snapshot::TreeOutcome {
+    let ws = repo.workspace();
+    let cfg = Config::load(ws.repo()).unwrap();
+    Engine::new(&ws, ScanOptions::from_config(&cfg))
+        .unwrap()
+        .scan(&ws)
+        .unwrap()
+}
+
+fn age(repo: &TestRepo, rel: &str, secs: u64) {
+    let f = std::fs::File::options()
+        .write(true)
+        .open(repo.abs(rel))
+        .unwrap();
+    f.set_modified(SystemTime::now() - Duration::from_secs(secs))
+        .unwrap();
+}
+
+#[test]
+fn tracked_but_ignored_files_stay_and_exec_bits_and_symlinks_match() {
+    let repo = TestRepo::new();
+    repo.write("build/keep.txt", "tracked\n");
+    repo.write("run.sh", "#!/bin/sh\n");
+    repo.chmod("run.sh", 0o755);
+    repo.symlink("run.sh", "link");
+    repo.symlink("../../outside", "dangling");
+    repo.commit_all("init");
+    repo.write(".gitignore", "build/\n*.sh\n");
+    repo.write("build/new.txt", "ignored\n");
+    repo.write("build/keep.txt", "tracked, changed\n");
+    repo.chmod("run.sh", 0o644);
+    let out = scan(&repo);
+    assert_eq!(out.tree.to_string(), repo.oracle_tree());
+    let ls = repo.git(&["ls-tree", "-r", &out.tree.to_string()]);
+    assert!(
+        ls.contains("build/keep.txt") && !ls.contains("build/new.txt"),
+        "{ls}"
+    );
+    assert!(
+        ls.contains("120000 blob") && ls.contains("100644 blob"),
+        "{ls}"
+    );
+}
+
+#[test]
+fn non_utf8_unicode_and_odd_names() {
+    use std::os::unix::ffi::OsStrExt;
+    let repo = TestRepo::new();
+    repo.write_bytes(b"caf\xe9/latin1.txt", b"x");
+    repo.write("ünï cødé/with space.txt", "y");
+    repo.write("-leading-dash", "z");
+    repo.write("tab\tname", "t");
+    repo.write("new\nline", "n");
+    assert_eq!(scan(&repo).tree.to_string(), repo.oracle_tree());
+    let _ = std::ffi::OsStr::from_bytes(b"");
+}
+
+#[test]
+fn fifos_and_sockets_are_skipped_like_git_does() {
+    let repo = TestRepo::new();
+    repo.write("a.txt", "a");
+    let st = std::process::Command::new("mkfifo")
+        .arg(repo.abs("pipe"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let _sock = std::os::unix::net::UnixListener::bind(repo.abs("sock")).unwrap();
+    assert_eq!(scan(&repo).tree.to_string(), repo.oracle_tree());
+}
+
+#[test]
+fn nested_repositories_and_submodules_become_gitlinks() {
+    let repo = TestRepo::new();
+    let upstream = TestRepo::new();
+    upstream.write("lib.rs", "pub fn x() {}\n");
+    upstream.commit_all("lib");
+    repo.write("main.rs", "fn main() {}\n");
+    repo.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        upstream.path().to_str().unwrap(),
+        "vendor/lib",
+    ]);
+    repo.commit_all("with submodule");
+    // Move the submodule's HEAD: the snapshot records the new commit.
+    let sub = repo.abs("vendor/lib");
+    std::fs::write(sub.join("lib.rs"), "pub fn y() {}\n").unwrap();
+    for args in [
+        &["add", "-A"][..],
+        &[
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "sub change",
+        ][..],
+    ] {
+        assert!(std::process::Command::new("git")
+            .args(args)
+            .current_dir(&sub)
+            .status()
+            .unwrap()
+            .success());
+    }
+    // An untracked nested repository is a gitlink too.
+    let nested = TestRepo::new();
+    nested.write("f", "f");
+    nested.commit_all("n");
+    let dest = repo.abs("nested");
+    assert!(std::process::Command::new("git")
+        .args([
+            "clone",
+            "-q",
+            nested.path().to_str().unwrap(),
+            dest.to_str().unwrap()
+        ])
+        .status()
+        .unwrap()
+        .success());
+    let out = scan(&repo);
+    assert_eq!(out.tree.to_string(), repo.oracle_tree());
+    let ls = repo.git(&["ls-tree", "-r", &out.tree.to_string()]);
+    assert!(ls.contains("160000 commit"), "{ls}");
+}
+
+#[test]
+fn uninitialised_submodule_keeps_its_recorded_commit() {
+    let upstream = TestRepo::new();
+    upstream.write("lib.rs", "x\n");
+    upstream.commit_all("lib");
+    let origin = TestRepo::new();
+    origin.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        upstream.path().to_str().unwrap(),
+        "sub",
+    ]);
+    origin.commit_all("sub");
+    let clone = TestRepo::new();
+    clone.git(&["remote", "add", "origin", origin.path().to_str().unwrap()]);
+    clone.git(&["fetch", "-q", "origin"]);
+    clone.git(&["checkout", "-q", "-B", "main", "origin/main"]);
+    assert!(clone.abs("sub").is_dir());
+    clone.write("x", "y");
+    assert_eq!(scan(&clone).tree.to_string(), clone.oracle_tree());
+}
+
+#[test]
+fn split_index_falls_back_to_git_and_stays_exact() {
+    let repo = TestRepo::new();
+    for i in 0..20 {
+        repo.write(&format!("f{i}"), &i.to_string());
+    }
+    repo.commit_all("init");
+    repo.git(&["update-index", "--split-index"]);
+    repo.write("f3", "changed");
+    repo.write("new", "n");
+    let before = repo.user_state();
+    let out = scan(&repo);
+    assert!(out.stats.used_git_cli, "libgit2 cannot read a split index");
+    assert_eq!(out.tree.to_string(), repo.oracle_tree());
+    assert_eq!(repo.user_state(), before);
+    let snap = repo.snap("manual");
+    assert!(snap.created);
+    assert_eq!(repo.user_state(), before);
+}
+
+#[test]
+fn sparse_checkout_keeps_entries_outside_the_cone() {
+    let repo = TestRepo::new();
+    repo.write("in/a", "a");
+    repo.write("out/b", "b");
+    repo.commit_all("init");
+    repo.git(&["sparse-checkout", "set", "--cone", "--sparse-index", "in"]);
+    assert!(!repo.abs("out/b").exists());
+    repo.write("in/a", "changed");
+    let out = scan(&repo);
+    assert!(out.stats.used_git_cli, "libgit2 cannot read a sparse index");
+    assert_eq!(out.tree.to_string(), repo.oracle_tree());
+    // And without a sparse index (skip-worktree bits read by libgit2).
+    repo.git(&[
+        "sparse-checkout",
+        "set",
+        "--cone",
+        "--no-sparse-index",
+        "in",
+    ]);
+    assert_eq!(scan(&repo).tree.to_string(), repo.oracle_tree());
+}
+
+#[test]
+fn linked_worktree_has_its_own_chain_and_state() {
+    let repo = TestRepo::new();
+    repo.write("a", "1");
+    repo.commit_all("init");
+    let wt_parent = tempfile::tempdir().unwrap();
+    let wt = wt_parent.path().join("wt");
+    repo.git(&["worktree", "add", "-q", "-b", "feat", wt.to_str().unwrap()]);
+    std::fs::write(wt.join("a"), "in worktree").unwrap();
+    let ws = savepoint::repo::Workspace::discover(&wt).unwrap();
+    let cfg = Config::load(ws.repo()).unwrap();
+    let out = savepoint::snap::take(&ws, &cfg, &SnapRequest::new("manual"), None).unwrap();
+    assert!(out.created);
+    assert_eq!(out.refname, "refs/savepoint/heads/feat");
+    assert!(repo.abs(".git/worktrees/wt/savepoint/stat-cache").exists());
+    // Detached in the linked worktree: named after the worktree.
+    assert!(std::process::Command::new("git")
+        .args(["checkout", "-q", "--detach"])
+        .current_dir(&wt)
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(ws.chain_ref().unwrap(), "refs/savepoint/detached/wt");
+}
+
+#[test]
+fn merge_in_progress_with_conflicts_snapshots_the_work_tree() {
+    let repo = TestRepo::new();
+    repo.write("f", "base\n");
+    repo.commit_all("base");
+    repo.git(&["checkout", "-q", "-b", "other"]);
+    repo.write("f", "other\n");
+    repo.commit_all("other");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("f", "main\n");
+    repo.commit_all("main");
+    let merge = repo.git_output(&["merge", "-q", "other"], None);
+    assert!(!merge.status.success(), "expected a conflict");
+    let before = repo.user_state();
+    assert_eq!(scan(&repo).tree.to_string(), repo.oracle_tree());
+    assert!(repo.snap("manual").created);
+    assert_eq!(
+        repo.user_state(),
+        before,
+        "the conflicted index is untouched"
+    );
+    assert!(repo.abs(".git/MERGE_HEAD").exists());
+}
+
+#[test]
+fn stat_cache_rereads_only_changed_files() {
+    let repo = TestRepo::new();
+    for i in 0..50 {
+        repo.write(&format!("d/f{i}.txt"), &format!("content {i}\n"));
+        age(&repo, &format!("d/f{i}.txt"), 120);
+    }
+    let first = scan(&repo);
+    assert_eq!(first.stats.hashed, 50);
+    let second = scan(&repo);
+    assert_eq!(second.stats.hashed, 0, "{:?}", second.stats);
+    assert_eq!(second.stats.from_cache, 50);
+    assert_eq!(second.tree, first.tree);
+    repo.write("d/f7.txt", "changed\n");
+    age(&repo, "d/f7.txt", 60);
+    let third = scan(&repo);
+    assert_eq!(third.stats.hashed, 1);
+    assert_eq!(third.tree.to_string(), repo.oracle_tree());
+
+    // Tracked files whose stat matches the index are not read at all.
+    repo.commit_all("track");
+    std::thread::sleep(Duration::from_millis(1100)); // leave git's racy window
+    repo.git(&["update-index", "--really-refresh"]);
+    let fourth = scan(&repo);
+    assert_eq!(fourth.stats.hashed, 0, "{:?}", fourth.stats);
+    assert_eq!(fourth.stats.from_index, 50);
+
+    // A corrupt cache is rebuilt, not fatal.
+    std::fs::write(repo.abs(".git/savepoint/stat-cache"), b"garbage").unwrap();
+    assert_eq!(scan(&repo).tree.to_string(), repo.oracle_tree());
+}
+
+#[test]
+fn a_file_rewritten_within_the_racy_window_is_rehashed() {
+    let repo = TestRepo::new();
+    repo.write("f", "aaaa");
+    let first = scan(&repo);
+    // Same size, and force the same mtime: only the racy guard can notice.
+    let mtime = std::fs::metadata(repo.abs("f"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    repo.write("f", "bbbb");
+    std::fs::File::options()
+        .write(true)
+        .open(repo.abs("f"))
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let second = scan(&repo);
+    assert_ne!(first.tree, second.tree);
+    assert_eq!(second.tree.to_string(), repo.oracle_tree());
+}
+
+#[test]
+fn files_vanishing_and_appearing_during_scans_never_fail_a_snapshot() {
+    let repo = TestRepo::new();
+    for i in 0..200 {
+        repo.write(&format!("churn/{}/f{i}", i % 10), "x");
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let root = repo.path().to_path_buf();
+    let churn = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let d = root.join(format!("churn/{}", n % 10));
+                let _ = std::fs::remove_dir_all(&d);
+                let _ = std::fs::create_dir_all(&d);
+                for i in 0..20 {
+                    let _ = std::fs::write(d.join(format!("f{i}")), n.to_string());
+                }
+                n += 1;
+            }
+        })
+    };
+    let ws = repo.workspace();
+    let cfg = Config::load(ws.repo()).unwrap();
+    for _ in 0..25 {
+        let out = savepoint::snap::take(&ws, &cfg, &SnapRequest::new("manual"), None).unwrap();
+        if let Some(oid) = out.oid {
+            ws.repo().find_commit(oid).unwrap().tree().unwrap();
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    churn.join().unwrap();
+    let fsck = repo.git_output(&["fsck", "--strict", "--no-progress"], None);
+    assert!(
+        fsck.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fsck.stderr)
+    );
+}
+
+#[test]
+fn core_excludes_file_and_savepoint_exclude_are_honoured() {
+    let repo = TestRepo::new();
+    let global = repo.path().join(".git/my-excludes");
+    std::fs::write(&global, "*.secret\n").unwrap();
+    repo.git(&["config", "core.excludesFile", global.to_str().unwrap()]);
+    repo.write("a.secret", "s");
+    repo.write("b.txt", "b");
+    assert_eq!(scan(&repo).tree.to_string(), repo.oracle_tree());
+
+    repo.git(&["config", "--add", "savepoint.exclude", "*.txt"]);
+    let ls = repo.git(&[
+        "ls-tree",
+        "-r",
+        "--name-only",
+        &scan(&repo).tree.to_string(),
+    ]);
+    assert!(!ls.contains("b.txt"), "{ls}");
+}
