@@ -44,6 +44,22 @@ fn git(ws: &Workspace, index: &Path, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
+/// Copy an index file keeping its mtime. git decides which entries are
+/// "racily clean" (same-second modifications it must re-read) by comparing
+/// them with the index file's mtime; a copy with a fresh mtime would make git
+/// trust stale stat data and record old content.
+pub fn copy_index(from: &Path, to: &Path) -> Result<()> {
+    std::fs::copy(from, to).map_err(|e| Error::io("copy the index to", to, e))?;
+    let mtime = std::fs::metadata(from)
+        .and_then(|m| m.modified())
+        .map_err(|e| Error::io("stat", from, e))?;
+    std::fs::File::options()
+        .write(true)
+        .open(to)
+        .and_then(|f| f.set_modified(mtime))
+        .map_err(|e| Error::io("set the mtime of", to, e))
+}
+
 /// Full snapshot tree via the git CLI.
 pub fn scan_with_git_cli(ws: &Workspace, started: Instant) -> Result<TreeOutcome> {
     let state = ws.ensure_state_dir()?;
@@ -51,8 +67,7 @@ pub fn scan_with_git_cli(ws: &Workspace, started: Instant) -> Result<TreeOutcome
     let user_index = ws.index_path();
     let result = (|| {
         if user_index.exists() {
-            std::fs::copy(&user_index, &tmp)
-                .map_err(|e| Error::io("copy the index to", &tmp, e))?;
+            copy_index(&user_index, &tmp)?;
         }
         git(ws, &tmp, &["add", "-A"])?;
         let hex = git(ws, &tmp, &["write-tree"])?;

@@ -132,7 +132,8 @@ impl TestRepo {
         let tmp = tempfile::NamedTempFile::new().expect("tmp");
         let index = self.path().join(".git/index");
         if index.exists() {
-            std::fs::copy(&index, tmp.path()).expect("copy index");
+            // Keep the mtime: git's racy-entry check depends on it.
+            savepoint::snapshot::fallback::copy_index(&index, tmp.path()).expect("copy index");
         } else {
             std::fs::remove_file(tmp.path()).ok();
         }
