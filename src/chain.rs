@@ -156,27 +156,66 @@ pub fn info(repo: &Repository, oid: Oid, refname: &str) -> Result<SnapshotInfo> 
 }
 
 /// Paths that differ between two trees (`None`: the empty tree), sorted.
-/// Unchanged subtrees are skipped by id, so this costs O(changes).
+/// Subtrees with equal ids are skipped without being read, so this costs
+/// O(changed paths × depth), not O(repository).
 pub fn changed_paths(
     repo: &Repository,
     old: Option<&Tree<'_>>,
     new: &Tree<'_>,
 ) -> Result<Vec<String>> {
-    let diff = repo
-        .diff_tree_to_tree(old, Some(new), None)
-        .git_context(|| "diff trees".to_owned())?;
-    let mut out: Vec<String> = diff
-        .deltas()
-        .filter_map(|d| {
-            d.new_file()
-                .path()
-                .or_else(|| d.old_file().path())
-                .map(|p| p.to_string_lossy().into_owned())
-        })
-        .collect();
+    let mut out = Vec::new();
+    diff_level(repo, old, Some(new), &mut Vec::new(), &mut out)?;
     out.sort();
-    out.dedup();
     Ok(out)
+}
+
+fn diff_level(
+    repo: &Repository,
+    a: Option<&Tree<'_>>,
+    b: Option<&Tree<'_>>,
+    prefix: &mut Vec<u8>,
+    out: &mut Vec<String>,
+) -> Result<()> {
+    use std::collections::BTreeMap;
+    type Side = (Option<(Oid, i32)>, Option<(Oid, i32)>);
+    let mut names: BTreeMap<Vec<u8>, Side> = BTreeMap::new();
+    for e in a.into_iter().flat_map(|t| t.iter()) {
+        names.entry(e.name_bytes().to_vec()).or_default().0 = Some((e.id(), e.filemode()));
+    }
+    for e in b.into_iter().flat_map(|t| t.iter()) {
+        names.entry(e.name_bytes().to_vec()).or_default().1 = Some((e.id(), e.filemode()));
+    }
+    const TREE: i32 = 0o040000;
+    for (name, (ea, eb)) in names {
+        if ea == eb {
+            continue;
+        }
+        let len = prefix.len();
+        if !prefix.is_empty() {
+            prefix.push(b'/');
+        }
+        prefix.extend_from_slice(&name);
+        let subtree = |e: Option<(Oid, i32)>| -> Result<Option<Tree<'_>>> {
+            match e {
+                Some((id, TREE)) => Ok(Some(
+                    repo.find_tree(id)
+                        .git_context(|| format!("read tree {id}"))?,
+                )),
+                _ => Ok(None),
+            }
+        };
+        let (ta, tb) = (subtree(ea)?, subtree(eb)?);
+        if ta.is_some() || tb.is_some() {
+            diff_level(repo, ta.as_ref(), tb.as_ref(), prefix, out)?;
+        }
+        // A blob (or gitlink) on either side is a changed path itself.
+        let is_leaf = |e: Option<(Oid, i32)>| e.is_some_and(|(_, m)| m != TREE);
+        if is_leaf(ea) || is_leaf(eb) {
+            out.push(String::from_utf8_lossy(prefix).into_owned());
+        }
+        prefix.truncate(len);
+    }
+    Ok(())
 }
 
 /// What to record in a new snapshot commit.

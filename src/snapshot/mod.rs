@@ -12,6 +12,7 @@
 pub mod blob;
 pub mod cache;
 pub mod fallback;
+pub mod fsys;
 pub mod ignore;
 pub mod incremental;
 pub mod index;

@@ -4,7 +4,6 @@
 //! → hash). Nested repositories become gitlinks; `.git` is never entered;
 //! symlinks are recorded, never followed (so loops cannot happen).
 
-use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +11,7 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use super::blob::BlobWriter;
 use super::cache::{CacheEntry, StatCache};
+use super::fsys::{self, Kind};
 use super::ignore::{DirRules, Excludes};
 use super::index::{Tracked, TrackedEntry};
 use super::stat::{Stat, MODE_GITLINK};
@@ -91,12 +91,17 @@ impl<'a> Worker<'a> {
 
     /// Resolve a regular file or symlink to a tree entry (or a skip).
     pub fn file(&mut self, rel: Vec<u8>, abs: &Path, stat: Stat) {
+        let tracked = self.ctx.tracked.get(&rel);
+        self.file_with(rel, abs, stat, tracked);
+    }
+
+    /// [`Worker::file`] with the index entry already looked up.
+    fn file_with(&mut self, rel: Vec<u8>, abs: &Path, stat: Stat, tracked: Option<&TrackedEntry>) {
         let ctx = self.ctx;
         self.out.stats.files += 1;
         if let Some(p) = ctx.progress {
             p.fetch_add(1, Ordering::Relaxed);
         }
-        let tracked = ctx.tracked.get(&rel);
         let mode = match tracked {
             Some(t) if !ctx.filemode && stat.is_file() && t.mode & 0o170000 == 0o100000 => t.mode,
             _ => stat.git_mode(ctx.filemode),
@@ -211,9 +216,12 @@ impl<'a> Worker<'a> {
     /// List one directory; returns its subdirectories to walk.
     fn dir(&mut self, job: Job) -> Vec<Job> {
         let ctx = self.ctx;
-        let read = match std::fs::read_dir(&job.abs) {
-            Ok(r) => r,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        let listed =
+            fsys::open_dir(&job.abs).and_then(|fd| fsys::list(&fd).map(|names| (fd, names)));
+        let (fd, names) = match listed {
+            Ok(x) => x,
+            // Vanished, or replaced by a file/symlink since it was listed.
+            Err(e) if fsys::is_gone(&e) => return Vec::new(),
             Err(e) => {
                 self.out.skipped.push(Skipped {
                     path: job.rel,
@@ -225,36 +233,29 @@ impl<'a> Worker<'a> {
             }
         };
         self.out.stats.dirs += 1;
-        let mut names: Vec<(OsString, Option<std::fs::FileType>)> = Vec::new();
-        let (mut has_git, mut has_gitignore) = (false, false);
-        for ent in read.flatten() {
-            let name = ent.file_name();
-            match name.as_bytes() {
-                b".git" => has_git = true,
-                b".gitignore" => has_gitignore = true,
-                _ => {}
-            }
-            names.push((name, ent.file_type().ok()));
-        }
+        let has_git = names.iter().any(|(n, _)| n.as_bytes() == b".git");
         if has_git && !job.rel.is_empty() {
             self.nested_repo(job.rel, &job.abs);
             return Vec::new();
         }
+        let has_gitignore = names.iter().any(|(n, _)| n.as_bytes() == b".gitignore");
         let rules = DirRules::child(&job.parent_rules, &job.abs, has_gitignore);
+        // Index entries below this directory: lookups search this slice only.
+        let tracked_here = ctx.tracked.below(&job.rel);
         let mut subdirs = Vec::new();
-        for (name, ft) in names {
-            if name.as_bytes() == b".git" {
+        for (name, kind) in names {
+            let name_bytes = name.as_bytes();
+            if name_bytes == b".git" {
                 continue;
             }
-            let abs = job.abs.join(&name);
-            let mut rel = Vec::with_capacity(job.rel.len() + 1 + name.len());
+            let abs = job.abs.join(std::ffi::OsStr::from_bytes(name_bytes));
+            let mut rel = Vec::with_capacity(job.rel.len() + 1 + name_bytes.len());
             if !job.rel.is_empty() {
                 rel.extend_from_slice(&job.rel);
                 rel.push(b'/');
             }
-            rel.extend_from_slice(name.as_bytes());
-            let is_dir = ft.map(|t| t.is_dir());
-            if is_dir == Some(true) {
+            rel.extend_from_slice(name_bytes);
+            if kind == Kind::Dir {
                 if !rules.is_ignored(ctx.excludes, &abs, true) {
                     subdirs.push(Job {
                         rel,
@@ -264,12 +265,15 @@ impl<'a> Worker<'a> {
                 }
                 continue;
             }
-            let meta = match std::fs::symlink_metadata(&abs) {
-                Ok(m) => m,
-                Err(_) => continue, // vanished
+            if kind == Kind::Special {
+                tracing::debug!(path = %abs.display(), "skipping special file");
+                continue;
+            }
+            let Ok(stat) = fsys::stat_at(&fd, &name) else {
+                continue; // vanished
             };
-            if meta.is_dir() {
-                // The file type was unknown or it changed under us.
+            if stat.is_dir() {
+                // The type was unknown, or it changed under us.
                 if !rules.is_ignored(ctx.excludes, &abs, true) {
                     subdirs.push(Job {
                         rel,
@@ -279,7 +283,6 @@ impl<'a> Worker<'a> {
                 }
                 continue;
             }
-            let stat = Stat::from_metadata(&meta);
             if !(stat.is_file() || stat.is_symlink()) {
                 // FIFOs, sockets, devices: git add -A skips them too.
                 tracing::debug!(path = %abs.display(), "skipping special file");
@@ -288,7 +291,8 @@ impl<'a> Worker<'a> {
             if rules.is_ignored(ctx.excludes, &abs, false) {
                 continue; // tracked-but-ignored files come back in the tracked pass
             }
-            self.file(rel, &abs, stat);
+            let tracked = lookup(tracked_here, &rel);
+            self.file_with(rel, &abs, stat, tracked);
         }
         subdirs
     }
@@ -345,6 +349,14 @@ impl<'a> Worker<'a> {
             }
         }
     }
+}
+
+/// Binary search for `rel` in a sorted slice of index entries.
+fn lookup<'t>(entries: &'t [TrackedEntry], rel: &[u8]) -> Option<&'t TrackedEntry> {
+    entries
+        .binary_search_by(|e| e.path.as_slice().cmp(rel))
+        .ok()
+        .map(|i| &entries[i])
 }
 
 /// Every ancestor directory of `path` is a real directory (not a symlink,
