@@ -117,24 +117,14 @@ pub fn resolve(ws: &Workspace, spec: &str) -> Result<Oid> {
             Ok(commit.id())
         }
         Spec::Back(n) => {
-            let refname = ws.chain_ref()?;
-            let tip = chain::tip(repo, &refname)?.ok_or_else(|| {
-                err(format!(
-                    "no snapshots yet on {refname} — run `savepoint snap` first"
-                ))
-            })?;
+            let (refname, tip) = current_tip(ws, spec)?;
             let ids = chain::walk(repo, tip, Some(n + 1))?;
             ids.get(n)
                 .copied()
                 .ok_or_else(|| err(format!("{refname} has only {} snapshot(s)", ids.len())))
         }
         Spec::At(when) => {
-            let refname = ws.chain_ref()?;
-            let tip = chain::tip(repo, &refname)?.ok_or_else(|| {
-                err(format!(
-                    "no snapshots yet on {refname} — run `savepoint snap` first"
-                ))
-            })?;
+            let (refname, tip) = current_tip(ws, spec)?;
             for oid in chain::walk(repo, tip, None)? {
                 let commit = repo
                     .find_commit(oid)
@@ -148,6 +138,19 @@ pub fn resolve(ws: &Workspace, spec: &str) -> Result<Oid> {
                 when.format("%Y-%m-%d %H:%M:%S")
             )))
         }
+    }
+}
+
+/// The current chain's name and tip; an error naming `spec` when the chain
+/// has no snapshot yet.
+fn current_tip(ws: &Workspace, spec: &str) -> Result<(String, Oid)> {
+    let refname = ws.chain_ref()?;
+    match chain::tip(ws.repo(), &refname)? {
+        Some(tip) => Ok((refname, tip)),
+        None => Err(Error::Revision {
+            spec: spec.to_owned(),
+            reason: format!("no snapshots yet on {refname} — run `savepoint snap` first"),
+        }),
     }
 }
 

@@ -82,12 +82,7 @@ fn user_index_head_and_branches_are_byte_identical_after_every_command() {
     repo.cmd().args(["diff", "@~1", "@"]).assert().success();
     repo.remove("more.txt");
     assert_eq!(repo.user_state(), before);
-    let fsck = repo.git_output(&["fsck", "--strict", "--no-progress"], None);
-    assert!(
-        fsck.status.success(),
-        "{}",
-        String::from_utf8_lossy(&fsck.stderr)
-    );
+    repo.assert_fsck_clean();
 }
 
 #[test]

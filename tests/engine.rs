@@ -89,15 +89,7 @@ fn nested_repositories_and_submodules_become_gitlinks() {
     upstream.write("lib.rs", "pub fn x() {}\n");
     upstream.commit_all("lib");
     repo.write("main.rs", "fn main() {}\n");
-    repo.git(&[
-        "-c",
-        "protocol.file.allow=always",
-        "submodule",
-        "add",
-        "-q",
-        upstream.path().to_str().unwrap(),
-        "vendor/lib",
-    ]);
+    repo.add_submodule(&upstream, "vendor/lib");
     repo.commit_all("with submodule");
     // Move the submodule's HEAD: the snapshot records the new commit.
     let sub = repo.abs("vendor/lib");
@@ -148,15 +140,7 @@ fn uninitialised_submodule_keeps_its_recorded_commit() {
     upstream.write("lib.rs", "x\n");
     upstream.commit_all("lib");
     let origin = TestRepo::new();
-    origin.git(&[
-        "-c",
-        "protocol.file.allow=always",
-        "submodule",
-        "add",
-        "-q",
-        upstream.path().to_str().unwrap(),
-        "sub",
-    ]);
+    origin.add_submodule(&upstream, "sub");
     origin.commit_all("sub");
     let clone = TestRepo::new();
     clone.git(&["remote", "add", "origin", origin.path().to_str().unwrap()]);
@@ -238,14 +222,7 @@ fn linked_worktree_has_its_own_chain_and_state() {
 #[test]
 fn merge_in_progress_with_conflicts_snapshots_the_work_tree() {
     let repo = TestRepo::new();
-    repo.write("f", "base\n");
-    repo.commit_all("base");
-    repo.git(&["checkout", "-q", "-b", "other"]);
-    repo.write("f", "other\n");
-    repo.commit_all("other");
-    repo.git(&["checkout", "-q", "main"]);
-    repo.write("f", "main\n");
-    repo.commit_all("main");
+    repo.conflicting_branches("other");
     let merge = repo.git_output(&["merge", "-q", "other"], None);
     assert!(!merge.status.success(), "expected a conflict");
     let before = repo.user_state();
@@ -346,12 +323,7 @@ fn files_vanishing_and_appearing_during_scans_never_fail_a_snapshot() {
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     churn.join().unwrap();
-    let fsck = repo.git_output(&["fsck", "--strict", "--no-progress"], None);
-    assert!(
-        fsck.status.success(),
-        "{}",
-        String::from_utf8_lossy(&fsck.stderr)
-    );
+    repo.assert_fsck_clean();
 }
 
 #[test]
@@ -372,4 +344,86 @@ fn core_excludes_file_and_savepoint_exclude_are_honoured() {
         &scan(&repo).tree.to_string(),
     ]);
     assert!(!ls.contains("b.txt"), "{ls}");
+}
+
+#[test]
+fn index_versions_2_3_4_intent_to_add_and_symlink_loops() {
+    for version in ["2", "3", "4"] {
+        let repo = TestRepo::new();
+        repo.git(&["config", "index.version", version]);
+        for i in 0..30 {
+            repo.write(
+                &format!("dir{}/a-rather-long-common-prefix-{i}.txt", i % 3),
+                &i.to_string(),
+            );
+        }
+        repo.commit_all("init");
+        repo.write("new-intent.txt", "intent to add\n");
+        repo.git(&["add", "-N", "new-intent.txt"]);
+        repo.symlink("loop-b", "loop-a");
+        repo.symlink("loop-a", "loop-b");
+        repo.write("dir1/a-rather-long-common-prefix-4.txt", "changed");
+        repo.git(&["update-index", "--index-version", version]);
+        let out = scan(&repo);
+        assert!(
+            !out.stats.used_git_cli,
+            "version {version} is read directly"
+        );
+        assert_eq!(
+            out.tree.to_string(),
+            repo.oracle_tree(),
+            "index version {version}"
+        );
+    }
+}
+
+#[test]
+fn index_parser_refuses_what_it_does_not_understand() {
+    use savepoint::snapshot::index::parse;
+    let repo = TestRepo::new();
+    repo.write("a", "1");
+    repo.write("b/c", "2");
+    repo.commit_all("init");
+    let real = std::fs::read(repo.abs(".git/index")).unwrap();
+    let body = &real[..real.len() - 20];
+    assert_eq!(parse(&real, (i64::MAX, 0)).unwrap().len(), 2);
+
+    // An unknown mandatory (lower-case) extension: named in the error.
+    let mut foreign = body.to_vec();
+    foreign.extend_from_slice(b"zzzz\0\0\0\0");
+    foreign.extend_from_slice(&[0; 20]);
+    let err = parse(&foreign, (0, 0)).unwrap_err();
+    assert!(err.0.contains("zzzz"), "{}", err.0);
+
+    // An unknown optional (capitalised) one is skipped.
+    let mut optional = body.to_vec();
+    optional.extend_from_slice(b"ZZZZ\0\0\0\x03abc");
+    optional.extend_from_slice(&[0; 20]);
+    assert_eq!(parse(&optional, (0, 0)).unwrap().len(), 2);
+
+    // Truncation anywhere is an error, never a panic.
+    for cut in 0..body.len() {
+        let _ = parse(&real[..cut], (0, 0));
+    }
+    assert!(parse(b"DIRC\0\0\0\x09\0\0\0\0aaaaaaaaaaaaaaaaaaaa", (0, 0)).is_err());
+}
+
+#[test]
+fn rebase_stopped_on_a_conflict_snapshots_to_the_detached_chain() {
+    let repo = TestRepo::new();
+    repo.conflicting_branches("topic");
+    repo.git(&["checkout", "-q", "topic"]);
+    let rebase = repo.git_output(&["rebase", "-q", "main"], None);
+    assert!(!rebase.status.success(), "expected a conflict");
+    repo.write("untracked-during-rebase", "x");
+    let before = repo.user_state();
+    let out = repo.snap("manual");
+    assert!(out.created);
+    assert_eq!(out.refname, "refs/savepoint/detached/main");
+    assert_eq!(out.tree, repo.oracle_tree());
+    assert_eq!(repo.user_state(), before);
+    assert!(
+        repo.abs(".git/rebase-merge").exists(),
+        "the rebase is still in progress"
+    );
 }

@@ -235,8 +235,11 @@ proptest! {
     /// Full scans (cold, then with a warm stat cache) equal the oracle after
     /// every step of a random mutation sequence.
     #[test]
-    fn full_scan_matches_git_add_all(ops in prop::collection::vec(op(), 1..14)) {
+    fn full_scan_matches_git_add_all(ops in prop::collection::vec(op(), 1..14), v4 in any::<bool>()) {
         let repo = TestRepo::new();
+        if v4 {
+            repo.git(&["config", "index.version", "4"]);
+        }
         let (ws, mut eng) = engine(&repo);
         for (i, op) in ops.iter().enumerate() {
             apply(&repo, op);

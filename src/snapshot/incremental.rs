@@ -190,17 +190,10 @@ impl Engine {
         written.extend(ts.written);
         written.extend(trees_on_paths(repo, tree, &rels));
         let cache_updates = std::mem::take(&mut worker.out.cache);
-        let mut skipped = std::mem::take(&mut worker.out.skipped);
+        let skipped = std::mem::take(&mut worker.out.skipped);
         drop(worker);
         self.merge_cache(&rels, cache_updates, recorded_at);
-        skipped.sort_by(|a, b| a.path.cmp(&b.path));
-        stats.elapsed_ms = started.elapsed().as_millis() as u64;
-        Ok(TreeOutcome {
-            tree,
-            skipped,
-            stats,
-            written,
-        })
+        Ok(TreeOutcome::finish(tree, skipped, stats, written, started))
     }
 
     /// Fold an incremental update into the stat cache: entries at or below

@@ -36,48 +36,159 @@ pub struct IndexUnreadable(pub String);
 
 const SKIP_WORKTREE: u16 = 1 << 14;
 const INTENT_TO_ADD: u16 = 1 << 13;
+const EXTENDED: u16 = 1 << 14;
+/// Fixed part of an entry: ten 32-bit stat/mode fields, a SHA-1, flags.
+const ENTRY_FIXED: usize = 40 + 20 + 2;
+
+/// Parse an index file (versions 2, 3 and 4; git's `index-format.txt`).
+/// Optional extensions (capitalised signatures) are skipped; a mandatory one
+/// we do not understand (`link`: split index, `sdir`: sparse index) makes
+/// the index unreadable here, and the caller falls back to the git CLI.
+/// The trailing checksum is not verified: a torn index is git's to report.
+/// `racy_since` is the index file's mtime (see [`TrackedEntry::stat`]).
+pub fn parse(b: &[u8], racy_since: (i64, u32)) -> Result<Vec<TrackedEntry>, IndexUnreadable> {
+    let bad = |what: &str| IndexUnreadable(format!("malformed index: {what}"));
+    let be32 = |at: usize| -> Result<u32, IndexUnreadable> {
+        b.get(at..at + 4)
+            .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+            .ok_or_else(|| bad("truncated"))
+    };
+    if b.len() < 12 + 20 || &b[..4] != b"DIRC" {
+        return Err(bad("no DIRC header"));
+    }
+    let version = be32(4)?;
+    if !(2..=4).contains(&version) {
+        return Err(IndexUnreadable(format!(
+            "unsupported index version {version}"
+        )));
+    }
+    let count = be32(8)? as usize;
+    let end_of_data = b.len() - 20;
+    let mut entries: Vec<TrackedEntry> = Vec::with_capacity(count.min(1 << 24));
+    let mut pos = 12;
+    let mut prev_path: Vec<u8> = Vec::new();
+    for _ in 0..count {
+        let start = pos;
+        if pos + ENTRY_FIXED > end_of_data {
+            return Err(bad("truncated entry"));
+        }
+        let f = |i: usize| be32(start + 4 * i);
+        let stat = IndexStat {
+            ctime_s: f(0)?,
+            ctime_ns: f(1)?,
+            mtime_s: f(2)?,
+            mtime_ns: f(3)?,
+            ino: f(5)?,
+            size: f(9)?,
+        };
+        let mode = f(6)?;
+        let oid = Oid::from_bytes(&b[start + 40..start + 60]).map_err(|_| bad("object id"))?;
+        let flags = u16::from_be_bytes([b[start + 60], b[start + 61]]);
+        pos = start + ENTRY_FIXED;
+        let mut ext_flags = 0u16;
+        if flags & EXTENDED != 0 {
+            if version < 3 || pos + 2 > end_of_data {
+                return Err(bad("extended flags"));
+            }
+            ext_flags = u16::from_be_bytes([b[pos], b[pos + 1]]);
+            pos += 2;
+        }
+        let path = if version == 4 {
+            let (strip, used) = varint(&b[pos..end_of_data]).ok_or_else(|| bad("path prefix"))?;
+            pos += used;
+            let nul = b[pos..end_of_data]
+                .iter()
+                .position(|&c| c == 0)
+                .ok_or_else(|| bad("path"))?;
+            let keep = prev_path
+                .len()
+                .checked_sub(strip as usize)
+                .ok_or_else(|| bad("path prefix"))?;
+            let mut p = Vec::with_capacity(keep + nul);
+            p.extend_from_slice(&prev_path[..keep]);
+            p.extend_from_slice(&b[pos..pos + nul]);
+            pos += nul + 1;
+            p
+        } else {
+            let nul = b[pos..end_of_data]
+                .iter()
+                .position(|&c| c == 0)
+                .ok_or_else(|| bad("path"))?;
+            let p = b[pos..pos + nul].to_vec();
+            // NUL-terminated, padded with NULs to a multiple of 8 bytes.
+            pos = start + (pos - start + nul + 8) / 8 * 8;
+            p
+        };
+        if mode & 0o170000 == 0o040000 {
+            return Err(IndexUnreadable("sparse directory entries".into()));
+        }
+        let stage = (flags >> 12) & 0x3;
+        let conflicted = stage != 0;
+        let duplicate = conflicted && entries.last().is_some_and(|last| last.path == path);
+        if version == 4 {
+            prev_path.clone_from(&path);
+        }
+        if duplicate {
+            // Several stages of one path: one entry, always hashed.
+            continue;
+        }
+        // Racy: modified in the same instant the index was written; git
+        // itself would re-check the content, so do we.
+        let racy = (i64::from(stat.mtime_s), stat.mtime_ns) >= racy_since;
+        let trusted = !conflicted && ext_flags & INTENT_TO_ADD == 0 && !racy;
+        entries.push(TrackedEntry {
+            mode,
+            oid,
+            stat: trusted.then_some(stat),
+            skip_worktree: ext_flags & SKIP_WORKTREE != 0,
+            path,
+        });
+    }
+    // Extensions: 4-byte signature, 4-byte length, data.
+    while pos + 8 <= end_of_data {
+        let sig = &b[pos..pos + 4];
+        let len = be32(pos + 4)? as usize;
+        if !sig[0].is_ascii_uppercase() {
+            return Err(IndexUnreadable(format!(
+                "unsupported mandatory extension: '{}'",
+                String::from_utf8_lossy(sig)
+            )));
+        }
+        pos = pos
+            .checked_add(8 + len)
+            .ok_or_else(|| bad("extension length"))?;
+    }
+    Ok(entries)
+}
+
+/// git's offset varint (index v4 path prefix lengths): returns the value and
+/// the bytes used.
+fn varint(b: &[u8]) -> Option<(u64, usize)> {
+    let mut i = 0;
+    let mut c = *b.get(i)?;
+    i += 1;
+    let mut val = u64::from(c & 127);
+    while c & 128 != 0 {
+        c = *b.get(i)?;
+        i += 1;
+        val = val.checked_add(1)?.checked_mul(128)? + u64::from(c & 127);
+    }
+    Some((val, i))
+}
 
 impl Tracked {
     /// Read the index at `path`; a missing index means nothing is tracked.
     pub fn load(path: &Path) -> Result<Tracked, IndexUnreadable> {
-        let meta = match std::fs::metadata(path) {
-            Ok(m) => m,
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Tracked::default()),
             Err(e) => return Err(IndexUnreadable(e.to_string())),
         };
+        // Stat after reading: if git replaced the file in between, the next
+        // refresh sees a different stat and reads it again.
+        let meta = std::fs::metadata(path).map_err(|e| IndexUnreadable(e.to_string()))?;
         let index_stat = Stat::from_metadata(&meta);
-        let index = git2::Index::open(path).map_err(|e| IndexUnreadable(e.message().to_owned()))?;
-        let racy_since = (index_stat.mtime_s, index_stat.mtime_ns);
-        let mut entries: Vec<TrackedEntry> = Vec::with_capacity(index.len());
-        for e in index.iter() {
-            let stage = (e.flags >> 12) & 0x3;
-            let conflicted = stage != 0;
-            if conflicted {
-                // Several stages of one path: keep a single entry that must be hashed.
-                if entries.last().is_some_and(|last| last.path == e.path) {
-                    continue;
-                }
-            }
-            let stat = IndexStat {
-                mtime_s: e.mtime.seconds() as u32,
-                mtime_ns: e.mtime.nanoseconds(),
-                ctime_s: e.ctime.seconds() as u32,
-                ctime_ns: e.ctime.nanoseconds(),
-                size: e.file_size,
-                ino: e.ino,
-            };
-            // Racy: modified in the same instant the index was written; git
-            // itself would re-check the content, so do we.
-            let racy = (i64::from(stat.mtime_s), stat.mtime_ns) >= racy_since;
-            let trusted = !conflicted && e.flags_extended & INTENT_TO_ADD == 0 && !racy;
-            entries.push(TrackedEntry {
-                mode: e.mode,
-                oid: e.id,
-                stat: trusted.then_some(stat),
-                skip_worktree: e.flags_extended & SKIP_WORKTREE != 0,
-                path: e.path,
-            });
-        }
+        let entries = parse(&bytes, (index_stat.mtime_s, index_stat.mtime_ns))?;
         Ok(Tracked {
             entries,
             index_stat: Some(index_stat),

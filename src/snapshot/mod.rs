@@ -159,6 +159,26 @@ pub struct TreeOutcome {
     pub written: Vec<Oid>,
 }
 
+impl TreeOutcome {
+    /// Assemble an outcome: skipped paths sorted, elapsed time recorded.
+    fn finish(
+        tree: Oid,
+        mut skipped: Vec<Skipped>,
+        mut stats: ScanStats,
+        written: Vec<Oid>,
+        started: Instant,
+    ) -> Self {
+        skipped.sort_by(|a, b| a.path.cmp(&b.path));
+        stats.elapsed_ms = started.elapsed().as_millis() as u64;
+        TreeOutcome {
+            tree,
+            skipped,
+            stats,
+            written,
+        }
+    }
+}
+
 /// A reusable snapshot engine for one work tree. The watcher keeps one
 /// alive (the index view and stat cache stay in memory); a one-shot `snap`
 /// builds one, scans once and drops it.
@@ -288,14 +308,7 @@ impl Engine {
             recorded_at,
             stats.hashed > 0,
         );
-        skipped.sort_by(|a, b| a.path.cmp(&b.path));
-        stats.elapsed_ms = started.elapsed().as_millis() as u64;
-        Ok(TreeOutcome {
-            tree,
-            skipped,
-            stats,
-            written,
-        })
+        Ok(TreeOutcome::finish(tree, skipped, stats, written, started))
     }
 
     /// Replace the stat cache with the entries seen by a full scan.

@@ -255,25 +255,21 @@ impl<'a> Worker<'a> {
                 rel.push(b'/');
             }
             rel.extend_from_slice(name_bytes);
-            if kind == Kind::Dir {
-                if !rules.is_ignored(ctx.excludes, &abs, true) {
-                    subdirs.push(Job {
-                        rel,
-                        abs,
-                        parent_rules: Arc::clone(&rules),
-                    });
-                }
-                continue;
-            }
             if kind == Kind::Special {
                 tracing::debug!(path = %abs.display(), "skipping special file");
                 continue;
             }
-            let Ok(stat) = fsys::stat_at(&fd, &name) else {
-                continue; // vanished
+            // Directories need no stat; anything else does (and a stat may
+            // reveal a directory whose type getdents did not give).
+            let stat = if kind == Kind::Dir {
+                None
+            } else {
+                match fsys::stat_at(&fd, &name) {
+                    Ok(stat) => Some(stat),
+                    Err(_) => continue, // vanished
+                }
             };
-            if stat.is_dir() {
-                // The type was unknown, or it changed under us.
+            let Some(stat) = stat.filter(|s| !s.is_dir()) else {
                 if !rules.is_ignored(ctx.excludes, &abs, true) {
                     subdirs.push(Job {
                         rel,
@@ -282,7 +278,7 @@ impl<'a> Worker<'a> {
                     });
                 }
                 continue;
-            }
+            };
             if !(stat.is_file() || stat.is_symlink()) {
                 // FIFOs, sockets, devices: git add -A skips them too.
                 tracing::debug!(path = %abs.display(), "skipping special file");

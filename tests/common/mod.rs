@@ -182,6 +182,43 @@ impl TestRepo {
         }
     }
 
+    /// `git fsck --strict` must be clean.
+    pub fn assert_fsck_clean(&self) {
+        let fsck = self.git_output(&["fsck", "--strict", "--no-progress"], None);
+        assert!(
+            fsck.status.success(),
+            "{}",
+            String::from_utf8_lossy(&fsck.stderr)
+        );
+    }
+
+    /// Three commits that conflict: `base` on main, then `f` changed both
+    /// on `branch` and on main. Leaves `main` checked out.
+    pub fn conflicting_branches(&self, branch: &str) {
+        self.write("f", "base\n");
+        self.commit_all("base");
+        self.git(&["checkout", "-q", "-b", branch]);
+        self.write("f", &format!("{branch}\n"));
+        self.commit_all(branch);
+        self.git(&["checkout", "-q", "main"]);
+        self.write("f", "main\n");
+        self.commit_all("main");
+    }
+
+    /// `git submodule add` of another test repository (file transport).
+    pub fn add_submodule(&self, upstream: &TestRepo, path: &str) {
+        let url = upstream.path().to_str().expect("utf-8 temp path");
+        self.git(&[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            url,
+            path,
+        ]);
+    }
+
     pub fn rev(&self, spec: &str) -> String {
         self.git(&["rev-parse", spec])
     }
