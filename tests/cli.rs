@@ -355,3 +355,86 @@ fn no_color_and_broken_pipe_are_respected() {
     let status = child.wait().unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn parallel_snaps_serialize_and_lose_nothing() {
+    let repo = TestRepo::new();
+    repo.write("base", "0\n");
+    repo.commit_all("base");
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            repo.write(&format!("file{i}"), &format!("{i}\n"));
+            repo.cmd()
+                .args(["snap", "--json"])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        if v["created"] == true {
+            ids.push(v["id"].as_str().unwrap().to_owned());
+        }
+    }
+    assert!(!ids.is_empty());
+    // Every created snapshot is on the (linear) chain.
+    let chain = repo.git(&[
+        "rev-list",
+        "--first-parent",
+        "refs/savepoint/heads/main",
+        "^HEAD",
+    ]);
+    for id in &ids {
+        assert!(
+            chain.lines().any(|l| l.starts_with(id.as_str())),
+            "{id} lost from {chain}"
+        );
+    }
+    assert_eq!(chain.lines().count(), ids.len());
+    // The last one holds every file.
+    let files = repo.git(&["ls-tree", "--name-only", "refs/savepoint/heads/main"]);
+    assert_eq!(files.lines().filter(|l| l.starts_with("file")).count(), 8);
+    repo.assert_fsck_clean();
+}
+
+#[test]
+fn a_lock_held_by_a_killed_process_does_not_block() {
+    let repo = TestRepo::new();
+    repo.write("a", "1\n");
+    std::fs::create_dir_all(repo.abs(".git/savepoint")).unwrap();
+    // `flock -o` holds the lock itself while running the command.
+    let mut holder = std::process::Command::new("flock")
+        .args(["-o", ".git/savepoint/lock", "sleep", "60"])
+        .current_dir(repo.path())
+        .spawn()
+        .expect("flock(1) from util-linux");
+    let held = |repo: &TestRepo| {
+        !std::process::Command::new("flock")
+            .args(["-n", ".git/savepoint/lock", "true"])
+            .current_dir(repo.path())
+            .status()
+            .unwrap()
+            .success()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !held(&repo) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "flock never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    holder.kill().unwrap(); // SIGKILL: no cleanup runs
+    holder.wait().unwrap();
+    let started = std::time::Instant::now();
+    repo.cmd().arg("snap").assert().success();
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

@@ -427,3 +427,25 @@ fn rebase_stopped_on_a_conflict_snapshots_to_the_detached_chain() {
         "the rebase is still in progress"
     );
 }
+
+#[test]
+fn line_ending_filters_match_git_add() {
+    let repo = TestRepo::new();
+    repo.git(&["config", "core.autocrlf", "true"]);
+    repo.write("crlf.txt", "one\r\ntwo\r\n");
+    repo.write("lf.txt", "one\ntwo\n");
+    repo.write(".gitattributes", "*.bin -text\n*.md text eol=lf\n");
+    repo.write("data.bin", "keep\r\nas is\r\n");
+    repo.write("doc.md", "crlf\r\nmarkdown\r\n");
+    let out = scan(&repo);
+    assert_eq!(out.tree.to_string(), repo.oracle_tree());
+}
+
+#[test]
+fn a_nested_tracked_gitattributes_is_honoured() {
+    let repo = TestRepo::new();
+    repo.write("docs/.gitattributes", "*.txt text eol=lf\n");
+    repo.commit_all("attributes");
+    repo.write("docs/crlf.txt", "one\r\ntwo\r\n");
+    assert_eq!(scan(&repo).tree.to_string(), repo.oracle_tree());
+}

@@ -12,8 +12,9 @@ use savepoint::snapshot::{Engine, ScanOptions};
 use super::Ctx;
 use crate::ui;
 
-/// Show changes between a snapshot and the work tree, or between two
-/// snapshots, as a unified diff.
+/// Diff a snapshot against the work tree or another snapshot.
+///
+/// Prints a unified diff (or `--stat`).
 ///
 /// With no argument, compares the latest snapshot (`@`) with the work tree
 /// as it is now: what a `savepoint snap` would record. The work tree side is

@@ -8,8 +8,11 @@ use savepoint::{chain, revision};
 use super::Ctx;
 use crate::ui;
 
-/// Show a snapshot: its id, time, trigger, prompt, and the patch against the
-/// previous snapshot (or the commit the chain started from).
+/// Show one snapshot: what it records and what it changed.
+///
+/// Prints the snapshot's id, time, trigger, base commit, session, tool,
+/// prompt and skipped files, then its patch against the previous snapshot
+/// (or the commit the chain started from).
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  savepoint show @\n  savepoint show @~2 --stat\n  savepoint show @{1h}"

@@ -267,6 +267,11 @@ impl Engine {
         }
         let recorded_at = now();
         let tracked = self.tracked.as_ref().expect("refreshed");
+        // A tracked `.gitattributes` in any directory may set filters too.
+        self.apply_filters |= tracked
+            .entries
+            .iter()
+            .any(|e| e.path == b".gitattributes" || e.path.ends_with(b"/.gitattributes"));
         let ctx = self.ctx(ws, tracked);
         let root = Job {
             rel: Vec::new(),
