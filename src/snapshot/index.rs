@@ -178,21 +178,37 @@ fn varint(b: &[u8]) -> Option<(u64, usize)> {
 
 impl Tracked {
     /// Read the index at `path`; a missing index means nothing is tracked.
+    ///
+    /// The racy-entry check needs the mtime of the very file whose bytes were
+    /// parsed, so the file is stat'ed before and after reading and read again
+    /// if git replaced it in between.
     pub fn load(path: &Path) -> Result<Tracked, IndexUnreadable> {
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Tracked::default()),
-            Err(e) => return Err(IndexUnreadable(e.to_string())),
+        let stat_of = |path: &Path| match std::fs::metadata(path) {
+            Ok(m) => Ok(Some(Stat::from_metadata(&m))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(IndexUnreadable(e.to_string())),
         };
-        // Stat after reading: if git replaced the file in between, the next
-        // refresh sees a different stat and reads it again.
-        let meta = std::fs::metadata(path).map_err(|e| IndexUnreadable(e.to_string()))?;
-        let index_stat = Stat::from_metadata(&meta);
-        let entries = parse(&bytes, (index_stat.mtime_s, index_stat.mtime_ns))?;
-        Ok(Tracked {
-            entries,
-            index_stat: Some(index_stat),
-        })
+        for _ in 0..5 {
+            let Some(before) = stat_of(path)? else {
+                return Ok(Tracked::default());
+            };
+            let bytes = match std::fs::read(path) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(IndexUnreadable(e.to_string())),
+            };
+            if stat_of(path)? != Some(before) {
+                continue; // replaced while we read it
+            }
+            let entries = parse(&bytes, (before.mtime_s, before.mtime_ns))?;
+            return Ok(Tracked {
+                entries,
+                index_stat: Some(before),
+            });
+        }
+        Err(IndexUnreadable(
+            "the index kept changing while it was read".into(),
+        ))
     }
 
     /// The entry for exactly this path.
