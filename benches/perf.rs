@@ -13,7 +13,12 @@
 //!   git commit-tree; git update-ref` into a temp index);
 //! - cold first snapshot (no stat cache, index present) vs `git add -A`
 //!   into a fresh index;
-//! - cold snapshot with no usable index (every file hashed) vs the same.
+//! - cold snapshot with no usable index (every file hashed) vs the same;
+//! - watcher: start-up (scan + watches) vs `git status`; the work from a
+//!   debounced one-file event to the moved ref (the watcher's own
+//!   measurement, `last_snapshot_ms` in its status) and the wall time from
+//!   the write to the moved ref; a 1,000-file burst (snapshots made, work of
+//!   the last one); idle CPU over `--idle` seconds (default 60) and RSS.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -26,6 +31,7 @@ struct Opts {
     runs: usize,
     dir: Option<PathBuf>,
     fresh: bool,
+    idle: u64,
 }
 
 fn parse_opts() -> Opts {
@@ -34,6 +40,7 @@ fn parse_opts() -> Opts {
         runs: 7,
         dir: None,
         fresh: false,
+        idle: 60,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -42,6 +49,12 @@ fn parse_opts() -> Opts {
             "--runs" => o.runs = args.next().and_then(|v| v.parse().ok()).expect("--runs N"),
             "--dir" => o.dir = args.next().map(PathBuf::from),
             "--fresh" => o.fresh = true,
+            "--idle" => {
+                o.idle = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--idle SECS")
+            }
             "--bench" => {}
             other => eprintln!("ignoring argument {other:?}"),
         }
@@ -236,6 +249,8 @@ fn main() {
     let _ = std::fs::remove_file(dir.join(".git/bench-fresh"));
     let _ = std::fs::remove_file(dir.join(".git/bench-index"));
 
+    let w = watcher_bench(&o, &savepoint, &dir, &target);
+
     let ratio = |a: Duration, b: Duration| format!("{:.2}×", a.as_secs_f64() / b.as_secs_f64());
     println!(
         "## savepoint perf: {} files, {} rounds (medians)\n",
@@ -252,4 +267,189 @@ fn main() {
     println!("| one-file change: `snap` vs plumbing (`add -A`+`write-tree`+`commit-tree`+`update-ref`) | {} | {} | {} | — |", ms(snap_m), ms(plumb_m), ratio(snap_m, plumb_m));
     println!("| cold first `snap` (no stat cache) vs `git add -A` into a fresh index | {} | {} | {} | ≤ 1.5× |", ms(cold_m), ms(fresh_m), ratio(cold_m, fresh_m));
     println!("| cold `snap` with no index (hash every file) vs `git add -A` into a fresh index | {} | {} | {} | ≤ 1.5× |", ms(noindex_m), ms(fresh_m), ratio(noindex_m, fresh_m));
+    println!(
+        "| watcher start-up (stat-cached scan + {} watches) vs `git status --porcelain` | {} | {} | {} | — |",
+        w.watches,
+        ms(w.startup),
+        ms(status_m),
+        ratio(w.startup, status_m)
+    );
+    println!(
+        "| watcher: work from debounced one-file event to moved ref | {} | — | — | ≤ 10 ms |",
+        ms(w.event_work)
+    );
+    println!(
+        "| watcher: wall time from write to moved ref (debounce {} ms included) | {} | — | — | — |",
+        WATCH_DEBOUNCE_MS,
+        ms(w.event_wall)
+    );
+    println!(
+        "| watcher: 1,000-file burst → snapshots after quiet; work of the last | {} snapshot(s); {} | — | — | ≤ 2 |",
+        w.burst_snapshots,
+        ms(w.burst_work)
+    );
+    println!(
+        "| watcher idle CPU over {} s | {:.2} % | — | — | ~0 % |",
+        o.idle, w.idle_cpu_pct
+    );
+    println!(
+        "| watcher RSS (peak / current) | {:.1} / {:.1} MiB | — | — | ≤ 60 MiB |",
+        w.rss_peak_mib, w.rss_now_mib
+    );
+}
+
+const WATCH_DEBOUNCE_MS: u64 = 50;
+
+struct WatchNumbers {
+    startup: Duration,
+    watches: u64,
+    event_work: Duration,
+    event_wall: Duration,
+    burst_snapshots: usize,
+    burst_work: Duration,
+    idle_cpu_pct: f64,
+    rss_peak_mib: f64,
+    rss_now_mib: f64,
+}
+
+fn watch_state(dir: &Path) -> Option<serde_json::Value> {
+    let bytes = std::fs::read(dir.join(".git/savepoint/watch.json")).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn ref_tip(dir: &Path) -> String {
+    let out = Command::new("git")
+        .args(["rev-parse", "-q", "--verify", "refs/savepoint/heads/main"])
+        .current_dir(dir)
+        .output()
+        .expect("git rev-parse");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !cond() {
+        assert!(t.elapsed() < Duration::from_secs(300), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// utime + stime of a process, in seconds.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_comm = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after_comm.split_whitespace().collect();
+    // Fields 14 and 15 of stat; after "pid (comm)" they are at 11 and 12.
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0 // USER_HZ is 100 on Linux
+}
+
+fn rss_mib(pid: u32, key: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn watcher_bench(o: &Opts, savepoint: &Path, dir: &Path, target: &Path) -> WatchNumbers {
+    // A warm stat cache, as after any earlier snapshot.
+    time({
+        let mut c = Command::new(savepoint);
+        c.arg("snap").current_dir(dir);
+        c
+    });
+    let t = Instant::now();
+    let mut child = Command::new(savepoint)
+        .args(["watch", "--debounce", &WATCH_DEBOUNCE_MS.to_string()])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start watcher");
+    let pid = child.id();
+    wait_for("watcher start", || {
+        watch_state(dir).is_some_and(|s| s["pid"] == pid)
+    });
+    let startup = t.elapsed();
+    let watches = watch_state(dir)
+        .and_then(|s| s["watches"].as_u64())
+        .unwrap_or(0);
+
+    let (mut work, mut wall) = (vec![], vec![]);
+    for round in 0..o.runs.max(3) {
+        let before = ref_tip(dir);
+        let t = Instant::now();
+        std::fs::write(target, format!("watch round {round}\n")).unwrap();
+        wait_for("one-file snapshot", || ref_tip(dir) != before);
+        wall.push(t.elapsed());
+        // The status file is written right after the ref moves.
+        std::thread::sleep(Duration::from_millis(20));
+        let ms = watch_state(dir)
+            .and_then(|s| s["last_snapshot_ms"].as_f64())
+            .unwrap_or(0.0);
+        work.push(Duration::from_secs_f64(ms / 1000.0));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // A 1,000-file burst: rewrite existing files as fast as possible.
+    let taken = |d: &Path| {
+        watch_state(d)
+            .and_then(|s| s["snapshots_taken"].as_u64())
+            .unwrap_or(0)
+    };
+    let before = taken(dir);
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir.join("d001")).unwrap().flatten() {
+        for f in std::fs::read_dir(entry.path()).unwrap().flatten() {
+            files.push(f.path());
+        }
+        if files.len() >= 1000 {
+            break;
+        }
+    }
+    files.truncate(1000);
+    for (i, f) in files.iter().enumerate() {
+        std::fs::write(f, format!("burst {i}\n")).unwrap();
+    }
+    // Quiet: wait for the debounce to pass and the snapshots to land.
+    std::thread::sleep(Duration::from_millis(WATCH_DEBOUNCE_MS * 4 + 500));
+    wait_for("burst snapshot", || taken(dir) > before);
+    std::thread::sleep(Duration::from_millis(300));
+    let burst_snapshots = (taken(dir) - before) as usize;
+    let burst_work = Duration::from_secs_f64(
+        watch_state(dir)
+            .and_then(|s| s["last_snapshot_ms"].as_f64())
+            .unwrap_or(0.0)
+            / 1000.0,
+    );
+
+    let cpu0 = cpu_secs(pid);
+    std::thread::sleep(Duration::from_secs(o.idle));
+    let idle_cpu_pct = (cpu_secs(pid) - cpu0) / o.idle as f64 * 100.0;
+    let rss_peak_mib = rss_mib(pid, "VmHWM:");
+    let rss_now_mib = rss_mib(pid, "VmRSS:");
+
+    let _ = Command::new(savepoint)
+        .arg("stop")
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .status();
+    let _ = child.wait();
+    run_ok(git(dir, &["checkout", "-q", "--", "."]));
+    WatchNumbers {
+        startup,
+        watches,
+        event_work: median(work),
+        event_wall: median(wall),
+        burst_snapshots,
+        burst_work,
+        idle_cpu_pct,
+        rss_peak_mib,
+        rss_now_mib,
+    }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::commands::{diff, log, show, snap};
+use crate::commands::{diff, log, show, snap, status, stop, watch};
 
 /// Snapshots your work tree on a shadow ref so an interrupted session never
 /// loses work.
@@ -24,7 +24,7 @@ use crate::commands::{diff, log, show, snap};
     max_term_width = 100
 )]
 #[command(
-    after_help = "Examples:\n  savepoint snap -m \"before the big refactor\"\n  savepoint log -n 5\n  savepoint diff @~1\n  savepoint show @{1h}"
+    after_help = "Examples:\n  savepoint snap -m \"before the big refactor\"\n  savepoint log -n 5\n  savepoint diff @~1\n  savepoint show @{1h}\n  savepoint watch --detach && savepoint status"
 )]
 pub struct Cli {
     /// Run as if savepoint was started in <PATH> (like `git -C`).
@@ -57,4 +57,14 @@ pub enum Command {
     Log(log::Args),
     Show(show::Args),
     Diff(diff::Args),
+    Watch(watch::Args),
+    Status(status::Args),
+    Stop(stop::Args),
+}
+
+impl Cli {
+    /// Is this process a detached watcher (whose stderr is a log file)?
+    pub fn is_daemon(&self) -> bool {
+        matches!(&self.command, Command::Watch(a) if a.daemon_child)
+    }
 }

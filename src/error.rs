@@ -27,6 +27,25 @@ pub enum Error {
     #[error("another savepoint process ({holder}) holds the lock {}", path.display())]
     LockTimeout { path: PathBuf, holder: String },
 
+    /// A watcher already runs for this work tree.
+    #[error("a watcher (pid {pid}) is already running for {}", workdir.display())]
+    AlreadyWatching { pid: u32, workdir: PathBuf },
+
+    /// The watcher did not exit after being asked to stop.
+    #[error("the watcher (pid {pid}) did not stop within {}s", waited.as_secs())]
+    StopTimeout {
+        pid: u32,
+        waited: std::time::Duration,
+    },
+
+    /// The work tree the watcher watched was deleted.
+    #[error("the work tree {} was deleted", path.display())]
+    WorkTreeGone { path: PathBuf },
+
+    /// The file watcher could not be started at all.
+    #[error("cannot watch {}: {reason}", path.display())]
+    Watch { path: PathBuf, reason: String },
+
     /// A `<snap>` argument did not resolve to a commit.
     #[error("cannot resolve snapshot `{spec}`: {reason}")]
     Revision { spec: String, reason: String },

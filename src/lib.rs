@@ -16,5 +16,6 @@ pub mod revision;
 pub mod snap;
 pub mod snapshot;
 pub mod trailers;
+pub mod watch;
 
 pub use error::{Error, Result};

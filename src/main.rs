@@ -13,7 +13,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_tracing(cli.verbose);
+    init_tracing(cli.verbose, cli.is_daemon());
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if ui::is_broken_pipe(&e) => ExitCode::SUCCESS,
@@ -24,21 +24,27 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(verbose: u8) {
+/// Logs go to stderr. A detached watcher's stderr is its log file: there
+/// they carry timestamps and default to `info`.
+fn init_tracing(verbose: u8, daemon: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = match std::env::var("SAVEPOINT_LOG") {
         Ok(f) if !f.is_empty() => EnvFilter::new(f),
-        _ => EnvFilter::new(match verbose {
-            0 => "savepoint=warn",
-            1 => "savepoint=debug",
+        _ => EnvFilter::new(match (verbose, daemon) {
+            (0, false) => "savepoint=warn",
+            (0, true) => "savepoint=info",
+            (1, _) => "savepoint=debug",
             _ => "savepoint=trace",
         }),
     };
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
-        .without_time()
-        .with_ansi(ui::stderr_color())
-        .init();
+        .with_ansi(!daemon && ui::stderr_color());
+    if daemon {
+        fmt.init();
+    } else {
+        fmt.without_time().init();
+    }
 }

@@ -56,6 +56,16 @@ pub fn stderr_color() -> bool {
     std::io::stderr().is_terminal() && no_color_unset()
 }
 
+/// `1 snapshot`, `3 snapshots`.
+pub fn plural(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `3 minutes ago`, `2 days ago`.
 pub fn relative_age(t: &DateTime<FixedOffset>) -> String {
     let secs = (Utc::now().timestamp() - t.timestamp()).max(0);
@@ -117,6 +127,15 @@ fn hint_for(e: &anyhow::Error) -> Option<String> {
         E::LockTimeout { .. } => "another snapshot is in progress; try again in a moment".into(),
         E::Revision { .. } => "list snapshots with `savepoint log`".into(),
         E::RefMoved { .. } => "something else updated the shadow ref; run the command again".into(),
+        E::AlreadyWatching { .. } => {
+            "see it with `savepoint status`; stop it with `savepoint stop`".into()
+        }
+        E::StopTimeout { pid, .. } => format!(
+            "it may be finishing a large scan; `kill {pid}` ends it at once (snapshots are atomic, nothing is lost)"
+        ),
+        E::WorkTreeGone { .. } => {
+            "the watcher stopped; snapshots already taken are safe in the repository".into()
+        }
         _ => return None,
     })
 }

@@ -11,13 +11,7 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 fn snap_json(repo: &TestRepo) -> Value {
-    let out = repo.cmd().args(["snap", "--json"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    repo.json(&["snap"])
 }
 
 fn parents(repo: &TestRepo, rev: &str) -> Vec<String> {

@@ -6,6 +6,9 @@ pub mod diff;
 pub mod log;
 pub mod show;
 pub mod snap;
+pub mod status;
+pub mod stop;
+pub mod watch;
 
 use std::path::PathBuf;
 
@@ -42,6 +45,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Log(args) => log::run(&ctx, args),
         Command::Show(args) => show::run(&ctx, args),
         Command::Diff(args) => diff::run(&ctx, args),
+        Command::Watch(args) => watch::run(&ctx, args),
+        Command::Status(args) => status::run(&ctx, args),
+        Command::Stop(args) => stop::run(&ctx, args),
     }
 }
 

@@ -42,7 +42,14 @@ impl Engine {
         {
             return self.scan(ws);
         }
-        match self.try_update(ws, base_tree, paths, started) {
+        let index_changed = std::mem::take(&mut self.index_changed);
+        let mut paths = std::borrow::Cow::Borrowed(paths);
+        if !index_changed.is_empty() {
+            paths
+                .to_mut()
+                .extend(index_changed.iter().map(|r| bytes_path(r).to_path_buf()));
+        }
+        match self.try_update(ws, base_tree, &paths, started) {
             Ok(out) => Ok(out),
             Err(e) => {
                 tracing::warn!(error = %e, "incremental update failed; doing a full scan");
@@ -196,8 +203,11 @@ impl Engine {
         Ok(TreeOutcome::finish(tree, skipped, stats, written, started))
     }
 
-    /// Fold an incremental update into the stat cache: entries at or below
-    /// the changed paths are replaced by what this update saw.
+    /// Fold an incremental update into the stat cache: the changed paths'
+    /// entries are replaced by what this update saw, in O(changed paths).
+    /// Entries below a directory that was deleted linger harmlessly (an
+    /// entry only counts when path and full stat match) until the next full
+    /// scan replaces the whole cache.
     fn merge_cache(
         &mut self,
         rels: &[Vec<u8>],
@@ -207,14 +217,17 @@ impl Engine {
         if rels.is_empty() {
             return;
         }
-        self.cache
-            .entries
-            .retain(|p, _| !rels.iter().any(|r| super::index::is_at_or_under(p, r)));
+        for r in rels {
+            self.cache.entries.remove(r);
+        }
         // Entries that were not touched keep their old racy horizon only if
         // it is earlier; the newer one is conservative for all of them.
         self.cache.recorded_at = self.cache.recorded_at.max(recorded_at);
         self.cache.entries.extend(updates);
-        self.cache.save(&self.cache_path);
+        self.cache_dirty = true;
+        if self.autosave {
+            self.save_cache();
+        }
     }
 }
 

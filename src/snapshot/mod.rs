@@ -191,6 +191,15 @@ pub struct Engine {
     filemode: bool,
     apply_filters: bool,
     progress: Option<Arc<AtomicU64>>,
+    /// Paths that became tracked or untracked when the index was last
+    /// re-read (`git add -f`, `git rm --cached`): an incremental update must
+    /// look at them although no work-tree file changed.
+    index_changed: Vec<Vec<u8>>,
+    /// Save the stat cache after every update (one-shot commands). The
+    /// watcher turns this off and saves now and then with
+    /// [`Engine::save_cache`]: the cache is only an optimisation.
+    autosave: bool,
+    cache_dirty: bool,
 }
 
 impl Engine {
@@ -209,6 +218,9 @@ impl Engine {
             filemode,
             opts,
             progress: None,
+            index_changed: Vec::new(),
+            autosave: true,
+            cache_dirty: false,
         })
     }
 
@@ -217,9 +229,42 @@ impl Engine {
         self.progress = Some(counter);
     }
 
+    /// Save the stat cache after each snapshot (default) or only when
+    /// [`Engine::save_cache`] is called.
+    pub fn set_autosave(&mut self, on: bool) {
+        self.autosave = on;
+    }
+
+    /// Write the stat cache to disk if it changed since the last save.
+    pub fn save_cache(&mut self) {
+        if self.cache_dirty {
+            self.cache.save(&self.cache_path);
+            self.cache_dirty = false;
+        }
+    }
+
+    /// Re-read the repository-wide ignore rules (`info/exclude`,
+    /// `core.excludesFile`, `savepoint.exclude`) and whether content
+    /// filters may apply. Every full scan does this.
+    pub fn reload_rules(&mut self, ws: &Workspace) {
+        self.excludes = Excludes::load(ws.repo(), ws.workdir(), &self.opts.exclude);
+        self.apply_filters = blob::filters_possible(ws.repo(), ws.workdir());
+    }
+
+    /// The repository-wide exclude rules as of the last full scan.
+    pub fn excludes(&self) -> &Excludes {
+        &self.excludes
+    }
+
+    /// The index view as last loaded (see [`Engine::refresh_tracked`]).
+    pub fn tracked(&self) -> Option<&Tracked> {
+        self.tracked.as_ref()
+    }
+
     /// (Re)load the index view when the index file changed since last time.
-    /// `Ok(false)` means libgit2 cannot read this index.
-    fn refresh_tracked(&mut self, ws: &Workspace) -> bool {
+    /// `false` means this index cannot be read directly (split or sparse
+    /// index; snapshots then go through the git command line).
+    pub fn refresh_tracked(&mut self, ws: &Workspace) -> bool {
         let path = ws.index_path();
         let current = std::fs::metadata(&path)
             .ok()
@@ -231,6 +276,10 @@ impl Engine {
         }
         match Tracked::load(&path) {
             Ok(t) => {
+                if let Some(old) = &self.tracked {
+                    self.index_changed
+                        .extend(index::added_or_removed(&old.entries, &t.entries));
+                }
                 self.tracked = Some(t);
                 true
             }
@@ -260,9 +309,11 @@ impl Engine {
     /// attribute settings, so a rescan is the way to pick up their changes.
     pub fn scan(&mut self, ws: &Workspace) -> Result<TreeOutcome> {
         let started = Instant::now();
-        self.excludes = Excludes::load(ws.repo(), ws.workdir(), &self.opts.exclude);
-        self.apply_filters = blob::filters_possible(ws.repo(), ws.workdir());
-        if !self.refresh_tracked(ws) {
+        self.reload_rules(ws);
+        let readable = self.refresh_tracked(ws);
+        // A full scan looks at every path anyway.
+        self.index_changed.clear();
+        if !readable {
             return fallback::scan_with_git_cli(ws, started);
         }
         let recorded_at = now();
@@ -328,8 +379,9 @@ impl Engine {
             entries,
             recorded_at,
         };
-        if changed {
-            self.cache.save(&self.cache_path);
+        self.cache_dirty |= changed;
+        if self.autosave {
+            self.save_cache();
         }
     }
 }

@@ -86,6 +86,24 @@ impl TestRepo {
         cmd
     }
 
+    /// Run savepoint with `args`; panic (showing stderr) unless it succeeds.
+    pub fn run_ok(&self, args: &[&str]) -> Output {
+        let out = self.cmd().args(args).output().expect("run savepoint");
+        assert!(
+            out.status.success(),
+            "savepoint {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// `savepoint <args> --json`, parsed.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        serde_json::from_slice(&self.run_ok(&args).stdout).expect("JSON output")
+    }
+
     pub fn write(&self, rel: &str, content: &str) {
         self.write_bytes(rel.as_bytes(), content.as_bytes());
     }

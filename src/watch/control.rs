@@ -1,0 +1,420 @@
+//! Talking to a running watcher: the one-per-work-tree pid lock
+//! (`<git-dir>/savepoint/watch.pid`), the status file it keeps current
+//! (`watch.json`) and the local socket (`watch.sock`) through which hooks
+//! hand over a snapshot request and `stop` asks it to finish.
+//!
+//! The pid file is held with an OS lock for the watcher's whole life, so a
+//! watcher killed with SIGKILL leaves nothing that blocks the next one, and
+//! "is a watcher running?" is answered by the lock, never by a stale file.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::repo::Workspace;
+
+/// Longest request line accepted on the socket.
+const MAX_REQUEST: u64 = 1 << 20;
+/// How long a client waits for the watcher to answer.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub fn pid_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("watch.pid")
+}
+pub fn status_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("watch.json")
+}
+pub fn socket_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("watch.sock")
+}
+pub fn log_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("watch.log")
+}
+
+/// Proof that this process is the work tree's watcher; released on drop or
+/// process death.
+#[derive(Debug)]
+pub struct WatchLock {
+    file: File,
+}
+
+fn open_pid_file(state_dir: &Path) -> Result<File> {
+    let path = pid_path(state_dir);
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| Error::io("open", &path, e))
+}
+
+fn read_pid(file: &mut File) -> Option<u32> {
+    let mut s = String::new();
+    file.seek(SeekFrom::Start(0)).ok()?;
+    file.read_to_string(&mut s).ok()?;
+    s.trim().parse().ok()
+}
+
+impl WatchLock {
+    /// Become the watcher of this work tree, or say who already is.
+    pub fn acquire(ws: &Workspace) -> Result<WatchLock> {
+        let state = ws.ensure_state_dir()?;
+        let mut file = open_pid_file(&state)?;
+        // `status` takes the lock for an instant to probe it: retry briefly.
+        let start = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) if start.elapsed() < Duration::from_millis(300) => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(Error::AlreadyWatching {
+                        pid: read_pid(&mut file).unwrap_or(0),
+                        workdir: ws.workdir().to_path_buf(),
+                    })
+                }
+                Err(TryLockError::Error(e)) => return Err(Error::io("lock", pid_path(&state), e)),
+            }
+        }
+        let _ = file.set_len(0);
+        let _ = file.seek(SeekFrom::Start(0));
+        let _ = write!(file, "{}", std::process::id());
+        let _ = file.sync_all();
+        Ok(WatchLock { file })
+    }
+}
+
+impl Drop for WatchLock {
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+    }
+}
+
+/// The pid of the running watcher of this work tree, if any.
+pub fn running_pid(ws: &Workspace) -> Result<Option<u32>> {
+    let state = ws.state_dir();
+    if !pid_path(&state).exists() {
+        return Ok(None);
+    }
+    let mut file = open_pid_file(&state)?;
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            Ok(None)
+        }
+        Err(TryLockError::WouldBlock) => Ok(Some(read_pid(&mut file).unwrap_or(0))),
+        Err(TryLockError::Error(e)) => Err(Error::io("lock", pid_path(&state), e)),
+    }
+}
+
+/// What the watcher publishes about itself in `watch.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct WatchState {
+    pub pid: u32,
+    /// RFC 3339.
+    pub started: String,
+    /// `inotify` (or the platform's notifier) or `poll`.
+    pub mode: String,
+    /// Directories watched.
+    pub watches: usize,
+    /// The shadow ref the last snapshot went to.
+    #[serde(rename = "ref")]
+    pub refname: String,
+    /// Snapshots this watcher created.
+    pub snapshots_taken: u64,
+    pub last_snapshot: Option<String>,
+    /// RFC 3339.
+    pub last_snapshot_time: Option<String>,
+    /// Work from "batch due" to "ref moved" for the last snapshot, in ms.
+    pub last_snapshot_ms: Option<f64>,
+    /// How long the start-up scan took, in ms.
+    pub startup_scan_ms: Option<f64>,
+    /// The most recent errors (newest last).
+    pub errors: Vec<String>,
+}
+
+impl WatchState {
+    /// Write atomically (temp file + rename).
+    pub fn save(&self, state_dir: &Path) {
+        let path = status_path(state_dir);
+        let tmp = state_dir.join(format!("watch.json.{}.tmp", std::process::id()));
+        let ok = serde_json::to_vec_pretty(self)
+            .ok()
+            .and_then(|bytes| std::fs::write(&tmp, bytes).ok())
+            .and_then(|()| std::fs::rename(&tmp, &path).ok());
+        if ok.is_none() {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::debug!(path = %path.display(), "could not write watcher status");
+        }
+    }
+
+    pub fn load(state_dir: &Path) -> Option<WatchState> {
+        let bytes = std::fs::read(status_path(state_dir)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
+/// What a client asks the watcher.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Snapshot now, with this metadata.
+    Snap(SnapMeta),
+    /// Take a final snapshot and exit.
+    Stop,
+    /// Are you there?
+    Ping,
+}
+
+/// Metadata a hook attaches to a snapshot it asks for.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct SnapMeta {
+    pub trigger: String,
+    pub session: Option<String>,
+    pub tool: Option<String>,
+    pub prompt: Option<String>,
+    pub message: Option<String>,
+    /// Paths the hook knows were changed (absolute or relative to the work
+    /// tree); added to whatever the watcher saw itself.
+    pub paths: Vec<PathBuf>,
+}
+
+/// The watcher's answer: the request was accepted (and will be carried out
+/// right away, asynchronously).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Reply {
+    pub ok: bool,
+    pub pid: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Bind the watcher's socket, replacing a stale one. `None` (with a
+/// warning) when the platform cannot bind there, e.g. a path longer than a
+/// socket address allows: hooks then snapshot by themselves.
+pub fn bind(state_dir: &Path) -> Option<UnixListener> {
+    let path = socket_path(state_dir);
+    // We hold the watch lock, so any socket file is a leftover.
+    let _ = std::fs::remove_file(&path);
+    match UnixListener::bind(&path) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot create the watcher socket; hooks will snapshot by themselves");
+            None
+        }
+    }
+}
+
+/// Serve requests until the listener fails; `deliver` hands each request
+/// to the watcher loop and returns false once the loop is gone.
+pub fn serve(listener: UnixListener, mut deliver: impl FnMut(Request) -> bool) {
+    for conn in listener.incoming() {
+        let Ok(mut conn) = conn else { continue };
+        let _ = conn.set_read_timeout(Some(CLIENT_TIMEOUT));
+        let _ = conn.set_write_timeout(Some(CLIENT_TIMEOUT));
+        let mut line = String::new();
+        let read = BufReader::new((&conn).take(MAX_REQUEST)).read_line(&mut line);
+        let mut alive = true;
+        let reply = match read
+            .map_err(|e| e.to_string())
+            .and_then(|_| serde_json::from_str::<Request>(&line).map_err(|e| e.to_string()))
+        {
+            Ok(req) => {
+                alive = deliver(req);
+                Reply {
+                    ok: alive,
+                    pid: std::process::id(),
+                    error: (!alive).then(|| "the watcher is shutting down".to_owned()),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "malformed request on the watcher socket");
+                Reply {
+                    ok: false,
+                    pid: std::process::id(),
+                    error: Some(format!("malformed request: {e}")),
+                }
+            }
+        };
+        if let Ok(mut bytes) = serde_json::to_vec(&reply) {
+            bytes.push(b'\n');
+            let _ = conn.write_all(&bytes);
+        }
+        if !alive {
+            break;
+        }
+    }
+}
+
+/// Send a request to this work tree's watcher. `Ok(None)` when no watcher
+/// listens (the caller then does the work itself).
+pub fn send(ws: &Workspace, req: &Request) -> Result<Option<Reply>> {
+    let path = socket_path(&ws.state_dir());
+    let mut conn = match UnixStream::connect(&path) {
+        Ok(c) => c,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(Error::io("connect to the watcher at", &path, e)),
+    };
+    let io = |e| Error::io("talk to the watcher at", &path, e);
+    conn.set_read_timeout(Some(CLIENT_TIMEOUT)).map_err(io)?;
+    conn.set_write_timeout(Some(CLIENT_TIMEOUT)).map_err(io)?;
+    let mut bytes = serde_json::to_vec(req).map_err(|e| io(e.into()))?;
+    bytes.push(b'\n');
+    conn.write_all(&bytes).map_err(io)?;
+    let mut line = String::new();
+    BufReader::new(&conn).read_line(&mut line).map_err(io)?;
+    let reply = serde_json::from_str(&line).map_err(|e| io(e.into()))?;
+    Ok(Some(reply))
+}
+
+/// How `stop` went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// No watcher was running.
+    NotRunning,
+    /// The watcher with this pid finished (final snapshot taken).
+    Stopped(u32),
+}
+
+/// Ask the watcher to stop (socket, else SIGTERM) and wait until it exits.
+pub fn stop(ws: &Workspace, timeout: Duration) -> Result<Stopped> {
+    let Some(pid) = running_pid(ws)? else {
+        return Ok(Stopped::NotRunning);
+    };
+    let asked = matches!(send(ws, &Request::Stop), Ok(Some(r)) if r.ok);
+    if !asked {
+        if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
+            let _ = rustix::process::kill_process(p, rustix::process::Signal::TERM);
+        }
+    }
+    let start = Instant::now();
+    loop {
+        match running_pid(ws)? {
+            None => return Ok(Stopped::Stopped(pid)),
+            Some(_) if start.elapsed() >= timeout => {
+                return Err(Error::StopTimeout {
+                    pid,
+                    waited: timeout,
+                })
+            }
+            Some(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// `savepoint status`: the watcher (if any) and the current chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub watching: bool,
+    pub pid: Option<u32>,
+    /// The chain snapshots of the current HEAD go to.
+    #[serde(rename = "ref")]
+    pub refname: String,
+    /// The chain's latest snapshot (12-hex id).
+    pub last_snapshot: Option<String>,
+    /// RFC 3339.
+    pub last_snapshot_time: Option<String>,
+    /// Snapshots on the chain.
+    pub snapshots: usize,
+    /// `inotify` or `poll` (watching only).
+    pub mode: Option<String>,
+    /// Directories watched.
+    pub watches: Option<usize>,
+    /// Snapshots this watcher created.
+    pub snapshots_taken: Option<u64>,
+    pub started: Option<String>,
+    pub errors: Vec<String>,
+    pub log: Option<PathBuf>,
+    /// Work for the watcher's last snapshot, in ms.
+    pub last_snapshot_ms: Option<f64>,
+    pub startup_scan_ms: Option<f64>,
+}
+
+/// Gather the status of this work tree's watcher and chain.
+pub fn status(ws: &Workspace) -> Result<Status> {
+    let repo = ws.repo();
+    let refname = ws.chain_ref()?;
+    let tip = crate::chain::tip(repo, &refname)?;
+    let (last_snapshot, last_snapshot_time, snapshots) = match tip {
+        Some(t) => {
+            let commit = repo.find_commit(t).map_err(|source| Error::Git {
+                action: format!("read commit {t}"),
+                source,
+            })?;
+            (
+                Some(crate::chain::short_id(t)),
+                Some(crate::chain::commit_time(&commit).to_rfc3339()),
+                crate::chain::walk(repo, t, None)?.len(),
+            )
+        }
+        None => (None, None, 0),
+    };
+    let pid = running_pid(ws)?;
+    let state_dir = ws.state_dir();
+    let live = pid
+        .and_then(|_| WatchState::load(&state_dir))
+        .filter(|s| Some(s.pid) == pid);
+    let log = log_path(&state_dir);
+    Ok(Status {
+        watching: pid.is_some(),
+        pid,
+        refname,
+        last_snapshot,
+        last_snapshot_time,
+        snapshots,
+        mode: live.as_ref().map(|s| s.mode.clone()),
+        watches: live.as_ref().map(|s| s.watches),
+        snapshots_taken: live.as_ref().map(|s| s.snapshots_taken),
+        started: live.as_ref().map(|s| s.started.clone()),
+        errors: live.as_ref().map(|s| s.errors.clone()).unwrap_or_default(),
+        log: log.exists().then_some(log),
+        last_snapshot_ms: live.as_ref().and_then(|s| s.last_snapshot_ms),
+        startup_scan_ms: live.as_ref().and_then(|s| s.startup_scan_ms),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_wire_format_is_tagged_json() {
+        let r = Request::Snap(SnapMeta {
+            trigger: "claude:Stop".into(),
+            session: Some("s1".into()),
+            ..SnapMeta::default()
+        });
+        let s = serde_json::to_string(&r).unwrap();
+        assert!(
+            s.starts_with(r#"{"op":"snap","trigger":"claude:Stop","session":"s1""#),
+            "{s}"
+        );
+        assert_eq!(serde_json::from_str::<Request>(&s).unwrap(), r);
+        assert_eq!(
+            serde_json::from_str::<Request>(r#"{"op":"stop"}"#).unwrap(),
+            Request::Stop
+        );
+        // Missing fields default; unknown ops are errors.
+        assert!(matches!(
+            serde_json::from_str::<Request>(r#"{"op":"snap"}"#).unwrap(),
+            Request::Snap(m) if m.trigger.is_empty()
+        ));
+        assert!(serde_json::from_str::<Request>(r#"{"op":"explode"}"#).is_err());
+    }
+}

@@ -1,0 +1,243 @@
+//! Which directories the watcher watches: every directory of the work tree
+//! that is not ignored, plus the ignored ones that hold tracked files (git
+//! keeps those in a snapshot). Nested repositories and `.git` are never
+//! entered, so `target/`, `node_modules/` and friends cost no watch
+//! descriptor. The set also answers "is this event about a path the
+//! snapshot can contain?" with the same ignore rules the engine uses.
+
+use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::snapshot::fsys::{self, Kind};
+use crate::snapshot::ignore::{DirRules, Excludes};
+use crate::snapshot::index::Tracked;
+
+/// What the set knows about one watched directory.
+#[derive(Clone)]
+pub struct DirInfo {
+    /// Ignore rules in effect inside the directory (its own `.gitignore`
+    /// included).
+    rules: Arc<DirRules>,
+    /// The directory itself is ignored (watched only for tracked files).
+    ignored: bool,
+}
+
+/// The watched directories, by absolute path (sorted, so a directory's
+/// descendants form one range).
+pub struct WatchSet {
+    workdir: PathBuf,
+    dirs: BTreeMap<PathBuf, DirInfo>,
+}
+
+/// Inputs of the ignore decision, borrowed from the snapshot engine.
+#[derive(Clone, Copy)]
+pub struct Rules<'a> {
+    pub excludes: &'a Excludes,
+    pub tracked: Option<&'a Tracked>,
+}
+
+impl Rules<'_> {
+    fn has_tracked_below(&self, rel: &[u8]) -> bool {
+        self.tracked.is_some_and(|t| !t.below(rel).is_empty())
+    }
+
+    fn is_tracked(&self, rel: &[u8]) -> bool {
+        self.tracked.is_some_and(|t| t.get(rel).is_some())
+    }
+}
+
+impl WatchSet {
+    pub fn new(workdir: &Path) -> Self {
+        WatchSet {
+            workdir: workdir.to_path_buf(),
+            dirs: BTreeMap::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.dirs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dirs.is_empty()
+    }
+
+    pub fn contains(&self, dir: &Path) -> bool {
+        self.dirs.contains_key(dir)
+    }
+
+    /// Every watched directory.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.dirs.keys().map(PathBuf::as_path)
+    }
+
+    fn rel<'p>(&self, abs: &'p Path) -> Option<&'p [u8]> {
+        abs.strip_prefix(&self.workdir)
+            .ok()
+            .map(|r| r.as_os_str().as_bytes())
+    }
+
+    /// The directories at and below `start` that should be watched and are
+    /// not yet in the set. `start` must be the work tree root or have its
+    /// parent in the set. They are added to the set; the caller adds the OS
+    /// watches (and calls [`WatchSet::remove_under`] for those that fail).
+    pub fn discover(&mut self, start: &Path, rules: Rules<'_>) -> Vec<PathBuf> {
+        let parent = if start == self.workdir {
+            None
+        } else {
+            match start.parent().and_then(|p| self.dirs.get(p)) {
+                Some(info) => Some(info.clone()),
+                None => return Vec::new(),
+            }
+        };
+        let mut found = Vec::new();
+        let mut stack = vec![(start.to_path_buf(), parent)];
+        while let Some((abs, parent)) = stack.pop() {
+            let Some(rel) = self.rel(&abs).map(<[u8]>::to_vec) else {
+                continue;
+            };
+            let Ok((fd, names)) =
+                fsys::open_dir(&abs).and_then(|fd| fsys::list(&fd).map(|n| (fd, n)))
+            else {
+                continue; // vanished or unreadable: nothing to watch
+            };
+            let has = |name: &[u8]| names.iter().any(|(n, _)| n.as_bytes() == name);
+            if !rel.is_empty() && has(b".git") {
+                continue; // a nested repository: recorded as a gitlink only
+            }
+            let ignored = match &parent {
+                None => false,
+                Some(p) => p.ignored || p.rules.is_ignored(rules.excludes, &abs, true),
+            };
+            if ignored && !rules.has_tracked_below(&rel) {
+                continue;
+            }
+            let parent_rules = parent.map_or_else(DirRules::empty, |p| p.rules);
+            let info = DirInfo {
+                rules: DirRules::child(&parent_rules, &abs, has(b".gitignore")),
+                ignored,
+            };
+            for (name, kind) in &names {
+                if name.as_bytes() == b".git" {
+                    continue;
+                }
+                let is_dir = match kind {
+                    Kind::Dir => true,
+                    Kind::Unknown => fsys::stat_at(&fd, name).is_ok_and(|s| s.is_dir()),
+                    _ => false,
+                };
+                if is_dir {
+                    let child = abs.join(std::ffi::OsStr::from_bytes(name.as_bytes()));
+                    stack.push((child, Some(info.clone())));
+                }
+            }
+            if !self.dirs.contains_key(&abs) {
+                found.push(abs.clone());
+            }
+            self.dirs.insert(abs, info);
+        }
+        found
+    }
+
+    /// Forget `dir` and every watched directory below it; returns them.
+    pub fn remove_under(&mut self, dir: &Path) -> Vec<PathBuf> {
+        let gone: Vec<PathBuf> = self
+            .dirs
+            .range(dir.to_path_buf()..)
+            .map(|(p, _)| p)
+            .take_while(|p| p.starts_with(dir))
+            .cloned()
+            .collect();
+        for p in &gone {
+            self.dirs.remove(p);
+        }
+        gone
+    }
+
+    /// Is `dir` or anything below it watched?
+    pub fn has_under(&self, dir: &Path) -> bool {
+        self.dirs
+            .range(dir.to_path_buf()..)
+            .next()
+            .is_some_and(|(p, _)| p.starts_with(dir))
+    }
+
+    /// Can a change at `abs` alter the snapshot? False for ignored,
+    /// untracked paths in a watched directory (editor swap files, logs).
+    /// Unknown parents answer true: the engine decides.
+    pub fn relevant(&self, abs: &Path, is_dir: bool, rules: Rules<'_>) -> bool {
+        let (Some(parent), Some(rel)) = (abs.parent(), self.rel(abs)) else {
+            return false;
+        };
+        let Some(info) = self.dirs.get(parent) else {
+            return true;
+        };
+        let ignored = info.ignored || info.rules.is_ignored(rules.excludes, abs, is_dir);
+        !ignored || rules.is_tracked(rel) || (is_dir && rules.has_tracked_below(rel))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn excludes(root: &Path) -> Excludes {
+        let repo = git2::Repository::init(root).unwrap();
+        Excludes::load(&repo, root, &[])
+    }
+
+    #[test]
+    fn ignored_dirs_are_not_watched_unless_they_hold_tracked_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let ex = excludes(&root);
+        for d in [
+            "src/a",
+            "target/debug/deps",
+            "build/keep",
+            "sub/.git",
+            "sub/x",
+        ] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::fs::write(root.join(".gitignore"), "target/\nbuild/\n*.log\n").unwrap();
+        let tracked = Tracked {
+            entries: vec![crate::snapshot::index::TrackedEntry {
+                path: b"build/keep/file".to_vec(),
+                mode: 0o100644,
+                oid: git2::Oid::zero(),
+                stat: None,
+                skip_worktree: false,
+            }],
+            index_stat: None,
+        };
+        let rules = Rules {
+            excludes: &ex,
+            tracked: Some(&tracked),
+        };
+        let mut set = WatchSet::new(&root);
+        let mut found = set.discover(&root, rules);
+        found.sort();
+        let rel: Vec<String> = found
+            .iter()
+            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        assert_eq!(rel, ["", "build", "build/keep", "src", "src/a"]);
+
+        assert!(set.relevant(&root.join("src/a/x.rs"), false, rules));
+        assert!(!set.relevant(&root.join("src/a/x.log"), false, rules));
+        assert!(set.relevant(&root.join("build/keep/file"), false, rules));
+        assert!(!set.relevant(&root.join("build/keep/other"), false, rules));
+
+        std::fs::create_dir_all(root.join("src/a/new/deeper")).unwrap();
+        let added = set.discover(&root.join("src/a/new"), rules);
+        assert_eq!(added.len(), 2);
+        assert!(set.has_under(&root.join("src/a")));
+        let gone = set.remove_under(&root.join("src/a"));
+        assert_eq!(gone.len(), 3);
+        assert!(set.contains(&root.join("src")));
+        assert!(!set.has_under(&root.join("src/a")));
+    }
+}
