@@ -13,6 +13,8 @@ use crate::trailers::{self, Trailers};
 
 /// Every shadow ref lives below this prefix.
 pub const PREFIX: &str = "refs/savepoint/";
+/// Chains fetched from other machines (`savepoint fetch`).
+pub const REMOTES_PREFIX: &str = "refs/savepoint/remotes/";
 
 /// The chain ref for a branch.
 pub fn branch_ref(branch: &str) -> String {
@@ -156,66 +158,18 @@ pub fn info(repo: &Repository, oid: Oid, refname: &str) -> Result<SnapshotInfo> 
 }
 
 /// Paths that differ between two trees (`None`: the empty tree), sorted.
-/// Subtrees with equal ids are skipped without being read, so this costs
-/// O(changed paths × depth), not O(repository).
+/// Costs O(changed paths × depth), not O(repository): see [`crate::treediff`].
 pub fn changed_paths(
     repo: &Repository,
     old: Option<&Tree<'_>>,
     new: &Tree<'_>,
 ) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    diff_level(repo, old, Some(new), &mut Vec::new(), &mut out)?;
-    out.sort();
+    let mut out: Vec<String> = crate::treediff::diff(repo, old, Some(new), &[])?
+        .iter()
+        .map(|c| c.path_lossy())
+        .collect();
+    out.dedup();
     Ok(out)
-}
-
-fn diff_level(
-    repo: &Repository,
-    a: Option<&Tree<'_>>,
-    b: Option<&Tree<'_>>,
-    prefix: &mut Vec<u8>,
-    out: &mut Vec<String>,
-) -> Result<()> {
-    use std::collections::BTreeMap;
-    type Side = (Option<(Oid, i32)>, Option<(Oid, i32)>);
-    let mut names: BTreeMap<Vec<u8>, Side> = BTreeMap::new();
-    for e in a.into_iter().flat_map(|t| t.iter()) {
-        names.entry(e.name_bytes().to_vec()).or_default().0 = Some((e.id(), e.filemode()));
-    }
-    for e in b.into_iter().flat_map(|t| t.iter()) {
-        names.entry(e.name_bytes().to_vec()).or_default().1 = Some((e.id(), e.filemode()));
-    }
-    const TREE: i32 = 0o040000;
-    for (name, (ea, eb)) in names {
-        if ea == eb {
-            continue;
-        }
-        let len = prefix.len();
-        if !prefix.is_empty() {
-            prefix.push(b'/');
-        }
-        prefix.extend_from_slice(&name);
-        let subtree = |e: Option<(Oid, i32)>| -> Result<Option<Tree<'_>>> {
-            match e {
-                Some((id, TREE)) => Ok(Some(
-                    repo.find_tree(id)
-                        .git_context(|| format!("read tree {id}"))?,
-                )),
-                _ => Ok(None),
-            }
-        };
-        let (ta, tb) = (subtree(ea)?, subtree(eb)?);
-        if ta.is_some() || tb.is_some() {
-            diff_level(repo, ta.as_ref(), tb.as_ref(), prefix, out)?;
-        }
-        // A blob (or gitlink) on either side is a changed path itself.
-        let is_leaf = |e: Option<(Oid, i32)>| e.is_some_and(|(_, m)| m != TREE);
-        if is_leaf(ea) || is_leaf(eb) {
-            out.push(String::from_utf8_lossy(prefix).into_owned());
-        }
-        prefix.truncate(len);
-    }
-    Ok(())
 }
 
 /// What to record in a new snapshot commit.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::commands::{diff, log, show, snap, status, stop, watch};
+use crate::commands::{diff, log, recover, restore, show, snap, status, stop, watch};
 
 /// Snapshots your work tree on a shadow ref so an interrupted session never
 /// loses work.
@@ -57,6 +57,8 @@ pub enum Command {
     Log(log::Args),
     Show(show::Args),
     Diff(diff::Args),
+    Restore(restore::Args),
+    Recover(recover::Args),
     Watch(watch::Args),
     Status(status::Args),
     Stop(stop::Args),

@@ -46,6 +46,14 @@ pub enum Error {
     #[error("cannot watch {}: {reason}", path.display())]
     Watch { path: PathBuf, reason: String },
 
+    /// A snapshot tree holds a path that could escape the work tree.
+    #[error("refusing to restore `{path}`: {reason}")]
+    UnsafePath { path: String, reason: String },
+
+    /// A path given to `restore` is in neither the snapshot nor the work tree.
+    #[error("pathspec `{path}` did not match any file in the snapshot or the work tree")]
+    PathspecNoMatch { path: String },
+
     /// A `<snap>` argument did not resolve to a commit.
     #[error("cannot resolve snapshot `{spec}`: {reason}")]
     Revision { spec: String, reason: String },

@@ -11,11 +11,22 @@ pub mod config;
 pub mod durable;
 pub mod error;
 pub mod lock;
+pub mod recover;
 pub mod repo;
+pub mod restore;
 pub mod revision;
 pub mod snap;
 pub mod snapshot;
 pub mod trailers;
+pub mod treediff;
 pub mod watch;
 
 pub use error::{Error, Result};
+
+/// `1 snapshot`, `3 snapshots`: counts in messages.
+pub fn plural(n: impl Into<u64>, noun: &str) -> String {
+    match n.into() {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}

@@ -56,15 +56,7 @@ pub fn stderr_color() -> bool {
     std::io::stderr().is_terminal() && no_color_unset()
 }
 
-/// `1 snapshot`, `3 snapshots`.
-pub fn plural(n: impl Into<u64>, noun: &str) -> String {
-    let n = n.into();
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
+pub use savepoint::plural;
 
 /// `3 minutes ago`, `2 days ago`.
 pub fn relative_age(t: &DateTime<FixedOffset>) -> String {
@@ -127,6 +119,8 @@ fn hint_for(e: &anyhow::Error) -> Option<String> {
         E::LockTimeout { .. } => "another snapshot is in progress; try again in a moment".into(),
         E::Revision { .. } => "list snapshots with `savepoint log`".into(),
         E::RefMoved { .. } => "something else updated the shadow ref; run the command again".into(),
+        E::UnsafePath { .. } => "that snapshot was not made by savepoint from this work tree; nothing was written".into(),
+        E::PathspecNoMatch { .. } => "paths are relative to the current directory; see the snapshot's files with `savepoint show <snap> --stat`".into(),
         E::AlreadyWatching { .. } => {
             "see it with `savepoint status`; stop it with `savepoint stop`".into()
         }

@@ -4,6 +4,8 @@
 
 pub mod diff;
 pub mod log;
+pub mod recover;
+pub mod restore;
 pub mod show;
 pub mod snap;
 pub mod status;
@@ -45,6 +47,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Log(args) => log::run(&ctx, args),
         Command::Show(args) => show::run(&ctx, args),
         Command::Diff(args) => diff::run(&ctx, args),
+        Command::Restore(args) => restore::run(&ctx, args),
+        Command::Recover(args) => recover::run(&ctx, args),
         Command::Watch(args) => watch::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args),
         Command::Stop(args) => stop::run(&ctx, args),

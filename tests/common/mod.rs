@@ -246,6 +246,44 @@ impl TestRepo {
     }
 }
 
+/// Every file and symlink of a work tree (`.git` aside): content (or link
+/// target), and the exec bit.
+pub type Fingerprint = std::collections::BTreeMap<String, (Vec<u8>, bool)>;
+
+impl TestRepo {
+    /// A fingerprint of the work tree, leaving out paths `skip` accepts.
+    pub fn fingerprint(&self, skip: impl Fn(&str) -> bool) -> Fingerprint {
+        use std::os::unix::fs::PermissionsExt;
+        let mut out = Fingerprint::new();
+        let mut stack = vec![self.path().to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).expect("read_dir") {
+                let e = e.expect("entry");
+                let p = e.path();
+                let rel = p
+                    .strip_prefix(self.path())
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                if rel == ".git" || skip(&rel) {
+                    continue;
+                }
+                let m = std::fs::symlink_metadata(&p).expect("lstat");
+                if m.is_dir() {
+                    stack.push(p);
+                } else if m.file_type().is_symlink() {
+                    let t = std::fs::read_link(&p).unwrap();
+                    out.insert(rel, (t.as_os_str().as_bytes().to_vec(), false));
+                } else {
+                    let exec = m.permissions().mode() & 0o111 != 0;
+                    out.insert(rel, (std::fs::read(&p).expect("read"), exec));
+                }
+            }
+        }
+        out
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub struct UserState {
     pub index: Option<Vec<u8>>,

@@ -1,0 +1,118 @@
+//! `savepoint recover`: find the work an interruption or a destructive
+//! command took away, show it, and bring it back.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{bail, Result};
+use savepoint::config::Config;
+use savepoint::recover::{self, Found};
+use savepoint::restore::{self, RestoreRequest};
+
+use super::Ctx;
+use crate::ui;
+
+/// Bring back work lost to a crash, an outage or a destructive command.
+///
+/// Finds the latest snapshot holding work the work tree no longer has — the
+/// current branch's chain first; when HEAD is on another branch, the most
+/// recent snapshot of any chain — shows what would come back, asks (or
+/// needs --yes when there is no terminal), saves the current state as a
+/// `recover-safety` snapshot and restores. Files holding unsaved work that
+/// the snapshot lacks are kept, never deleted. When the latest snapshot
+/// already matches the work tree (the watcher recorded the loss), only the
+/// files lost since an earlier snapshot come back.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  savepoint recover             # preview, then confirm\n  savepoint recover --dry-run   # preview only\n  savepoint recover --yes       # no questions (scripts, agents)"
+)]
+pub struct Args {
+    /// Restore without asking (required when stdin is not a terminal).
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Only show what would come back.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
+    let ws = ctx.workspace()?;
+    let cfg = Config::load(ws.repo())?;
+    let found = recover::find(&ws, &cfg)?;
+    let rec = match found {
+        Found::Nothing { reason } => {
+            println!("nothing to recover: {reason}");
+            return Ok(());
+        }
+        Found::Recovery(r) => r,
+    };
+    let u = &ctx.ui;
+    let s = &rec.snapshot;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "{} {} on {} ({}, {}: {})",
+            u.paint(ui::BOLD, "recover from snapshot"),
+            u.paint(ui::ID, &s.id),
+            u.paint(ui::REF, &s.refname),
+            ui::relative_age(&s.timestamp),
+            s.trigger,
+            s.subject
+                .split_once(&format!("{}: ", s.trigger))
+                .map_or(s.subject.as_str(), |(_, rest)| rest)
+        )?;
+        if let Some(p) = &s.prompt {
+            writeln!(out, "  prompt: {p}")?;
+        }
+        for r in &rec.reasons {
+            writeln!(out, "  - {r}")?;
+        }
+        super::restore::print_plan(ctx, ws.repo(), &rec.plan, &mut out)?;
+        for k in &rec.kept {
+            writeln!(
+                out,
+                "  kept   {k} (not in the snapshot, holds unsaved work)"
+            )?;
+        }
+    }
+    if args.dry_run {
+        println!("{}", u.paint(ui::DIM, "dry run: nothing was changed"));
+        return Ok(());
+    }
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            bail!("not restoring without confirmation: run `savepoint recover --yes` (stdin is not a terminal)");
+        }
+        eprint!(
+            "Restore {}? [y/N] ",
+            savepoint::plural(rec.plan.steps.len() as u64, "path")
+        );
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+            println!("nothing changed");
+            return Ok(());
+        }
+    }
+    let outcome = restore::restore(
+        &ws,
+        &cfg,
+        &RestoreRequest {
+            target: s.oid,
+            scope: rec.scope.clone(),
+            dry_run: false,
+            trigger: "recover-safety".into(),
+            keep_unsaved: true,
+        },
+    )?;
+    super::restore::report(ctx, ws.repo(), &outcome)?;
+    if !outcome.failed.is_empty() {
+        bail!(
+            "{} could not be restored (the rest was)",
+            savepoint::plural(outcome.failed.len() as u64, "path")
+        );
+    }
+    Ok(())
+}

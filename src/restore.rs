@@ -1,0 +1,603 @@
+//! Restoring a snapshot into the work tree: `restore` and `recover`.
+//!
+//! The current state is taken as a snapshot tree first (the safety
+//! snapshot, or a plain scan for `--dry-run`). Its tree is exactly the set
+//! of files a snapshot covers — tracked files and untracked files that are
+//! not ignored — so diffing it against the target tree gives the plan:
+//! create, modify, delete. Ignored files are never in that tree and so are
+//! never deleted. Every path of the plan is checked before anything is
+//! written (no `..`, no absolute paths, no `.git` component), and every
+//! write checks that no directory on its way is a symbolic link, so nothing
+//! is ever written outside the work tree. Files are written to a temporary
+//! name and renamed into place: a crash leaves old or new content, never a
+//! truncated file. HEAD, the index and branches are not touched.
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use git2::{Oid, Repository, Tree};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::error::{Error, GitContext, Result};
+use crate::repo::Workspace;
+use crate::snap::{self, SnapOutcome, SnapRequest};
+use crate::snapshot::{blob, Engine, ScanOptions};
+use crate::treediff::{self, Change, Leaf, MODE_EXEC, MODE_FILE, MODE_GITLINK, MODE_LINK};
+
+/// What happens to one path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Modify,
+    Delete,
+}
+
+impl Action {
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Modify => "modify",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+/// One step of a restore.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub action: Action,
+    pub change: Change,
+}
+
+/// What a restore will do.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// Submodules whose recorded commit differs: savepoint does not move
+    /// submodule checkouts (`git submodule update` does).
+    pub submodules: Vec<String>,
+}
+
+impl Plan {
+    /// The plan that turns the work tree `current` into `target`, limited to
+    /// `scope`. Refuses (before anything is written) a target with paths
+    /// that could escape the work tree.
+    pub fn new(
+        repo: &Repository,
+        current: &Tree<'_>,
+        target: &Tree<'_>,
+        scope: &[Vec<u8>],
+    ) -> Result<Plan> {
+        let mut plan = Plan::default();
+        for change in treediff::diff(repo, Some(current), Some(target), scope)? {
+            if let Some(new) = change.new {
+                check_path(&change.path)?;
+                if new.mode == MODE_GITLINK {
+                    plan.submodules.push(change.path_lossy());
+                    continue;
+                }
+            }
+            if change.old.is_some_and(|l| l.mode == MODE_GITLINK) && change.new.is_none() {
+                plan.submodules.push(change.path_lossy());
+                continue;
+            }
+            let action = match (change.old, change.new) {
+                (None, Some(_)) => Action::Create,
+                (Some(_), Some(_)) => Action::Modify,
+                (Some(_), None) => Action::Delete,
+                (None, None) => continue,
+            };
+            plan.steps.push(Step { action, change });
+        }
+        Ok(plan)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Drop deletions of files whose content differs from HEAD's: they hold
+    /// work made after the snapshot. Returns their paths.
+    pub fn keep_unsaved(&mut self, ws: &Workspace) -> Result<Vec<String>> {
+        let repo = ws.repo();
+        let head_tree = match ws.head()?.commit() {
+            Some(c) => Some(
+                repo.find_commit(c)
+                    .and_then(|c| c.tree())
+                    .git_context(|| format!("read the tree of {c}"))?,
+            ),
+            None => None,
+        };
+        let mut kept = Vec::new();
+        self.steps.retain(|s| {
+            if s.action != Action::Delete {
+                return true;
+            }
+            if Leaf::at(head_tree.as_ref(), &s.change.path) == s.change.old {
+                true
+            } else {
+                kept.push(s.change.path_lossy());
+                false
+            }
+        });
+        Ok(kept)
+    }
+
+    /// The paths of the plan by action, for messages and JSON.
+    pub fn paths(&self, action: Action) -> Vec<String> {
+        self.steps
+            .iter()
+            .filter(|s| s.action == action)
+            .map(|s| s.change.path_lossy())
+            .collect()
+    }
+}
+
+/// Refuse tree entries that could write outside the work tree or into
+/// `.git`: empty, `.` or `..` components, absolute paths, `.git` in any
+/// case (and the `.git.`/`.git ` spellings some file systems fold).
+pub fn check_path(path: &[u8]) -> Result<()> {
+    let bad = |reason: &str| Error::UnsafePath {
+        path: String::from_utf8_lossy(path).into_owned(),
+        reason: reason.to_owned(),
+    };
+    if path.is_empty() || path.starts_with(b"/") {
+        return Err(bad("absolute or empty path"));
+    }
+    for comp in path.split(|&b| b == b'/') {
+        match comp {
+            b"" => return Err(bad("empty path component")),
+            b"." | b".." => return Err(bad("`.` or `..` component")),
+            _ => {}
+        }
+        let trimmed = comp
+            .iter()
+            .rposition(|&b| b != b'.' && b != b' ')
+            .map_or(&comp[..0], |i| &comp[..=i]);
+        if trimmed.eq_ignore_ascii_case(b".git") {
+            return Err(bad("`.git` component"));
+        }
+        if comp.contains(&0) || comp.contains(&b'\\') {
+            return Err(bad("NUL or backslash in a name"));
+        }
+    }
+    Ok(())
+}
+
+/// What a restore did (or, with `dry_run`, would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreOutcome {
+    /// The snapshot restored from (12 hex).
+    pub target: String,
+    /// The snapshot holding the state before the restore — the new safety
+    /// snapshot, or the chain's latest one when it already matched; restoring
+    /// it undoes the restore. `None`: the state before was HEAD's.
+    pub safety: Option<String>,
+    pub dry_run: bool,
+    pub created: Vec<String>,
+    pub modified: Vec<String>,
+    pub deleted: Vec<String>,
+    /// Submodules left as they are.
+    pub submodules: Vec<String>,
+    /// Paths that could not be restored, with the reason.
+    pub failed: Vec<String>,
+    /// Files absent from the snapshot that hold unsaved work, left in place
+    /// (`recover` only).
+    pub kept: Vec<String>,
+    #[serde(skip)]
+    pub safety_outcome: Option<SnapOutcome>,
+    #[serde(skip)]
+    pub plan: Plan,
+    /// The work tree's state before (the safety snapshot's tree).
+    #[serde(skip)]
+    pub current_tree: Oid,
+}
+
+/// What to restore.
+#[derive(Debug, Clone)]
+pub struct RestoreRequest {
+    /// The snapshot (commit) to restore from: resolve it before calling, so
+    /// `@` means the latest snapshot *before* the safety snapshot.
+    pub target: Oid,
+    /// Work-tree-relative paths (files or directories); empty: everything.
+    pub scope: Vec<Vec<u8>>,
+    pub dry_run: bool,
+    /// `restore-safety` or `recover-safety`.
+    pub trigger: String,
+    /// Do not delete files whose content is not HEAD's (unsaved work made
+    /// after the snapshot): `recover` brings work back, it never removes
+    /// any. They are listed in [`RestoreOutcome::kept`].
+    pub keep_unsaved: bool,
+}
+
+/// The work tree's state as a snapshot tree, without recording it.
+pub fn current_tree(ws: &Workspace, cfg: &Config) -> Result<Oid> {
+    let mut engine = Engine::new(ws, ScanOptions::from_config(cfg))?;
+    Ok(engine.scan(ws)?.tree)
+}
+
+/// Restore `req.target` (or the paths in `req.scope`) into the work tree.
+pub fn restore(ws: &Workspace, cfg: &Config, req: &RestoreRequest) -> Result<RestoreOutcome> {
+    let repo = ws.repo();
+    let target_commit = repo
+        .find_commit(req.target)
+        .git_context(|| format!("read snapshot {}", req.target))?;
+    let target_tree = target_commit
+        .tree()
+        .git_context(|| format!("read the tree of {}", req.target))?;
+    // Check the scope before recording anything.
+    for p in &req.scope {
+        check_path(p)?;
+    }
+    let (current, safety_outcome) = if req.dry_run {
+        (current_tree(ws, cfg)?, None)
+    } else {
+        let out = snap::take(ws, cfg, &SnapRequest::new(req.trigger.clone()), None)?;
+        (
+            Oid::from_str(&out.tree).git_context(|| "parse the safety tree id".to_owned())?,
+            Some(out),
+        )
+    };
+    let current_tree = repo
+        .find_tree(current)
+        .git_context(|| format!("read tree {current}"))?;
+    for p in &req.scope {
+        let in_either = [&current_tree, &target_tree]
+            .iter()
+            .any(|t| t.get_path(crate::snapshot::bytes_path(p)).is_ok());
+        if !in_either {
+            return Err(Error::PathspecNoMatch {
+                path: String::from_utf8_lossy(p).into_owned(),
+            });
+        }
+    }
+    let mut plan = Plan::new(repo, &current_tree, &target_tree, &req.scope)?;
+    let kept = if req.keep_unsaved {
+        plan.keep_unsaved(ws)?
+    } else {
+        Vec::new()
+    };
+    let mut outcome = RestoreOutcome {
+        target: crate::chain::short_id(req.target),
+        safety: safety_outcome.as_ref().and_then(|o| o.id.clone()),
+        dry_run: req.dry_run,
+        created: plan.paths(Action::Create),
+        modified: plan.paths(Action::Modify),
+        deleted: plan.paths(Action::Delete),
+        submodules: plan.submodules.clone(),
+        failed: Vec::new(),
+        kept,
+        safety_outcome,
+        plan,
+        current_tree: current,
+    };
+    if !req.dry_run && !outcome.plan.is_empty() {
+        let filters = blob::filters_possible(repo, ws.workdir())
+            || has_gitattributes(&target_tree)
+            || has_gitattributes(&current_tree);
+        outcome.failed = apply(ws, &outcome.plan, filters)?;
+        Marker::record(ws)?;
+    }
+    Ok(outcome)
+}
+
+/// Where the chain stood when the last restore changed the work tree.
+/// `recover` treats a restore as deliberate: it never proposes to undo one
+/// or to look for losses before it. Kept in the state dir (a cache: without
+/// it, safety snapshots still stop the search).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Marker {
+    #[serde(rename = "ref")]
+    pub refname: String,
+    /// The chain's tip right after the restore (usually its safety snapshot).
+    pub tip: String,
+}
+
+impl Marker {
+    fn path(ws: &Workspace) -> PathBuf {
+        ws.state_dir().join("last-restore.json")
+    }
+
+    fn record(ws: &Workspace) -> Result<()> {
+        let refname = ws.chain_ref()?;
+        let Some(tip) = crate::chain::tip(ws.repo(), &refname)? else {
+            return Ok(());
+        };
+        let marker = Marker {
+            refname,
+            tip: tip.to_string(),
+        };
+        let path = Self::path(ws);
+        let bytes = serde_json::to_vec(&marker).expect("serialisable");
+        if let Err(e) = std::fs::write(&path, bytes) {
+            tracing::warn!(path = %path.display(), error = %e, "could not record the restore");
+        }
+        Ok(())
+    }
+
+    /// The last restore's marker, if it is about chain `refname`.
+    pub fn load(ws: &Workspace, refname: &str) -> Option<Oid> {
+        let bytes = std::fs::read(Self::path(ws)).ok()?;
+        let m: Marker = serde_json::from_slice(&bytes).ok()?;
+        (m.refname == refname).then(|| Oid::from_str(&m.tip).ok())?
+    }
+}
+
+fn has_gitattributes(tree: &Tree<'_>) -> bool {
+    let mut found = false;
+    let _ = tree.walk(git2::TreeWalkMode::PreOrder, |_, e| {
+        if e.name_bytes() == b".gitattributes" {
+            found = true;
+            git2::TreeWalkResult::Abort
+        } else {
+            git2::TreeWalkResult::Ok
+        }
+    });
+    found
+}
+
+/// Carry out a plan: deletions (deepest first, then empty directories
+/// they leave), then writes. Returns the paths that failed, with reasons;
+/// the rest is restored.
+pub fn apply(ws: &Workspace, plan: &Plan, filters: bool) -> Result<Vec<String>> {
+    let root = ws.workdir();
+    let mut failed = Vec::new();
+    let mut deletes: Vec<&Step> = plan
+        .steps
+        .iter()
+        .filter(|s| s.action == Action::Delete || is_type_change(s))
+        .collect();
+    deletes.sort_by(|a, b| b.change.path.cmp(&a.change.path));
+    for step in deletes {
+        if let Err(e) = delete(root, &step.change.path) {
+            failed.push(format!("{}: {e}", step.change.path_lossy()));
+        }
+    }
+    let content = Content::new(ws, filters);
+    let tmp = TempDir::new(ws);
+    for step in plan.steps.iter().filter(|s| s.action != Action::Delete) {
+        let Some(new) = step.change.new else { continue };
+        let result = match step.change.old {
+            // Only the exec bit changed: no need to rewrite the content.
+            Some(old) if old.oid == new.oid && is_file_mode(old.mode) && is_file_mode(new.mode) => {
+                set_exec(root, &step.change.path, new.mode == MODE_EXEC)
+            }
+            _ => content
+                .get(&step.change.path, new)
+                .and_then(|bytes| write(root, &tmp, &step.change.path, new.mode, &bytes)),
+        };
+        if let Err(e) = result {
+            failed.push(format!("{}: {e}", step.change.path_lossy()));
+        }
+    }
+    Ok(failed)
+}
+
+fn is_file_mode(mode: i32) -> bool {
+    mode == MODE_EXEC || mode == MODE_FILE
+}
+
+/// A file that becomes a symlink or back: removed first, then written.
+fn is_type_change(s: &Step) -> bool {
+    match (s.change.old, s.change.new) {
+        (Some(o), Some(n)) => (o.mode == MODE_LINK) != (n.mode == MODE_LINK),
+        _ => false,
+    }
+}
+
+/// `rel` → absolute path, after checking that no directory on the way is a
+/// symbolic link (or anything but a directory). Missing directories are
+/// created when `create_dirs`.
+fn safe_path(root: &Path, rel: &[u8], create_dirs: bool) -> std::io::Result<PathBuf> {
+    let mut dir = root.to_path_buf();
+    let comps: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
+    let (name, parents) = comps.split_last().expect("non-empty path");
+    for comp in parents {
+        dir.push(OsStr::from_bytes(comp));
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(std::io::Error::other(format!(
+                    "refusing to go through the symbolic link {}",
+                    dir.strip_prefix(root).unwrap_or(&dir).display()
+                )))
+            }
+            Ok(_) => {
+                return Err(std::io::Error::other(format!(
+                    "{} is in the way (a file savepoint does not manage, e.g. an ignored one)",
+                    dir.strip_prefix(root).unwrap_or(&dir).display()
+                )))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create_dirs => {
+                std::fs::create_dir(&dir)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    dir.push(OsStr::from_bytes(name));
+    Ok(dir)
+}
+
+fn delete(root: &Path, rel: &[u8]) -> std::io::Result<()> {
+    let abs = match safe_path(root, rel, false) {
+        Ok(p) => p,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    match std::fs::symlink_metadata(&abs) {
+        Ok(m) if m.is_dir() => {
+            // A file in the snapshot of the current state, a directory now:
+            // it changed meanwhile; leave it alone.
+            return Err(std::io::Error::other("is a directory now; left as it is"));
+        }
+        Ok(_) => std::fs::remove_file(&abs)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    // Remove the directories this left empty, like git does.
+    let mut dir = abs.parent();
+    while let Some(d) = dir.filter(|d| *d != root && d.starts_with(root)) {
+        if std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+    Ok(())
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Where new files are written before being renamed into place: the state
+/// dir (`<git-dir>/savepoint/tmp`) when it is on the work tree's file
+/// system — so a crash leaves no stray temporary file in the work tree —
+/// else the destination's own directory.
+struct TempDir {
+    dir: Option<PathBuf>,
+}
+
+impl TempDir {
+    fn new(ws: &Workspace) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        let dir = ws.state_dir().join("tmp");
+        let same_fs = std::fs::create_dir_all(&dir).is_ok()
+            && match (std::fs::metadata(&dir), std::fs::metadata(ws.workdir())) {
+                (Ok(a), Ok(b)) => a.dev() == b.dev(),
+                _ => false,
+            };
+        if same_fs {
+            // Leftovers of a restore killed an hour or more ago.
+            let hour = std::time::Duration::from_secs(3600);
+            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let old = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > hour));
+                if old {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        TempDir {
+            dir: same_fs.then_some(dir),
+        }
+    }
+
+    fn path_for(&self, dest: &Path) -> PathBuf {
+        let name = format!(
+            ".savepoint-restore-{}-{}",
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        match &self.dir {
+            Some(d) => d.join(name),
+            None => dest.parent().expect("below the root").join(name),
+        }
+    }
+}
+
+/// Write a file or symlink atomically: a temporary file, then a rename over
+/// the destination.
+fn write(
+    root: &Path,
+    tmp_dir: &TempDir,
+    rel: &[u8],
+    mode: i32,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    let abs = safe_path(root, rel, true)?;
+    if std::fs::symlink_metadata(&abs).is_ok_and(|m| m.is_dir()) {
+        // Only a directory holding files savepoint does not manage (ignored
+        // ones) is still here after the deletions.
+        return Err(std::io::Error::other(
+            "a directory with ignored files is in the way",
+        ));
+    }
+    let tmp = tmp_dir.path_for(&abs);
+    let result = (|| {
+        if mode == MODE_LINK {
+            std::os::unix::fs::symlink(OsStr::from_bytes(bytes), &tmp)?;
+        } else {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(if mode == MODE_EXEC { 0o777 } else { 0o666 })
+                .open(&tmp)?;
+            f.write_all(bytes)?;
+        }
+        std::fs::rename(&tmp, &abs)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn set_exec(root: &Path, rel: &[u8], exec: bool) -> std::io::Result<()> {
+    let abs = safe_path(root, rel, false)?;
+    let meta = std::fs::symlink_metadata(&abs)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mode = meta.permissions().mode();
+    // Like `chmod +x`: execute where read is allowed.
+    let new = if exec {
+        mode | ((mode & 0o444) >> 2)
+    } else {
+        mode & !0o111
+    };
+    std::fs::set_permissions(&abs, std::fs::Permissions::from_mode(new))
+}
+
+/// Blob contents as they belong in the work tree: raw, or through git's
+/// smudge filters (`core.autocrlf`, `.gitattributes`, filter drivers) via
+/// `git cat-file --filters` when filters may apply. (One process per file:
+/// `--batch --filters` reports the unfiltered size in its header, so its
+/// output cannot be framed.)
+struct Content<'a> {
+    repo: &'a Repository,
+    filters: bool,
+    workdir: &'a Path,
+}
+
+impl<'a> Content<'a> {
+    fn new(ws: &'a Workspace, filters: bool) -> Self {
+        Content {
+            repo: ws.repo(),
+            filters,
+            workdir: ws.workdir(),
+        }
+    }
+
+    fn get(&self, rel: &[u8], leaf: Leaf) -> std::io::Result<Vec<u8>> {
+        if !self.filters || leaf.mode == MODE_LINK {
+            let blob = self
+                .repo
+                .find_blob(leaf.oid)
+                .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
+            return Ok(blob.content().to_vec());
+        }
+        let mut path_arg = std::ffi::OsString::from("--path=");
+        path_arg.push(OsStr::from_bytes(rel));
+        let out = Command::new("git")
+            .args(["cat-file", "--filters"])
+            .arg(path_arg)
+            .arg(leaf.oid.to_string())
+            .current_dir(self.workdir)
+            .stdin(Stdio::null())
+            .output()?;
+        if !out.status.success() {
+            return Err(std::io::Error::other(format!(
+                "git cat-file --filters failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(out.stdout)
+    }
+}

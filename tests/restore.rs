@@ -1,0 +1,410 @@
+//! `restore` and `recover` end to end: the destructive commands agents (and
+//! people) run, then one command to get every byte back — content, exec
+//! bit, symlink target — without touching the index, HEAD or branches, and
+//! hostile snapshot trees that must never write outside the work tree.
+
+mod common;
+
+use common::{Fingerprint, TestRepo};
+use serde_json::Value;
+
+/// Committed files (text, exec script, symlink, nested dirs), then work in
+/// progress on top: modified, new untracked, new nested, an exec-bit
+/// change, a retargeted symlink, a deleted tracked file. Plus an ignored
+/// build output that must never be deleted by a restore.
+fn repo_with_work() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write(".gitignore", "build/\n*.log\n");
+    repo.write("README.md", "# project\n");
+    repo.write("src/lib.rs", "pub fn a() {}\n");
+    repo.write("src/deep/mod.rs", "pub mod x;\n");
+    repo.write("tool.sh", "#!/bin/sh\necho hi\n");
+    repo.chmod("tool.sh", 0o755);
+    repo.write("docs/guide.md", "guide\n");
+    repo.symlink("README.md", "link");
+    repo.write("old.txt", "to be deleted in WIP\n");
+    repo.commit_all("init");
+    // Work in progress.
+    repo.write("src/lib.rs", "pub fn a() { wip }\n");
+    repo.write("src/new.rs", "pub fn new() {}\n");
+    repo.write("notes/todo/today.md", "- ship it\n");
+    repo.write("naïve name.txt", "unicode\n");
+    repo.chmod("tool.sh", 0o644);
+    std::fs::remove_file(repo.abs("link")).unwrap();
+    repo.symlink("docs/guide.md", "link");
+    repo.remove("old.txt");
+    repo.write("build/out.o", "ignored build output\n");
+    repo.write("app.log", "ignored log\n");
+    repo
+}
+
+fn ignored(rel: &str) -> bool {
+    rel.starts_with("build") || rel.ends_with(".log")
+}
+
+fn recover_yes(repo: &TestRepo) -> String {
+    let out = repo.run_ok(&["recover", "--yes"]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Each destructive command, then `recover --yes`: every non-ignored file
+/// is back byte for byte; the index, HEAD and branches are what the
+/// destructive command left (recover does not touch them).
+#[test]
+fn recover_undoes_destructive_commands() {
+    type Damage = fn(&TestRepo);
+    let cases: [(&str, Damage); 5] = [
+        ("git checkout -- .", |r| {
+            r.git(&["checkout", "--", "."]);
+        }),
+        ("git reset --hard", |r| {
+            r.git(&["reset", "-q", "--hard"]);
+        }),
+        ("git clean -fdx", |r| {
+            r.git(&["clean", "-q", "-fdx"]);
+        }),
+        ("rm -rf src", |r| r.remove("src")),
+        ("an agent overwriting files", |r| {
+            r.write("src/lib.rs", "garbage\n");
+            r.write("README.md", "garbage\n");
+            r.chmod("tool.sh", 0o755);
+            std::fs::remove_file(r.abs("link")).unwrap();
+            r.write("link", "not a link any more\n");
+        }),
+    ];
+    for (name, damage) in cases {
+        for watcher_saw_it in [false, true] {
+            // The agent-overwrite case is only recoverable from the snapshot
+            // before it: a later snapshot of the overwrite is new work.
+            if watcher_saw_it && name.starts_with("an agent") {
+                continue;
+            }
+            let repo = repo_with_work();
+            repo.snap("manual");
+            let before = repo.fingerprint(ignored);
+            damage(&repo);
+            assert_ne!(repo.fingerprint(ignored), before, "{name} did no damage");
+            if watcher_saw_it {
+                // The watcher (or a hook) recorded the damaged state.
+                repo.snap("watch");
+            }
+            let state = repo.user_state();
+            let out = recover_yes(&repo);
+            assert_eq!(
+                repo.fingerprint(ignored),
+                before,
+                "{name} (watcher saw it: {watcher_saw_it})\n{out}"
+            );
+            let after = repo.user_state();
+            assert_eq!(after.index, state.index, "{name}: index touched");
+            assert_eq!((after.head, after.branches), (state.head, state.branches));
+            if name != "git clean -fdx" {
+                assert!(
+                    repo.abs("build/out.o").exists(),
+                    "{name}: ignored file deleted"
+                );
+            }
+            repo.assert_fsck_clean();
+            // Right after a recover there is nothing left to recover.
+            let again = repo.run_ok(&["recover", "--yes"]);
+            assert!(
+                String::from_utf8_lossy(&again.stdout).contains("nothing to recover"),
+                "{}",
+                String::from_utf8_lossy(&again.stdout)
+            );
+        }
+    }
+}
+
+#[test]
+fn recover_with_nothing_lost_says_so_and_needs_yes_without_a_terminal() {
+    let repo = repo_with_work();
+    repo.snap("manual");
+    let out = repo.run_ok(&["recover"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to recover"));
+
+    repo.remove("src");
+    let before = repo.fingerprint(|_| false);
+    // stdin is not a terminal here: no --yes, no change, exit 1.
+    let out = repo.cmd().arg("recover").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("create src/lib.rs"));
+    assert_eq!(repo.fingerprint(|_| false), before);
+    // --dry-run: the preview, nothing else.
+    let refs = repo.git(&["for-each-ref"]);
+    repo.run_ok(&["recover", "--dry-run"]);
+    assert_eq!(repo.fingerprint(|_| false), before);
+    assert_eq!(
+        repo.git(&["for-each-ref"]),
+        refs,
+        "dry run wrote a snapshot"
+    );
+}
+
+#[test]
+fn recover_keeps_new_files_and_finds_work_on_another_branch() {
+    let repo = repo_with_work();
+    repo.snap("manual");
+    // The branch changes (the WIP comes along), then the WIP is wiped.
+    repo.git(&["checkout", "-q", "-b", "other"]);
+    repo.git(&["checkout", "--", "."]);
+    repo.write("fresh.txt", "made after the snapshot\n");
+    let out = recover_yes(&repo);
+    assert!(out.contains("has no snapshots"), "{out}");
+    assert!(out.contains("refs/savepoint/heads/main"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(repo.abs("src/lib.rs")).unwrap(),
+        "pub fn a() { wip }\n"
+    );
+    // A file with unsaved work that the snapshot lacks is never deleted.
+    assert_eq!(
+        std::fs::read_to_string(repo.abs("fresh.txt")).unwrap(),
+        "made after the snapshot\n"
+    );
+}
+
+#[test]
+fn restore_of_paths_changes_nothing_else_and_directories_recurse() {
+    let repo = repo_with_work();
+    repo.snap("manual");
+    let snapshot = repo.fingerprint(ignored);
+    repo.write("src/lib.rs", "changed later\n");
+    repo.write("src/deep/mod.rs", "changed later\n");
+    repo.write("src/deep/extra.rs", "added later\n");
+    repo.write("README.md", "changed later\n");
+    repo.run_ok(&["restore", "@", "--", "src/lib.rs"]);
+    let now = repo.fingerprint(ignored);
+    assert_eq!(now["src/lib.rs"], snapshot["src/lib.rs"]);
+    assert_eq!(now["README.md"].0, b"changed later\n");
+    assert_eq!(now["src/deep/mod.rs"].0, b"changed later\n");
+
+    // A directory, given relative to a subdirectory: recursive, and files
+    // the snapshot lacks are removed inside it only.
+    let mut cmd = repo.cmd();
+    cmd.current_dir(repo.abs("src"));
+    let out = cmd.args(["restore", "@~1", "deep"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let now = repo.fingerprint(ignored);
+    assert_eq!(now["src/deep/mod.rs"], snapshot["src/deep/mod.rs"]);
+    assert!(!now.contains_key("src/deep/extra.rs"));
+    assert_eq!(now["README.md"].0, b"changed later\n");
+
+    let out = repo
+        .cmd()
+        .args(["restore", "@", "--", "no/such/path"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did not match"));
+}
+
+#[test]
+fn dry_run_changes_nothing_and_restore_is_undoable() {
+    let repo = repo_with_work();
+    let first = repo.snap("manual");
+    repo.write("src/lib.rs", "second version\n");
+    repo.remove("docs");
+    repo.write("later.txt", "later\n");
+    repo.snap("manual");
+    let current = repo.fingerprint(|_| false);
+    let refs = repo.git(&["for-each-ref"]);
+    let state = repo.user_state();
+
+    let out = repo.run_ok(&["restore", first.id.as_deref().unwrap(), "--dry-run"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("would restore"), "{text}");
+    assert!(text.contains("create docs/guide.md"), "{text}");
+    assert!(text.contains("delete later.txt"), "{text}");
+    assert_eq!(repo.fingerprint(|_| false), current);
+    assert_eq!(repo.git(&["for-each-ref"]), refs);
+    assert_eq!(repo.user_state(), state);
+
+    let json: Value = repo.json(&["restore", first.id.as_deref().unwrap()]);
+    assert_eq!(json["deleted"], serde_json::json!(["later.txt"]));
+    assert!(json["created"]
+        .as_array()
+        .unwrap()
+        .contains(&"docs/guide.md".into()));
+    assert_eq!(json["failed"], serde_json::json!([]));
+    // The snapshot's state, except ignored files, which were left alone.
+    assert!(repo.abs("build/out.o").exists() && repo.abs("app.log").exists());
+    let after = repo.user_state();
+    assert_eq!(after.index, state.index);
+    assert_eq!(
+        (&after.head, &after.branches),
+        (&state.head, &state.branches)
+    );
+
+    // `restore @` right after a restore undoes it (the latest snapshot is
+    // the safety snapshot, unless nothing needed saving).
+    repo.run_ok(&["restore", "@"]);
+    assert_eq!(repo.fingerprint(|_| false), current);
+    repo.assert_fsck_clean();
+}
+
+/// A commit whose tree holds `entries` (name, mode, blob content), written
+/// as raw objects so nothing validates the names.
+fn crafted_commit(repo: &TestRepo, entries: &[(&[u8], &str, &[u8])]) -> String {
+    let r = git2::Repository::open(repo.path()).unwrap();
+    let odb = r.odb().unwrap();
+    let tree = raw_tree(&odb, entries);
+    let sig = git2::Signature::now("evil", "evil@example.com").unwrap();
+    let tree = r.find_tree(tree).unwrap();
+    r.commit(None, &sig, &sig, "crafted", &tree, &[])
+        .unwrap()
+        .to_string()
+}
+
+/// `entries`: (name, mode, content); a mode of `40000` takes the content as
+/// the hex id of a subtree.
+fn raw_tree(odb: &git2::Odb<'_>, entries: &[(&[u8], &str, &[u8])]) -> git2::Oid {
+    let mut bytes = Vec::new();
+    for (name, mode, content) in entries {
+        let id = if *mode == "40000" {
+            git2::Oid::from_str(std::str::from_utf8(content).unwrap()).unwrap()
+        } else {
+            odb.write(git2::ObjectType::Blob, content).unwrap()
+        };
+        bytes.extend_from_slice(mode.as_bytes());
+        bytes.push(b' ');
+        bytes.extend_from_slice(name);
+        bytes.push(0);
+        bytes.extend_from_slice(id.as_bytes());
+    }
+    odb.write(git2::ObjectType::Tree, &bytes).unwrap()
+}
+
+#[test]
+fn hostile_trees_are_refused_and_nothing_is_written_outside() {
+    let repo = TestRepo::new();
+    repo.write("keep.txt", "keep\n");
+    repo.commit_all("init");
+    let outside = tempfile::tempdir().unwrap();
+    let r = git2::Repository::open(repo.path()).unwrap();
+    let odb = r.odb().unwrap();
+    let hooks = raw_tree(
+        &odb,
+        &[(b"post-checkout", "100755", b"#!/bin/sh\necho pwned\n")],
+    );
+    let dot_git = raw_tree(&odb, &[(b"hooks", "40000", hooks.to_string().as_bytes())]);
+    let escape = format!("{}/evil", outside.path().display());
+    type Entry = (Vec<u8>, &'static str, Vec<u8>);
+    let cases: Vec<(&str, Vec<Entry>)> = vec![
+        (
+            "dot-dot",
+            vec![(b"..".to_vec(), "40000", dot_git.to_string().into_bytes())],
+        ),
+        (
+            "dot-dot name",
+            vec![(b"../evil".to_vec(), "100644", b"x".to_vec())],
+        ),
+        (
+            "absolute",
+            vec![(escape.clone().into_bytes(), "100644", b"x".to_vec())],
+        ),
+        (
+            ".git",
+            vec![(b".git".to_vec(), "40000", dot_git.to_string().into_bytes())],
+        ),
+        (
+            ".GIT",
+            vec![(b".GIT".to_vec(), "40000", dot_git.to_string().into_bytes())],
+        ),
+    ];
+    let before = repo.fingerprint(|_| false);
+    for (name, entries) in cases {
+        let mut all: Vec<(&[u8], &str, &[u8])> = vec![(b"aaa-innocent.txt", "100644", b"hi\n")];
+        all.extend(
+            entries
+                .iter()
+                .map(|(n, m, c)| (n.as_slice(), *m, c.as_slice())),
+        );
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        let commit = crafted_commit(&repo, &all);
+        for extra in [&[][..], &["--dry-run"][..]] {
+            let out = repo
+                .cmd()
+                .args(["restore", &commit])
+                .args(extra)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(1), "{name}: {out:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("refusing to restore"), "{name}: {err}");
+        }
+        assert_eq!(
+            repo.fingerprint(|_| false),
+            before,
+            "{name}: something was written"
+        );
+        assert!(!repo.abs(".git/hooks/post-checkout").exists(), "{name}");
+        assert_eq!(
+            std::fs::read_dir(outside.path()).unwrap().count(),
+            0,
+            "{name}"
+        );
+    }
+
+    // An ignored symlink to a directory outside, and a snapshot that puts a
+    // file "inside" it: the write is refused, the rest is restored.
+    repo.write(".gitignore", "out\n");
+    std::os::unix::fs::symlink(outside.path(), repo.abs("out")).unwrap();
+    let inner = raw_tree(&odb, &[(b"pwned.txt", "100644", b"pwned\n")]);
+    let commit = crafted_commit(
+        &repo,
+        &[
+            (b".gitignore", "100644", b"out\n"),
+            (b"keep.txt", "100644", b"keep, restored\n"),
+            (b"out", "40000", inner.to_string().as_bytes()),
+        ],
+    );
+    let out = repo.cmd().args(["restore", &commit]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_to_string(repo.abs("keep.txt")).unwrap(),
+        "keep, restored\n"
+    );
+}
+
+#[test]
+fn restore_handles_type_changes_and_line_ending_filters() {
+    let repo = TestRepo::new();
+    repo.write("a", "file that becomes a directory\n");
+    repo.write("d/x", "directory that becomes a file\n");
+    repo.write("crlf.txt", "one\ntwo\n");
+    repo.write(".gitattributes", "*.txt text eol=crlf\n");
+    repo.commit_all("init");
+    repo.git(&["rm", "-q", "--cached", "crlf.txt"]);
+    repo.git(&["add", "crlf.txt"]);
+    repo.commit_all("renormalize");
+    // Let git write the file as checkout does (CRLF in the work tree).
+    repo.remove("crlf.txt");
+    repo.git(&["checkout", "--", "crlf.txt"]);
+    repo.write("untracked.txt", "so that there is something to snapshot\n");
+    let s1 = repo.snap("manual");
+    let before = repo.fingerprint(|_| false);
+    repo.remove("a");
+    repo.write("a/inner", "now a dir\n");
+    repo.remove("d");
+    repo.write("d", "now a file\n");
+    std::fs::remove_file(repo.abs("crlf.txt")).unwrap();
+    repo.snap("manual");
+    let s1 = s1.id.unwrap();
+    repo.run_ok(&["restore", &s1]);
+    assert_eq!(repo.fingerprint(|_| false), before);
+    // The file came back with the work tree's line endings, as git writes it.
+    assert_eq!(
+        std::fs::read(repo.abs("crlf.txt")).unwrap(),
+        b"one\r\ntwo\r\n"
+    );
+    let fp: Fingerprint = repo.fingerprint(|_| false);
+    assert!(fp.contains_key("d/x"));
+}
