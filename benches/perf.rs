@@ -296,11 +296,23 @@ fn main() {
         "| watcher RSS (peak / current) | {:.1} / {:.1} MiB | — | — | ≤ 60 MiB |",
         w.rss_peak_mib, w.rss_now_mib
     );
+    println!(
+        "| `hook claude` PostToolUse Edit, watcher running (handed over) | {} | — | — | ≤ 50 ms |",
+        ms(w.hook_with_watcher)
+    );
+    println!(
+        "| `hook claude` PostToolUse Edit, no watcher (snapshot in the hook) vs `git status` | {} | {} | {} | — |",
+        ms(w.hook_without_watcher),
+        ms(status_m),
+        ratio(w.hook_without_watcher, status_m)
+    );
 }
 
 const WATCH_DEBOUNCE_MS: u64 = 50;
 
 struct WatchNumbers {
+    hook_with_watcher: Duration,
+    hook_without_watcher: Duration,
     startup: Duration,
     watches: u64,
     event_work: Duration,
@@ -428,6 +440,38 @@ fn watcher_bench(o: &Opts, savepoint: &Path, dir: &Path, target: &Path) -> Watch
             / 1000.0,
     );
 
+    let hook = |round: usize| {
+        std::fs::write(target, format!("hook round {round}\n")).unwrap();
+        let payload = format!(
+            r#"{{"session_id":"bench","cwd":"{}","hook_event_name":"PostToolUse","tool_name":"Edit","tool_input":{{"file_path":"{}"}}}}"#,
+            dir.display(),
+            target.display()
+        );
+        let t = Instant::now();
+        let mut child = Command::new(savepoint)
+            .args(["hook", "claude"])
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("hook claude");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(payload.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+        t.elapsed()
+    };
+    let mut with_watcher = Vec::new();
+    for round in 0..o.runs.max(3) {
+        with_watcher.push(hook(round));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
     let cpu0 = cpu_secs(pid);
     std::thread::sleep(Duration::from_secs(o.idle));
     let idle_cpu_pct = (cpu_secs(pid) - cpu0) / o.idle as f64 * 100.0;
@@ -440,8 +484,14 @@ fn watcher_bench(o: &Opts, savepoint: &Path, dir: &Path, target: &Path) -> Watch
         .stdout(Stdio::null())
         .status();
     let _ = child.wait();
+    let mut without_watcher = Vec::new();
+    for round in 0..o.runs.max(3) {
+        without_watcher.push(hook(1000 + round));
+    }
     run_ok(git(dir, &["checkout", "-q", "--", "."]));
     WatchNumbers {
+        hook_with_watcher: median(with_watcher),
+        hook_without_watcher: median(without_watcher),
         startup,
         watches,
         event_work: median(work),

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::commands::{diff, log, recover, restore, show, snap, status, stop, watch};
+use crate::commands::{
+    diff, handoff, hook, hooks, log, recover, restore, show, snap, status, stop, watch,
+};
 
 /// Snapshots your work tree on a shadow ref so an interrupted session never
 /// loses work.
@@ -62,6 +64,9 @@ pub enum Command {
     Watch(watch::Args),
     Status(status::Args),
     Stop(stop::Args),
+    Hooks(hooks::Args),
+    Hook(hook::Args),
+    Handoff(handoff::Args),
 }
 
 impl Cli {

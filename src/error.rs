@@ -54,6 +54,10 @@ pub enum Error {
     #[error("pathspec `{path}` did not match any file in the snapshot or the work tree")]
     PathspecNoMatch { path: String },
 
+    /// An agent settings file savepoint would merge into is not valid.
+    #[error("{} is not valid JSON settings ({reason}); it was left untouched", path.display())]
+    InvalidSettings { path: PathBuf, reason: String },
+
     /// A `<snap>` argument did not resolve to a commit.
     #[error("cannot resolve snapshot `{spec}`: {reason}")]
     Revision { spec: String, reason: String },

@@ -6,10 +6,13 @@
 //! binary (`src/main.rs`) renders what these modules return.
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod chain;
 pub mod config;
 pub mod durable;
 pub mod error;
+pub mod githooks;
+pub mod handoff;
 pub mod lock;
 pub mod recover;
 pub mod repo;

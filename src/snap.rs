@@ -133,7 +133,16 @@ pub fn take(
         skipped_detail: outcome.skipped.clone(),
         stats: outcome.stats.clone(),
     };
+    let pending = PendingPrompt::load(&state);
     if unchanged {
+        // Prompts are never lost: keep this one for the next snapshot.
+        if let Some(prompt) = &req.prompt {
+            PendingPrompt {
+                session: req.session.clone(),
+                prompt: prompt.clone(),
+            }
+            .save(&state);
+        }
         return Ok(result);
     }
 
@@ -168,14 +177,22 @@ pub fn take(
             result.skipped.len() - SKIPPED_TRAILERS
         ));
     }
+    let (prompt, session) = match (&req.prompt, &pending) {
+        (Some(p), _) => (Some(p.clone()), req.session.clone()),
+        (None, Some(kept)) => (
+            Some(kept.prompt.clone()),
+            req.session.clone().or_else(|| kept.session.clone()),
+        ),
+        (None, None) => (None, req.session.clone()),
+    };
     let trailers = Trailers {
         trigger: req.trigger.clone(),
         base: head_commit
             .map(|h| h.to_string())
             .unwrap_or_else(|| "unborn".to_owned()),
-        session: req.session.clone(),
+        session,
         tool: req.tool.clone(),
-        prompt: req.prompt.clone(),
+        prompt,
         skipped: skipped_trailers,
     };
     crate::durable::sync_objects(
@@ -195,10 +212,50 @@ pub fn take(
             trailers,
         },
     )?;
+    if pending.is_some() {
+        PendingPrompt::clear(&state);
+    }
     result.id = Some(chain::short_id(oid));
     result.oid = Some(oid);
     result.created = true;
     result.files = files;
     result.subject = subject;
     Ok(result)
+}
+
+/// A prompt whose snapshot found nothing new (`UserPromptSubmit` before any
+/// edit): kept in `<git-dir>/savepoint/pending-prompt.json` and recorded by
+/// the next snapshot, whatever its trigger. Read and written under the
+/// snapshot lock.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct PendingPrompt {
+    session: Option<String>,
+    prompt: String,
+}
+
+impl PendingPrompt {
+    fn path(state: &std::path::Path) -> PathBuf {
+        state.join("pending-prompt.json")
+    }
+
+    fn load(state: &std::path::Path) -> Option<PendingPrompt> {
+        let bytes = std::fs::read(Self::path(state)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    fn save(&self, state: &std::path::Path) {
+        let path = Self::path(state);
+        let tmp = path.with_extension("json.tmp");
+        let written = serde_json::to_vec(self)
+            .ok()
+            .and_then(|b| std::fs::write(&tmp, b).ok())
+            .and_then(|()| std::fs::rename(&tmp, &path).ok());
+        if written.is_none() {
+            tracing::warn!(path = %path.display(), "could not keep the prompt for the next snapshot");
+        }
+    }
+
+    fn clear(state: &std::path::Path) {
+        let _ = std::fs::remove_file(Self::path(state));
+    }
 }

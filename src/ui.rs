@@ -121,6 +121,9 @@ fn hint_for(e: &anyhow::Error) -> Option<String> {
         E::RefMoved { .. } => "something else updated the shadow ref; run the command again".into(),
         E::UnsafePath { .. } => "that snapshot was not made by savepoint from this work tree; nothing was written".into(),
         E::PathspecNoMatch { .. } => "paths are relative to the current directory; see the snapshot's files with `savepoint show <snap> --stat`".into(),
+        E::InvalidSettings { .. } => {
+            "fix the JSON (or move the file away), then run the command again".into()
+        }
         E::AlreadyWatching { .. } => {
             "see it with `savepoint status`; stop it with `savepoint stop`".into()
         }

@@ -3,6 +3,9 @@
 //! that calls the library and renders the result.
 
 pub mod diff;
+pub mod handoff;
+pub mod hook;
+pub mod hooks;
 pub mod log;
 pub mod recover;
 pub mod restore;
@@ -50,6 +53,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Restore(args) => restore::run(&ctx, args),
         Command::Recover(args) => recover::run(&ctx, args),
         Command::Watch(args) => watch::run(&ctx, args),
+        Command::Hooks(args) => hooks::run(&ctx, args),
+        Command::Hook(args) => hook::run(&ctx, args),
+        Command::Handoff(args) => handoff::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args),
         Command::Stop(args) => stop::run(&ctx, args),
     }

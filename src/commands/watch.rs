@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -14,9 +13,6 @@ use savepoint::watch::{self, control, Report, WatchOptions};
 use super::Ctx;
 use crate::ui::{self, Ui};
 
-/// Start a detached watcher's log afresh above this size (the old one is
-/// kept as `watch.log.1`).
-const LOG_ROTATE_BYTES: u64 = 10 * 1024 * 1024;
 /// How long `--detach` waits for the watcher's start-up scan.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -166,28 +162,8 @@ fn detach(ctx: &Ctx, ws: &savepoint::repo::Workspace, opts: &WatchOptions) -> Re
     }
     let state = ws.ensure_state_dir()?;
     let log = control::log_path(&state);
-    rotate(&log);
-    let log_file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-        .with_context(|| format!("open {}", log.display()))?;
     let exe = std::env::current_exe().context("find the savepoint executable")?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("-C")
-        .arg(ws.workdir())
-        .args(["--color", "never", "watch", "--daemon-child"])
-        .arg(format!("--debounce={}", opts.debounce.as_millis()))
-        .arg(format!("--max-wait={}", opts.max_wait.as_millis()))
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone().context("open the log")?)
-        .stderr(log_file);
-    if opts.poll {
-        cmd.arg("--poll");
-    }
-    // Its own process group: Ctrl-C in this terminal does not reach it.
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut child = cmd.spawn().context("start the watcher process")?;
+    let mut child = control::spawn_detached(ws, &exe, opts)?;
     let pid = child.id();
     let start = Instant::now();
     loop {
@@ -218,12 +194,6 @@ fn detach(ctx: &Ctx, ws: &savepoint::repo::Workspace, opts: &WatchOptions) -> Re
     );
     println!("{}", u.paint(ui::DIM, "stop it with `savepoint stop`"));
     Ok(())
-}
-
-fn rotate(log: &Path) {
-    if std::fs::metadata(log).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
-        let _ = std::fs::rename(log, log.with_extension("log.1"));
-    }
 }
 
 /// The last `n` lines of a file.

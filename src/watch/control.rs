@@ -283,6 +283,53 @@ pub fn send(ws: &Workspace, req: &Request) -> Result<Option<Reply>> {
     Ok(Some(reply))
 }
 
+/// Start a detached watcher for `ws`: `exe` (the savepoint binary) runs
+/// `watch --daemon-child` in its own process group, stdin closed, output
+/// appended to `watch.log` (restarted above 10 MiB, the old one kept as
+/// `watch.log.1`). Returns without waiting for its start-up scan.
+pub fn spawn_detached(
+    ws: &Workspace,
+    exe: &Path,
+    opts: &super::WatchOptions,
+) -> Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let state = ws.ensure_state_dir()?;
+    let log = log_path(&state);
+    if std::fs::metadata(&log).is_ok_and(|m| m.len() > 10 * 1024 * 1024) {
+        let _ = std::fs::rename(&log, log.with_extension("log.1"));
+    }
+    let log_file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|e| Error::io("open", &log, e))?;
+    let err_file = log_file
+        .try_clone()
+        .map_err(|e| Error::io("open", &log, e))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("-C")
+        .arg(ws.workdir())
+        .args(["--color", "never", "watch", "--daemon-child"])
+        .arg(format!("--debounce={}", opts.debounce.as_millis()))
+        .arg(format!("--max-wait={}", opts.max_wait.as_millis()))
+        .stdin(Stdio::null())
+        .stdout(log_file)
+        .stderr(err_file)
+        // Hooks run with git's variables set; the watcher must not inherit
+        // them.
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        // Its own process group: a terminal's Ctrl-C does not reach it.
+        .process_group(0);
+    if opts.poll {
+        cmd.arg("--poll");
+    }
+    cmd.spawn()
+        .map_err(|e| Error::io("start the watcher", exe.to_path_buf(), e))
+}
+
 /// How `stop` went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {

@@ -173,9 +173,6 @@ struct Daemon<'a> {
     state: WatchState,
     state_dir: PathBuf,
     last_head: Option<Head>,
-    /// Metadata of a hook request that found nothing to snapshot: it rides
-    /// along with the next snapshot so no prompt is lost.
-    carried: Option<SnapMeta>,
     /// Do not snapshot before this (git busy, or backing off after an error).
     not_before: Option<Instant>,
     /// The watch set must be recomputed (ignore rules changed, overflow).
@@ -214,7 +211,6 @@ impl<'a> Daemon<'a> {
             },
             state_dir: ws.state_dir(),
             last_head: ws.head().ok(),
-            carried: None,
             not_before: None,
             rebuild: false,
             deferred: Default::default(),
@@ -606,17 +602,6 @@ impl<'a> Daemon<'a> {
         }
         let batch = self.deb.take();
         self.not_before = None;
-        let mut meta = meta;
-        if let Some(carried) = self.carried.take() {
-            match &mut meta {
-                Some(m) => fill_meta(m, carried),
-                None if batch.is_empty() => {
-                    self.carried = Some(carried);
-                    return Ok(());
-                }
-                None => meta = Some(carried),
-            }
-        }
         if batch.is_empty() && meta.is_none() {
             return Ok(());
         }
@@ -646,12 +631,9 @@ impl<'a> Daemon<'a> {
                 if full {
                     self.after_scan(started.elapsed());
                 }
-                if !out.created {
-                    // Nothing new: keep a prompt for the next snapshot.
-                    if let Some(m) = meta.filter(|m| m.prompt.is_some()) {
-                        self.carried = Some(m);
-                    }
-                } else {
+                // (A prompt that found nothing new is kept by `snap::take`
+                // for the next snapshot.)
+                if out.created {
                     self.state.last_snapshot_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
                     (self.report)(Report::Snapshot(Box::new(out)));
                 }
@@ -665,9 +647,6 @@ impl<'a> Daemon<'a> {
                 tracing::warn!("{msg}");
                 self.record_error(msg.clone());
                 (self.report)(Report::Warning(msg));
-                if let Some(m) = meta {
-                    merge_meta(&mut self.carried, m);
-                }
                 // Retry with a full scan, but not in a tight loop.
                 self.deb.full(Instant::now());
                 self.not_before = Some(Instant::now() + self.opts.max_wait);
@@ -701,23 +680,6 @@ impl<'a> Daemon<'a> {
             self.state.errors.remove(0);
         }
     }
-}
-
-/// Fill the empty fields of `m` from `older`.
-fn fill_meta(m: &mut SnapMeta, older: SnapMeta) {
-    m.session = m.session.take().or(older.session);
-    m.tool = m.tool.take().or(older.tool);
-    m.prompt = m.prompt.take().or(older.prompt);
-    m.paths.extend(older.paths);
-}
-
-/// Keep the newer request's metadata, falling back to the older one's.
-fn merge_meta(slot: &mut Option<SnapMeta>, newer: SnapMeta) {
-    let mut newer = newer;
-    if let Some(older) = slot.take() {
-        fill_meta(&mut newer, older);
-    }
-    *slot = Some(newer);
 }
 
 /// What to tell the user when the notifier cannot be used.
@@ -756,32 +718,5 @@ mod tests {
             msg.contains("not supported") && msg.contains("polling"),
             "{msg}"
         );
-    }
-
-    #[test]
-    fn carried_metadata_fills_gaps_without_overriding() {
-        let mut slot = None;
-        merge_meta(
-            &mut slot,
-            SnapMeta {
-                trigger: "claude:UserPromptSubmit".into(),
-                prompt: Some("first".into()),
-                session: Some("s".into()),
-                ..SnapMeta::default()
-            },
-        );
-        merge_meta(
-            &mut slot,
-            SnapMeta {
-                trigger: "claude:Stop".into(),
-                tool: Some("Bash".into()),
-                ..SnapMeta::default()
-            },
-        );
-        let m = slot.unwrap();
-        assert_eq!(m.trigger, "claude:Stop");
-        assert_eq!(m.prompt.as_deref(), Some("first"));
-        assert_eq!(m.tool.as_deref(), Some("Bash"));
-        assert_eq!(m.session.as_deref(), Some("s"));
     }
 }

@@ -1,0 +1,38 @@
+//! `savepoint handoff`: the markdown brief of the unsquashed work.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use super::Ctx;
+
+/// Print a hand-off brief of the work since the last commit, for another
+/// assistant or a person.
+///
+/// Markdown with stable headings: the repository, branch and base commit;
+/// the session's prompts in order; files changed since the base commit; the
+/// latest snapshot; anything skipped; and the exact commands to see,
+/// restore or squash the work. Plain enough to paste into any chat.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  savepoint handoff | pbcopy\n  savepoint handoff --write HANDOFF.md"
+)]
+pub struct Args {
+    /// Write the brief to FILE instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+}
+
+pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
+    let ws = ctx.workspace()?;
+    let brief = savepoint::handoff::brief(&ws)?;
+    match &args.write {
+        Some(file) => {
+            let path = ctx.dir.join(file);
+            std::fs::write(&path, &brief).with_context(|| format!("write {}", path.display()))?;
+            println!("wrote {}", path.display());
+        }
+        None => print!("{brief}"),
+    }
+    Ok(())
+}

@@ -1,0 +1,514 @@
+//! Git hooks and Claude Code hooks end to end: installs that chain (never
+//! replace) the user's hooks and settings, uninstalls that put them back
+//! byte for byte, real `git commit`/`git checkout` runs through the hooks,
+//! and every fixture payload through `savepoint hook claude`.
+
+mod common;
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::TestRepo;
+use serde_json::Value;
+
+/// The directory holding the savepoint binary, for PATH.
+fn bin_dir() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("savepoint")
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// git with savepoint on PATH (or not).
+fn git_with_path(repo: &TestRepo, args: &[&str], savepoint_on_path: bool) -> Output {
+    let path = if savepoint_on_path {
+        format!("{}:/usr/local/bin:/usr/bin:/bin", bin_dir().display())
+    } else {
+        "/usr/local/bin:/usr/bin:/bin".to_owned()
+    };
+    let mut cmd = Command::new("git");
+    cmd.args(args)
+        .current_dir(repo.path())
+        .env("HOME", repo.home.path())
+        .env("XDG_CONFIG_HOME", repo.home.path().join(".config"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("PATH", path)
+        .env_remove("SAVEPOINT_LOG");
+    cmd.output().unwrap()
+}
+
+fn file_state(p: &Path) -> (Vec<u8>, u32) {
+    (
+        std::fs::read(p).unwrap(),
+        std::fs::metadata(p).unwrap().permissions().mode(),
+    )
+}
+
+fn log_json(repo: &TestRepo) -> Vec<Value> {
+    repo.json(&["log"]).as_array().unwrap().clone()
+}
+
+fn write_hook(path: &Path, body: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, body).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn git_hooks_chain_the_users_hooks_and_uninstall_restores_them() {
+    let repo = TestRepo::new();
+    repo.write("a.txt", "a\n");
+    repo.commit_all("init");
+    let hooks = repo.abs(".git/hooks");
+    write_hook(
+        &hooks.join("post-commit"),
+        "#!/bin/sh\necho \"user post-commit $*\" >> .git/user-hook.log\n",
+    );
+    write_hook(&hooks.join("post-checkout"), "#!/bin/sh\nexit 3\n");
+    let before = [
+        file_state(&hooks.join("post-commit")),
+        file_state(&hooks.join("post-checkout")),
+    ];
+
+    // What git makes of the user's failing post-checkout, before install.
+    let expected = git_with_path(&repo, &["checkout", "-q", "-b", "probe"], true)
+        .status
+        .code();
+    assert_ne!(expected, Some(0));
+    git_with_path(&repo, &["checkout", "-q", "main"], true);
+
+    let out = repo.run_ok(&["hooks", "install"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("post-commit.savepoint-chained"), "{text}");
+    let installed: Vec<_> = std::fs::read_dir(&hooks)
+        .unwrap()
+        .map(|e| {
+            (
+                e.as_ref().unwrap().file_name(),
+                std::fs::read(e.unwrap().path()).unwrap(),
+            )
+        })
+        .collect();
+    let again = repo.run_ok(&["hooks", "install"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already installed"));
+    let twice: Vec<_> = std::fs::read_dir(&hooks)
+        .unwrap()
+        .map(|e| {
+            (
+                e.as_ref().unwrap().file_name(),
+                std::fs::read(e.unwrap().path()).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(installed, twice, "a second install changed files");
+    let status = String::from_utf8_lossy(&repo.run_ok(&["hooks", "status"]).stdout).into_owned();
+    assert!(status.contains("chains your previous hook"), "{status}");
+
+    // A commit runs the user's hook and records a hook:post-commit snapshot.
+    repo.write("b.txt", "b\n");
+    repo.write("untracked.txt", "keeps the work tree different from HEAD\n");
+    git_with_path(&repo, &["add", "b.txt"], true);
+    let commit = git_with_path(&repo, &["commit", "-q", "-m", "second"], true);
+    assert!(commit.status.success(), "{commit:?}");
+    let user_log = std::fs::read_to_string(repo.abs(".git/user-hook.log")).unwrap();
+    assert_eq!(user_log.lines().count(), 1);
+    let log = log_json(&repo);
+    assert_eq!(log[0]["trigger"], "hook:post-commit", "{log:?}");
+    assert_eq!(log[0]["base"], repo.rev("HEAD"));
+    // The user's hook's exit status is still git's.
+    let checkout = git_with_path(&repo, &["checkout", "-q", "-b", "side"], true);
+    assert_eq!(checkout.status.code(), expected);
+    assert_eq!(log_json(&repo)[0]["trigger"], "hook:post-checkout");
+
+    let out = repo.run_ok(&["hooks", "uninstall"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("your own hook is back"));
+    let after = [
+        file_state(&hooks.join("post-commit")),
+        file_state(&hooks.join("post-checkout")),
+    ];
+    assert_eq!(after, before, "user hooks not restored byte for byte");
+    for name in ["post-merge", "post-rewrite", "pre-rebase"] {
+        assert!(!hooks.join(name).exists(), "{name} left behind");
+    }
+    assert!(std::fs::read_dir(&hooks).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .contains("savepoint")));
+    // Still the user's hook only.
+    let n = log_json(&repo).len();
+    repo.write("c.txt", "c\n");
+    git_with_path(&repo, &["add", "c.txt"], true);
+    assert!(git_with_path(&repo, &["commit", "-q", "-m", "third"], true)
+        .status
+        .success());
+    let user_log = std::fs::read_to_string(repo.abs(".git/user-hook.log")).unwrap();
+    assert_eq!(user_log.lines().count(), 2);
+    assert_eq!(log_json(&repo).len(), n);
+}
+
+#[test]
+fn core_hooks_path_is_honoured_and_a_missing_binary_never_breaks_git() {
+    let repo = TestRepo::new();
+    repo.write("a.txt", "a\n");
+    repo.commit_all("init");
+    repo.git(&["config", "core.hooksPath", ".githooks"]);
+    write_hook(
+        &repo.abs(".githooks/post-commit"),
+        "#!/bin/sh\necho ran >> .git/user-hook.log\n",
+    );
+    repo.run_ok(&["hooks", "install"]);
+    assert!(repo.abs(".githooks/post-commit.savepoint-chained").exists());
+    assert!(!repo.abs(".git/hooks/post-commit").exists());
+
+    repo.write("wip.txt", "wip\n");
+    repo.write("b.txt", "b\n");
+    git_with_path(&repo, &["add", "b.txt"], true);
+    assert!(git_with_path(&repo, &["commit", "-q", "-m", "b"], true)
+        .status
+        .success());
+    assert_eq!(log_json(&repo)[0]["trigger"], "hook:post-commit");
+
+    // savepoint not on PATH: git works, the user's hook still runs.
+    let n = log_json(&repo).len();
+    repo.write("c.txt", "c\n");
+    git_with_path(&repo, &["add", "c.txt"], false);
+    let out = git_with_path(&repo, &["commit", "-q", "-m", "c"], false);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ran = std::fs::read_to_string(repo.abs(".git/user-hook.log")).unwrap();
+    assert_eq!(ran.lines().count(), 2);
+    assert_eq!(log_json(&repo).len(), n);
+}
+
+const USER_SETTINGS: &str = r#"{
+  "model": "opus",
+  "permissions": {
+    "allow": [
+      "Bash(cargo test:*)"
+    ]
+  },
+  "hooks": {
+    "PostToolUse": [
+      {
+        "matcher": "Write",
+        "hooks": [
+          {
+            "type": "command",
+            "command": "cargo fmt"
+          }
+        ]
+      }
+    ]
+  },
+  "env": {
+    "FOO": "bar"
+  }
+}
+"#;
+
+#[test]
+fn claude_settings_merge_keeps_everything_else_and_uninstall_restores_bytes() {
+    let repo = TestRepo::new();
+    repo.commit_all("init");
+    let settings = repo.abs(".claude/settings.json");
+    repo.write(".claude/settings.json", USER_SETTINGS);
+
+    repo.run_ok(&["hooks", "install", "--claude"]);
+    let once = std::fs::read(&settings).unwrap();
+    let v: Value = serde_json::from_slice(&once).unwrap();
+    assert_eq!(v["model"], "opus");
+    assert_eq!(v["env"]["FOO"], "bar");
+    let post = v["hooks"]["PostToolUse"].as_array().unwrap();
+    assert_eq!(post.len(), 2);
+    assert_eq!(post[0]["hooks"][0]["command"], "cargo fmt");
+    assert_eq!(post[1]["matcher"], "Edit|Write|MultiEdit|NotebookEdit|Bash");
+    for event in [
+        "SessionStart",
+        "UserPromptSubmit",
+        "Stop",
+        "StopFailure",
+        "PreCompact",
+        "SessionEnd",
+    ] {
+        let cmd = v["hooks"][event][0]["hooks"][0]["command"]
+            .as_str()
+            .unwrap();
+        assert!(cmd.contains("savepoint hook claude"), "{event}");
+    }
+    repo.run_ok(&["hooks", "install", "--claude"]);
+    assert_eq!(
+        std::fs::read(&settings).unwrap(),
+        once,
+        "twice-install != once-install"
+    );
+    let status = String::from_utf8_lossy(&repo.run_ok(&["hooks", "status"]).stdout).into_owned();
+    assert!(status.contains("StopFailure"), "{status}");
+
+    repo.run_ok(&["hooks", "uninstall", "--claude"]);
+    assert_eq!(std::fs::read_to_string(&settings).unwrap(), USER_SETTINGS);
+
+    // User scope, created from nothing, removed to nothing.
+    let user = repo.home.path().join(".claude/settings.json");
+    repo.run_ok(&["hooks", "install", "--claude=user"]);
+    assert!(user.exists());
+    repo.run_ok(&["hooks", "uninstall", "--claude=user"]);
+    assert!(!user.exists());
+
+    // Invalid JSON: a clear error, nothing touched (git hooks included).
+    repo.run_ok(&["hooks", "uninstall"]);
+    repo.write(".claude/settings.json", "{ \"model\": \"opus\",, }");
+    let out = repo
+        .cmd()
+        .args(["hooks", "install", "--claude"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("settings.json") && err.contains("untouched"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&settings).unwrap(),
+        "{ \"model\": \"opus\",, }"
+    );
+    assert!(!repo.abs(".git/hooks/post-commit").exists());
+}
+
+/// Feed a fixture (with its cwd pointed at `repo`) to `hook claude`.
+fn hook_claude(repo: &TestRepo, fixture: &str) -> Output {
+    let raw = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/claude")
+            .join(fixture),
+    )
+    .unwrap();
+    let payload = raw.replace("/home/dev/project", repo.path().to_str().unwrap());
+    let mut child = repo
+        .cmd()
+        .args(["hook", "claude"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(payload.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{fixture}: {out:?}");
+    out
+}
+
+const SESSION: &str = "9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f";
+
+#[test]
+fn every_claude_fixture_gives_the_right_trigger_and_trailers() {
+    let repo = TestRepo::new();
+    repo.write("src/parser.rs", "fn parse() {}\n");
+    repo.commit_all("init");
+    let cases = [
+        ("UserPromptSubmit.json", "claude:UserPromptSubmit", None),
+        ("PostToolUse-Edit.json", "claude:PostToolUse", Some("Edit")),
+        (
+            "PostToolUse-Write.json",
+            "claude:PostToolUse",
+            Some("Write"),
+        ),
+        ("PostToolUse-Bash.json", "claude:PostToolUse", Some("Bash")),
+        (
+            "PostToolUse-NotebookEdit.json",
+            "claude:PostToolUse",
+            Some("NotebookEdit"),
+        ),
+        ("Stop.json", "claude:Stop", None),
+        ("PreCompact.json", "claude:PreCompact", None),
+        ("SessionEnd.json", "claude:SessionEnd", None),
+        ("StopFailure.json", "claude:StopFailure", None),
+    ];
+    for (i, (fixture, trigger, tool)) in cases.iter().enumerate() {
+        repo.write("src/parser.rs", &format!("fn parse() {{ {i} }}\n"));
+        let out = hook_claude(&repo, fixture);
+        let log = log_json(&repo);
+        assert_eq!(log.len(), i + 1, "{fixture}: {log:?}");
+        assert_eq!(log[0]["trigger"], *trigger, "{fixture}");
+        assert_eq!(log[0]["session"], SESSION, "{fixture}");
+        assert_eq!(
+            log[0]["tool"],
+            tool.map_or(Value::Null, Value::from),
+            "{fixture}"
+        );
+        assert_eq!(
+            repo.tree_of("refs/savepoint/heads/main"),
+            repo.oracle_tree(),
+            "{fixture}"
+        );
+        if *fixture == "StopFailure.json" {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("work is safe"), "{err}");
+            let brief = std::fs::read_to_string(repo.abs(".git/savepoint/handoff.md")).unwrap();
+            assert!(brief.contains("## How to continue"), "{brief}");
+            assert!(brief.contains("Refactor the parser"), "{brief}");
+        }
+    }
+    let log = log_json(&repo);
+    let prompt = &log[log.len() - 1]["prompt"];
+    assert_eq!(
+        prompt,
+        "Refactor the parser so that errors carry line numbers, then update the tests."
+    );
+}
+
+#[test]
+fn a_prompt_with_nothing_to_snapshot_rides_on_the_next_snapshot() {
+    let repo = TestRepo::new();
+    repo.write("src/parser.rs", "fn parse() {}\n");
+    repo.commit_all("init");
+    hook_claude(&repo, "UserPromptSubmit.json");
+    assert!(log_json(&repo).is_empty(), "nothing changed, no snapshot");
+    repo.write("src/parser.rs", "fn parse() { edited }\n");
+    hook_claude(&repo, "Stop.json");
+    let log = log_json(&repo);
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0]["trigger"], "claude:Stop");
+    assert!(log[0]["prompt"]
+        .as_str()
+        .unwrap()
+        .starts_with("Refactor the parser"));
+    // Used once only.
+    repo.write("src/parser.rs", "fn parse() { edited again }\n");
+    hook_claude(&repo, "Stop.json");
+    assert_eq!(log_json(&repo)[0]["prompt"], Value::Null);
+}
+
+#[test]
+fn malformed_payloads_and_non_repos_exit_0_and_are_logged() {
+    let repo = TestRepo::new();
+    repo.commit_all("init");
+    for fixture in [
+        "malformed-truncated.json",
+        "malformed-text.json",
+        "malformed-array.json",
+        "malformed-no-event.json",
+    ] {
+        let out = hook_claude(&repo, fixture);
+        assert!(out.stdout.is_empty(), "{fixture}");
+    }
+    let log = std::fs::read_to_string(repo.abs(".git/savepoint/hook.log")).unwrap();
+    assert_eq!(log.matches("malformed input").count(), 4, "{log}");
+    // Outside a repository: nothing to do, still exit 0.
+    let outside = tempfile::tempdir().unwrap();
+    let mut cmd = repo.cmd();
+    cmd.current_dir(outside.path());
+    let mut child = cmd
+        .args(["hook", "claude"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let payload = format!(
+        r#"{{"hook_event_name":"Stop","session_id":"s","cwd":"{}"}}"#,
+        outside.path().display()
+    );
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(payload.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    // And `hook git` outside a repository.
+    let mut cmd = repo.cmd();
+    cmd.current_dir(outside.path());
+    assert_eq!(
+        cmd.args(["hook", "git", "post-commit"])
+            .status()
+            .unwrap()
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn session_start_tells_a_new_session_what_can_be_recovered() {
+    let repo = TestRepo::new();
+    repo.write("src/parser.rs", "fn parse() {}\n");
+    repo.commit_all("init");
+    // Nothing recorded yet: nothing to say.
+    assert!(hook_claude(&repo, "SessionStart.json").stdout.is_empty());
+    // An earlier session's work, then it is lost.
+    repo.write("src/parser.rs", "fn parse() { earlier session }\n");
+    let mut req = savepoint::snap::SnapRequest::new("claude:Stop");
+    req.session = Some("earlier-session".into());
+    let ws = repo.workspace();
+    let cfg = savepoint::config::Config::load(ws.repo()).unwrap();
+    savepoint::snap::take(&ws, &cfg, &req, None).unwrap();
+    repo.git(&["checkout", "--", "."]);
+    let out = hook_claude(&repo, "SessionStart.json");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("savepoint recover --yes"), "{text}");
+    assert!(text.contains("squash"), "{text}");
+    assert!(log_json(&repo).len() == 1, "SessionStart takes no snapshot");
+}
+
+#[test]
+fn with_a_watcher_running_the_hook_hands_over_and_returns() {
+    let repo = TestRepo::new();
+    repo.write("src/parser.rs", "fn parse() {}\n");
+    repo.commit_all("init");
+    let mut watcher = repo
+        .cmd()
+        .args(["watch", "--debounce", "60000", "--max-wait", "60000"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = watcher.id();
+    let state = repo.abs(".git/savepoint");
+    let start = Instant::now();
+    while savepoint::watch::control::WatchState::load(&state).is_none_or(|s| s.pid != pid) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "watcher did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    repo.write("src/parser.rs", "fn parse() { via the watcher }\n");
+    hook_claude(&repo, "PostToolUse-Edit.json");
+    let hook_log = std::fs::read_to_string(state.join("hook.log")).unwrap();
+    assert!(
+        hook_log.contains(&format!("handed to the watcher (pid {pid})")),
+        "{hook_log}"
+    );
+    let start = Instant::now();
+    loop {
+        let log = log_json(&repo);
+        if log
+            .first()
+            .is_some_and(|s| s["trigger"] == "claude:PostToolUse")
+        {
+            assert_eq!(log[0]["tool"], "Edit");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no snapshot: {log:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+}
