@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
-    diff, handoff, hook, hooks, log, recover, restore, show, snap, status, stop, watch,
+    diff, handoff, hook, hooks, log, prune, recover, restore, show, snap, squash, status, stop,
+    watch,
 };
 
 /// Snapshots your work tree on a shadow ref so an interrupted session never
@@ -67,6 +68,8 @@ pub enum Command {
     Hooks(hooks::Args),
     Hook(hook::Args),
     Handoff(handoff::Args),
+    Squash(squash::Args),
+    Prune(prune::Args),
 }
 
 impl Cli {

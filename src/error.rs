@@ -58,6 +58,10 @@ pub enum Error {
     #[error("{} is not valid JSON settings ({reason}); it was left untouched", path.display())]
     InvalidSettings { path: PathBuf, reason: String },
 
+    /// `squash` refused (the reason says why); nothing was changed.
+    #[error("cannot squash: {reason}")]
+    Squash { reason: String },
+
     /// A `<snap>` argument did not resolve to a commit.
     #[error("cannot resolve snapshot `{spec}`: {reason}")]
     Revision { spec: String, reason: String },

@@ -7,10 +7,12 @@ pub mod handoff;
 pub mod hook;
 pub mod hooks;
 pub mod log;
+pub mod prune;
 pub mod recover;
 pub mod restore;
 pub mod show;
 pub mod snap;
+pub mod squash;
 pub mod status;
 pub mod stop;
 pub mod watch;
@@ -56,6 +58,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Hooks(args) => hooks::run(&ctx, args),
         Command::Hook(args) => hook::run(&ctx, args),
         Command::Handoff(args) => handoff::run(&ctx, args),
+        Command::Squash(args) => squash::run(&ctx, args),
+        Command::Prune(args) => prune::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args),
         Command::Stop(args) => stop::run(&ctx, args),
     }

@@ -41,6 +41,8 @@ const KEEP_ERRORS: usize = 10;
 const GIT_BUSY_RETRY: Duration = Duration::from_millis(100);
 /// After a hook's request, wait this long for the events of its writes.
 const SETTLE: Duration = Duration::from_millis(10);
+/// The watcher prunes old snapshots at most this often.
+const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
 /// The stat cache is written to disk at most this often (and at exit).
 const CACHE_SAVE_EVERY: Duration = Duration::from_secs(60);
 
@@ -659,6 +661,9 @@ impl<'a> Daemon<'a> {
     /// Take a snapshot and record it in the status.
     fn take(&mut self, req: SnapRequest) -> Result<SnapOutcome> {
         let out = snap::take(self.ws, self.cfg, &req, Some(&mut self.engine))?;
+        if out.created && crate::prune::due(self.ws, PRUNE_EVERY) {
+            self.prune();
+        }
         if self.cache_saved.elapsed() >= CACHE_SAVE_EVERY {
             self.engine.save_cache();
             self.cache_saved = Instant::now();
@@ -671,6 +676,32 @@ impl<'a> Daemon<'a> {
             self.state.last_snapshot_time = Some(chrono::Local::now().to_rfc3339());
         }
         Ok(out)
+    }
+
+    /// The daily prune (retention from the config).
+    fn prune(&mut self) {
+        crate::prune::mark_done(self.ws);
+        let retention = crate::prune::Retention::from_config(self.cfg);
+        let result = crate::prune::plan(self.ws, &retention, chrono::Utc::now().timestamp())
+            .and_then(|plans| {
+                let dropped: usize = plans.iter().map(|p| p.dropped.len()).sum();
+                crate::prune::apply(self.ws, &plans).map(|problems| (dropped, problems))
+            });
+        match result {
+            Ok((dropped, problems)) => {
+                if dropped > 0 {
+                    tracing::info!(dropped, "pruned old snapshots");
+                }
+                for p in problems {
+                    tracing::warn!("prune: {p}");
+                }
+            }
+            Err(e) => {
+                let msg = format!("prune failed: {e}");
+                tracing::warn!("{msg}");
+                self.record_error(msg);
+            }
+        }
     }
 
     fn record_error(&mut self, msg: String) {
