@@ -245,6 +245,7 @@ pub fn append(repo: &Repository, snap: &NewSnapshot<'_>) -> Result<Oid> {
 }
 
 /// Compare-and-swap `refname` from `old` to `new` with a reflog entry.
+/// Callers hold the snapshot lock ([`crate::lock::SnapshotLock`]).
 pub fn move_ref(
     repo: &Repository,
     refname: &str,
@@ -255,12 +256,26 @@ pub fn move_ref(
     // libgit2 only logs refs outside refs/heads when a reflog exists.
     repo.reference_ensure_log(refname)
         .git_context(|| format!("create reflog for {refname}"))?;
-    let result = match old {
+    let update = || match old {
         Some(old) => repo
             .reference_matching(refname, new, true, old, log)
             .map(|_| ()),
         None => repo.reference(refname, new, false, log).map(|_| ()),
     };
+    let mut result = update();
+    if result
+        .as_ref()
+        .is_err_and(|e| e.code() == ErrorCode::Locked)
+        && refname.starts_with(PREFIX)
+    {
+        // Shadow refs are only written under the snapshot lock, which the
+        // caller holds: a `<ref>.lock` file now is the leftover of a
+        // savepoint process killed mid-update.
+        let stale = repo.commondir().join(format!("{refname}.lock"));
+        tracing::info!(lock = %stale.display(), "removing a stale ref lock");
+        let _ = std::fs::remove_file(&stale);
+        result = update();
+    }
     if let Err(e) = result {
         if matches!(e.code(), ErrorCode::Modified | ErrorCode::Exists) {
             let found = tip(repo, refname)?

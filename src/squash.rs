@@ -3,18 +3,20 @@
 //! A fresh snapshot is taken first (trigger `squash`); its tree — exactly
 //! what `git add -A` would commit — becomes a commit whose parent is HEAD.
 //! The current branch moves to it with a compare-and-swap and a reflog
-//! entry (or a new branch is created and nothing else moves). Then the
-//! user's index is brought in line for the committed paths only, through
-//! `git reset -- <paths>` and `git update-index --refresh`: untouched
+//! entry (or a new branch is created and nothing else moves). The user's
+//! index is brought in line — prepared aside with `git read-tree
+//! --reset <commit>` (which keeps the stat data of unchanged entries) and
+//! `git update-index --refresh`, renamed into place right after the branch
+//! moves: untouched
 //! entries keep their stat data, so the next `git status` re-reads nothing
 //! it did not have to. The message lists the prompts, tools and files of
 //! the snapshots it squashes, and a `Savepoint-Snapshots:` trailer names
 //! that range.
 
-use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use git2::{Oid, Repository};
+use git2::Oid;
 
 use crate::chain::{self, SnapshotInfo};
 use crate::config::Config;
@@ -48,8 +50,6 @@ pub struct Prepared {
     pub snapshots: Vec<SnapshotInfo>,
     /// Paths changed from HEAD, with a status letter (A, M, D, T).
     pub files: Vec<(char, String)>,
-    /// The same paths, as bytes (for the index update).
-    pub paths: Vec<Vec<u8>>,
     pub skipped: Vec<String>,
 }
 
@@ -116,7 +116,6 @@ pub fn prepare(ws: &Workspace, cfg: &Config, req: &SquashRequest) -> Result<Prep
         .find_tree(tree)
         .git_context(|| format!("read tree {tree}"))?;
     let changes = treediff::diff(repo, head_tree.as_ref(), Some(&new_tree), &[])?;
-    let paths: Vec<Vec<u8>> = changes.iter().map(|c| c.path.clone()).collect();
     let files: Vec<(char, String)> = changes
         .iter()
         .map(|c| {
@@ -144,7 +143,6 @@ pub fn prepare(ws: &Workspace, cfg: &Config, req: &SquashRequest) -> Result<Prep
         default_message,
         snapshots,
         files,
-        paths,
         skipped: out.skipped,
     })
 }
@@ -238,8 +236,20 @@ pub fn commit(ws: &Workspace, prepared: &Prepared, message: &str) -> Result<Squa
         }
         (Some(branch), None) => {
             let full = format!("refs/heads/{branch}");
-            move_branch(repo, &full, prepared.head, oid, &log)?;
-            (full, sync_index(ws, &prepared.paths).err())
+            // The new index is built aside before the branch moves and put
+            // in place by one rename right after: a crash leaves the old
+            // branch with the old index, or the new branch with the new
+            // index — or, in the microseconds between, the new branch with
+            // the old index (as after `git reset --soft`; `git reset -q`
+            // fixes it). Never a stale `index.lock`.
+            let staged = stage_index(ws, oid);
+            move_branch(ws, &full, prepared.head, oid, &log).inspect_err(|_| {
+                if let Ok(p) = &staged {
+                    let _ = std::fs::remove_file(p);
+                }
+            })?;
+            let warning = staged.and_then(|p| swap_index(ws, &p)).err();
+            (full, warning)
         }
         (None, None) => unreachable!("prepare names a branch"),
     };
@@ -252,22 +262,42 @@ pub fn commit(ws: &Workspace, prepared: &Prepared, message: &str) -> Result<Squa
     })
 }
 
-fn move_branch(
-    repo: &Repository,
-    refname: &str,
-    old: Option<Oid>,
-    new: Oid,
-    log: &str,
-) -> Result<()> {
+/// Move the branch (compare-and-swap). The ref's lock file is shared with
+/// git, so a leftover one is only removed when a marker in the state dir
+/// proves that a savepoint process, now dead, created it.
+fn move_branch(ws: &Workspace, refname: &str, old: Option<Oid>, new: Oid, log: &str) -> Result<()> {
+    let repo = ws.repo();
+    let lock = repo.commondir().join(format!("{refname}.lock"));
+    let marker = ws.ensure_state_dir()?.join("squash-ref-lock");
+    if let Some(pid) = std::fs::read_to_string(&marker)
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+    {
+        let alive = rustix::process::Pid::from_raw(pid)
+            .is_some_and(|p| rustix::process::test_kill_process(p).is_ok());
+        if !alive && lock.exists() {
+            tracing::info!(lock = %lock.display(), "removing the ref lock a killed squash left");
+            let _ = std::fs::remove_file(&lock);
+        }
+    }
+    std::fs::write(&marker, std::process::id().to_string())
+        .map_err(|e| Error::io("write", &marker, e))?;
     let result = match old {
         Some(old) => repo
             .reference_matching(refname, new, true, old, log)
             .map(|_| ()),
         None => repo.reference(refname, new, false, log).map(|_| ()),
     };
+    let _ = std::fs::remove_file(&marker);
     result.map_err(|e| match e.code() {
         git2::ErrorCode::Modified | git2::ErrorCode::Exists => Error::Squash {
             reason: format!("{refname} moved while squashing; nothing was changed, run it again"),
+        },
+        git2::ErrorCode::Locked => Error::Squash {
+            reason: format!(
+                "{} exists: a git command is updating the branch (if none runs, remove that file)",
+                lock.display()
+            ),
         },
         _ => Error::Git {
             action: format!("update {refname}"),
@@ -278,31 +308,30 @@ fn move_branch(
     Ok(())
 }
 
-/// `git reset -q -- <paths>` (index entries from the new HEAD), then
-/// `git update-index -q --refresh` (stat data for those entries; the rest
-/// keep theirs, so nothing unchanged is re-read).
-fn sync_index(ws: &Workspace, paths: &[Vec<u8>]) -> std::result::Result<(), String> {
-    let git = |args: &[&str], input: Option<&[u8]>| -> std::result::Result<(), String> {
-        let mut child = Command::new("git")
+/// A copy of the user's index moved to `commit` (`git read-tree --reset
+/// <commit>`: entries whose content does not change keep their stat data,
+/// so nothing unchanged is re-read; HEAD is not touched), then `git update-index -q --refresh` for
+/// stat data of the committed paths. Built in the state dir.
+fn stage_index(ws: &Workspace, commit: Oid) -> std::result::Result<PathBuf, String> {
+    let state = ws.ensure_state_dir().map_err(|e| e.to_string())?;
+    let staged = state.join(format!("squash-index.{}", std::process::id()));
+    let user_index = ws.index_path();
+    if user_index.exists() {
+        crate::snapshot::fallback::copy_index(&user_index, &staged).map_err(|e| e.to_string())?;
+    }
+    let git = |args: &[&str]| -> std::result::Result<(), String> {
+        let out = Command::new("git")
             .args(args)
             .current_dir(ws.workdir())
             .env("GIT_DIR", ws.git_dir())
             .env("GIT_WORK_TREE", ws.workdir())
-            .env_remove("GIT_INDEX_FILE")
+            .env("GIT_INDEX_FILE", &staged)
             .env("SAVEPOINT_NO_HOOKS", "1")
-            .stdin(if input.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
-            .spawn()
+            .output()
             .map_err(|e| format!("run git: {e}"))?;
-        if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
-            stdin.write_all(bytes).map_err(|e| e.to_string())?;
-        }
-        let out = child.wait_with_output().map_err(|e| e.to_string())?;
         // `update-index --refresh` exits 1 when files differ from the
         // index (changed after the snapshot): that is information.
         if out.status.success() || args.contains(&"--refresh") {
@@ -315,20 +344,34 @@ fn sync_index(ws: &Workspace, paths: &[Vec<u8>]) -> std::result::Result<(), Stri
             ))
         }
     };
-    let mut list = Vec::new();
-    for p in paths {
-        list.extend_from_slice(p);
-        list.push(0);
+    let result = git(&["read-tree", "--reset", &commit.to_string()])
+        .and_then(|()| git(&["update-index", "-q", "--refresh"]));
+    match result {
+        Ok(()) => Ok(staged),
+        Err(e) => {
+            let _ = std::fs::remove_file(&staged);
+            Err(e)
+        }
     }
-    git(
-        &[
-            "--literal-pathspecs",
-            "reset",
-            "-q",
-            "--pathspec-from-file=-",
-            "--pathspec-file-nul",
-        ],
-        Some(&list),
-    )?;
-    git(&["update-index", "-q", "--refresh"], None)
+}
+
+/// Put the staged index in place with one rename, unless a git command
+/// holds `index.lock` right now (then its write wins and the index stays as
+/// it was: `git reset -q` brings it in line). savepoint never creates
+/// `index.lock` itself, so a crash can never leave one behind.
+fn swap_index(ws: &Workspace, staged: &Path) -> std::result::Result<(), String> {
+    let index = ws.index_path();
+    let lock = ws.git_dir().join("index.lock");
+    let result = if lock.exists() {
+        Err(format!(
+            "{} exists: a git command is writing the index",
+            lock.display()
+        ))
+    } else {
+        std::fs::rename(staged, &index).map_err(|e| e.to_string())
+    };
+    if result.is_err() {
+        let _ = std::fs::remove_file(staged);
+    }
+    result
 }
