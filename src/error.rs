@@ -62,6 +62,10 @@ pub enum Error {
     #[error("cannot squash: {reason}")]
     Squash { reason: String },
 
+    /// Objects could not be written (full disk, read-only object store).
+    #[error("cannot write to the object store: {reason}")]
+    ObjectStore { reason: String },
+
     /// A `<snap>` argument did not resolve to a commit.
     #[error("cannot resolve snapshot `{spec}`: {reason}")]
     Revision { spec: String, reason: String },

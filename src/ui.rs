@@ -124,6 +124,7 @@ fn hint_for(e: &anyhow::Error) -> Option<String> {
         E::InvalidSettings { .. } => {
             "fix the JSON (or move the file away), then run the command again".into()
         }
+        E::ObjectStore { .. } => "check free disk space and write permission on .git/objects; nothing was recorded".into(),
         E::AlreadyWatching { .. } => {
             "see it with `savepoint status`; stop it with `savepoint stop`".into()
         }

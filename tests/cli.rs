@@ -74,6 +74,19 @@ fn user_index_head_and_branches_are_byte_identical_after_every_command() {
         .success();
     repo.cmd().arg("diff").assert().success();
     repo.cmd().args(["diff", "@~1", "@"]).assert().success();
+    for args in [
+        &["status"][..],
+        &["status", "--json"],
+        &["handoff"],
+        &["prune", "--dry-run"],
+        &["prune"],
+        &["recover", "--dry-run"],
+        &["restore", "@", "--dry-run"],
+        &["hooks", "status"],
+        &["stop"],
+    ] {
+        repo.cmd().args(args).assert().success();
+    }
     repo.remove("more.txt");
     assert_eq!(repo.user_state(), before);
     repo.assert_fsck_clean();

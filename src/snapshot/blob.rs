@@ -12,6 +12,22 @@ use git2::{ObjectType, Odb, OdbLookupFlags, Oid, Repository};
 /// Files above this are streamed instead of read into memory.
 const STREAM_THRESHOLD: u64 = 8 << 20;
 
+/// Why a file could not become a blob: the file (vanished, unreadable —
+/// it is left out or keeps its indexed content) or the object store (full
+/// disk, read-only `.git/objects` — the snapshot fails: nothing may be
+/// silently dropped).
+#[derive(Debug)]
+pub enum HashError {
+    Read(io::Error),
+    Store(String),
+}
+
+impl From<git2::Error> for HashError {
+    fn from(e: git2::Error) -> Self {
+        HashError::Store(e.message().to_owned())
+    }
+}
+
 /// A per-thread handle for writing blobs.
 pub struct BlobWriter {
     repo: Repository,
@@ -28,30 +44,27 @@ impl BlobWriter {
 
     /// Hash and store a regular file.
     /// Returns the id and whether a new object may have been written.
-    pub fn write_file(&self, abs: &Path, size: u64) -> io::Result<(Oid, bool)> {
+    pub fn write_file(&self, abs: &Path, size: u64) -> Result<(Oid, bool), HashError> {
         if self.apply_filters || size > STREAM_THRESHOLD {
-            // Surface open errors (vanished, unreadable) as io errors first.
-            drop(std::fs::File::open(abs)?);
-            return self
-                .repo
-                .blob_path(abs)
-                .map(|oid| (oid, true))
-                .map_err(git_to_io);
+            // Surface open errors (vanished, unreadable) as read errors
+            // first; what libgit2 reports after that is about the store.
+            drop(std::fs::File::open(abs).map_err(HashError::Read)?);
+            return Ok((self.repo.blob_path(abs)?, true));
         }
-        let data = std::fs::read(abs)?;
+        let data = std::fs::read(abs).map_err(HashError::Read)?;
         self.write_bytes(&data)
     }
 
     /// Hash and store a symlink's target.
-    pub fn write_link(&self, abs: &Path) -> io::Result<(Oid, bool)> {
+    pub fn write_link(&self, abs: &Path) -> Result<(Oid, bool), HashError> {
         use std::os::unix::ffi::OsStrExt;
-        let target = std::fs::read_link(abs)?;
+        let target = std::fs::read_link(abs).map_err(HashError::Read)?;
         self.write_bytes(target.as_os_str().as_bytes())
     }
 
-    fn write_bytes(&self, data: &[u8]) -> io::Result<(Oid, bool)> {
-        let odb = self.repo.odb().map_err(git_to_io)?;
-        write_if_missing(&odb, ObjectType::Blob, data).map_err(git_to_io)
+    fn write_bytes(&self, data: &[u8]) -> Result<(Oid, bool), HashError> {
+        let odb = self.repo.odb()?;
+        Ok(write_if_missing(&odb, ObjectType::Blob, data)?)
     }
 }
 
@@ -66,14 +79,6 @@ pub fn write_if_missing(
         return Ok((oid, false));
     }
     Ok((odb.write(kind, data)?, true))
-}
-
-fn git_to_io(e: git2::Error) -> io::Error {
-    let kind = match e.code() {
-        git2::ErrorCode::NotFound => io::ErrorKind::NotFound,
-        _ => io::ErrorKind::Other,
-    };
-    io::Error::new(kind, e.message().to_owned())
 }
 
 /// Could attribute filters change what `git add` stores? Checked once per

@@ -141,6 +141,10 @@ impl Engine {
                         .out
                         .written
                         .extend(out.written.into_iter().chain(extra.out.written));
+                    worker
+                        .out
+                        .store_errors
+                        .extend(out.store_errors.into_iter().chain(extra.out.store_errors));
                     if let [only] = out.entries.as_slice() {
                         if &only.path == rel {
                             builder.upsert(bytes_path(rel), only.oid, FileMode::Commit);
@@ -186,6 +190,9 @@ impl Engine {
                     }
                 }
             }
+        }
+        if let Some(e) = worker.out.store_errors.first() {
+            return Err(crate::error::Error::ObjectStore { reason: e.clone() });
         }
         let tree = builder
             .create_updated(repo, &base)

@@ -346,6 +346,9 @@ impl Engine {
         skipped.extend(extra.skipped);
         let mut new_cache = out.cache;
         new_cache.extend(extra.cache);
+        if let Some(e) = out.store_errors.iter().chain(&extra.store_errors).next() {
+            return Err(crate::error::Error::ObjectStore { reason: e.clone() });
+        }
         let mut written = out.written;
         written.extend(extra.written);
 

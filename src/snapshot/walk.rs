@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use super::blob::BlobWriter;
+use super::blob::{BlobWriter, HashError};
 use super::cache::{CacheEntry, StatCache};
 use super::fsys::{self, Kind};
 use super::ignore::{DirRules, Excludes};
@@ -50,6 +50,8 @@ pub struct Out {
     pub repo_dirs: Vec<Vec<u8>>,
     /// Objects that may have been newly written (to flush to disk).
     pub written: Vec<git2::Oid>,
+    /// Object-store failures: the snapshot cannot be complete.
+    pub store_errors: Vec<String>,
     pub stats: ScanStats,
 }
 
@@ -60,6 +62,7 @@ impl Out {
         self.skipped.extend(o.skipped);
         self.repo_dirs.extend(o.repo_dirs);
         self.written.extend(o.written);
+        self.store_errors.extend(o.store_errors);
         self.stats.add(&o.stats);
     }
 }
@@ -80,10 +83,9 @@ impl<'a> Worker<'a> {
         }
     }
 
-    fn writer(&mut self) -> std::io::Result<&BlobWriter> {
+    fn writer(&mut self) -> Result<&BlobWriter, HashError> {
         if self.writer.is_none() {
-            let w = BlobWriter::open(self.ctx.git_dir, self.ctx.apply_filters)
-                .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
+            let w = BlobWriter::open(self.ctx.git_dir, self.ctx.apply_filters)?;
             self.writer = Some(w);
         }
         Ok(self.writer.as_ref().expect("just set"))
@@ -159,8 +161,9 @@ impl<'a> Worker<'a> {
                 });
             }
             // Vanished between listing and reading: it is simply gone.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
+            Err(HashError::Read(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(HashError::Store(e)) => self.out.store_errors.push(e),
+            Err(HashError::Read(e)) => {
                 // Keep the last committed content of a tracked file rather
                 // than dropping it from the snapshot.
                 if let Some(t) = tracked {
