@@ -329,8 +329,8 @@ impl Engine {
             abs: ws.workdir().to_path_buf(),
             parent_rules: DirRules::empty(),
         };
+        // Sorted by path (each walker thread sorts its share).
         let mut out = walk::walk(&ctx, vec![root], self.opts.threads);
-        out.entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
         let mut worker = Worker::new(&ctx);
         worker.out.repo_dirs = std::mem::take(&mut out.repo_dirs);
         worker.tracked_pass(&out.entries, &tracked.entries);
@@ -357,8 +357,9 @@ impl Engine {
             .odb()
             .git_context(|| "open object database".to_owned())?;
         let mut ts = TreeStats::default();
-        let tree = tree::write_tree(&odb, &entries, 0, &mut ts)
-            .git_context(|| "write snapshot tree".to_owned())?;
+        let tree =
+            tree::write_tree_parallel(ws.git_dir(), &odb, &entries, self.opts.threads, &mut ts)
+                .git_context(|| "write snapshot tree".to_owned())?;
         stats.trees_written = ts.written.len() as u64;
         written.extend(ts.written);
 

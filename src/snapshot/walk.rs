@@ -434,16 +434,47 @@ pub fn walk(ctx: &Ctx<'_>, roots: Vec<Job>, threads: usize) -> Out {
                             cv.notify_all();
                         }
                     }
+                    // Sort this share here, in parallel with the others.
+                    worker
+                        .out
+                        .entries
+                        .sort_unstable_by(|a, b| a.path.cmp(&b.path));
                     worker.out
                 })
             })
             .collect();
+        let mut runs = Vec::new();
         for h in handles {
             match h.join() {
-                Ok(out) => total.merge(out),
+                Ok(mut out) => {
+                    runs.push(std::mem::take(&mut out.entries));
+                    total.merge(out);
+                }
                 Err(p) => std::panic::resume_unwind(p),
             }
         }
+        total.entries = merge_sorted(runs);
     });
     total
+}
+
+/// Merge runs sorted by path into one sorted list.
+fn merge_sorted(mut runs: Vec<Vec<Entry>>) -> Vec<Entry> {
+    while runs.len() > 1 {
+        let b = runs.pop().expect("two runs");
+        let a = runs.pop().expect("two runs");
+        let mut merged = Vec::with_capacity(a.len() + b.len());
+        let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+        loop {
+            let take_a = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) => x.path <= y.path,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            merged.extend(if take_a { a.next() } else { b.next() });
+        }
+        runs.insert(0, merged);
+    }
+    runs.pop().unwrap_or_default()
 }
