@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
-    diff, handoff, hook, hooks, log, prune, recover, restore, show, snap, squash, status, stop,
-    watch,
+    diff, handoff, hook, hooks, log, meta, prune, push, recover, restore, show, snap, squash,
+    status, stop, watch,
 };
 
 /// Snapshots your work tree on a shadow ref so an interrupted session never
@@ -43,8 +43,9 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
 
+    /// No command: a short guide to this repository's state.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -70,11 +71,16 @@ pub enum Command {
     Handoff(handoff::Args),
     Squash(squash::Args),
     Prune(prune::Args),
+    Push(push::PushArgs),
+    Fetch(push::FetchArgs),
+    Config(meta::ConfigArgs),
+    Completions(meta::CompletionsArgs),
+    Man(meta::ManArgs),
 }
 
 impl Cli {
     /// Is this process a detached watcher (whose stderr is a log file)?
     pub fn is_daemon(&self) -> bool {
-        matches!(&self.command, Command::Watch(a) if a.daemon_child)
+        matches!(&self.command, Some(Command::Watch(a)) if a.daemon_child)
     }
 }

@@ -66,6 +66,10 @@ pub enum Error {
     #[error("cannot write to the object store: {reason}")]
     ObjectStore { reason: String },
 
+    /// Talking to a git remote failed (unknown, rejected, unreachable).
+    #[error("remote `{remote}`: {reason}")]
+    Remote { remote: String, reason: String },
+
     /// A `<snap>` argument did not resolve to a commit.
     #[error("cannot resolve snapshot `{spec}`: {reason}")]
     Revision { spec: String, reason: String },

@@ -16,6 +16,7 @@ pub mod handoff;
 pub mod lock;
 pub mod prune;
 pub mod recover;
+pub mod remote;
 pub mod repo;
 pub mod restore;
 pub mod revision;

@@ -7,7 +7,9 @@ pub mod handoff;
 pub mod hook;
 pub mod hooks;
 pub mod log;
+pub mod meta;
 pub mod prune;
+pub mod push;
 pub mod recover;
 pub mod restore;
 pub mod show;
@@ -47,7 +49,10 @@ pub fn run(cli: Cli) -> Result<()> {
         ui: Ui::new(cli.color),
         dir,
     };
-    match &cli.command {
+    let Some(command) = &cli.command else {
+        return meta::guide(&ctx);
+    };
+    match command {
         Command::Snap(args) => snap::run(&ctx, args),
         Command::Log(args) => log::run(&ctx, args),
         Command::Show(args) => show::run(&ctx, args),
@@ -60,6 +65,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Handoff(args) => handoff::run(&ctx, args),
         Command::Squash(args) => squash::run(&ctx, args),
         Command::Prune(args) => prune::run(&ctx, args),
+        Command::Push(args) => push::push(&ctx, args),
+        Command::Fetch(args) => push::fetch(&ctx, args),
+        Command::Config(args) => meta::config(&ctx, args),
+        Command::Completions(args) => meta::completions(args),
+        Command::Man(args) => meta::man(args),
         Command::Status(args) => status::run(&ctx, args),
         Command::Stop(args) => stop::run(&ctx, args),
     }

@@ -154,35 +154,36 @@ pub fn write_tree_parallel(
     if threads < 2 || dirs.len() < 2 {
         return write_tree(odb, entries, 0, stats);
     }
+    /// What one thread hashed: (directory number, id) pairs and its counts.
+    type Share = Result<(Vec<(usize, Oid)>, TreeStats), git2::Error>;
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<Result<(Vec<(usize, Oid)>, TreeStats), git2::Error>> =
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads.min(dirs.len()))
-                .map(|_| {
-                    s.spawn(|| {
-                        let repo = git2::Repository::open(git_dir)?;
-                        let odb = repo.odb()?;
-                        let mut local = TreeStats::default();
-                        let mut ids = Vec::new();
-                        loop {
-                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some((range, sub_len)) = dirs.get(k) else {
-                                break;
-                            };
-                            ids.push((
-                                k,
-                                write_tree(&odb, &entries[range.clone()], *sub_len, &mut local)?,
-                            ));
-                        }
-                        Ok((ids, local))
-                    })
+    let results: Vec<Share> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads.min(dirs.len()))
+            .map(|_| {
+                s.spawn(|| {
+                    let repo = git2::Repository::open(git_dir)?;
+                    let odb = repo.odb()?;
+                    let mut local = TreeStats::default();
+                    let mut ids = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((range, sub_len)) = dirs.get(k) else {
+                            break;
+                        };
+                        ids.push((
+                            k,
+                            write_tree(&odb, &entries[range.clone()], *sub_len, &mut local)?,
+                        ));
+                    }
+                    Ok((ids, local))
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        });
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
     let mut ids = vec![Oid::zero(); dirs.len()];
     for r in results {
         let (found, local) = r?;

@@ -182,6 +182,7 @@ struct Daemon<'a> {
     /// Requests and signals that arrived while events were being drained.
     deferred: std::collections::VecDeque<Msg>,
     cache_saved: Instant,
+    last_push: Option<Instant>,
 }
 
 impl<'a> Daemon<'a> {
@@ -220,6 +221,7 @@ impl<'a> Daemon<'a> {
             cache_saved: Instant::now()
                 .checked_sub(CACHE_SAVE_EVERY)
                 .unwrap_or_else(Instant::now),
+            last_push: None,
         })
     }
 
@@ -641,6 +643,7 @@ impl<'a> Daemon<'a> {
                 }
                 self.state.watches = self.set.len();
                 self.state.save(&self.state_dir);
+                self.housekeeping();
                 Ok(())
             }
             Err(e) => {
@@ -661,9 +664,6 @@ impl<'a> Daemon<'a> {
     /// Take a snapshot and record it in the status.
     fn take(&mut self, req: SnapRequest) -> Result<SnapOutcome> {
         let out = snap::take(self.ws, self.cfg, &req, Some(&mut self.engine))?;
-        if out.created && crate::prune::due(self.ws, PRUNE_EVERY) {
-            self.prune();
-        }
         if self.cache_saved.elapsed() >= CACHE_SAVE_EVERY {
             self.engine.save_cache();
             self.cache_saved = Instant::now();
@@ -676,6 +676,31 @@ impl<'a> Daemon<'a> {
             self.state.last_snapshot_time = Some(chrono::Local::now().to_rfc3339());
         }
         Ok(out)
+    }
+
+    /// After a snapshot: the daily prune, and a push every
+    /// `savepoint.pushInterval` (in the background: the network may be slow).
+    fn housekeeping(&mut self) {
+        if crate::prune::due(self.ws, PRUNE_EVERY) {
+            self.prune();
+        }
+        if let Some(every) = self.cfg.push_interval {
+            if self.last_push.is_none_or(|t| t.elapsed() >= every) {
+                self.last_push = Some(Instant::now());
+                let remote = crate::remote::choose(None, self.cfg.remote.as_deref());
+                let workdir = self.ws.workdir().to_path_buf();
+                std::thread::spawn(move || {
+                    let result = Workspace::discover(&workdir)
+                        .and_then(|ws| crate::remote::push(&ws, &remote, false));
+                    match result {
+                        Ok(refs) => {
+                            tracing::info!(remote = %remote, refs = refs.len(), "pushed snapshot chains")
+                        }
+                        Err(e) => tracing::warn!("push to {remote} failed: {e}"),
+                    }
+                });
+            }
+        }
     }
 
     /// The daily prune (retention from the config).

@@ -1,0 +1,81 @@
+//! `savepoint push` / `savepoint fetch`: snapshot chains to and from a git
+//! remote.
+
+use anyhow::Result;
+use savepoint::config::Config;
+use savepoint::remote;
+
+use super::Ctx;
+use crate::ui;
+
+/// Copy this repository's snapshot chains to a git remote.
+///
+/// Pushes `refs/savepoint/heads/*` and `refs/savepoint/detached/*` under
+/// the same names with git's own transport and credentials; branches are
+/// never pushed. A chain the remote has from another machine is not
+/// overwritten (unless --force): fetch it, it is kept side by side.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  savepoint push                 # savepoint.remote, else origin\n  savepoint push backup\n  git config savepoint.pushInterval 15m   # the watcher pushes by itself"
+)]
+pub struct PushArgs {
+    /// The remote (default: savepoint.remote, else origin).
+    pub remote: Option<String>,
+
+    /// Replace chains the remote has from another machine.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Print JSON: an array of {"ref","status","detail"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Bring a remote's snapshot chains in, beside the local ones.
+///
+/// Fetches the remote's `refs/savepoint/heads/*` and `detached/*` into
+/// `refs/savepoint/remotes/<remote>/…`: local chains are never overwritten.
+/// `savepoint log --all` lists them; `savepoint restore` restores from them.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  savepoint fetch && savepoint log --all\n  savepoint restore remotes/origin/heads/main -- src/"
+)]
+pub struct FetchArgs {
+    /// The remote (default: savepoint.remote, else origin).
+    pub remote: Option<String>,
+}
+
+pub fn push(ctx: &Ctx, args: &PushArgs) -> Result<()> {
+    let ws = ctx.workspace()?;
+    let cfg = Config::load(ws.repo())?;
+    let name = remote::choose(args.remote.as_deref(), cfg.remote.as_deref());
+    let pushed = remote::push(&ws, &name, args.force)?;
+    if args.json {
+        return super::print_json(&pushed);
+    }
+    if pushed.is_empty() {
+        println!("nothing to push: no snapshots yet");
+    }
+    for p in &pushed {
+        println!(
+            "{:<10} {} → {name}",
+            p.status,
+            ctx.ui.paint(ui::REF, &p.refname)
+        );
+    }
+    Ok(())
+}
+
+pub fn fetch(ctx: &Ctx, args: &FetchArgs) -> Result<()> {
+    let ws = ctx.workspace()?;
+    let cfg = Config::load(ws.repo())?;
+    let name = remote::choose(args.remote.as_deref(), cfg.remote.as_deref());
+    let refs = remote::fetch(&ws, &name)?;
+    if refs.is_empty() {
+        println!("{name} has no snapshot chains");
+    }
+    for r in &refs {
+        println!("{}", ctx.ui.paint(ui::REF, r));
+    }
+    Ok(())
+}

@@ -1,0 +1,268 @@
+//! Off-machine copies through a plain git remote (a local bare repository
+//! over a file URL), and the finishing touches: completions, man page,
+//! `config`, the no-command guide and `git savepoint`.
+
+mod common;
+
+use common::TestRepo;
+use serde_json::Value;
+
+fn bare_remote(repo: &TestRepo) -> tempfile::TempDir {
+    let bare = tempfile::tempdir().unwrap();
+    repo.git(&["init", "-q", "--bare", bare.path().to_str().unwrap()]);
+    let url = format!("file://{}", bare.path().display());
+    repo.git(&["remote", "add", "origin", &url]);
+    bare
+}
+
+fn ls_remote(repo: &TestRepo, pattern: &str) -> String {
+    repo.git(&["ls-remote", "origin", pattern])
+}
+
+#[test]
+fn push_fetch_log_and_restore_across_machines() {
+    let a = TestRepo::new();
+    a.write("src/lib.rs", "fn a() {}\n");
+    a.commit_all("init");
+    let bare = bare_remote(&a);
+    a.git(&["push", "-q", "origin", "main"]);
+    let branches_on_remote = ls_remote(&a, "refs/heads/*");
+
+    a.write("src/lib.rs", "fn a() { wip on machine a }\n");
+    a.write("notes.md", "only in the snapshot\n");
+    let first = a.snap("manual").id.unwrap();
+    let out = a.run_ok(&["push"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("refs/savepoint/heads/main"));
+    let remote_tip = ls_remote(&a, "refs/savepoint/heads/main");
+    assert!(
+        remote_tip.starts_with(&a.rev("refs/savepoint/heads/main")),
+        "{remote_tip}"
+    );
+    assert_eq!(
+        ls_remote(&a, "refs/heads/*"),
+        branches_on_remote,
+        "branches touched"
+    );
+
+    // A second push after new snapshots is a fast-forward.
+    a.write("notes.md", "more\n");
+    a.snap("manual");
+    let json: Value = a.json(&["push"]);
+    assert_eq!(json[0]["status"], "updated", "{json}");
+    assert!(json[0]["detail"].as_str().unwrap().contains(".."), "{json}");
+
+    // Another machine: a fresh clone fetches the chains beside its own.
+    let b = TestRepo::new();
+    let url = format!("file://{}", bare.path().display());
+    std::fs::remove_dir_all(b.abs(".git")).unwrap();
+    b.git(&["clone", "-q", "-b", "main", &url, "."]);
+    let out = b.run_ok(&["fetch"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("refs/savepoint/remotes/origin/heads/main")
+    );
+    let log = b.json(&["log", "--all"]);
+    let refs: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["ref"].as_str().unwrap())
+        .collect();
+    assert!(
+        refs.iter()
+            .all(|r| *r == "refs/savepoint/remotes/origin/heads/main"),
+        "{refs:?}"
+    );
+    assert_eq!(refs.len(), 2);
+    // Restore from the fetched chain works (by id or by name).
+    b.run_ok(&["restore", &first]);
+    assert_eq!(
+        std::fs::read_to_string(b.abs("notes.md")).unwrap(),
+        "only in the snapshot\n"
+    );
+    b.run_ok(&["restore", "remotes/origin/heads/main", "--", "notes.md"]);
+    assert_eq!(
+        std::fs::read_to_string(b.abs("notes.md")).unwrap(),
+        "more\n"
+    );
+
+    // B's own chain diverges from A's: B's push is refused (A's chain is
+    // not overwritten), A fetches B's… nothing is lost on either side.
+    b.write("src/lib.rs", "fn a() { wip on machine b }\n");
+    b.snap("manual");
+    let b_local = b.rev("refs/savepoint/heads/main");
+    let out = b.cmd().arg("push").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("another machine") && err.contains("savepoint fetch"),
+        "{err}"
+    );
+    assert!(
+        ls_remote(&a, "refs/savepoint/heads/main").starts_with(&a.rev("refs/savepoint/heads/main"))
+    );
+    b.run_ok(&["fetch"]);
+    assert_eq!(
+        b.rev("refs/savepoint/heads/main"),
+        b_local,
+        "local chain overwritten"
+    );
+    assert_eq!(
+        b.rev("refs/savepoint/remotes/origin/heads/main"),
+        a.rev("refs/savepoint/heads/main")
+    );
+    // --force replaces the remote's copy (A still has its own locally).
+    b.run_ok(&["push", "--force"]);
+    a.run_ok(&["fetch"]);
+    assert_eq!(a.rev("refs/savepoint/remotes/origin/heads/main"), b_local);
+    assert_ne!(a.rev("refs/savepoint/heads/main"), b_local);
+    a.assert_fsck_clean();
+    b.assert_fsck_clean();
+}
+
+#[test]
+fn remote_errors_are_clear() {
+    let repo = TestRepo::new();
+    repo.write("a", "a\n");
+    repo.commit_all("init");
+    repo.write("a", "work\n");
+    repo.snap("manual");
+    let out = repo.cmd().args(["push", "nowhere"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("remote `nowhere`") && err.contains("git remote add"),
+        "{err}"
+    );
+    // An unreachable remote.
+    repo.git(&[
+        "remote",
+        "add",
+        "gone",
+        "file:///nonexistent/savepoint-remote",
+    ]);
+    let out = repo.cmd().args(["fetch", "gone"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: remote `gone`"), "{err}");
+    // savepoint.remote picks the default.
+    let _bare = bare_remote(&repo);
+    repo.git(&["remote", "rename", "origin", "backup"]);
+    repo.git(&["config", "savepoint.remote", "backup"]);
+    repo.run_ok(&["push"]);
+    assert!(!repo
+        .git(&["ls-remote", "backup", "refs/savepoint/*"])
+        .is_empty());
+}
+
+#[test]
+fn completions_man_config_and_the_guide() {
+    let repo = TestRepo::new();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = repo.run_ok(&["completions", shell]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("savepoint") && text.contains("restore"),
+            "{shell}"
+        );
+    }
+    let out = repo.run_ok(&["man"]);
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        page.contains(".TH savepoint") && page.contains("savepoint-restore"),
+        "{page}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    repo.run_ok(&["man", "--out-dir", dir.path().to_str().unwrap()]);
+    assert!(dir.path().join("savepoint.1").exists());
+    assert!(dir.path().join("savepoint-watch.1").exists());
+
+    // config: effective values and their origins; invalid ones name the key.
+    repo.git(&["config", "savepoint.debounce", "250"]);
+    let v: Value = repo.json(&["config"]);
+    let find = |k: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["key"] == k)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(find("savepoint.debounce")["value"], "250");
+    assert_eq!(find("savepoint.debounce")["source"], "local");
+    assert_eq!(find("savepoint.maxWait")["source"], "default");
+    repo.git(&["config", "savepoint.maxWait", "never"]);
+    let out = repo.cmd().arg("config").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("savepoint.maxWait"));
+    repo.git(&["config", "--unset", "savepoint.maxWait"]);
+
+    // No command: the guide, with the next steps.
+    let out = repo.run_ok(&[]);
+    let guide = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        guide.contains("watcher:") && guide.contains("savepoint watch --detach"),
+        "{guide}"
+    );
+    let outside = tempfile::tempdir().unwrap();
+    let mut cmd = repo.cmd();
+    cmd.current_dir(outside.path());
+    let out = cmd.output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Not in a git work tree"));
+
+    // Every command's --help has examples.
+    for sub in [
+        "snap",
+        "log",
+        "show",
+        "diff",
+        "restore",
+        "recover",
+        "squash",
+        "prune",
+        "watch",
+        "status",
+        "stop",
+        "hooks",
+        "handoff",
+        "push",
+        "fetch",
+        "config",
+        "completions",
+        "man",
+    ] {
+        let out = repo.run_ok(&[sub, "--help"]);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Examples:"),
+            "{sub}"
+        );
+    }
+}
+
+#[test]
+fn git_savepoint_runs_savepoint() {
+    let repo = TestRepo::new();
+    repo.write("a", "a\n");
+    repo.commit_all("init");
+    let bin = assert_cmd::cargo::cargo_bin("savepoint");
+    let dir = bin.parent().unwrap();
+    assert!(dir.join("git-savepoint").exists(), "git-savepoint is built");
+    let out = std::process::Command::new("git")
+        .args(["savepoint", "status", "--json"])
+        .current_dir(repo.path())
+        .env(
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", dir.display()),
+        )
+        .env("HOME", repo.home.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["watching"], false);
+}
