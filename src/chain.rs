@@ -88,6 +88,8 @@ pub struct SnapshotInfo {
     pub trigger: String,
     pub base: String,
     pub session: Option<String>,
+    /// Who made the change (`Savepoint-Agent`), when known.
+    pub agent: Option<String>,
     pub tool: Option<String>,
     pub prompt: Option<String>,
     pub message: String,
@@ -146,6 +148,7 @@ pub fn info(repo: &Repository, oid: Oid, refname: &str) -> Result<SnapshotInfo> 
         trigger: t.trigger,
         base: t.base,
         session: t.session,
+        agent: t.agent,
         tool: t.tool,
         prompt: t.prompt,
         subject: commit.summary().unwrap_or("").to_owned(),

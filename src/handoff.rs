@@ -117,7 +117,12 @@ pub fn brief(ws: &Workspace) -> Result<String> {
             .as_deref()
             .map(|x| format!(" (session `{x}`)"))
             .unwrap_or_default();
-        let _ = writeln!(w, "{n}. {} — {p}{session}", s.time);
+        let by = s
+            .agent
+            .as_deref()
+            .map(|a| format!(" [{a}]"))
+            .unwrap_or_default();
+        let _ = writeln!(w, "{n}. {} — {p}{session}{by}", s.time);
     }
     if n == 0 {
         let _ = writeln!(w, "No prompts were recorded.");
@@ -130,6 +135,10 @@ pub fn brief(ws: &Workspace) -> Result<String> {
     };
     if !tools.is_empty() {
         let _ = writeln!(w, "\nTools used: {}.", tools.join(", "));
+    }
+    let agents = crate::squash::agents_in_order(&snaps);
+    if !agents.is_empty() {
+        let _ = writeln!(w, "\nAssistants that worked on it: {}.", agents.join(", "));
     }
     let _ = writeln!(w);
 

@@ -30,6 +30,8 @@ pub struct SnapRequest {
     /// A user message (`snap -m`): replaces the file summary in the subject.
     pub message: Option<String>,
     pub session: Option<String>,
+    /// `claude`, `gemini`, `codex`, `cursor`, `human` (the agent trailer).
+    pub agent: Option<String>,
     pub tool: Option<String>,
     pub prompt: Option<String>,
     /// How long to wait for another snapshotter.
@@ -44,6 +46,7 @@ impl SnapRequest {
             trigger: trigger.into(),
             message: None,
             session: None,
+            agent: None,
             tool: None,
             prompt: None,
             lock_timeout: Duration::from_secs(30),
@@ -191,6 +194,7 @@ pub fn take(
             .map(|h| h.to_string())
             .unwrap_or_else(|| "unborn".to_owned()),
         session,
+        agent: req.agent.clone(),
         tool: req.tool.clone(),
         prompt,
         skipped: skipped_trailers,

@@ -163,6 +163,7 @@ pub fn default_message(snapshots: &[SnapshotInfo], files: &[(char, String)]) -> 
     let mut tools: Vec<&str> = snapshots.iter().filter_map(|s| s.tool.as_deref()).collect();
     tools.sort_unstable();
     tools.dedup();
+    let agents = agents_in_order(snapshots);
     let paths: Vec<String> = files.iter().map(|(_, p)| p.clone()).collect();
     let subject = match prompts.first() {
         Some(p) => crate::trailers::one_line(p, 72),
@@ -179,11 +180,25 @@ pub fn default_message(snapshots: &[SnapshotInfo], files: &[(char, String)]) -> 
     if !tools.is_empty() {
         m.push_str(&format!("Tools: {}\n\n", tools.join(", ")));
     }
+    if !agents.is_empty() {
+        m.push_str(&format!("Agents: {}\n\n", agents.join(", ")));
+    }
     m.push_str("Files:\n");
     for (letter, path) in files {
         m.push_str(&format!("  {letter} {path}\n"));
     }
     m
+}
+
+/// The agents that made the snapshots, in order of first appearance.
+pub fn agents_in_order(snapshots: &[SnapshotInfo]) -> Vec<&str> {
+    let mut agents: Vec<&str> = Vec::new();
+    for a in snapshots.iter().filter_map(|s| s.agent.as_deref()) {
+        if !agents.contains(&a) {
+            agents.push(a);
+        }
+    }
+    agents
 }
 
 /// Add the `Savepoint-Snapshots:` trailer naming the squashed range.

@@ -8,6 +8,8 @@ pub const SESSION: &str = "Savepoint-Session";
 pub const TOOL: &str = "Savepoint-Tool";
 pub const PROMPT: &str = "Savepoint-Prompt";
 pub const SKIPPED: &str = "Savepoint-Skipped";
+/// Who made the change: `claude`, `gemini`, `codex`, `cursor`, `human`.
+pub const AGENT: &str = "Savepoint-Agent";
 
 /// Longest prompt kept in a trailer, in characters.
 pub const PROMPT_CHARS: usize = 200;
@@ -18,6 +20,7 @@ pub struct Trailers {
     pub trigger: String,
     pub base: String,
     pub session: Option<String>,
+    pub agent: Option<String>,
     pub tool: Option<String>,
     pub prompt: Option<String>,
     pub skipped: Vec<String>,
@@ -52,6 +55,9 @@ pub fn format_message(subject: &str, body: Option<&str>, t: &Trailers) -> String
     if let Some(v) = &t.session {
         push(SESSION, v);
     }
+    if let Some(v) = &t.agent {
+        push(AGENT, v);
+    }
     if let Some(v) = &t.tool {
         push(TOOL, v);
     }
@@ -82,6 +88,7 @@ pub fn parse(message: &str) -> Option<Trailers> {
             }
             BASE => t.base = v,
             SESSION => t.session = Some(v),
+            AGENT => t.agent = Some(v),
             TOOL => t.tool = Some(v),
             PROMPT => t.prompt = Some(v),
             SKIPPED => t.skipped.push(v),
@@ -124,6 +131,7 @@ mod tests {
             trigger: "claude:UserPromptSubmit".into(),
             base: "unborn".into(),
             session: Some("abc".into()),
+            agent: Some("gemini".into()),
             tool: None,
             prompt: Some("fix the\nbug  please".into()),
             skipped: vec!["big.bin (60 MiB)".into(), "other".into()],
@@ -131,6 +139,7 @@ mod tests {
         let m = format_message("savepoint: x: 1 file: a", Some("body text"), &t);
         let back = parse(&m).unwrap();
         assert_eq!(back.prompt.as_deref(), Some("fix the bug please"));
+        assert_eq!(back.agent.as_deref(), Some("gemini"));
         assert_eq!(back.skipped.len(), 2);
         assert_eq!(back.trigger, t.trigger);
         assert!(parse("just a commit\n\nSigned-off-by: x").is_none());

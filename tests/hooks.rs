@@ -292,21 +292,7 @@ fn hook_claude(repo: &TestRepo, fixture: &str) -> Output {
     )
     .unwrap();
     let payload = raw.replace("/home/dev/project", repo.path().to_str().unwrap());
-    let mut child = repo
-        .cmd()
-        .args(["hook", "claude"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(payload.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = repo.pipe(&["hook", "claude"], payload.as_bytes());
     assert_eq!(out.status.code(), Some(0), "{fixture}: {out:?}");
     out
 }

@@ -6,6 +6,10 @@
 //! problems go to `<git-dir>/savepoint/hook.log`.
 
 pub mod claude;
+pub mod codex;
+pub mod cursor;
+pub mod gemini;
+pub mod settings;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -64,12 +68,62 @@ pub struct Event {
     /// Where the agent works; the process's directory when absent.
     pub cwd: Option<PathBuf>,
     pub kind: Kind,
+    /// A prompt that came with an event other than [`Kind::Prompt`]
+    /// (Codex reports the turn's input with its end).
+    pub prompt: Option<String>,
 }
 
 impl Event {
     /// `claude:PostToolUse`.
     pub fn trigger(&self) -> String {
         format!("{}:{}", self.agent, self.name)
+    }
+}
+
+/// An agent's JSON payload: an object with its event name under `key`.
+pub(crate) struct Payload {
+    obj: serde_json::Map<String, serde_json::Value>,
+    pub name: String,
+}
+
+impl Payload {
+    pub(crate) fn parse(input: &[u8], key: &str) -> std::result::Result<Payload, String> {
+        let v: serde_json::Value =
+            serde_json::from_slice(input).map_err(|e| format!("invalid JSON: {e}"))?;
+        let serde_json::Value::Object(obj) = v else {
+            return Err("the payload is not a JSON object".into());
+        };
+        let name = obj
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| format!("no {key}"))?
+            .to_owned();
+        Ok(Payload { obj, name })
+    }
+
+    /// A string field.
+    pub(crate) fn str(&self, k: &str) -> Option<String> {
+        self.obj
+            .get(k)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    }
+
+    pub(crate) fn get(&self, k: &str) -> Option<&serde_json::Value> {
+        self.obj.get(k)
+    }
+
+    /// String fields of the object under `parent` (e.g. `tool_input`).
+    pub(crate) fn nested_strs(&self, parent: &str, keys: &[&str]) -> Vec<String> {
+        let inner = self.obj.get(parent).and_then(serde_json::Value::as_object);
+        keys.iter()
+            .filter_map(|k| {
+                inner
+                    .and_then(|i| i.get(*k))
+                    .and_then(serde_json::Value::as_str)
+            })
+            .map(str::to_owned)
+            .collect()
     }
 }
 
@@ -108,6 +162,8 @@ pub fn handle(event: &Event) -> Result<Response> {
     let mut meta = SnapMeta {
         trigger: event.trigger(),
         session: event.session.clone(),
+        agent: Some(event.agent.to_owned()),
+        prompt: event.prompt.clone(),
         ..SnapMeta::default()
     };
     let mut response = Response::default();
@@ -175,6 +231,7 @@ pub fn snapshot(ws: &Workspace, cfg: &Config, meta: SnapMeta, direct: bool) -> R
     }
     let mut req = SnapRequest::new(meta.trigger);
     req.session = meta.session;
+    req.agent = meta.agent;
     req.tool = meta.tool;
     req.prompt = meta.prompt;
     req.message = meta.message;

@@ -1,12 +1,13 @@
-//! `savepoint hook git|claude`: the entry points the installed hooks call.
-//! They never fail the caller: whatever happens, the exit status is 0 and
-//! problems are logged to `<git-dir>/savepoint/hook.log`.
+//! `savepoint hook git|claude|gemini|codex|cursor`: the entry points the
+//! installed hooks call. They never fail the caller: whatever happens, the
+//! exit status is 0, agents that read stdout as JSON get JSON, and problems
+//! are logged to `<git-dir>/savepoint/hook.log`.
 
 use std::io::Read;
 use std::path::Path;
 
 use anyhow::Result;
-use savepoint::agent::{self, claude};
+use savepoint::agent::{self, claude, codex, cursor, gemini, Event};
 use savepoint::config::Config;
 use savepoint::repo::Workspace;
 use savepoint::watch::{control, WatchOptions};
@@ -19,11 +20,15 @@ const MAX_PAYLOAD: u64 = 16 << 20;
 /// Entry points for git hooks and agent hooks (called by the installed
 /// hooks, not by hand).
 ///
-/// `hook git <name> [args]` snapshots with trigger `hook:<name>`;
-/// `hook claude` reads a Claude Code hook payload on stdin and snapshots
-/// with trigger `claude:<Event>` and the session, tool and prompt. Both hand
-/// the request to a running watcher when there is one, and always exit 0.
+/// `hook git <name> [args]` snapshots with trigger `hook:<name>`; the agent
+/// entry points read the agent's payload and snapshot with trigger
+/// `<agent>:<Event>` and the session, tool, prompt and agent recorded. All
+/// hand the request to a running watcher when there is one, and always exit
+/// 0.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples (what the installed hooks run):\n  savepoint hook git post-commit\n  echo '{\"hook_event_name\":\"Stop\",\"session_id\":\"s\"}' | savepoint hook claude"
+)]
 pub struct Args {
     #[command(subcommand)]
     pub source: Source,
@@ -41,17 +46,64 @@ pub enum Source {
     },
     /// Called by Claude Code with the hook payload (JSON) on stdin.
     Claude,
+    /// Called by Gemini CLI with the hook payload (JSON) on stdin; answers
+    /// JSON on stdout.
+    Gemini,
+    /// Called by Codex CLI: as its `notify` program (the JSON payload is the
+    /// last argument; `--chain PROGRAM…` runs a previous notify program
+    /// too), or as a hook with the payload on stdin.
+    Codex {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Called by Cursor with the hook payload (JSON) on stdin; answers JSON
+    /// on stdout.
+    Cursor,
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     if std::env::var_os("SAVEPOINT_NO_HOOKS").is_some_and(|v| !v.is_empty()) {
+        match &args.source {
+            Source::Gemini | Source::Cursor => println!("{{}}"),
+            _ => {}
+        }
         return Ok(());
     }
     match &args.source {
         Source::Git { name, .. } => git(ctx, name),
-        Source::Claude => claude_hook(ctx),
+        Source::Claude => {
+            let r = agent_hook(ctx, &read_stdin(), claude::parse);
+            print_plain(&r);
+        }
+        Source::Gemini => {
+            let r = agent_hook(ctx, &read_stdin(), gemini::parse);
+            println!("{}", gemini::reply(&r.unwrap_or_default().1));
+        }
+        Source::Cursor => {
+            let r = agent_hook(ctx, &read_stdin(), cursor::parse);
+            let (name, resp) = r.unwrap_or_default();
+            println!("{}", cursor::reply(name.as_deref(), &resp));
+        }
+        Source::Codex { args } => codex_hook(ctx, args),
     }
     Ok(())
+}
+
+fn read_stdin() -> Vec<u8> {
+    let mut input = Vec::new();
+    let _ = std::io::stdin().take(MAX_PAYLOAD).read_to_end(&mut input);
+    input
+}
+
+fn print_plain(r: &Option<(Option<String>, agent::Response)>) {
+    if let Some((_, r)) = r {
+        if !r.stdout.is_empty() {
+            println!("{}", r.stdout);
+        }
+        if !r.stderr.is_empty() {
+            eprintln!("{}", r.stderr);
+        }
+    }
 }
 
 fn git(ctx: &Ctx, name: &str) {
@@ -74,46 +126,87 @@ fn git(ctx: &Ctx, name: &str) {
     }
 }
 
-fn claude_hook(ctx: &Ctx) {
-    let mut input = Vec::new();
-    let read = std::io::stdin().take(MAX_PAYLOAD).read_to_end(&mut input);
-    let event = match read
-        .map_err(|e| e.to_string())
-        .and_then(|_| claude::parse(&input))
-    {
-        Ok(e) => e,
+/// Parse a payload with `parse` and act on it; `None` when the payload was
+/// malformed (logged). Returns the event's name and the response.
+fn agent_hook(
+    ctx: &Ctx,
+    input: &[u8],
+    parse: fn(&[u8]) -> std::result::Result<Event, String>,
+) -> Option<(Option<String>, agent::Response)> {
+    match parse(input) {
+        Ok(event) => Some((Some(event.name.clone()), act(ctx, &event))),
         Err(why) => {
             if let Ok(ws) = Workspace::discover(&ctx.dir) {
-                let sample: String = String::from_utf8_lossy(&input).chars().take(200).collect();
-                agent::log(
-                    &ws,
-                    &format!("claude: ignored malformed input ({why}): {sample:?}"),
-                );
+                let sample: String = String::from_utf8_lossy(input).chars().take(200).collect();
+                agent::log(&ws, &format!("ignored malformed input ({why}): {sample:?}"));
             }
-            return;
+            None
         }
-    };
+    }
+}
+
+fn act(ctx: &Ctx, event: &Event) -> agent::Response {
+    let dir = event.cwd.clone().unwrap_or_else(|| ctx.dir.clone());
     if matches!(event.kind, agent::Kind::SessionStart { .. }) {
-        let dir = event.cwd.clone().unwrap_or_else(|| ctx.dir.clone());
         if let Ok(ws) = Workspace::discover(&dir) {
             if let Ok(cfg) = Config::load(ws.repo()) {
                 autostart(&ws, &cfg);
             }
         }
     }
-    match agent::handle(&event) {
-        Ok(r) => {
-            if !r.stdout.is_empty() {
-                println!("{}", r.stdout);
-            }
-            if !r.stderr.is_empty() {
-                eprintln!("{}", r.stderr);
-            }
-        }
+    match agent::handle(event) {
+        Ok(r) => r,
         Err(e) => {
-            let dir = event.cwd.clone().unwrap_or_else(|| ctx.dir.clone());
             if let Ok(ws) = Workspace::discover(Path::new(&dir)) {
                 agent::log(&ws, &format!("{} failed: {e}", event.trigger()));
+            }
+            agent::Response::default()
+        }
+    }
+}
+
+/// Codex: `notify` (payload = last argument, maybe after `--chain PROG…`)
+/// or a hook (payload on stdin).
+fn codex_hook(ctx: &Ctx, args: &[String]) {
+    let Some((payload, rest)) = args.split_last() else {
+        let r = agent_hook(ctx, &read_stdin(), codex::parse_hook);
+        print_plain(&r);
+        return;
+    };
+    // A previous notify program keeps getting its notifications.
+    if let Some(pos) = rest.iter().position(|a| a == codex::CHAIN) {
+        if let Some((program, program_args)) = rest[pos + 1..].split_first() {
+            let spawned = std::process::Command::new(program)
+                .args(program_args)
+                .arg(payload)
+                .stdin(std::process::Stdio::null())
+                .spawn();
+            if let Err(e) = spawned {
+                if let Ok(ws) = Workspace::discover(&ctx.dir) {
+                    agent::log(
+                        &ws,
+                        &format!("codex: chained notify program {program} failed: {e}"),
+                    );
+                }
+            }
+        }
+    }
+    let bytes = payload.as_bytes();
+    let parse = |input: &[u8]| -> std::result::Result<Event, String> {
+        let mut e = codex::parse_notify(input)?;
+        e.prompt = codex::prompts(input).pop();
+        Ok(e)
+    };
+    match parse(bytes) {
+        Ok(event) => {
+            act(ctx, &event);
+        }
+        Err(why) => {
+            if let Ok(ws) = Workspace::discover(&ctx.dir) {
+                agent::log(
+                    &ws,
+                    &format!("codex: ignored malformed notify payload ({why})"),
+                );
             }
         }
     }

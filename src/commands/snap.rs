@@ -43,6 +43,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let counter = Arc::new(AtomicU64::new(0));
     engine.set_progress(Arc::clone(&counter));
     let mut req = SnapRequest::new("manual");
+    req.agent = Some("human".into());
     req.message = args.message.clone();
     let outcome = {
         let _progress = ui::Progress::start(counter, "scanning");

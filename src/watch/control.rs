@@ -180,6 +180,8 @@ pub enum Request {
 pub struct SnapMeta {
     pub trigger: String,
     pub session: Option<String>,
+    /// `claude`, `gemini`, … (the `Savepoint-Agent` trailer).
+    pub agent: Option<String>,
     pub tool: Option<String>,
     pub prompt: Option<String>,
     pub message: Option<String>,

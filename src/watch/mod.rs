@@ -617,6 +617,7 @@ impl<'a> Daemon<'a> {
         );
         if let Some(m) = &meta {
             req.session = m.session.clone();
+            req.agent = m.agent.clone();
             req.tool = m.tool.clone();
             req.prompt = m.prompt.clone();
             req.message = m.message.clone();

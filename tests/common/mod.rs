@@ -97,6 +97,27 @@ impl TestRepo {
         out
     }
 
+    /// Run savepoint with `args`, feeding `input` on stdin.
+    pub fn pipe(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut child = self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run savepoint");
+        child
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(input)
+            .expect("write stdin");
+        child.wait_with_output().expect("wait for savepoint")
+    }
+
     /// `savepoint <args> --json`, parsed.
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut args = args.to_vec();
