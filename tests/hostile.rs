@@ -26,9 +26,15 @@ fn is_root() -> bool {
 fn unprivileged(repo: &TestRepo, args: &[&str]) -> Output {
     let bin = assert_cmd::cargo::cargo_bin("savepoint");
     let mut cmd = if is_root() {
+        // The build directory may not be reachable for `nobody` (a checkout
+        // under /root): run a copy from the test's own temporary home.
+        let copy = repo.home.path().join("savepoint-as-nobody");
+        if !copy.exists() {
+            std::fs::copy(&bin, &copy).unwrap();
+        }
         let mut c = Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
-        c.arg(&bin);
+        c.arg(&copy);
         c
     } else {
         Command::new(&bin)
