@@ -219,6 +219,11 @@ fn line_stats(
     let diff = repo
         .diff_tree_to_tree(old, Some(&new_tree), Some(&mut opts))
         .git_context(|| "diff the work".to_owned())?;
+    Ok(diff_line_stats(&diff))
+}
+
+/// Per file of a diff: path, lines added, lines removed.
+pub fn diff_line_stats(diff: &git2::Diff<'_>) -> Vec<(String, usize, usize)> {
     let mut out = Vec::new();
     for (i, delta) in diff.deltas().enumerate() {
         let path = delta
@@ -227,12 +232,12 @@ fn line_stats(
             .or_else(|| delta.old_file().path())
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let (add, del) = git2::Patch::from_diff(&diff, i)
+        let (add, del) = git2::Patch::from_diff(diff, i)
             .ok()
             .flatten()
             .and_then(|p| p.line_stats().ok())
             .map_or((0, 0), |(_, a, d)| (a, d));
         out.push((path, add, del));
     }
-    Ok(out)
+    out
 }

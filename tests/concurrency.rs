@@ -21,20 +21,7 @@ fn snaps_watcher_hooks_and_user_git_in_parallel() {
         repo.write(&format!("src/f{i}.txt"), &format!("{i}\n"));
     }
     repo.commit_all("init");
-    let mut watcher = repo
-        .cmd()
-        .args(["watch", "--debounce", "30", "--max-wait", "200"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let state = repo.abs(".git/savepoint");
-    let start = Instant::now();
-    while savepoint::watch::control::WatchState::load(&state).is_none() {
-        assert!(start.elapsed() < Duration::from_secs(30));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut watcher = repo.spawn_watcher(&["--debounce", "30", "--max-wait", "200"]);
 
     let started = Instant::now();
     let mut threads = Vec::new();

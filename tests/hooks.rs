@@ -454,24 +454,9 @@ fn with_a_watcher_running_the_hook_hands_over_and_returns() {
     let repo = TestRepo::new();
     repo.write("src/parser.rs", "fn parse() {}\n");
     repo.commit_all("init");
-    let mut watcher = repo
-        .cmd()
-        .args(["watch", "--debounce", "60000", "--max-wait", "60000"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut watcher = repo.spawn_watcher(&["--debounce", "60000", "--max-wait", "60000"]);
     let pid = watcher.id();
     let state = repo.abs(".git/savepoint");
-    let start = Instant::now();
-    while savepoint::watch::control::WatchState::load(&state).is_none_or(|s| s.pid != pid) {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "watcher did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
     repo.write("src/parser.rs", "fn parse() { via the watcher }\n");
     hook_claude(&repo, "PostToolUse-Edit.json");
     let hook_log = std::fs::read_to_string(state.join("hook.log")).unwrap();

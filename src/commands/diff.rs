@@ -111,20 +111,7 @@ pub fn print_tree_diff(
 
 fn print_stat(diff: &Diff<'_>, out: &mut impl Write, u: &ui::Ui) -> Result<()> {
     let stats = diff.stats()?;
-    let mut lines = Vec::new();
-    for (i, delta) in diff.deltas().enumerate() {
-        let path = delta
-            .new_file()
-            .path()
-            .or_else(|| delta.old_file().path())
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let (add, del) = git2::Patch::from_diff(diff, i)?
-            .map(|p| p.line_stats().map(|(_, a, d)| (a, d)))
-            .transpose()?
-            .unwrap_or((0, 0));
-        lines.push((path, add, del));
-    }
+    let lines = savepoint::handoff::diff_line_stats(diff);
     let width = lines.iter().map(|l| l.0.len()).max().unwrap_or(0).min(60);
     for (path, add, del) in lines {
         writeln!(

@@ -118,6 +118,33 @@ impl TestRepo {
         child.wait_with_output().expect("wait for savepoint")
     }
 
+    /// Start `savepoint watch <args>` (output discarded) and wait until its
+    /// start-up scan is done.
+    pub fn spawn_watcher(&self, args: &[&str]) -> std::process::Child {
+        use std::process::Stdio;
+        let child = self
+            .cmd()
+            .arg("watch")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the watcher");
+        let state = self.path().join(".git/savepoint");
+        let start = std::time::Instant::now();
+        while savepoint::watch::control::WatchState::load(&state)
+            .is_none_or(|s| s.pid != child.id())
+        {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "watcher did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child
+    }
+
     /// `savepoint <args> --json`, parsed.
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut args = args.to_vec();
