@@ -266,3 +266,35 @@ fn git_savepoint_runs_savepoint() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["watching"], false);
 }
+
+#[test]
+fn the_watcher_pushes_every_push_interval() {
+    let repo = TestRepo::new();
+    repo.write("a", "a\n");
+    repo.commit_all("init");
+    let _bare = bare_remote(&repo);
+    repo.git(&["config", "savepoint.pushInterval", "1s"]);
+    let mut watcher = repo.spawn_watcher(&["--debounce", "100"]);
+    repo.write("a", "changed while watching\n");
+    let start = std::time::Instant::now();
+    loop {
+        let local = repo
+            .git_output(
+                &["rev-parse", "-q", "--verify", "refs/savepoint/heads/main"],
+                None,
+            )
+            .stdout;
+        let local = String::from_utf8_lossy(&local).trim().to_owned();
+        let remote = ls_remote(&repo, "refs/savepoint/heads/main");
+        if !local.is_empty() && remote.starts_with(&local) {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "the watcher did not push (local {local:?}, remote {remote:?})"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+}
