@@ -6,9 +6,9 @@ use anyhow::{Context, Result};
 
 use super::Ctx;
 
-/// Print a hand-off brief of the work since the last commit, for another
-/// assistant or a person.
+/// Print a hand-off brief of the unsquashed work for another assistant.
 ///
+/// For another assistant or a person, when yours is down or you switch.
 /// Markdown with stable headings: the repository, branch and base commit;
 /// the session's prompts in order; files changed since the base commit; the
 /// latest snapshot; anything skipped; and the exact commands to see,

@@ -17,8 +17,7 @@ use super::Ctx;
 /// Largest hook payload read from stdin.
 const MAX_PAYLOAD: u64 = 16 << 20;
 
-/// Entry points for git hooks and agent hooks (called by the installed
-/// hooks, not by hand).
+/// Entry points the installed git and agent hooks call.
 ///
 /// `hook git <name> [args]` snapshots with trigger `hook:<name>`; the agent
 /// entry points read the agent's payload and snapshot with trigger

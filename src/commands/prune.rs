@@ -9,10 +9,11 @@ use savepoint::prune::{self, Retention};
 use super::Ctx;
 use crate::ui;
 
-/// Thin old snapshots: keep all of the last `savepoint.keepAll` (1d), one
-/// per hour up to `savepoint.keepHourly` (7d), one per day up to
-/// `savepoint.keepDaily` (90d), and drop older ones.
+/// Thin old snapshots according to the retention settings.
 ///
+/// Keeps every snapshot of the last `savepoint.keepAll` (1d), one per hour
+/// up to `savepoint.keepHourly` (7d), one per day up to
+/// `savepoint.keepDaily` (90d), and drops older ones.
 /// The latest snapshot of an existing branch always stays; chains of
 /// deleted branches go once every snapshot is past the horizon. Kept
 /// snapshots keep their trees, messages and dates; the old tip stays in the
