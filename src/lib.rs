@@ -11,6 +11,7 @@ pub mod chain;
 pub mod config;
 pub mod durable;
 pub mod error;
+pub mod git;
 pub mod githooks;
 pub mod handoff;
 pub mod lock;

@@ -4,44 +4,24 @@
 //! Slower, but exact, and the user's own index is still never written.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 use git2::Oid;
 
 use super::{ScanStats, TreeOutcome};
 use crate::error::{Error, Result};
+use crate::git::GitCmd;
 use crate::repo::Workspace;
 
 /// Run a git command for `ws` with the given index file.
 fn git(ws: &Workspace, index: &Path, args: &[&str]) -> Result<String> {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "core.splitIndex=false",
-            "-c",
-            "index.sparse=false",
-            "-c",
-            "core.fsmonitor=false",
-        ])
+    GitCmd::new(ws.git_dir(), ws.workdir())
+        .config("core.splitIndex", "false")
+        .config("index.sparse", "false")
+        .config("core.fsmonitor", "false")
+        .index_file(index)
         .args(args)
-        .current_dir(ws.workdir())
-        .env("GIT_DIR", ws.git_dir())
-        .env("GIT_WORK_TREE", ws.workdir())
-        .env("GIT_INDEX_FILE", index)
-        .env_remove("GIT_OBJECT_DIRECTORY")
-        .output()
-        .map_err(|e| Error::GitCli {
-            args: args.join(" "),
-            stderr: format!("cannot run git: {e}"),
-        })?;
-    if !out.status.success() {
-        return Err(Error::GitCli {
-            args: args.join(" "),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .run_text()
 }
 
 /// Copy an index file keeping its mtime. git decides which entries are
