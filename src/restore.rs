@@ -63,6 +63,9 @@ pub struct Plan {
     /// Submodules whose recorded commit differs: savepoint does not move
     /// submodule checkouts (`git submodule update` does).
     pub submodules: Vec<String>,
+    /// Paths this platform cannot name (a NUL byte), with the reason: left
+    /// out, while the rest is restored.
+    pub refused: Vec<String>,
 }
 
 impl Plan {
@@ -78,7 +81,17 @@ impl Plan {
         let mut plan = Plan::default();
         for change in treediff::diff(repo, Some(current), Some(target), scope)? {
             if let Some(new) = change.new {
-                check_path(&change.path)?;
+                match classify_path(&change.path) {
+                    None => {}
+                    Some(PathProblem::Escapes(reason)) => {
+                        return Err(unsafe_path(&change.path, reason))
+                    }
+                    Some(PathProblem::NotHere(reason)) => {
+                        plan.refused
+                            .push(format!("{}: {reason}", change.path_lossy()));
+                        continue;
+                    }
+                }
                 if new.mode == MODE_GITLINK {
                     plan.submodules.push(change.path_lossy());
                     continue;
@@ -140,21 +153,29 @@ impl Plan {
     }
 }
 
-/// Refuse tree entries that could write outside the work tree or into
-/// `.git`: empty, `.` or `..` components, absolute paths, `.git` in any
-/// case (and the `.git.`/`.git ` spellings some file systems fold).
-pub fn check_path(path: &[u8]) -> Result<()> {
-    let bad = |reason: &str| Error::UnsafePath {
-        path: String::from_utf8_lossy(path).into_owned(),
-        reason: reason.to_owned(),
-    };
+/// Why a snapshot path cannot be restored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PathProblem {
+    /// It could write outside the work tree or into `.git`: the whole
+    /// restore is refused before anything is written (a crafted tree).
+    Escapes(&'static str),
+    /// This platform cannot create such a name: only that path is left out.
+    NotHere(&'static str),
+}
+
+/// Classify a tree path: empty, `.` or `..` components, absolute paths and
+/// `.git` in any case (and the `.git.`/`.git ` spellings some file systems
+/// fold) escape; a NUL byte cannot be named on Unix. A backslash is an
+/// ordinary character on Unix (git allows it there) and is restored.
+fn classify_path(path: &[u8]) -> Option<PathProblem> {
+    use PathProblem::{Escapes, NotHere};
     if path.is_empty() || path.starts_with(b"/") {
-        return Err(bad("absolute or empty path"));
+        return Some(Escapes("absolute or empty path"));
     }
     for comp in path.split(|&b| b == b'/') {
         match comp {
-            b"" => return Err(bad("empty path component")),
-            b"." | b".." => return Err(bad("`.` or `..` component")),
+            b"" => return Some(Escapes("empty path component")),
+            b"." | b".." => return Some(Escapes("`.` or `..` component")),
             _ => {}
         }
         let trimmed = comp
@@ -162,13 +183,29 @@ pub fn check_path(path: &[u8]) -> Result<()> {
             .rposition(|&b| b != b'.' && b != b' ')
             .map_or(&comp[..0], |i| &comp[..=i]);
         if trimmed.eq_ignore_ascii_case(b".git") {
-            return Err(bad("`.git` component"));
-        }
-        if comp.contains(&0) || comp.contains(&b'\\') {
-            return Err(bad("NUL or backslash in a name"));
+            return Some(Escapes("`.git` component"));
         }
     }
-    Ok(())
+    if path.contains(&0) {
+        return Some(NotHere("a NUL byte cannot be part of a file name here"));
+    }
+    None
+}
+
+fn unsafe_path(path: &[u8], reason: &str) -> Error {
+    Error::UnsafePath {
+        path: String::from_utf8_lossy(path).into_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// Refuse a path that could write outside the work tree or into `.git`, or
+/// that this platform cannot name (see [`classify_path`]).
+pub fn check_path(path: &[u8]) -> Result<()> {
+    match classify_path(path) {
+        None => Ok(()),
+        Some(PathProblem::Escapes(r) | PathProblem::NotHere(r)) => Err(unsafe_path(path, r)),
+    }
 }
 
 /// What a restore did (or, with `dry_run`, would do).
@@ -272,7 +309,7 @@ pub fn restore(ws: &Workspace, cfg: &Config, req: &RestoreRequest) -> Result<Res
         modified: plan.paths(Action::Modify),
         deleted: plan.paths(Action::Delete),
         submodules: plan.submodules.clone(),
-        failed: Vec::new(),
+        failed: plan.refused.clone(),
         kept,
         safety_outcome,
         plan,
@@ -282,7 +319,8 @@ pub fn restore(ws: &Workspace, cfg: &Config, req: &RestoreRequest) -> Result<Res
         let filters = blob::filters_possible(repo, ws.workdir())
             || has_gitattributes(&target_tree)
             || has_gitattributes(&current_tree);
-        outcome.failed = apply(ws, &outcome.plan, filters)?;
+        let failed = apply(ws, &outcome.plan, filters)?;
+        outcome.failed.extend(failed);
         Marker::record(ws)?;
     }
     Ok(outcome)

@@ -449,3 +449,66 @@ fn a_nested_tracked_gitattributes_is_honoured() {
     repo.write("docs/crlf.txt", "one\r\ntwo\r\n");
     assert_eq!(scan(&repo).tree.to_string(), repo.oracle_tree());
 }
+
+/// Issue 15 item 9: a symlinked in-tree `.gitignore` is not followed (git
+/// warns and takes no rules from it).
+#[test]
+fn symlinked_gitignore_is_not_followed() {
+    let repo = TestRepo::new();
+    repo.write("rules.txt", "*.log\n");
+    repo.symlink("rules.txt", ".gitignore");
+    repo.write("sub/rules", "*.tmp\n");
+    repo.symlink("rules", "sub/.gitignore");
+    repo.write("a.log", "log\n");
+    repo.write("sub/b.tmp", "tmp\n");
+    repo.write("sub/c.txt", "c\n");
+    let oracle = repo.oracle_tree();
+    let files = repo.git(&["ls-tree", "-r", "--name-only", &oracle]);
+    assert!(
+        files.contains("a.log"),
+        "git itself ignores nothing here: {files}"
+    );
+    assert_eq!(scan(&repo).tree.to_string(), oracle);
+}
+
+/// Issue 15 item 9: with `core.symlinks=false` a tracked symlink checked
+/// out as a plain file keeps mode 120000 (its content is the target).
+#[test]
+fn core_symlinks_false_keeps_tracked_symlink_mode() {
+    let repo = TestRepo::new();
+    repo.write("target.txt", "t\n");
+    repo.symlink("target.txt", "link");
+    repo.symlink("target.txt", "link2");
+    repo.commit_all("links");
+    repo.git(&["config", "core.symlinks", "false"]);
+    // What a checkout with core.symlinks=false leaves: plain files.
+    repo.remove("link");
+    repo.write("link", "target.txt");
+    repo.remove("link2");
+    repo.write("link2", "elsewhere.txt");
+    repo.write("new-file", "plain\n");
+    let oracle = repo.oracle_tree();
+    let tree = repo.git(&["ls-tree", &oracle]);
+    assert!(tree.contains("120000 blob"), "{tree}");
+    assert_eq!(scan(&repo).tree.to_string(), oracle);
+}
+
+/// Issue 15 item 9: a directory whose `.git` is a dangling `gitdir:` file
+/// or an empty directory is not a nested repository: git adds its files.
+#[test]
+fn dangling_dot_git_file_and_empty_dot_git_dir_are_plain_directories() {
+    let repo = TestRepo::new();
+    repo.write("top.txt", "top\n");
+    repo.write("dangling/.git", "gitdir: /nonexistent/savepoint/gitdir\n");
+    repo.write("dangling/a.txt", "a\n");
+    std::fs::create_dir_all(repo.abs("empty/.git")).unwrap();
+    repo.write("empty/b.txt", "b\n");
+    repo.write("empty/deeper/c.txt", "c\n");
+    let oracle = repo.oracle_tree();
+    let files = repo.git(&["ls-tree", "-r", "--name-only", &oracle]);
+    assert!(
+        files.contains("dangling/a.txt") && files.contains("empty/b.txt"),
+        "{files}"
+    );
+    assert_eq!(scan(&repo).tree.to_string(), oracle);
+}

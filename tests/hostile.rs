@@ -30,7 +30,12 @@ fn unprivileged(repo: &TestRepo, args: &[&str]) -> Output {
         // under /root): run a copy from the test's own temporary home.
         let copy = repo.home.path().join("savepoint-as-nobody");
         if !copy.exists() {
-            std::fs::copy(&bin, &copy).unwrap();
+            // Copy in a child process, not with std::fs::copy: a file this
+            // process holds open for writing leaks into every child another
+            // test thread forks meanwhile (until that child execs), and
+            // exec'ing the copy then fails with ETXTBSY ("Text file busy").
+            let st = Command::new("cp").arg(&bin).arg(&copy).status().unwrap();
+            assert!(st.success(), "cp {} failed", bin.display());
         }
         let mut c = Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);

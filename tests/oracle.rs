@@ -275,3 +275,25 @@ proptest! {
         }
     }
 }
+
+/// Regression (issue 15, flaky `incremental_update_matches_git_add_all`):
+/// a path reported through a symlinked directory (`keep.log/b.txt` with
+/// `keep.log -> dir`, as a hook passes the path the agent used) changed
+/// `dir/b.txt`; the incremental update must see the real file.
+#[test]
+fn incremental_update_through_a_symlinked_directory_matches_git() {
+    let repo = TestRepo::new();
+    repo.write("dir/b.txt", "b\n");
+    repo.write("dir/c.txt", "c\n");
+    repo.symlink("dir", "keep.log");
+    let (ws, mut eng) = engine(&repo);
+    let base = eng.scan(&ws).unwrap().tree;
+    std::fs::remove_file(repo.abs("keep.log/b.txt")).unwrap();
+    std::fs::write(repo.abs("keep.log/c.txt"), "changed\n").unwrap();
+    let paths = [
+        PathBuf::from("keep.log/b.txt"),
+        PathBuf::from("keep.log/c.txt"),
+    ];
+    let next = eng.update(&ws, base, &paths).unwrap().tree;
+    assert_eq!(next.to_string(), repo.oracle_tree());
+}

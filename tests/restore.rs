@@ -408,3 +408,32 @@ fn restore_handles_type_changes_and_line_ending_filters() {
     let fp: Fingerprint = repo.fingerprint(|_| false);
     assert!(fp.contains_key("d/x"));
 }
+
+/// Issue 15 item 19: a backslash is an ordinary character in a Unix file
+/// name; such files are restored (byte-identical) like any other.
+#[test]
+fn backslash_in_a_file_name_is_restored() {
+    let repo = TestRepo::new();
+    repo.write("keep.txt", "base\n");
+    repo.commit_all("base");
+    repo.write_bytes(b"a\\b.txt", b"backslash\n");
+    repo.write_bytes(b"dir\\x/y.txt", b"in a backslash dir\n");
+    repo.write("plain.txt", "plain\n");
+    let snap: serde_json::Value =
+        serde_json::from_slice(&repo.run_ok(&["snap", "--json"]).stdout).unwrap();
+    let id = snap["id"].as_str().unwrap().to_owned();
+    std::fs::remove_file(repo.abs("a\\b.txt")).unwrap();
+    std::fs::remove_dir_all(repo.abs("dir\\x")).unwrap();
+    std::fs::remove_file(repo.abs("plain.txt")).unwrap();
+    recover_yes(&repo);
+    assert_eq!(std::fs::read(repo.abs("a\\b.txt")).unwrap(), b"backslash\n");
+    assert_eq!(
+        std::fs::read(repo.abs("dir\\x/y.txt")).unwrap(),
+        b"in a backslash dir\n"
+    );
+    assert_eq!(std::fs::read(repo.abs("plain.txt")).unwrap(), b"plain\n");
+    // And a path restore of just that file.
+    repo.write_bytes(b"a\\b.txt", b"damaged\n");
+    repo.run_ok(&["restore", &id, "--", "a\\b.txt"]);
+    assert_eq!(std::fs::read(repo.abs("a\\b.txt")).unwrap(), b"backslash\n");
+}

@@ -563,3 +563,48 @@ fn checkout_and_stash_storms_end_in_an_exact_snapshot() {
         assert!(files.contains("other/f0.txt"), "{files}");
     }
 }
+
+/// Issue 15 item 15: `git add -f` / `git rm --cached` of files in an ignored
+/// directory, and later edits there, are snapshotted without any other
+/// event (nothing else changes in the work tree meanwhile).
+#[test]
+fn watcher_sees_index_only_changes_and_edits_in_ignored_dirs() {
+    let repo = seeded();
+    repo.write("target/deep/keep.txt", "v1\n");
+    repo.write("target/already.txt", "tracked from the start\n");
+    repo.git(&["add", "-f", "target/already.txt"]);
+    repo.commit_all("track one ignored file");
+    repo.write("notes.txt", "uncommitted work\n");
+    let w = Watcher::start(&repo, &["--debounce", "100"]);
+    wait_for_oracle(&w, &repo, MAIN);
+
+    // An edit to a file tracked inside an ignored directory.
+    repo.write("target/already.txt", "edited\n");
+    wait_for_oracle(&w, &repo, MAIN);
+
+    // Only the index changes: the file enters the snapshot.
+    repo.git(&["add", "-f", "target/deep/keep.txt"]);
+    wait_for_oracle(&w, &repo, MAIN);
+    let files = repo.git(&["ls-tree", "-r", "--name-only", MAIN]);
+    assert!(
+        files.lines().any(|l| l == "target/deep/keep.txt"),
+        "{files}"
+    );
+
+    // Its directory was not watched before; edits there are seen now.
+    repo.write("target/deep/keep.txt", "v2\n");
+    wait_for_oracle(&w, &repo, MAIN);
+    assert_eq!(
+        repo.git(&["show", &format!("{MAIN}:target/deep/keep.txt")]),
+        "v2"
+    );
+
+    // `git rm --cached`: the ignored file leaves the snapshot.
+    repo.git(&["rm", "-q", "-f", "--cached", "target/deep/keep.txt"]);
+    wait_for_oracle(&w, &repo, MAIN);
+    let files = repo.git(&["ls-tree", "-r", "--name-only", MAIN]);
+    assert!(
+        !files.lines().any(|l| l == "target/deep/keep.txt"),
+        "{files}"
+    );
+}

@@ -73,11 +73,13 @@ pub fn print_tree_diff(
     }
     let mut io_err: Option<std::io::Error> = None;
     diff.print(DiffFormat::Patch, |_, _, line| {
-        let content = String::from_utf8_lossy(line.content());
-        let text = match line.origin() {
-            '+' | '-' | ' ' => format!("{}{}", line.origin(), content),
-            _ => content.into_owned(),
-        };
+        // Bytes as git prints them: content that is not UTF-8 must survive
+        // (the patch has to apply with `git apply`).
+        let mut text = Vec::with_capacity(line.content().len() + 1);
+        if matches!(line.origin(), '+' | '-' | ' ') {
+            text.push(line.origin() as u8);
+        }
+        text.extend_from_slice(line.content());
         let style = match line.origin() {
             '+' | '>' => Some(ui::ADD),
             '-' | '<' => Some(ui::DEL),
@@ -87,14 +89,20 @@ pub fn print_tree_diff(
         };
         let rendered = match style {
             Some(s) if u.color => {
-                let (body, nl) = text
-                    .strip_suffix('\n')
-                    .map_or((text.as_str(), ""), |b| (b, "\n"));
-                format!("{}{nl}", u.paint(s, body))
+                let (body, nl): (&[u8], &[u8]) = text
+                    .strip_suffix(b"\n")
+                    .map_or((text.as_slice(), b""), |b| (b, b"\n"));
+                [
+                    s.render().to_string().as_bytes(),
+                    body,
+                    s.render_reset().to_string().as_bytes(),
+                    nl,
+                ]
+                .concat()
             }
             _ => text,
         };
-        match out.write_all(rendered.as_bytes()) {
+        match out.write_all(&rendered) {
             Ok(()) => true,
             Err(e) => {
                 io_err = Some(e);

@@ -81,3 +81,54 @@ pub fn stat_at(dir: &OwnedFd, name: &CString) -> io::Result<Stat> {
         mode: s.st_mode as u32,
     })
 }
+
+/// Does `dir` hold a nested repository git would record as a gitlink? Like
+/// git's `is_nonbare_repository_dir`: its `.git` is a git directory, or a
+/// `gitdir:` file naming one. A dangling `.git` file or an empty `.git`
+/// directory does not count: git then adds the directory's files (and
+/// skips only the `.git` entry itself).
+pub fn is_nested_repo(dir: &Path) -> bool {
+    let dot_git = dir.join(".git");
+    let Ok(meta) = std::fs::symlink_metadata(&dot_git) else {
+        return false;
+    };
+    if meta.is_dir() {
+        return is_git_directory(&dot_git);
+    }
+    if !meta.is_file() {
+        return false;
+    }
+    let Ok(text) = std::fs::read(&dot_git) else {
+        return false;
+    };
+    let Some(target) = text
+        .strip_prefix(b"gitdir: ")
+        .map(|t| t.strip_suffix(b"\n").unwrap_or(t))
+        .map(|t| t.strip_suffix(b"\r").unwrap_or(t))
+    else {
+        return false;
+    };
+    use std::os::unix::ffi::OsStrExt;
+    let target = Path::new(std::ffi::OsStr::from_bytes(target));
+    is_git_directory(&dir.join(target))
+}
+
+/// git's `is_git_directory`: `HEAD` names a ref or a commit, and objects
+/// and refs exist (in the common dir for a linked work tree).
+fn is_git_directory(git_dir: &Path) -> bool {
+    let head_ok = std::fs::read(git_dir.join("HEAD")).is_ok_and(|h| {
+        h.starts_with(b"ref:") || (h.len() >= 40 && h.iter().take(40).all(u8::is_ascii_hexdigit))
+    });
+    if !head_ok {
+        return false;
+    }
+    let common = match std::fs::read(git_dir.join("commondir")) {
+        Ok(c) => {
+            use std::os::unix::ffi::OsStrExt;
+            let c = c.strip_suffix(b"\n").unwrap_or(&c).to_vec();
+            git_dir.join(std::ffi::OsStr::from_bytes(&c))
+        }
+        Err(_) => git_dir.to_path_buf(),
+    };
+    common.join("objects").is_dir() && common.join("refs").is_dir()
+}

@@ -86,7 +86,14 @@ impl DirRules {
         if !has_gitignore {
             return Arc::clone(parent);
         }
-        match from_file(dir, &dir.join(".gitignore")) {
+        let file = dir.join(".gitignore");
+        // git (2.32+) never follows a symlinked in-tree `.gitignore`: it
+        // warns and the file contributes no rules.
+        if std::fs::symlink_metadata(&file).is_ok_and(|m| m.file_type().is_symlink()) {
+            tracing::warn!(file = %file.display(), "not following a symlinked .gitignore (git does not either)");
+            return Arc::clone(parent);
+        }
+        match from_file(dir, &file) {
             Some(matcher) => Arc::new(DirRules {
                 parent: Some(Arc::clone(parent)),
                 matcher,

@@ -44,6 +44,10 @@ impl Engine {
         }
         let index_changed = std::mem::take(&mut self.index_changed);
         let mut paths = std::borrow::Cow::Borrowed(paths);
+        let through_links = real_paths_behind_symlinks(ws.workdir(), &paths);
+        if !through_links.is_empty() {
+            paths.to_mut().extend(through_links);
+        }
         if !index_changed.is_empty() {
             paths
                 .to_mut()
@@ -116,7 +120,8 @@ impl Engine {
                     extra.out.repo_dirs = std::mem::take(&mut out.repo_dirs);
                     extra.tracked_pass(&out.entries, tracked.below(rel));
                     if let Some(t) = tracked_here.filter(|t| t.mode == MODE_GITLINK) {
-                        if !out.entries.iter().any(|e| &e.path == rel) && !abs.join(".git").exists()
+                        if !out.entries.iter().any(|e| &e.path == rel)
+                            && !super::fsys::is_nested_repo(&abs)
                         {
                             out.entries.push(tree::Entry {
                                 path: rel.clone(),
@@ -350,6 +355,43 @@ fn widen_to_replaced_ancestors(base: &git2::Tree<'_>, rels: Vec<Vec<u8>>) -> Vec
     normalize(Path::new(""), &paths)
 }
 
+/// A path reported through a symlinked directory (`link/b.txt`, where
+/// `link -> dir`; hooks pass the path the agent used) changed a file at its
+/// real location (`dir/b.txt`): return those real paths when they lie
+/// inside the work tree. The reported path itself stays in the list (it
+/// resolves to the symlink entry).
+fn real_paths_behind_symlinks(workdir: &Path, paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut real_root: Option<Option<PathBuf>> = None;
+    for p in paths {
+        let abs = if p.is_absolute() {
+            p.clone()
+        } else {
+            workdir.join(p)
+        };
+        let (Some(parent), Some(name)) = (abs.parent(), abs.file_name()) else {
+            continue;
+        };
+        if parent == workdir || !parent.starts_with(workdir) {
+            continue;
+        }
+        let Ok(real_parent) = std::fs::canonicalize(parent) else {
+            continue; // the directory is gone: nothing behind it changed
+        };
+        let root = real_root.get_or_insert_with(|| std::fs::canonicalize(workdir).ok());
+        let Some(root) = root.as_deref() else {
+            continue;
+        };
+        if let Ok(rel_parent) = real_parent.strip_prefix(root) {
+            let real = workdir.join(rel_parent).join(name);
+            if real != abs {
+                out.push(real);
+            }
+        }
+    }
+    out
+}
+
 fn parent_of(rel: &[u8]) -> &[u8] {
     match rel.iter().rposition(|&b| b == b'/') {
         Some(i) => &rel[..i],
@@ -376,7 +418,7 @@ fn dir_rules(
     } else {
         let (parent_rules, parent_ignored) = dir_rules(workdir, parent_of(dir), ctx, memo)?;
         let meta = std::fs::symlink_metadata(&abs).ok()?;
-        if !meta.is_dir() || abs.join(".git").exists() {
+        if !meta.is_dir() || super::fsys::is_nested_repo(&abs) {
             return None;
         }
         let ignored = parent_ignored || parent_rules.is_ignored(ctx.excludes, &abs, true);

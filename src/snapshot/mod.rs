@@ -189,6 +189,7 @@ pub struct Engine {
     cache_path: std::path::PathBuf,
     excludes: Excludes,
     filemode: bool,
+    symlinks: bool,
     apply_filters: bool,
     progress: Option<Arc<AtomicU64>>,
     /// Paths that became tracked or untracked when the index was last
@@ -209,6 +210,7 @@ impl Engine {
         let repo = ws.repo();
         let cfg = repo.config().git_context(|| "read git config".to_owned())?;
         let filemode = cfg.get_bool("core.fileMode").unwrap_or(true);
+        let symlinks = cfg.get_bool("core.symlinks").unwrap_or(true);
         Ok(Engine {
             excludes: Excludes::load(repo, ws.workdir(), &opts.exclude),
             apply_filters: blob::filters_possible(repo, ws.workdir()),
@@ -216,6 +218,7 @@ impl Engine {
             cache_path,
             tracked: None,
             filemode,
+            symlinks,
             opts,
             progress: None,
             index_changed: Vec::new(),
@@ -291,6 +294,18 @@ impl Engine {
         }
     }
 
+    /// Re-read the index if git replaced it, and return the paths that
+    /// became tracked or untracked since the view was last loaded. They stay
+    /// queued for the next [`Engine::update`] as well.
+    pub fn refresh_index_changes(&mut self, ws: &Workspace) -> Vec<Vec<u8>> {
+        let before = self.index_changed.len();
+        self.refresh_tracked(ws);
+        self.index_changed
+            .get(before..)
+            .unwrap_or_default()
+            .to_vec()
+    }
+
     fn ctx<'a>(&'a self, ws: &'a Workspace, tracked: &'a Tracked) -> Ctx<'a> {
         Ctx {
             workdir: ws.workdir(),
@@ -299,6 +314,7 @@ impl Engine {
             cache: &self.cache,
             excludes: &self.excludes,
             filemode: self.filemode,
+            symlinks: self.symlinks,
             apply_filters: self.apply_filters,
             max_file_size: self.opts.max_file_size,
             progress: self.progress.as_deref(),

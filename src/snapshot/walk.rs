@@ -14,7 +14,7 @@ use super::cache::{CacheEntry, StatCache};
 use super::fsys::{self, Kind};
 use super::ignore::{DirRules, Excludes};
 use super::index::{Tracked, TrackedEntry};
-use super::stat::{Stat, MODE_GITLINK};
+use super::stat::{Stat, MODE_GITLINK, MODE_LINK};
 use super::tree::Entry;
 use super::{ScanStats, SkipReason, Skipped};
 
@@ -26,6 +26,9 @@ pub struct Ctx<'a> {
     pub cache: &'a StatCache,
     pub excludes: &'a Excludes,
     pub filemode: bool,
+    /// `core.symlinks`: when false, a tracked symlink checked out as a
+    /// plain file keeps its symlink mode (git's `ce_mode_from_stat`).
+    pub symlinks: bool,
     pub apply_filters: bool,
     pub max_file_size: u64,
     pub progress: Option<&'a AtomicU64>,
@@ -105,6 +108,7 @@ impl<'a> Worker<'a> {
             p.fetch_add(1, Ordering::Relaxed);
         }
         let mode = match tracked {
+            Some(t) if !ctx.symlinks && stat.is_file() && t.mode == MODE_LINK => t.mode,
             Some(t) if !ctx.filemode && stat.is_file() && t.mode & 0o170000 == 0o100000 => t.mode,
             _ => stat.git_mode(ctx.filemode),
         };
@@ -237,7 +241,7 @@ impl<'a> Worker<'a> {
         };
         self.out.stats.dirs += 1;
         let has_git = names.iter().any(|(n, _)| n.as_bytes() == b".git");
-        if has_git && !job.rel.is_empty() {
+        if has_git && !job.rel.is_empty() && fsys::is_nested_repo(&job.abs) {
             self.nested_repo(job.rel, &job.abs);
             return Vec::new();
         }
@@ -329,7 +333,7 @@ impl<'a> Worker<'a> {
             };
             if t.mode == MODE_GITLINK {
                 if meta.is_dir() {
-                    if abs.join(".git").exists() {
+                    if fsys::is_nested_repo(&abs) {
                         self.nested_repo(t.path.clone(), &abs);
                     } else {
                         // Not initialised: git keeps the recorded commit.

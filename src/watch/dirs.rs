@@ -104,7 +104,7 @@ impl WatchSet {
                 continue; // vanished or unreadable: nothing to watch
             };
             let has = |name: &[u8]| names.iter().any(|(n, _)| n.as_bytes() == name);
-            if !rel.is_empty() && has(b".git") {
+            if !rel.is_empty() && has(b".git") && fsys::is_nested_repo(&abs) {
                 continue; // a nested repository: recorded as a gitlink only
             }
             let ignored = match &parent {
@@ -197,11 +197,16 @@ mod tests {
             "src/a",
             "target/debug/deps",
             "build/keep",
-            "sub/.git",
+            "sub/.git/objects",
+            "sub/.git/refs",
             "sub/x",
+            // An empty `.git` does not make a repository: watched like git
+            // would add its files.
+            "plain/.git",
         ] {
             std::fs::create_dir_all(root.join(d)).unwrap();
         }
+        std::fs::write(root.join("sub/.git/HEAD"), "ref: refs/heads/main\n").unwrap();
         std::fs::write(root.join(".gitignore"), "target/\nbuild/\n*.log\n").unwrap();
         let tracked = Tracked {
             entries: vec![crate::snapshot::index::TrackedEntry {
@@ -224,7 +229,7 @@ mod tests {
             .iter()
             .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
             .collect();
-        assert_eq!(rel, ["", "build", "build/keep", "src", "src/a"]);
+        assert_eq!(rel, ["", "build", "build/keep", "plain", "src", "src/a"]);
 
         assert!(set.relevant(&root.join("src/a/x.rs"), false, rules));
         assert!(!set.relevant(&root.join("src/a/x.log"), false, rules));

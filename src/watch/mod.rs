@@ -528,8 +528,10 @@ impl<'a> Daemon<'a> {
     fn on_path(&mut self, path: PathBuf, structural: bool, now: Instant) {
         let name = path.file_name().map(|n| n.as_encoded_bytes());
         if path.parent() == Some(self.ws.git_dir()) {
-            if name == Some(b"HEAD") {
-                self.check_head(now);
+            match name {
+                Some(b"HEAD") => self.check_head(now),
+                Some(b"index") => self.on_index_change(now),
+                _ => {}
             }
             return;
         }
@@ -570,6 +572,40 @@ impl<'a> Daemon<'a> {
         }
         if self.set.relevant(&path, is_dir, self.rules()) {
             self.deb.path(path, now);
+        }
+    }
+
+    /// git replaced the index: paths that became tracked or untracked
+    /// (`git add -f` of an ignored file, `git rm --cached`) change the
+    /// snapshot although no work-tree file changed. Schedule them, and
+    /// watch an ignored directory that now holds a tracked file.
+    fn on_index_change(&mut self, now: Instant) {
+        let changed = self.engine.refresh_index_changes(self.ws);
+        for rel in changed {
+            let abs = self.ws.workdir().join(crate::snapshot::bytes_path(&rel));
+            if let Some(dir) = abs.parent() {
+                self.ensure_watched(dir);
+            }
+            self.deb.path(abs, now);
+        }
+    }
+
+    /// Watch `dir` if it is not yet watched: from its highest unwatched
+    /// ancestor down (the watch set grows from watched parents).
+    fn ensure_watched(&mut self, dir: &Path) {
+        let root = self.ws.workdir();
+        let mut top = None;
+        for anc in dir.ancestors() {
+            if anc == root || !anc.starts_with(root) || self.set.contains(anc) {
+                break;
+            }
+            top = Some(anc.to_path_buf());
+        }
+        if let Some(top) = top {
+            if top.is_dir() {
+                self.add_watches(&top);
+                self.state.watches = self.set.len();
+            }
         }
     }
 
