@@ -76,7 +76,15 @@ impl Config {
             keep_all: duration(cfg, "savepoint.keepAll")?.unwrap_or(d.keep_all),
             keep_hourly: duration(cfg, "savepoint.keepHourly")?.unwrap_or(d.keep_hourly),
             keep_daily: duration(cfg, "savepoint.keepDaily")?.unwrap_or(d.keep_daily),
-            remote: string(cfg, "savepoint.remote")?.filter(|s| !s.is_empty()),
+            remote: match string(cfg, "savepoint.remote")?.filter(|s| !s.is_empty()) {
+                Some(v) if v.starts_with('-') => return Err(bad(
+                    "savepoint.remote",
+                    &v,
+                    "a remote name or URL cannot start with `-` (git would read it as an option)"
+                        .into(),
+                )),
+                v => v,
+            },
             push_interval: match string(cfg, "savepoint.pushInterval")? {
                 None => None,
                 Some(v) if is_off(&v) => None,

@@ -6,11 +6,10 @@
 //! user's transport, credentials and configuration apply; `refs/heads` is
 //! never pushed.
 
-use std::process::Command;
-
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::git::GitCmd;
 use crate::repo::Workspace;
 
 /// The remote to use: the argument, else `savepoint.remote`, else `origin`.
@@ -21,12 +20,50 @@ pub fn choose(arg: Option<&str>, configured: Option<&str>) -> String {
 /// Local chain namespaces that `push` copies.
 const PUSHED: &[&str] = &["heads", "detached"];
 
-/// The refspecs `fetch` uses for `remote`.
-pub fn fetch_refspecs(remote: &str) -> Vec<String> {
+/// The refspecs `fetch` uses for `remote`, whose chains land under
+/// `refs/savepoint/remotes/<local_name>/`.
+pub fn fetch_refspecs(local_name: &str) -> Vec<String> {
     PUSHED
         .iter()
-        .map(|ns| format!("+refs/savepoint/{ns}/*:refs/savepoint/remotes/{remote}/{ns}/*"))
+        .map(|ns| format!("+refs/savepoint/{ns}/*:refs/savepoint/remotes/{local_name}/{ns}/*"))
         .collect()
+}
+
+/// The name a fetched remote's chains are kept under: a configured remote's
+/// own name; for a URL or path, its last component (without `.git`) and a
+/// short hash of the whole URL, so two URLs never share a namespace
+/// (`/srv/backup.git` → `backup-1f2e3d4c`).
+pub fn local_name(ws: &Workspace, remote: &str) -> String {
+    if ws.repo().find_remote(remote).is_ok()
+        && git2::Reference::is_valid_name(&format!("refs/savepoint/remotes/{remote}/x"))
+    {
+        return remote.to_owned();
+    }
+    let last = remote
+        .trim_end_matches('/')
+        .rsplit(['/', ':', '\\'])
+        .next()
+        .unwrap_or("");
+    let last = last.strip_suffix(".git").unwrap_or(last);
+    let mut base: String = last
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    base = base.trim_matches(['.', '-']).to_owned();
+    if base.is_empty() {
+        base = "url".to_owned();
+    }
+    // FNV-1a: stable across versions and platforms (unlike std's hasher).
+    let hash = remote.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    });
+    format!("{base}-{:08x}", hash as u32)
 }
 
 /// One ref's fate in a push.
@@ -40,6 +77,13 @@ pub struct Pushed {
 }
 
 fn check_remote(ws: &Workspace, remote: &str) -> Result<()> {
+    if remote.starts_with('-') || remote.is_empty() {
+        // `--upload-pack=…` / `--receive-pack=…` would run a command.
+        return Err(Error::Remote {
+            remote: remote.to_owned(),
+            reason: "a remote name or URL cannot be empty or start with `-`".into(),
+        });
+    }
     let looks_like_url = remote.contains(':') || remote.contains('/');
     if looks_like_url || ws.repo().find_remote(remote).is_ok() {
         return Ok(());
@@ -50,15 +94,13 @@ fn check_remote(ws: &Workspace, remote: &str) -> Result<()> {
     })
 }
 
+/// git for a transport: the `ext::` transport (runs arbitrary commands)
+/// is refused whatever the user's configuration says.
 fn git(ws: &Workspace, args: &[String]) -> Result<std::process::Output> {
-    Command::new("git")
+    GitCmd::new(ws.git_dir(), ws.workdir())
+        .config("protocol.ext.allow", "never")
         .args(args)
-        .current_dir(ws.workdir())
-        .env("GIT_DIR", ws.git_dir())
-        .env("GIT_WORK_TREE", ws.workdir())
-        .env("SAVEPOINT_NO_HOOKS", "1")
         .output()
-        .map_err(|e| Error::io("run git in", ws.workdir(), e))
 }
 
 /// Push every local chain to `remote`. Chains the remote has diverging
@@ -82,6 +124,8 @@ pub fn push(ws: &Workspace, remote: &str, force: bool) -> Result<Vec<Pushed>> {
     if force {
         args.push("--force".to_owned());
     }
+    // `--` ends the options: the remote can never be read as one.
+    args.push("--".to_owned());
     args.push(remote.to_owned());
     args.extend(local.iter().map(|r| format!("{r}:{r}")));
     let out = git(ws, &args)?;
@@ -140,9 +184,11 @@ pub fn fetch(ws: &Workspace, remote: &str) -> Result<Vec<String>> {
         "--no-tags".to_owned(),
         "--no-write-fetch-head".to_owned(),
         "--quiet".to_owned(),
+        "--".to_owned(),
         remote.to_owned(),
     ];
-    args.extend(fetch_refspecs(remote));
+    let name = local_name(ws, remote);
+    args.extend(fetch_refspecs(&name));
     let out = git(ws, &args)?;
     if !out.status.success() {
         return Err(Error::Remote {
@@ -150,7 +196,7 @@ pub fn fetch(ws: &Workspace, remote: &str) -> Result<Vec<String>> {
             reason: first_error(&out.stderr),
         });
     }
-    let prefix = format!("refs/savepoint/remotes/{remote}/");
+    let prefix = format!("refs/savepoint/remotes/{name}/");
     Ok(crate::chain::all_chains(ws.repo())?
         .into_iter()
         .map(|(name, _)| name)

@@ -293,3 +293,96 @@ fn cherry_pick_in_progress_snapshots_and_squash_refuses() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cherry-pick is in progress"));
     assert!(repo.abs(".git/CHERRY_PICK_HEAD").exists());
 }
+
+/// Issue 16 item 3: `stop` signals only a process proven to hold the watch
+/// lock. A pid file naming some other process (here a bystander `sleep`)
+/// while the lock is held by something that is not a watcher: nothing is
+/// signalled, and the error says so.
+#[test]
+fn stop_signals_only_the_process_holding_the_watch_lock() {
+    let repo = TestRepo::new();
+    repo.write("a.txt", "a\n");
+    let state = repo.abs(".git/savepoint");
+    std::fs::create_dir_all(&state).unwrap();
+    let pid_file = state.join("watch.pid");
+    let mut bystander = Command::new("sleep").arg("120").spawn().unwrap();
+    std::fs::write(&pid_file, bystander.id().to_string()).unwrap();
+    let mut holder = Command::new("flock")
+        .arg(&pid_file)
+        .args(["sleep", "120"])
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until the lock is held.
+    let probe = std::fs::File::open(&pid_file).unwrap();
+    let start = std::time::Instant::now();
+    while probe.try_lock_shared().is_ok() {
+        probe.unlock().unwrap();
+        assert!(start.elapsed().as_secs() < 20, "flock never took the lock");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let out = repo
+        .cmd()
+        .args(["stop", "--timeout", "2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let alive = bystander.try_wait().unwrap().is_none();
+    let _ = holder.kill();
+    let _ = bystander.kill();
+    let _ = holder.wait();
+    let _ = bystander.wait();
+    assert!(alive, "stop signalled a process that is not the watcher");
+    assert!(!out.status.success(), "stop claimed success: {stderr}");
+    assert!(stderr.contains("not proven"), "{stderr}");
+}
+
+/// Issue 16 item 5: control characters in prompts, session ids, file names
+/// and labels never reach the terminal raw from the human output of `log`,
+/// `show`, `snap`, `restore` and `recover`; `--json` keeps them exact.
+#[test]
+fn terminal_escapes_in_untrusted_text_are_quoted() {
+    let repo = TestRepo::new();
+    repo.write("base.txt", "base\n");
+    repo.commit_all("base");
+    let evil_name: &[u8] = b"evil\x1b[2J\x07.txt";
+    repo.write_bytes(evil_name, b"x\n");
+    let cwd = repo.path().to_str().unwrap();
+    let prompt = "hi \u{1b}]0;pwned\u{7} there \u{9b}2J";
+    let session = "s\u{1b}[2Jid";
+    for event in [
+        serde_json::json!({"hook_event_name": "UserPromptSubmit", "session_id": session, "cwd": cwd, "prompt": prompt}),
+        serde_json::json!({"hook_event_name": "Stop", "session_id": session, "cwd": cwd}),
+    ] {
+        let out = repo.pipe(&["hook", "claude"], event.to_string().as_bytes());
+        assert!(out.status.success());
+    }
+    let log = repo.json(&["log"]);
+    assert_eq!(log[0]["prompt"], prompt, "--json must stay exact: {log}");
+    repo.write_bytes(evil_name, b"y\n");
+    let label = "label \u{1b}[K\rfake";
+    let mut outputs = vec![repo.run_ok(&["snap", "-m", label])];
+    repo.write_bytes(evil_name, b"damaged\n");
+    for args in [
+        &["log"][..],
+        &["show", "@"],
+        &["show", "@~1"],
+        &["restore", "--dry-run", "@~1"],
+        &["recover", "--dry-run"],
+        &["status"],
+    ] {
+        outputs.push(repo.cmd().args(args).output().unwrap());
+    }
+    for out in outputs {
+        for stream in [&out.stdout, &out.stderr] {
+            // Patch bodies carry file content as git prints it; everything
+            // else must be free of terminal controls.
+            let text = String::from_utf8_lossy(stream);
+            for line in text.lines() {
+                assert!(
+                    !line.chars().any(|c| c.is_control() && c != '\t'),
+                    "raw control character in {line:?}"
+                );
+            }
+        }
+    }
+}

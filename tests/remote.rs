@@ -298,3 +298,86 @@ fn the_watcher_pushes_every_push_interval() {
     let _ = watcher.kill();
     let _ = watcher.wait();
 }
+
+/// Issue 16 item 4: a remote that begins with `-` (from the command line
+/// or `savepoint.remote`) is refused — it would be read as
+/// `--upload-pack=<command>` — and `ext::` transports never run, even when
+/// the user's configuration allows them.
+#[test]
+fn remote_option_injection_and_ext_transport_are_refused() {
+    let repo = TestRepo::new();
+    repo.write("a.txt", "a\n");
+    repo.snap("manual");
+    let pwned = repo.home.path().join("pwned");
+    let payload = format!("--upload-pack=touch {}", pwned.display());
+    for cmd in ["push", "fetch"] {
+        let out = repo.cmd().args([cmd, "--", &payload]).output().unwrap();
+        assert!(!out.status.success(), "{cmd} accepted {payload}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("start with `-`"), "{err}");
+    }
+    repo.git(&[
+        "config",
+        "savepoint.remote",
+        &payload.replace("upload", "receive"),
+    ]);
+    let out = repo.cmd().arg("push").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("savepoint.remote"),
+        "{err}"
+    );
+    repo.git(&["config", "--unset", "savepoint.remote"]);
+
+    repo.git(&["config", "protocol.ext.allow", "always"]);
+    let ext = format!("ext::sh -c touch% {}", pwned.display());
+    for cmd in ["push", "fetch"] {
+        let out = repo.cmd().args([cmd, &ext]).output().unwrap();
+        assert!(!out.status.success(), "{cmd} via ext:: succeeded");
+    }
+    assert!(!pwned.exists(), "a command ran through the remote");
+}
+
+/// Issue 16 item 13: `fetch` takes a URL or a path, like git; the chains
+/// land under a name made from it.
+#[test]
+fn fetch_from_a_url_or_a_path() {
+    let a = TestRepo::new();
+    a.write("src/lib.rs", "fn a() {}\n");
+    a.commit_all("init");
+    let bare = bare_remote(&a);
+    a.git(&["push", "-q", "origin", "main"]);
+    a.write("src/lib.rs", "fn a() { wip }\n");
+    a.snap("manual");
+    a.run_ok(&["push"]);
+    let tip = a.rev("refs/savepoint/heads/main");
+
+    let b = TestRepo::new();
+    let path = bare.path().to_str().unwrap().to_owned();
+    for remote in [path.clone(), format!("file://{path}")] {
+        let out = b.run_ok(&["fetch", &remote]);
+        let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+        let refs = b.git(&[
+            "for-each-ref",
+            "--format=%(refname) %(objectname)",
+            "refs/savepoint/remotes/",
+        ]);
+        let line = refs
+            .lines()
+            .find(|l| l.ends_with(&tip) && l.contains("/heads/main "))
+            .unwrap_or_else(|| panic!("no fetched chain for {remote}: {refs}\n{listed}"));
+        let name = line.split('/').nth(3).unwrap();
+        let (base, hash) = name.rsplit_once('-').unwrap();
+        assert!(
+            !base.is_empty() && hash.len() == 8 && hash.bytes().all(|c| c.is_ascii_hexdigit()),
+            "{name}"
+        );
+    }
+    // The path and the file URL are two names: two namespaces.
+    let refs = b.git(&[
+        "for-each-ref",
+        "--format=%(refname)",
+        "refs/savepoint/remotes/",
+    ]);
+    assert_eq!(refs.lines().count(), 2, "{refs}");
+}

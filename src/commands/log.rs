@@ -81,7 +81,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
                 "{} ",
                 u.paint(
                     ui::REF,
-                    i.refname.strip_prefix(chain::PREFIX).unwrap_or(&i.refname)
+                    &ui::text(i.refname.strip_prefix(chain::PREFIX).unwrap_or(&i.refname))
                 )
             )
         } else {
@@ -93,11 +93,16 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
             u.paint(ui::ID, &i.id),
             chain_col,
             u.paint(ui::DIM, &ui::relative_age(&i.timestamp)),
-            u.paint(ui::TRIGGER, &i.trigger),
-            summary
+            u.paint(ui::TRIGGER, &ui::text(&i.trigger)),
+            ui::text(summary)
         )?;
         if let Some(p) = &i.prompt {
-            writeln!(out, "             {} {}", u.paint(ui::DIM, "prompt:"), p)?;
+            writeln!(
+                out,
+                "             {} {}",
+                u.paint(ui::DIM, "prompt:"),
+                ui::text(p)
+            )?;
         }
     }
     Ok(())

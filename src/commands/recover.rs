@@ -58,21 +58,24 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
             u.paint(ui::REF, &s.refname),
             ui::relative_age(&s.timestamp),
             s.trigger,
-            s.subject
-                .split_once(&format!("{}: ", s.trigger))
-                .map_or(s.subject.as_str(), |(_, rest)| rest)
+            ui::text(
+                s.subject
+                    .split_once(&format!("{}: ", s.trigger))
+                    .map_or(s.subject.as_str(), |(_, rest)| rest)
+            )
         )?;
         if let Some(p) = &s.prompt {
-            writeln!(out, "  prompt: {p}")?;
+            writeln!(out, "  prompt: {}", ui::text(p))?;
         }
         for r in &rec.reasons {
-            writeln!(out, "  - {r}")?;
+            writeln!(out, "  - {}", ui::text(r))?;
         }
         super::restore::print_plan(ctx, ws.repo(), &rec.plan, &mut out)?;
         for k in &rec.kept {
             writeln!(
                 out,
-                "  kept   {k} (not in the snapshot, holds unsaved work)"
+                "  kept   {} (not in the snapshot, holds unsaved work)",
+                ui::path(k)
             )?;
         }
     }

@@ -117,10 +117,14 @@ pub fn report(ctx: &Ctx, repo: &Repository, o: &RestoreOutcome) -> Result<()> {
         )?;
     }
     for k in &o.kept {
-        writeln!(out, "kept: {k} (not in the snapshot, holds unsaved work)")?;
+        writeln!(
+            out,
+            "kept: {} (not in the snapshot, holds unsaved work)",
+            ui::path(k)
+        )?;
     }
     for f in &o.failed {
-        eprintln!("error: {f}");
+        eprintln!("error: {}", ui::text(f));
     }
     if o.dry_run {
         writeln!(out, "{}", u.paint(ui::DIM, "dry run: nothing was changed"))?;
@@ -151,7 +155,7 @@ pub fn print_plan(ctx: &Ctx, repo: &Repository, plan: &Plan, out: &mut impl Writ
         .unwrap_or(0)
         .min(60);
     for step in &plan.steps {
-        let path = step.change.path_lossy();
+        let path = ui::path(&step.change.path_lossy()).into_owned();
         let style = match step.action {
             Action::Create => ui::ADD,
             Action::Delete => ui::DEL,

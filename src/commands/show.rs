@@ -49,7 +49,11 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         ui::relative_age(&info.timestamp)
     )?;
     if !info.trigger.is_empty() {
-        writeln!(out, "Trigger: {}", u.paint(ui::TRIGGER, &info.trigger))?;
+        writeln!(
+            out,
+            "Trigger: {}",
+            u.paint(ui::TRIGGER, &ui::text(&info.trigger))
+        )?;
         writeln!(out, "Base:    {}", info.base)?;
     }
     for (label, v) in [
@@ -58,13 +62,18 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         ("Prompt", &info.prompt),
     ] {
         if let Some(v) = v {
-            writeln!(out, "{label}: {}{v}", " ".repeat(8 - label.len()))?;
+            writeln!(
+                out,
+                "{label}: {}{}",
+                " ".repeat(8 - label.len()),
+                ui::text(v)
+            )?;
         }
     }
     for s in &info.skipped {
-        writeln!(out, "Skipped: {s}")?;
+        writeln!(out, "Skipped: {}", ui::text(&s.to_string()))?;
     }
-    writeln!(out, "\n    {}\n", info.subject)?;
+    writeln!(out, "\n    {}\n", ui::text(&info.subject))?;
     drop(out);
     let new_tree = commit.tree()?;
     let old_tree = commit.parent(0).ok().map(|p| p.tree()).transpose()?;

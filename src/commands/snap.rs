@@ -66,7 +66,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
             "{} {} {}",
             u.paint(ui::ID, id),
             u.paint(ui::REF, &outcome.refname),
-            summary
+            ui::text(summary)
         )?;
     } else {
         match &outcome.id {
@@ -83,7 +83,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         }
     }
     for s in &outcome.skipped {
-        eprintln!("warning: left out: {s}");
+        eprintln!("warning: left out: {}", ui::text(&s.to_string()));
     }
     Ok(())
 }

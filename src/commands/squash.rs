@@ -59,7 +59,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         bail!("empty commit message; nothing was committed");
     }
     for s in &prepared.skipped {
-        eprintln!("warning: not in the commit: {s}");
+        eprintln!("warning: not in the commit: {}", ui::text(&s.to_string()));
     }
     let done = squash::commit(&ws, &prepared, &message)?;
     if args.json {
@@ -69,9 +69,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         let branch = done.refname.trim_start_matches("refs/heads/");
         let subject = message.lines().next().unwrap_or("");
         println!(
-            "[{} {}] {subject}",
+            "[{} {}] {}",
             u.paint(ui::REF, branch),
-            u.paint(ui::ID, &done.commit)
+            u.paint(ui::ID, &done.commit),
+            ui::text(subject)
         );
         println!(
             " {} changed; squashed {}",

@@ -83,7 +83,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         writeln!(out, "log:      {}", log.display())?;
     }
     for e in &st.errors {
-        writeln!(out, "{}   {e}", u.paint(ui::DEL, "error:"))?;
+        writeln!(out, "{}   {}", u.paint(ui::DEL, "error:"), ui::text(e))?;
     }
     Ok(())
 }

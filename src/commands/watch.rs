@@ -145,7 +145,11 @@ fn snapshot_line(
         u.paint(ui::TRIGGER, &s.trigger)
     )?;
     for skipped in &s.skipped {
-        writeln!(out, "{stamp}   left out: {skipped}")?;
+        writeln!(
+            out,
+            "{stamp}   left out: {}",
+            ui::text(&skipped.to_string())
+        )?;
     }
     Ok(())
 }

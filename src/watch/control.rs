@@ -57,8 +57,18 @@ fn open_pid_file(state_dir: &Path) -> Result<File> {
 fn read_pid(file: &mut File) -> Option<u32> {
     let mut s = String::new();
     file.seek(SeekFrom::Start(0)).ok()?;
-    file.read_to_string(&mut s).ok()?;
-    s.trim().parse().ok()
+    file.take(32).read_to_string(&mut s).ok()?;
+    parse_pid(&s)
+}
+
+/// A pid as the pid file holds it: only 1..=i32::MAX is a process id (0,
+/// negative values and `4294967295` would make `kill` signal a process
+/// group or every process the user may signal).
+fn parse_pid(s: &str) -> Option<u32> {
+    s.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|&p| (1..=i32::MAX as u32).contains(&p))
 }
 
 impl WatchLock {
@@ -348,6 +358,18 @@ pub fn stop(ws: &Workspace, timeout: Duration) -> Result<Stopped> {
     };
     let asked = matches!(send(ws, &Request::Stop), Ok(Some(r)) if r.ok);
     if !asked {
+        // Signal only a process proven to hold the watch lock: the pid file
+        // is just text anyone who can write the state dir may change.
+        let proven = pid != 0 && super::lockholder::holds_lock(pid, &pid_path(&ws.state_dir()));
+        if !proven {
+            return Err(Error::Watch {
+                path: ws.workdir().to_path_buf(),
+                reason: format!(
+                    "the watcher does not answer on its socket and the pid file names {} — not proven to be the watcher, so nothing was signalled; stop the watcher process by hand",
+                    if pid == 0 { "no valid process".to_owned() } else { format!("process {pid}, which does not hold the watch lock") }
+                ),
+            });
+        }
         if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
             let _ = rustix::process::kill_process(p, rustix::process::Signal::TERM);
         }
@@ -441,6 +463,23 @@ pub fn status(ws: &Workspace) -> Result<Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_real_process_ids_are_read_from_the_pid_file() {
+        assert_eq!(parse_pid("1234\n"), Some(1234));
+        for bad in [
+            "0",
+            "4294967295",
+            "-1",
+            "2147483648",
+            "",
+            "12x",
+            "99999999999",
+        ] {
+            assert_eq!(parse_pid(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_pid("2147483647"), Some(i32::MAX as u32));
+    }
 
     #[test]
     fn request_wire_format_is_tagged_json() {

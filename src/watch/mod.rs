@@ -17,6 +17,7 @@
 pub mod control;
 pub mod debounce;
 pub mod dirs;
+mod lockholder;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
