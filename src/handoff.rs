@@ -6,6 +6,7 @@
 //! was doing`, `## Files changed`, `## Skipped`, `## How to continue`) so
 //! tools can parse the brief.
 
+use crate::text::{code_span, escape_controls as esc, fence_for, quote_path};
 use std::fmt::Write as _;
 
 use git2::{DiffOptions, Oid, Repository};
@@ -53,19 +54,24 @@ pub fn brief(ws: &Workspace) -> Result<String> {
     let _ = writeln!(
         w,
         "# Hand-off: work in progress in {}\n",
-        ws.workdir().display()
+        esc(&ws.workdir().display().to_string())
     );
     let _ = writeln!(
         w,
-        "Recorded by savepoint. The work below is safe in git (shadow ref `{refname}`), \
-         even if it is not in the work tree or in any commit yet.\n"
+        "Recorded by savepoint. The work below is safe in git (shadow ref {}), \
+         even if it is not in the work tree or in any commit yet.\n",
+        code_span(&refname)
     );
 
     let _ = writeln!(w, "## Repository\n");
-    let _ = writeln!(w, "- Path: `{}`", ws.workdir().display());
+    let _ = writeln!(
+        w,
+        "- Path: {}",
+        code_span(&ws.workdir().display().to_string())
+    );
     match &head {
         Head::Branch { name, .. } => {
-            let _ = writeln!(w, "- Branch: `{name}`");
+            let _ = writeln!(w, "- Branch: {}", code_span(name));
         }
         Head::Detached { .. } => {
             let _ = writeln!(w, "- Branch: none (detached HEAD)");
@@ -78,20 +84,27 @@ pub fn brief(ws: &Workspace) -> Result<String> {
                 .ok()
                 .and_then(|c| c.summary().map(str::to_owned))
                 .unwrap_or_default();
-            let _ = writeln!(w, "- Base commit: `{}` {summary}", chain::short_id(c));
+            let _ = writeln!(
+                w,
+                "- Base commit: `{}` {}",
+                chain::short_id(c),
+                esc(&summary)
+            );
         }
         None => {
             let _ = writeln!(w, "- Base commit: none yet (unborn branch)");
         }
     }
-    let _ = writeln!(w, "- Snapshot chain: `{refname}`");
+    let _ = writeln!(w, "- Snapshot chain: {}", code_span(&refname));
     match tip {
         Some(t) => {
             let info = chain::info(repo, t, &refname)?;
             let _ = writeln!(
                 w,
-                "- Latest snapshot: `{}` ({}, trigger `{}`)",
-                info.id, info.time, info.trigger
+                "- Latest snapshot: `{}` ({}, trigger {})",
+                info.id,
+                info.time,
+                code_span(&info.trigger)
             );
         }
         None => {
@@ -115,14 +128,14 @@ pub fn brief(ws: &Workspace) -> Result<String> {
         let session = s
             .session
             .as_deref()
-            .map(|x| format!(" (session `{x}`)"))
+            .map(|x| format!(" (session {})", code_span(x)))
             .unwrap_or_default();
         let by = s
             .agent
             .as_deref()
-            .map(|a| format!(" [{a}]"))
+            .map(|a| format!(" [{}]", esc(a)))
             .unwrap_or_default();
-        let _ = writeln!(w, "{n}. {} — {p}{session}{by}", s.time);
+        let _ = writeln!(w, "{n}. {} — {}{session}{by}", s.time, esc(p));
     }
     if n == 0 {
         let _ = writeln!(w, "No prompts were recorded.");
@@ -134,10 +147,12 @@ pub fn brief(ws: &Workspace) -> Result<String> {
         t
     };
     if !tools.is_empty() {
+        let tools: Vec<_> = tools.iter().map(|t| esc(t)).collect();
         let _ = writeln!(w, "\nTools used: {}.", tools.join(", "));
     }
     let agents = crate::squash::agents_in_order(&snaps);
     if !agents.is_empty() {
+        let agents: Vec<_> = agents.iter().map(|a| esc(a)).collect();
         let _ = writeln!(w, "\nAssistants that worked on it: {}.", agents.join(", "));
     }
     let _ = writeln!(w);
@@ -155,11 +170,17 @@ pub fn brief(ws: &Workspace) -> Result<String> {
     if stats.is_empty() {
         let _ = writeln!(w, "None since the base commit.");
     } else {
-        let _ = writeln!(w, "Base commit → latest snapshot:\n\n```");
-        for (path, add, del) in &stats {
-            let _ = writeln!(w, "{path} | +{add} -{del}");
-        }
-        let _ = writeln!(w, "```");
+        // File names are quoted (no newline can end the block) and the
+        // fence is longer than any backtick run in them.
+        let lines: String = stats
+            .iter()
+            .map(|(path, add, del)| format!("{} | +{add} -{del}\n", quote_path(path)))
+            .collect();
+        let fence = fence_for(&lines);
+        let _ = writeln!(
+            w,
+            "Base commit → latest snapshot:\n\n{fence}\n{lines}{fence}"
+        );
     }
     let _ = writeln!(w);
 
@@ -176,13 +197,17 @@ pub fn brief(ws: &Workspace) -> Result<String> {
             "Left out of the snapshots (too large; copy them by hand):\n"
         );
         for s in skipped {
-            let _ = writeln!(w, "- {s}");
+            let _ = writeln!(w, "- {}", esc(s));
         }
     }
     let _ = writeln!(w);
 
     let _ = writeln!(w, "## How to continue\n");
-    let _ = writeln!(w, "Run these in `{}`:\n", ws.workdir().display());
+    let _ = writeln!(
+        w,
+        "Run these in {}:\n",
+        code_span(&ws.workdir().display().to_string())
+    );
     let _ = writeln!(
         w,
         "- See the work: `git diff HEAD {refname}` (or `savepoint log`, `savepoint diff`)"

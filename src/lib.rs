@@ -24,6 +24,7 @@ pub mod revision;
 pub mod snap;
 pub mod snapshot;
 pub mod squash;
+pub mod text;
 pub mod trailers;
 pub mod treediff;
 pub mod watch;

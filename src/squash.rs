@@ -13,6 +13,7 @@
 //! the snapshots it squashes, and a `Savepoint-Snapshots:` trailer names
 //! that range.
 
+use crate::text::{escape_controls as esc, quote_path};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -164,27 +165,36 @@ pub fn default_message(snapshots: &[SnapshotInfo], files: &[(char, String)]) -> 
     tools.sort_unstable();
     tools.dedup();
     let agents = agents_in_order(snapshots);
-    let paths: Vec<String> = files.iter().map(|(_, p)| p.clone()).collect();
+    // File names and prompts are untrusted: one line each, controls escaped,
+    // so none can add a paragraph or a `Signed-off-by:` trailer.
+    let paths: Vec<String> = files
+        .iter()
+        .map(|(_, p)| quote_path(p).into_owned())
+        .collect();
+    let one_line = |p: &str, max| esc(&crate::trailers::one_line(p, max)).into_owned();
     let subject = match prompts.first() {
-        Some(p) => crate::trailers::one_line(p, 72),
+        Some(p) => one_line(p, 72),
         None => format!("Update {}", crate::trailers::summarize(&paths, 2)),
     };
     let mut m = format!("{subject}\n\n");
     if !prompts.is_empty() {
         m.push_str("Prompts:\n");
         for p in &prompts {
-            m.push_str(&format!("- {}\n", crate::trailers::one_line(p, 200)));
+            m.push_str(&format!("- {}\n", one_line(p, 200)));
         }
         m.push('\n');
     }
     if !tools.is_empty() {
-        m.push_str(&format!("Tools: {}\n\n", tools.join(", ")));
+        m.push_str(&format!("Tools: {}\n\n", one_line(&tools.join(", "), 1000)));
     }
     if !agents.is_empty() {
-        m.push_str(&format!("Agents: {}\n\n", agents.join(", ")));
+        m.push_str(&format!(
+            "Agents: {}\n\n",
+            one_line(&agents.join(", "), 1000)
+        ));
     }
     m.push_str("Files:\n");
-    for (letter, path) in files {
+    for ((letter, _), path) in files.iter().zip(&paths) {
         m.push_str(&format!("  {letter} {path}\n"));
     }
     m

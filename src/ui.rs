@@ -184,67 +184,15 @@ impl Drop for Progress {
     }
 }
 
-/// Is `c` a control character a terminal would act on (C0, DEL, C1)?
-fn is_control(c: char) -> bool {
-    c.is_control()
-}
-
-/// Append `c` as git's `quote_c_style` writes it: `\n`, `\t`, … or octal
-/// bytes (`\033`).
-fn push_escaped(out: &mut String, c: char) {
-    match c {
-        '\u{7}' => out.push_str("\\a"),
-        '\u{8}' => out.push_str("\\b"),
-        '\t' => out.push_str("\\t"),
-        '\n' => out.push_str("\\n"),
-        '\u{b}' => out.push_str("\\v"),
-        '\u{c}' => out.push_str("\\f"),
-        '\r' => out.push_str("\\r"),
-        _ => {
-            let mut buf = [0u8; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("\\{b:03o}"));
-            }
-        }
-    }
-}
-
 /// Untrusted text (a prompt, a session id, a fetched commit message) for
 /// one line of terminal output: control characters are shown as escapes,
 /// so the text cannot clear the screen, retitle the terminal, move the
 /// cursor or add lines. `--json` output is never passed through this.
 pub fn text(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(is_control) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if is_control(c) {
-            push_escaped(&mut out, c);
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
+    savepoint::text::escape_controls(s)
 }
 
-/// A path for terminal output, quoted like git's `quote_path` when it
-/// holds a control character, a double quote or a backslash
-/// (`"new\nline.txt"`); other paths are shown as they are.
+/// A path for terminal output, quoted like git's `quote_path` when needed.
 pub fn path(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(|c| is_control(c) || c == '"' || c == '\\') {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if is_control(c) => push_escaped(&mut out, c),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    Cow::Owned(out)
+    savepoint::text::quote_path(s)
 }
