@@ -121,7 +121,6 @@ pub fn status(ws: &Workspace) -> Result<Vec<HookStatus>> {
 
 /// Install every hook; returns the ones that changed. Idempotent.
 pub fn install(ws: &Workspace) -> Result<Vec<HookStatus>> {
-    use std::os::unix::fs::PermissionsExt;
     let dir = hooks_dir(ws)?;
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
     let mut changed = Vec::new();
@@ -143,11 +142,8 @@ pub fn install(ws: &Workspace) -> Result<Vec<HookStatus>> {
             }
             HookState::Absent => HookState::Installed,
         };
-        let tmp = dir.join(format!(".{name}.savepoint-tmp"));
-        std::fs::write(&tmp, script(name)).map_err(|e| Error::io("write", &tmp, e))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| Error::io("chmod", &tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io("install", &path, e))?;
+        crate::atomic::write_with_mode(&path, script(name).as_bytes(), 0o755)
+            .map_err(|e| Error::io("install", &path, e))?;
         changed.push(HookStatus {
             name: (*name).to_owned(),
             path,

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod atomic;
 pub mod chain;
 pub mod config;
 pub mod durable;

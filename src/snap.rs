@@ -249,11 +249,9 @@ impl PendingPrompt {
 
     fn save(&self, state: &std::path::Path) {
         let path = Self::path(state);
-        let tmp = path.with_extension("json.tmp");
         let written = serde_json::to_vec(self)
             .ok()
-            .and_then(|b| std::fs::write(&tmp, b).ok())
-            .and_then(|()| std::fs::rename(&tmp, &path).ok());
+            .and_then(|b| crate::atomic::write_with_mode(&path, &b, crate::atomic::PRIVATE).ok());
         if written.is_none() {
             tracing::warn!(path = %path.display(), "could not keep the prompt for the next snapshot");
         }

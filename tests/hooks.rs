@@ -483,3 +483,41 @@ fn with_a_watcher_running_the_hook_hands_over_and_returns() {
     let _ = watcher.kill();
     let _ = watcher.wait();
 }
+
+/// Issue 16 item 7: a symlinked settings file (dotfiles) is written through
+/// — the link stays, its target keeps its 0600 mode — and uninstall removes
+/// exactly savepoint's entries, not a user's hook that mentions it.
+#[test]
+fn symlinked_settings_are_written_through_and_uninstall_is_exact() {
+    use std::os::unix::fs::PermissionsExt;
+    let repo = TestRepo::new();
+    let dotfiles = repo.home.path().join("dotfiles");
+    std::fs::create_dir_all(&dotfiles).unwrap();
+    let real = dotfiles.join("claude-settings.json");
+    let users_own = serde_json::json!({
+        "env": {"ANTHROPIC_API_KEY": "sk-secret"},
+        "hooks": {"PostToolUse": [{"hooks": [
+            {"type": "command", "command": "my-wrapper.sh savepoint hook claude --verbose"}
+        ]}]}
+    });
+    let original = format!("{}\n", serde_json::to_string_pretty(&users_own).unwrap());
+    std::fs::write(&real, &original).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::create_dir_all(repo.abs(".claude")).unwrap();
+    std::os::unix::fs::symlink(&real, repo.abs(".claude/settings.json")).unwrap();
+
+    repo.run_ok(&["hooks", "install", "--claude"]);
+    let link = std::fs::symlink_metadata(repo.abs(".claude/settings.json")).unwrap();
+    assert!(link.file_type().is_symlink(), "the symlink was replaced");
+    let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the secret file became mode {mode:o}");
+    let installed = std::fs::read_to_string(&real).unwrap();
+    assert!(installed.contains("UserPromptSubmit"), "{installed}");
+
+    repo.run_ok(&["hooks", "uninstall", "--claude"]);
+    assert!(std::fs::symlink_metadata(repo.abs(".claude/settings.json"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), original);
+}

@@ -86,12 +86,8 @@ fn read(path: &Path) -> Result<Option<DocumentMut>> {
 }
 
 fn write(path: &Path, doc: &DocumentMut) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
-    }
-    let tmp = path.with_extension("toml.savepoint-tmp");
-    std::fs::write(&tmp, doc.to_string()).map_err(|e| Error::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("write", path, e))
+    crate::atomic::write(path, doc.to_string().as_bytes(), crate::atomic::PUBLIC)
+        .map_err(|e| Error::io("write", path, e))
 }
 
 fn notify_of(doc: &DocumentMut) -> Option<Vec<String>> {

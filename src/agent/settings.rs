@@ -2,8 +2,9 @@
 //! them out again — Claude Code (`.claude/settings.json`), Gemini CLI
 //! (`.gemini/settings.json`) and Cursor (`.cursor/hooks.json`) share the
 //! shape `{"hooks": {"<Event>": [entry, …]}}`. An entry is savepoint's when
-//! its command (or every command of its nested `hooks`) contains the
-//! adapter's mark (`savepoint hook <agent>`). Every other key and entry is
+//! its command (or every command of its nested `hooks`) is exactly one of
+//! the template's commands or the bare mark (`savepoint hook <agent>`): a
+//! user's own hook that merely mentions it is kept. Every other key and entry is
 //! kept; installs are idempotent; a file left empty by an uninstall is
 //! removed; an invalid file is an error and stays untouched.
 
@@ -70,26 +71,50 @@ impl AgentSettings {
     }
 
     pub fn installed(&self, path: &Path) -> Result<Vec<String>> {
-        installed(path, self.mark)
+        installed(path, self.template, self.mark)
     }
 }
 
-fn is_ours(hook: &Value, mark: &str) -> bool {
+/// The commands savepoint installs: every command of the template, and the
+/// bare mark (`savepoint hook claude`). A user's own hook that merely
+/// *contains* the mark (a wrapper script, extra arguments) is not ours.
+fn our_commands(template: &str, mark: &str) -> Vec<String> {
+    fn collect(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(c) = m.get("command").and_then(Value::as_str) {
+                    out.push(c.to_owned());
+                }
+                m.values().for_each(|v| collect(v, out));
+            }
+            Value::Array(a) => a.iter().for_each(|v| collect(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = vec![mark.to_owned()];
+    let t: Value = serde_json::from_str(template).expect("valid template");
+    collect(&t, &mut out);
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn is_ours(hook: &Value, ours: &[String]) -> bool {
     hook.get("command")
         .and_then(Value::as_str)
-        .is_some_and(|c| c.contains(mark))
+        .is_some_and(|c| ours.iter().any(|o| o == c.trim()))
 }
 
 /// The entry is savepoint's alone (a Cursor-style command entry, or a
 /// group whose every nested hook is ours).
-fn entry_is_ours(entry: &Value, mark: &str) -> bool {
+fn entry_is_ours(entry: &Value, mark: &[String]) -> bool {
     match entry.get("hooks").and_then(Value::as_array) {
         Some(hs) => !hs.is_empty() && hs.iter().all(|h| is_ours(h, mark)),
         None => is_ours(entry, mark),
     }
 }
 
-fn entry_has_ours(entry: &Value, mark: &str) -> bool {
+fn entry_has_ours(entry: &Value, mark: &[String]) -> bool {
     match entry.get("hooks").and_then(Value::as_array) {
         Some(hs) => hs.iter().any(|h| is_ours(h, mark)),
         None => is_ours(entry, mark),
@@ -124,18 +149,15 @@ fn write(path: &Path, m: &Map<String, Value>, trailing_newline: bool) -> Result<
     if trailing_newline {
         bytes.push(b'\n');
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
-    }
-    let tmp = path.with_extension("json.savepoint-tmp");
-    std::fs::write(&tmp, &bytes).map_err(|e| Error::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("write", path, e))
+    crate::atomic::write(path, &bytes, crate::atomic::PUBLIC)
+        .map_err(|e| Error::io("write", path, e))
 }
 
 /// Merge the template's `hooks` (and any top-level key the file lacks, such
 /// as Cursor's `version`) into the settings at `path`. Returns the events
 /// added (empty: already installed).
 pub fn install(path: &Path, template: &str, mark: &str) -> Result<Vec<String>> {
+    let mark = &our_commands(template, mark);
     let (mut settings, newline) = read(path)?.unwrap_or((Map::new(), true));
     let template: Value = serde_json::from_str(template).expect("valid template");
     let template = template.as_object().expect("template object");
@@ -184,6 +206,7 @@ pub fn install(path: &Path, template: &str, mark: &str) -> Result<Vec<String>> {
 /// `path`; top-level keys the template added (e.g. `version`) go too when
 /// nothing else is left. Returns the events that changed.
 pub fn uninstall(path: &Path, template: &str, mark: &str) -> Result<Vec<String>> {
+    let mark = &our_commands(template, mark);
     let Some((mut settings, newline)) = read(path)? else {
         return Ok(Vec::new());
     };
@@ -249,7 +272,8 @@ pub fn uninstall(path: &Path, template: &str, mark: &str) -> Result<Vec<String>>
 }
 
 /// The events with savepoint's entry in the settings at `path`.
-pub fn installed(path: &Path, mark: &str) -> Result<Vec<String>> {
+pub fn installed(path: &Path, template: &str, mark: &str) -> Result<Vec<String>> {
+    let mark = &our_commands(template, mark);
     let Some((settings, _)) = read(path)? else {
         return Ok(Vec::new());
     };
@@ -272,6 +296,7 @@ pub fn installed(path: &Path, mark: &str) -> Result<Vec<String>> {
 
 /// Every entry of a template is recognised as savepoint's (for tests).
 pub fn template_is_ours(template: &str, mark: &str) -> bool {
+    let mark = &our_commands(template, mark);
     let t: Value = serde_json::from_str(template).expect("valid template");
     t["hooks"].as_object().is_some_and(|h| {
         h.values().all(|l| {

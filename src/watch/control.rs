@@ -155,13 +155,10 @@ impl WatchState {
     /// Write atomically (temp file + rename).
     pub fn save(&self, state_dir: &Path) {
         let path = status_path(state_dir);
-        let tmp = state_dir.join(format!("watch.json.{}.tmp", std::process::id()));
-        let ok = serde_json::to_vec_pretty(self)
-            .ok()
-            .and_then(|bytes| std::fs::write(&tmp, bytes).ok())
-            .and_then(|()| std::fs::rename(&tmp, &path).ok());
+        let ok = serde_json::to_vec_pretty(self).ok().and_then(|bytes| {
+            crate::atomic::write_with_mode(&path, &bytes, crate::atomic::PRIVATE).ok()
+        });
         if ok.is_none() {
-            let _ = std::fs::remove_file(&tmp);
             tracing::debug!(path = %path.display(), "could not write watcher status");
         }
     }
