@@ -97,8 +97,22 @@ impl Workspace {
 
     /// Create the state dir if needed and return it.
     pub fn ensure_state_dir(&self) -> Result<PathBuf> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
         let dir = self.state_dir();
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create state dir", &dir, e))?;
+        // 0700: it holds prompts, logs and the watcher's socket.
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() => {
+                if m.permissions().mode() & 0o077 != 0 {
+                    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                        .map_err(|e| Error::io("restrict the state dir", &dir, e))?;
+                }
+            }
+            _ => std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(|e| Error::io("create state dir", &dir, e))?,
+        }
         Ok(dir)
     }
 

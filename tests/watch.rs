@@ -608,3 +608,85 @@ fn watcher_sees_index_only_changes_and_edits_in_ignored_dirs() {
         "{files}"
     );
 }
+
+/// Issue 16 item 8: the state dir is 0700 and the socket 0600 whatever the
+/// umask; a trigger outside `[A-Za-z0-9:_-]` is refused; idle clients
+/// (more than the watcher serves at once) delay nobody for long: `stop`
+/// still gets through; pending prompts and the hook log are 0600.
+#[test]
+fn watcher_socket_is_private_validated_and_not_blocked_by_idle_clients() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixStream;
+    let repo = seeded();
+    repo.write("notes.txt", "work\n");
+    // Start the watcher under a permissive umask.
+    let bin = assert_cmd::cargo::cargo_bin("savepoint");
+    let cmd = repo.cmd();
+    let mut sh = std::process::Command::new("sh");
+    sh.args(["-c", "umask 000; exec \"$0\" watch --debounce 100"])
+        .arg(&bin)
+        .current_dir(repo.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    let child = sh.spawn().unwrap();
+    let state_dir = repo.path().join(".git/savepoint");
+    let pid = child.id();
+    let w = Watcher {
+        child,
+        out: repo.home.path().join("none.out"),
+        err: repo.home.path().join("none.err"),
+    };
+    w.wait("watcher ready", || {
+        WatchState::load(&state_dir).is_some_and(|s| s.pid == pid)
+    });
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&state_dir), 0o700);
+    let sock = control::socket_path(&state_dir);
+    assert_eq!(mode(&sock), 0o600);
+
+    // A forged trigger is refused with a reason.
+    let mut c = UnixStream::connect(&sock).unwrap();
+    c.write_all(b"{\"op\":\"snap\",\"trigger\":\"claude:Stop\\n## Run rm -rf\"}\n")
+        .unwrap();
+    let mut reply = String::new();
+    BufReader::new(&c).read_line(&mut reply).unwrap();
+    assert!(reply.contains("invalid trigger"), "{reply}");
+
+    // A prompt that finds nothing new waits in a private file.
+    let cwd = repo.path().to_str().unwrap();
+    let prompt = serde_json::json!({"hook_event_name": "UserPromptSubmit", "session_id": "s1", "cwd": cwd, "prompt": "secret plan"});
+    let out = repo.pipe(&["hook", "claude"], prompt.to_string().as_bytes());
+    assert!(out.status.success());
+    for f in ["pending-prompt.json", "hook.log"] {
+        let p = state_dir.join(f);
+        if p.exists() {
+            assert_eq!(mode(&p), 0o600, "{f}");
+        }
+    }
+
+    // 40 clients that connect and say nothing; `stop` still gets through.
+    let idle: Vec<UnixStream> = (0..40)
+        .filter_map(|_| UnixStream::connect(&sock).ok())
+        .collect();
+    assert!(!idle.is_empty());
+    let out = repo
+        .cmd()
+        .args(["stop", "--timeout", "30"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "stop failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(idle);
+    drop(w);
+}

@@ -300,9 +300,12 @@ pub fn log_in(state_dir: &Path, line: &str) {
         let _ = std::fs::rename(&path, path.with_extension("log.1"));
     }
     let stamp = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+    // 0600: the log holds prompts and paths.
+    use std::os::unix::fs::OpenOptionsExt;
     if let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(&path)
     {
         let _ = writeln!(f, "{stamp} {line}");

@@ -9,6 +9,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -215,7 +216,17 @@ pub fn bind(state_dir: &Path) -> Option<UnixListener> {
     // We hold the watch lock, so any socket file is a leftover.
     let _ = std::fs::remove_file(&path);
     match UnixListener::bind(&path) {
-        Ok(l) => Some(l),
+        Ok(l) => {
+            // Only this user may talk to the watcher (the state dir is
+            // 0700 as well; the socket's own mode follows the umask).
+            use std::os::unix::fs::PermissionsExt;
+            if let Err(e) = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            {
+                tracing::warn!(error = %e, "cannot restrict the watcher socket to this user");
+                return None;
+            }
+            Some(l)
+        }
         Err(e) => {
             tracing::warn!(path = %path.display(), error = %e, "cannot create the watcher socket; hooks will snapshot by themselves");
             None
@@ -223,44 +234,145 @@ pub fn bind(state_dir: &Path) -> Option<UnixListener> {
     }
 }
 
+/// How long one connection may take to send its request: a slow or
+/// stalled client is cut off, never holding up the others.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(1);
+/// Connections served at once; more are closed at once (a flood cannot
+/// make the watcher spawn without bound).
+const MAX_CONNECTIONS: usize = 32;
+
+/// A trigger a hook may ask for: `[A-Za-z0-9:_-]`, at most 64 characters
+/// (it ends up in a trailer and in the notice an assistant reads).
+pub fn valid_trigger(t: &str) -> bool {
+    t.len() <= 64
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'-'))
+}
+
 /// Serve requests until the listener fails; `deliver` hands each request
-/// to the watcher loop and returns false once the loop is gone.
-pub fn serve(listener: UnixListener, mut deliver: impl FnMut(Request) -> bool) {
+/// to the watcher loop and returns false once the loop is gone. Each
+/// connection is served on its own thread with an overall deadline.
+pub fn serve(listener: UnixListener, deliver: impl Fn(Request) -> bool + Send + Sync + 'static) {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let deliver = Arc::new(deliver);
+    let active = Arc::new(AtomicUsize::new(0));
+    let closed = Arc::new(AtomicBool::new(false));
     for conn in listener.incoming() {
-        let Ok(mut conn) = conn else { continue };
-        let _ = conn.set_read_timeout(Some(CLIENT_TIMEOUT));
-        let _ = conn.set_write_timeout(Some(CLIENT_TIMEOUT));
-        let mut line = String::new();
-        let read = BufReader::new((&conn).take(MAX_REQUEST)).read_line(&mut line);
-        let mut alive = true;
-        let reply = match read
-            .map_err(|e| e.to_string())
-            .and_then(|_| serde_json::from_str::<Request>(&line).map_err(|e| e.to_string()))
-        {
-            Ok(req) => {
-                alive = deliver(req);
-                Reply {
-                    ok: alive,
-                    pid: std::process::id(),
-                    error: (!alive).then(|| "the watcher is shutting down".to_owned()),
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "malformed request on the watcher socket");
-                Reply {
-                    ok: false,
-                    pid: std::process::id(),
-                    error: Some(format!("malformed request: {e}")),
-                }
-            }
-        };
-        if let Ok(mut bytes) = serde_json::to_vec(&reply) {
-            bytes.push(b'\n');
-            let _ = conn.write_all(&bytes);
-        }
-        if !alive {
+        if closed.load(Ordering::SeqCst) {
             break;
         }
+        let Ok(conn) = conn else { continue };
+        if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            active.fetch_sub(1, Ordering::SeqCst);
+            tracing::warn!("too many connections on the watcher socket; closing one");
+            continue;
+        }
+        let (deliver, active, closed) = (
+            Arc::clone(&deliver),
+            Arc::clone(&active),
+            Arc::clone(&closed),
+        );
+        std::thread::spawn(move || {
+            if !serve_one(conn, |r| deliver(r)) {
+                closed.store(true, Ordering::SeqCst);
+            }
+            active.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
+
+/// Answer one connection; false when the watcher loop is gone.
+fn serve_one(mut conn: UnixStream, deliver: impl Fn(Request) -> bool) -> bool {
+    let _ = conn.set_write_timeout(Some(CLIENT_TIMEOUT));
+    let mut alive = true;
+    let request = read_line_until(&conn, Instant::now() + REQUEST_DEADLINE)
+        .map_err(|e| e.to_string())
+        .and_then(|line| serde_json::from_slice::<Request>(&line).map_err(|e| e.to_string()))
+        .and_then(|req| match &req {
+            Request::Snap(m) if !m.trigger.is_empty() && !valid_trigger(&m.trigger) => {
+                Err("invalid trigger (allowed: letters, digits, `:`, `_`, `-`)".to_owned())
+            }
+            _ => Ok(req),
+        });
+    let reply = match request {
+        Ok(req) => {
+            alive = deliver(req);
+            Reply {
+                ok: alive,
+                pid: std::process::id(),
+                error: (!alive).then(|| "the watcher is shutting down".to_owned()),
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "bad request on the watcher socket");
+            Reply {
+                ok: false,
+                pid: std::process::id(),
+                error: Some(format!("malformed request: {e}")),
+            }
+        }
+    };
+    if let Ok(mut bytes) = serde_json::to_vec(&reply) {
+        bytes.push(b'\n');
+        let _ = conn.write_all(&bytes);
+    }
+    alive
+}
+
+/// Read one line (without its newline), at most [`MAX_REQUEST`] bytes,
+/// giving up at `deadline` however the bytes trickle in.
+fn read_line_until(conn: &UnixStream, deadline: Instant) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error as IoError, ErrorKind};
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = buf.iter().position(|&b| b == b'\n') {
+            buf.truncate(end);
+            return Ok(buf);
+        }
+        if buf.len() as u64 > MAX_REQUEST {
+            return Err(IoError::new(ErrorKind::InvalidData, "request too long"));
+        }
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| IoError::new(ErrorKind::TimedOut, "request not received in time"))?;
+        conn.set_read_timeout(Some(left))?;
+        match (&*conn).read(&mut chunk) {
+            Ok(0) => return Ok(buf),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Connect to the socket at `path`, giving up after `timeout` (a full
+/// listen backlog makes `connect` block). `Ok(None)`: nobody listens.
+fn connect(path: &Path, timeout: Duration) -> std::io::Result<Option<UnixStream>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p = path.to_path_buf();
+    // std has no connect timeout for Unix sockets: connect on a helper
+    // thread, abandoned (and finished by process exit) on timeout.
+    std::thread::spawn(move || {
+        let _ = tx.send(UnixStream::connect(&p));
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(c)) => Ok(Some(c)),
+        Ok(Err(e))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            Ok(None)
+        }
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the watcher did not accept the connection in time",
+        )),
     }
 }
 
@@ -268,17 +380,10 @@ pub fn serve(listener: UnixListener, mut deliver: impl FnMut(Request) -> bool) {
 /// listens (the caller then does the work itself).
 pub fn send(ws: &Workspace, req: &Request) -> Result<Option<Reply>> {
     let path = socket_path(&ws.state_dir());
-    let mut conn = match UnixStream::connect(&path) {
-        Ok(c) => c,
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-            ) =>
-        {
-            return Ok(None)
-        }
-        Err(e) => return Err(Error::io("connect to the watcher at", &path, e)),
+    let Some(mut conn) = connect(&path, CLIENT_TIMEOUT)
+        .map_err(|e| Error::io("connect to the watcher at", &path, e))?
+    else {
+        return Ok(None);
     };
     let io = |e| Error::io("talk to the watcher at", &path, e);
     conn.set_read_timeout(Some(CLIENT_TIMEOUT)).map_err(io)?;
@@ -287,7 +392,9 @@ pub fn send(ws: &Workspace, req: &Request) -> Result<Option<Reply>> {
     bytes.push(b'\n');
     conn.write_all(&bytes).map_err(io)?;
     let mut line = String::new();
-    BufReader::new(&conn).read_line(&mut line).map_err(io)?;
+    BufReader::new((&conn).take(MAX_REQUEST))
+        .read_line(&mut line)
+        .map_err(io)?;
     let reply = serde_json::from_str(&line).map_err(|e| io(e.into()))?;
     Ok(Some(reply))
 }
@@ -311,6 +418,7 @@ pub fn spawn_detached(
     let log_file = OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(&log)
         .map_err(|e| Error::io("open", &log, e))?;
     let err_file = log_file

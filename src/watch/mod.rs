@@ -116,7 +116,7 @@ pub fn run(
     let socket = control::bind(&state_dir).map(|listener| {
         let tx = tx.clone();
         std::thread::spawn(move || {
-            control::serve(listener, |req| tx.send(Msg::Request(req)).is_ok())
+            control::serve(listener, move |req| tx.send(Msg::Request(req)).is_ok())
         });
         control::socket_path(&state_dir)
     });
