@@ -1,16 +1,16 @@
 //! Off-machine copies of the snapshot chains: `push` copies the local
-//! chains (`refs/savepoint/heads/*`, `refs/savepoint/detached/*`) to a git
+//! chains (`refs/savepoint/heads/*`, `refs/savepoint/detached/*`,
+//! `refs/savepoint/worktrees/*` — linked work trees' chains) to a git
 //! remote under the same names; `fetch` brings a remote's chains in as
 //! `refs/savepoint/remotes/<remote>/…`, so they never overwrite local ones.
 //! Both shell out to `git push` / `git fetch` with explicit refspecs, so the
 //! user's transport, credentials and configuration apply; `refs/heads` is
 //! never pushed.
 
-use std::process::Command;
-
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::git::GitCmd;
 use crate::repo::Workspace;
 
 /// The remote to use: the argument, else `savepoint.remote`, else `origin`.
@@ -19,7 +19,7 @@ pub fn choose(arg: Option<&str>, configured: Option<&str>) -> String {
 }
 
 /// Local chain namespaces that `push` copies.
-const PUSHED: &[&str] = &["heads", "detached"];
+const PUSHED: &[&str] = &["heads", "detached", "worktrees"];
 
 /// The refspecs `fetch` uses for `remote`.
 pub fn fetch_refspecs(remote: &str) -> Vec<String> {
@@ -51,14 +51,7 @@ fn check_remote(ws: &Workspace, remote: &str) -> Result<()> {
 }
 
 fn git(ws: &Workspace, args: &[String]) -> Result<std::process::Output> {
-    Command::new("git")
-        .args(args)
-        .current_dir(ws.workdir())
-        .env("GIT_DIR", ws.git_dir())
-        .env("GIT_WORK_TREE", ws.workdir())
-        .env("SAVEPOINT_NO_HOOKS", "1")
-        .output()
-        .map_err(|e| Error::io("run git in", ws.workdir(), e))
+    GitCmd::new(ws.git_dir(), ws.workdir()).args(args).output()
 }
 
 /// Push every local chain to `remote`. Chains the remote has diverging
