@@ -324,10 +324,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 fn git_dirs_inside(workdir: &Path, dirs: &[&Path]) -> Vec<Vec<u8>> {
     use std::os::unix::ffi::OsStrExt;
     let plain = workdir.join(".git");
-    if dirs
-        .iter()
-        .all(|d| d.components().eq(plain.components()))
-    {
+    if dirs.iter().all(|d| d.components().eq(plain.components())) {
         return Vec::new();
     }
     let Ok(top) = std::fs::canonicalize(workdir) else {

@@ -247,7 +247,9 @@ pub fn commit(ws: &Workspace, prepared: &Prepared, message: &str) -> Result<Squa
             crate::refs::update(repo, &full, None, oid, &log).map_err(|e| match e {
                 crate::refs::UpdateError::Failed(e) => e,
                 _ => Error::Squash {
-                    reason: format!("branch `{name}` appeared while squashing; nothing else was changed"),
+                    reason: format!(
+                        "branch `{name}` appeared while squashing; nothing else was changed"
+                    ),
                 },
             })?;
             crate::durable::sync_ref(repo.commondir(), &full);

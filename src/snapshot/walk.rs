@@ -279,7 +279,8 @@ impl<'a> Worker<'a> {
                 }
             };
             let Some(stat) = stat.filter(|s| !s.is_dir()) else {
-                if !ctx.git_dirs_inside.contains(&rel) && !rules.is_ignored(ctx.excludes, &abs, true)
+                if !ctx.git_dirs_inside.contains(&rel)
+                    && !rules.is_ignored(ctx.excludes, &abs, true)
                 {
                     subdirs.push(Job {
                         rel,

@@ -545,7 +545,10 @@ impl<'a> Daemon<'a> {
         let Ok(rel) = path.strip_prefix(self.ws.workdir()) else {
             return;
         };
-        if rel.as_os_str().is_empty() || rel.components().any(|c| c.as_os_str() == ".git") {
+        if rel.as_os_str().is_empty()
+            || rel.components().any(|c| c.as_os_str() == ".git")
+            || self.ws.is_in_git_dir(rel.as_os_str().as_encoded_bytes())
+        {
             return;
         }
         match name {
