@@ -43,6 +43,22 @@ pub fn branch_of(refname: &str) -> Option<(Option<&str>, &str)> {
     Some((Some(worktree), branch))
 }
 
+/// The work tree a local chain belongs to: `main` for
+/// `refs/savepoint/heads/*`, the linked work tree's name for
+/// `refs/savepoint/worktrees/<worktree>/…`, the named one for
+/// `refs/savepoint/detached/<worktree>`; `None` for fetched chains.
+pub fn worktree_of(refname: &str) -> Option<&str> {
+    let rest = refname.strip_prefix(PREFIX)?;
+    if rest.starts_with("heads/") {
+        return Some("main");
+    }
+    if let Some(name) = rest.strip_prefix("detached/") {
+        return Some(name);
+    }
+    let rest = rest.strip_prefix("worktrees/")?;
+    rest.split_once("/heads/").map(|(worktree, _)| worktree)
+}
+
 /// The chain ref for a detached HEAD in work tree `worktree`.
 pub fn detached_ref(worktree: &str) -> String {
     format!("{PREFIX}detached/{worktree}")

@@ -490,9 +490,13 @@ fn two_worktrees_on_one_branch_have_separate_chains() {
     };
 
     repo.write("main-only.txt", "main work\n");
+    let main_snap = snap_json(&repo);
+    // The worktree has no chain yet: recover there finds nothing of its
+    // own, and never proposes the main work tree's files.
+    in_wt(&["recover", "--yes"]);
+    assert!(!wt.join("main-only.txt").exists());
     std::fs::write(wt.join("wt-only.txt"), "worktree work\n").unwrap();
     std::fs::write(wt.join("shared.txt"), "changed in wt\n").unwrap();
-    let main_snap = snap_json(&repo);
     let wt_snap = json_in_wt(&["snap"]);
     assert_eq!(main_snap["ref"], "refs/savepoint/heads/main");
     assert_eq!(wt_snap["ref"], "refs/savepoint/worktrees/wt/heads/main");
