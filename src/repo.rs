@@ -57,6 +57,7 @@ impl Workspace {
         if LOCATING_ENV
             .iter()
             .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+            && !env_names_dot_git(path)
         {
             return Self::discover_with_git(path);
         }
@@ -293,22 +294,38 @@ fn libgit2_workdir_is_right(repo: &Repository) -> bool {
     if repo.is_worktree() {
         return true;
     }
-    let Some(workdir) = repo.workdir() else {
+    repo.workdir()
+        .and_then(dot_git_target)
+        .is_some_and(|target| same_file(&target, repo.path()))
+}
+
+/// The git dir that `dir/.git` names: the directory itself, or the target
+/// of a `gitdir:` file.
+fn dot_git_target(dir: &Path) -> Option<PathBuf> {
+    let dot_git = dir.join(".git");
+    let meta = std::fs::symlink_metadata(&dot_git).ok()?;
+    if meta.is_dir() {
+        return Some(dot_git);
+    }
+    if !meta.is_file() {
+        return None;
+    }
+    let text = std::fs::read_to_string(&dot_git).ok()?;
+    let target = text.trim_end().strip_prefix("gitdir: ")?;
+    Some(dir.join(target))
+}
+
+/// `GIT_DIR` alone, naming the `.git` of `path` itself — what git exports
+/// to every hook it runs from the top of a work tree. git's answer is then
+/// the one discovery finds, so no `git rev-parse` is needed.
+fn env_names_dot_git(path: &Path) -> bool {
+    if std::env::var_os("GIT_WORK_TREE").is_some_and(|v| !v.is_empty()) {
+        return false;
+    }
+    let Some(git_dir) = std::env::var_os("GIT_DIR").filter(|v| !v.is_empty()) else {
         return false;
     };
-    let dot_git = workdir.join(".git");
-    let target = match std::fs::symlink_metadata(&dot_git) {
-        Ok(m) if m.is_dir() => dot_git,
-        Ok(m) if m.is_file() => match std::fs::read_to_string(&dot_git) {
-            Ok(text) => match text.trim_end().strip_prefix("gitdir: ") {
-                Some(p) => workdir.join(p),
-                None => return false,
-            },
-            Err(_) => return false,
-        },
-        _ => return false,
-    };
-    same_file(&target, repo.path())
+    dot_git_target(path).is_some_and(|target| same_file(&target, &path.join(git_dir)))
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
