@@ -130,6 +130,14 @@ impl Workspace {
         Self::from_repository(repo)
     }
 
+    /// Open the repository at `git_dir` with `workdir` as its work tree (a
+    /// second handle on a workspace already found, e.g. for another thread).
+    pub fn open(git_dir: &Path, workdir: &Path) -> Result<Self> {
+        let repo = reopen(git_dir, workdir)
+            .git_context(|| format!("open repository at {}", git_dir.display()))?;
+        Self::from_repository(repo)
+    }
+
     /// Wrap an already opened repository; fails for bare repositories.
     pub fn from_repository(repo: Repository) -> Result<Self> {
         let workdir = match repo.workdir() {

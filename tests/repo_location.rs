@@ -434,6 +434,41 @@ fn reftable_repository_snap_log_restore_recover() {
 }
 
 #[test]
+fn reftable_watcher_follows_branch_switches() {
+    let repo = init_with(&["--ref-format=reftable"]);
+    repo.write("a.txt", "base\n");
+    repo.commit_all("init");
+    repo.git(&["branch", "feat"]);
+    let mut child = repo.spawn_watcher(&["--debounce", "100"]);
+    let wait_for = |refname: &str| {
+        let start = std::time::Instant::now();
+        loop {
+            let out = repo.git_output(&["rev-parse", "-q", "--verify", refname], None);
+            if out.status.success() {
+                let tip = s(&out.stdout);
+                if tree_of_rev(&repo, &tip) == repo.oracle_tree() {
+                    return tip;
+                }
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "no snapshot on {refname}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    repo.write("a.txt", "on main\n");
+    let main_tip = wait_for("refs/savepoint/heads/main");
+    repo.git(&["commit", "-q", "-am", "main work"]);
+    repo.git(&["checkout", "-q", "feat"]);
+    repo.write("b.txt", "on feat\n");
+    wait_for("refs/savepoint/heads/feat");
+    assert_eq!(repo.rev("refs/savepoint/heads/main"), main_tip);
+    repo.run_ok(&["stop"]);
+    child.wait().unwrap();
+}
+
+#[test]
 fn sha256_repository_is_one_clear_error() {
     let repo = init_with(&["--object-format=sha256"]);
     repo.write("a.txt", "x\n");

@@ -274,6 +274,12 @@ impl<'a> Daemon<'a> {
         if let Err(e) = w.watch(&git_dir, RecursiveMode::NonRecursive) {
             tracing::warn!(error = %e, "cannot watch HEAD; branch switches are noticed at the next change");
         }
+        // With reftable ref storage HEAD is a table entry, not a file:
+        // this work tree's table list changes when it moves.
+        let reftable = git_dir.join("reftable");
+        if reftable.is_dir() {
+            let _ = w.watch(&reftable, RecursiveMode::NonRecursive);
+        }
         let info = self.ws.common_dir().join("info");
         if info.is_dir() {
             let _ = w.watch(&info, RecursiveMode::NonRecursive);
@@ -535,6 +541,12 @@ impl<'a> Daemon<'a> {
             }
             return;
         }
+        if path.parent() == Some(&self.ws.git_dir().join("reftable")) {
+            if name == Some(b"tables.list") {
+                self.check_head(now);
+            }
+            return;
+        }
         if path.parent() == Some(&self.ws.common_dir().join("info")) {
             if name == Some(b"exclude") {
                 self.deb.full(now);
@@ -729,8 +741,9 @@ impl<'a> Daemon<'a> {
                 self.last_push = Some(Instant::now());
                 let remote = crate::remote::choose(None, self.cfg.remote.as_deref());
                 let workdir = self.ws.workdir().to_path_buf();
+                let git_dir = self.ws.git_dir().to_path_buf();
                 std::thread::spawn(move || {
-                    let result = Workspace::discover(&workdir)
+                    let result = Workspace::open(&git_dir, &workdir)
                         .and_then(|ws| crate::remote::push(&ws, &remote, false));
                     match result {
                         Ok(refs) => {
