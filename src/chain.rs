@@ -316,3 +316,23 @@ pub fn move_ref(
     crate::durable::sync_ref(repo.commondir(), refname);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_names_say_their_branch_and_work_tree() {
+        assert_eq!(branch_ref("feat/x"), "refs/savepoint/heads/feat/x");
+        let linked = worktree_branch_ref("wt", "feat/x");
+        assert_eq!(linked, "refs/savepoint/worktrees/wt/heads/feat/x");
+        assert_eq!(branch_of(&linked), Some((Some("wt"), "feat/x")));
+        assert_eq!(branch_of(&branch_ref("main")), Some((None, "main")));
+        assert_eq!(branch_of(&detached_ref("wt")), None);
+        assert_eq!(branch_of("refs/savepoint/remotes/o/heads/main"), None);
+        assert_eq!(worktree_of(&branch_ref("main")), Some("main"));
+        assert_eq!(worktree_of(&linked), Some("wt"));
+        assert_eq!(worktree_of(&detached_ref("wt")), Some("wt"));
+        assert_eq!(worktree_of("refs/savepoint/remotes/o/heads/main"), None);
+    }
+}

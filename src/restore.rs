@@ -208,6 +208,19 @@ pub fn check_path(path: &[u8]) -> Result<()> {
     }
 }
 
+/// Refuse a plan that touches a git dir lying inside the work tree under
+/// another name than `.git` (`core.worktree`, `--separate-git-dir` into
+/// the tree): [`check_path`] catches `.git` itself.
+fn refuse_git_dirs(ws: &Workspace, plan: &Plan) -> Result<()> {
+    match plan.steps.iter().find(|s| ws.is_in_git_dir(&s.change.path)) {
+        Some(step) => Err(Error::UnsafePath {
+            path: step.change.path_lossy(),
+            reason: "it is inside the repository's git dir".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// What a restore did (or, with `dry_run`, would do).
 #[derive(Debug, Clone, Serialize)]
 pub struct RestoreOutcome {
@@ -296,6 +309,7 @@ pub fn restore(ws: &Workspace, cfg: &Config, req: &RestoreRequest) -> Result<Res
         }
     }
     let mut plan = Plan::new(repo, &current_tree, &target_tree, &req.scope)?;
+    refuse_git_dirs(ws, &plan)?;
     let kept = if req.keep_unsaved {
         plan.keep_unsaved(ws)?
     } else {
@@ -386,14 +400,7 @@ fn has_gitattributes(tree: &Tree<'_>) -> bool {
 /// the rest is restored.
 pub fn apply(ws: &Workspace, plan: &Plan, filters: bool) -> Result<Vec<String>> {
     let root = ws.workdir();
-    // A git dir inside the work tree under another name (`core.worktree`,
-    // `--separate-git-dir` into the tree): refuse before anything is written.
-    if let Some(step) = plan.steps.iter().find(|s| ws.is_in_git_dir(&s.change.path)) {
-        return Err(Error::UnsafePath {
-            path: step.change.path_lossy(),
-            reason: "it is inside the repository's git dir".into(),
-        });
-    }
+    refuse_git_dirs(ws, plan)?;
     let mut failed = Vec::new();
     let mut deletes: Vec<&Step> = plan
         .steps

@@ -215,6 +215,12 @@ fn gitfile_with_core_worktree() {
         r.commit(None, &sig, &sig, "crafted", &tree, &[]).unwrap()
     };
     let config_before = std::fs::read(meta.join("config")).unwrap();
+    let dry = repo
+        .cmd()
+        .args(["restore", "--dry-run", &crafted.to_string()])
+        .output()
+        .unwrap();
+    assert!(!dry.status.success(), "a dry run names the refusal too");
     let out = repo
         .cmd()
         .args(["restore", &crafted.to_string()])
