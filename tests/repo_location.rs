@@ -315,6 +315,86 @@ fn git_dir_and_work_tree_env_are_honoured() {
     );
 }
 
+#[test]
+fn git_dir_env_reaches_the_detached_watcher() {
+    // A work tree with no `.git` at all: only GIT_DIR (and the git dir's
+    // core.worktree) lead to it, so the watcher daemon must be told too.
+    let store = tempfile::tempdir().unwrap();
+    let git_dir = store.path().join("store.git");
+    let repo = init_with(&["--separate-git-dir", git_dir.to_str().unwrap()]);
+    std::fs::remove_file(repo.abs(".git")).unwrap();
+    let with_env = |args: &[&str]| {
+        let out = repo
+            .cmd()
+            .current_dir(store.path())
+            .env("GIT_DIR", &git_dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", s(&out.stderr));
+        out
+    };
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .env("GIT_DIR", &git_dir)
+            .env("GIT_WORK_TREE", repo.path())
+            .current_dir(repo.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", s(&out.stderr));
+        s(&out.stdout)
+    };
+    git(&["config", "core.worktree", repo.path().to_str().unwrap()]);
+    repo.write("a.txt", "one\n");
+    git(&["add", "a.txt"]);
+    git(&["commit", "-q", "-m", "init"]);
+    with_env(&["watch", "--detach", "--debounce", "100"]);
+    repo.write("a.txt", "two\n");
+    repo.write("b.txt", "new\n");
+    let expected = {
+        let dir = tempfile::tempdir().unwrap();
+        let index = dir.path().join("index");
+        let run = |args: &[&str]| {
+            let out = Command::new("git")
+                .args(args)
+                .env("GIT_DIR", &git_dir)
+                .env("GIT_WORK_TREE", repo.path())
+                .env("GIT_INDEX_FILE", &index)
+                .current_dir(repo.path())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", s(&out.stderr));
+            s(&out.stdout)
+        };
+        run(&["add", "-A"]);
+        run(&["write-tree"])
+    };
+    let start = std::time::Instant::now();
+    loop {
+        let tree = Command::new("git")
+            .args([
+                "rev-parse",
+                "-q",
+                "--verify",
+                "refs/savepoint/heads/main^{tree}",
+            ])
+            .env("GIT_DIR", &git_dir)
+            .output()
+            .unwrap();
+        if s(&tree.stdout) == expected {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "the watcher recorded nothing: {}",
+            std::fs::read_to_string(git_dir.join("savepoint/watch.log")).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    with_env(&["stop"]);
+}
+
 // ---------------------------------------------------------------- item 13
 
 #[test]
