@@ -177,10 +177,14 @@ pub fn update(
 ) -> std::result::Result<(), UpdateError> {
     match backend(repo) {
         Backend::Files => {
-            // libgit2 only logs refs outside refs/heads when a reflog exists.
-            repo.reference_ensure_log(refname)
-                .git_context(|| format!("create reflog for {refname}"))
-                .map_err(UpdateError::Failed)?;
+            // libgit2 only logs refs outside refs/heads when a reflog
+            // exists; shadow refs always get one (branches follow git's
+            // `core.logAllRefUpdates`).
+            if refname.starts_with(crate::chain::PREFIX) {
+                repo.reference_ensure_log(refname)
+                    .git_context(|| format!("create reflog for {refname}"))
+                    .map_err(UpdateError::Failed)?;
+            }
             let result = match old {
                 Some(old) => repo
                     .reference_matching(refname, new, true, old, log)
@@ -243,8 +247,12 @@ fn transaction(
     log: &str,
     script: &str,
 ) -> std::result::Result<(), UpdateError> {
-    let out = git(repo)
-        .args(["update-ref", "--create-reflog", "-m", log, "--stdin"])
+    let mut cmd = git(repo).arg("update-ref");
+    if refname.starts_with(crate::chain::PREFIX) {
+        cmd = cmd.arg("--create-reflog");
+    }
+    let out = cmd
+        .args(["-m", log, "--stdin"])
         .output_with_input(script.as_bytes())
         .map_err(UpdateError::Failed)?;
     if out.status.success() {
