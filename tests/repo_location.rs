@@ -158,12 +158,9 @@ fn separate_git_dir_snapshot_matches_git_and_recover_stays_inside() {
     );
 }
 
-#[test]
-fn gitfile_with_core_worktree() {
-    // The git dir is inside the work tree under another name (`meta/`),
-    // reached through a `.git` file, with `core.worktree` naming the work
-    // tree: git's own `add -A` would record `meta/`; savepoint never
-    // enters, records or writes a git dir.
+/// A work tree whose git dir is `meta/` inside it, reached through a
+/// `.git` file, with `core.worktree` set; one commit (`a.txt`, `dir/b.txt`).
+fn git_dir_inside_work_tree() -> (TestRepo, PathBuf) {
     let repo = TestRepo {
         dir: tempfile::tempdir().unwrap(),
         home: tempfile::tempdir().unwrap(),
@@ -184,6 +181,16 @@ fn gitfile_with_core_worktree() {
     repo.write("dir/b.txt", "two\n");
     repo.git(&["add", "a.txt", "dir"]);
     repo.git(&["commit", "-q", "-m", "init"]);
+    (repo, meta)
+}
+
+#[test]
+fn gitfile_with_core_worktree() {
+    // The git dir is inside the work tree under another name (`meta/`),
+    // reached through a `.git` file, with `core.worktree` naming the work
+    // tree: git's own `add -A` would record `meta/`; savepoint never
+    // enters, records or writes a git dir.
+    let (repo, meta) = git_dir_inside_work_tree();
     repo.write("a.txt", "changed\n");
     repo.write("c.txt", "new\n");
 
@@ -233,6 +240,55 @@ fn gitfile_with_core_worktree() {
         std::fs::read_to_string(repo.abs("a.txt")).unwrap(),
         "changed\n"
     );
+}
+
+#[test]
+fn a_git_dir_inside_the_work_tree_is_never_watched() {
+    let (repo, meta) = git_dir_inside_work_tree();
+    repo.run_ok(&["watch", "--detach", "--debounce", "100"]);
+    let state_dir = meta.join("savepoint");
+    let start = std::time::Instant::now();
+    let state = loop {
+        if let Some(st) = savepoint::watch::control::WatchState::load(&state_dir) {
+            break st;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    // The work tree's top and `dir/`: nothing of `meta/`.
+    assert_eq!(state.watches, 2, "{state:?}");
+    repo.write("dir/c.txt", "new\n");
+    let expected = oracle_with(&repo, &[".", ":(exclude)meta"]);
+    let tip_tree = || {
+        let out = repo.git_output(
+            &[
+                "rev-parse",
+                "-q",
+                "--verify",
+                "refs/savepoint/heads/main^{tree}",
+            ],
+            None,
+        );
+        s(&out.stdout)
+    };
+    let start = std::time::Instant::now();
+    while tip_tree() != expected {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "no snapshot"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // git writing into its git dir records nothing new.
+    let before = repo.git(&["rev-list", "--count", "refs/savepoint/heads/main"]);
+    repo.git(&["update-index", "--refresh"]);
+    repo.git(&["gc", "-q"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        repo.git(&["rev-list", "--count", "refs/savepoint/heads/main"]),
+        before
+    );
+    repo.run_ok(&["stop"]);
 }
 
 // ---------------------------------------------------------------- item 2

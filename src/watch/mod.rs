@@ -201,7 +201,7 @@ impl<'a> Daemon<'a> {
             opts,
             report,
             engine,
-            set: WatchSet::new(ws.workdir()),
+            set: WatchSet::new(ws.workdir()).without_git_dirs(ws.git_dirs_inside()),
             backend: Backend::Poll {
                 interval: Duration::from_secs(2),
                 next: Instant::now(),
@@ -347,7 +347,7 @@ impl<'a> Daemon<'a> {
         self.engine.reload_rules(self.ws);
         let root = self.ws.workdir().to_path_buf();
         let old: Vec<PathBuf> = self.set.paths().map(Path::to_path_buf).collect();
-        let mut fresh = WatchSet::new(&root);
+        let mut fresh = WatchSet::new(&root).without_git_dirs(self.ws.git_dirs_inside());
         fresh.discover(&root, self.rules());
         if let Backend::Notify(w) = &mut self.backend {
             for d in old.iter().filter(|d| !fresh.contains(d)) {
@@ -386,7 +386,7 @@ impl<'a> Daemon<'a> {
             interval: Duration::from_secs(2),
             next: Instant::now(),
         };
-        self.set = WatchSet::new(self.ws.workdir());
+        self.set = WatchSet::new(self.ws.workdir()).without_git_dirs(self.ws.git_dirs_inside());
         self.state.mode = "poll".into();
         self.state.watches = 0;
     }
