@@ -26,7 +26,8 @@ const ALLOWED_EXTENSIONS: &[&str] = &[
 static INIT: Once = Once::new();
 
 /// Configure libgit2 once, before any repository is opened. Idempotent and
-/// cheap after the first call.
+/// cheap after the first call; a program that also opens repositories
+/// through git2 directly, on other threads, calls this first.
 pub fn init() {
     INIT.call_once(|| {
         if let Err(e) = allow_extensions() {
@@ -38,10 +39,14 @@ pub fn init() {
 #[expect(unsafe_code, reason = "libgit2 keeps the extension list in a global")]
 fn allow_extensions() -> Result<(), git2::Error> {
     // SAFETY: `set_extensions` writes a process-global list inside libgit2
-    // that repository opening reads without synchronisation. It is called
-    // exactly once (`INIT`), from `init`, which every path that opens a
-    // repository (`Workspace::discover`, `repo::reopen`) runs before its
-    // first `Repository::open*`; so no other thread can be reading the list
-    // while it is written. The strings are copied by libgit2.
+    // that repository opening reads without synchronisation, so it must not
+    // run while another thread opens a repository. It runs exactly once
+    // (`INIT`; other callers of `init` wait for it), and every repository
+    // savepoint opens is opened in or after `init`: `Workspace::discover`
+    // and `repo::reopen` call it first, and the remaining opens (per-thread
+    // object handles, nested repositories) only happen on a workspace
+    // found that way. A program embedding the library that opens
+    // repositories with git2 on other threads calls `init` first. The
+    // strings are copied by libgit2.
     unsafe { git2::opts::set_extensions(ALLOWED_EXTENSIONS) }
 }

@@ -15,6 +15,7 @@ use common::TestRepo;
 /// A repository made by `git init -b main <extra>` (instead of
 /// [`TestRepo::new`]'s plain init), with the test identity.
 fn init_with(extra: &[&str]) -> TestRepo {
+    savepoint::libgit2_init::init();
     let t = TestRepo {
         dir: tempfile::tempdir().expect("tempdir"),
         home: tempfile::tempdir().expect("tempdir"),
