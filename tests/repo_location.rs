@@ -241,6 +241,13 @@ fn gitfile_with_core_worktree() {
         std::fs::read_to_string(repo.abs("a.txt")).unwrap(),
         "changed\n"
     );
+
+    // The git command line fallback (a split index libgit2 cannot read)
+    // leaves the git dir out too.
+    repo.git(&["update-index", "--split-index"]);
+    repo.write("dir/d.txt", "split\n");
+    let snap = snap_json(&repo);
+    assert_eq!(snap["tree"], oracle_with(&repo, &[".", ":(exclude)meta"]));
 }
 
 #[test]
