@@ -1,11 +1,12 @@
-//! Shadow refs and snapshot chains: naming (`refs/savepoint/heads/<branch>`,
-//! `refs/savepoint/detached/<worktree>`), reading a chain back (first-parent
+//! Shadow refs and snapshot chains: naming (`refs/savepoint/heads/<branch>`
+//! for the main work tree, `refs/savepoint/worktrees/<worktree>/heads/<branch>`
+//! for a linked one, `refs/savepoint/detached/<worktree>`), reading a chain back (first-parent
 //! walk over snapshot commits), and appending a snapshot commit with a
 //! compare-and-swap ref update and a reflog entry. Nothing here writes
 //! outside `refs/savepoint/`.
 
 use chrono::{DateTime, FixedOffset, TimeZone};
-use git2::{Commit, ErrorCode, Oid, Repository, Signature, Tree};
+use git2::{Commit, Oid, Repository, Signature, Tree};
 use serde::Serialize;
 
 use crate::error::{Error, GitContext, Result};
@@ -21,6 +22,43 @@ pub fn branch_ref(branch: &str) -> String {
     format!("{PREFIX}heads/{branch}")
 }
 
+/// Namespace of the branch chains of linked work trees.
+pub const WORKTREES_PREFIX: &str = "refs/savepoint/worktrees/";
+
+/// The chain ref for `branch` checked out in the linked work tree
+/// `worktree`: one chain per work tree, also when two work trees have the
+/// same branch checked out.
+pub fn worktree_branch_ref(worktree: &str, branch: &str) -> String {
+    format!("{WORKTREES_PREFIX}{worktree}/heads/{branch}")
+}
+
+/// The branch a chain belongs to and the linked work tree it was taken in
+/// (`None`: the main work tree); `None` for detached and remote chains.
+pub fn branch_of(refname: &str) -> Option<(Option<&str>, &str)> {
+    if let Some(branch) = refname.strip_prefix(PREFIX)?.strip_prefix("heads/") {
+        return Some((None, branch));
+    }
+    let rest = refname.strip_prefix(WORKTREES_PREFIX)?;
+    let (worktree, branch) = rest.split_once("/heads/")?;
+    Some((Some(worktree), branch))
+}
+
+/// The work tree a local chain belongs to: `main` for
+/// `refs/savepoint/heads/*`, the linked work tree's name for
+/// `refs/savepoint/worktrees/<worktree>/…`, the named one for
+/// `refs/savepoint/detached/<worktree>`; `None` for fetched chains.
+pub fn worktree_of(refname: &str) -> Option<&str> {
+    let rest = refname.strip_prefix(PREFIX)?;
+    if rest.starts_with("heads/") {
+        return Some("main");
+    }
+    if let Some(name) = rest.strip_prefix("detached/") {
+        return Some(name);
+    }
+    let rest = rest.strip_prefix("worktrees/")?;
+    rest.split_once("/heads/").map(|(worktree, _)| worktree)
+}
+
 /// The chain ref for a detached HEAD in work tree `worktree`.
 pub fn detached_ref(worktree: &str) -> String {
     format!("{PREFIX}detached/{worktree}")
@@ -28,27 +66,12 @@ pub fn detached_ref(worktree: &str) -> String {
 
 /// Current tip of a chain, if the chain exists.
 pub fn tip(repo: &Repository, refname: &str) -> Result<Option<Oid>> {
-    match repo.refname_to_id(refname) {
-        Ok(oid) => Ok(Some(oid)),
-        Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
-        Err(e) => Err(e).git_context(|| format!("read {refname}")),
-    }
+    crate::refs::resolve(repo, refname)
 }
 
 /// Every chain: `(refname, tip)`, sorted by name.
 pub fn all_chains(repo: &Repository) -> Result<Vec<(String, Oid)>> {
-    let mut out = Vec::new();
-    let refs = repo
-        .references_glob(&format!("{PREFIX}*"))
-        .git_context(|| "list shadow refs".to_owned())?;
-    for r in refs {
-        let r = r.git_context(|| "read shadow ref".to_owned())?;
-        if let (Some(name), Some(target)) = (r.name(), r.target()) {
-            out.push((name.to_owned(), target));
-        }
-    }
-    out.sort();
-    Ok(out)
+    crate::refs::list(repo, PREFIX)
 }
 
 /// The snapshot ids of a chain from `tip` back along first parents, newest
@@ -256,21 +279,10 @@ pub fn move_ref(
     new: Oid,
     log: &str,
 ) -> Result<()> {
-    // libgit2 only logs refs outside refs/heads when a reflog exists.
-    repo.reference_ensure_log(refname)
-        .git_context(|| format!("create reflog for {refname}"))?;
-    let update = || match old {
-        Some(old) => repo
-            .reference_matching(refname, new, true, old, log)
-            .map(|_| ()),
-        None => repo.reference(refname, new, false, log).map(|_| ()),
-    };
+    use crate::refs::UpdateError;
+    let update = || crate::refs::update(repo, refname, old, new, log);
     let mut result = update();
-    if result
-        .as_ref()
-        .is_err_and(|e| e.code() == ErrorCode::Locked)
-        && refname.starts_with(PREFIX)
-    {
+    if matches!(result, Err(UpdateError::Locked)) && refname.starts_with(PREFIX) {
         // Shadow refs are only written under the snapshot lock, which the
         // caller holds: a `<ref>.lock` file now is the leftover of a
         // savepoint process killed mid-update.
@@ -279,8 +291,9 @@ pub fn move_ref(
         let _ = std::fs::remove_file(&stale);
         result = update();
     }
-    if let Err(e) = result {
-        if matches!(e.code(), ErrorCode::Modified | ErrorCode::Exists) {
+    match result {
+        Ok(()) => {}
+        Err(UpdateError::Moved) => {
             let found = tip(repo, refname)?
                 .map(|o| o.to_string())
                 .unwrap_or_else(|| "nothing".into());
@@ -292,8 +305,34 @@ pub fn move_ref(
                 found,
             });
         }
-        return Err(e).git_context(|| format!("update {refname}"));
+        Err(UpdateError::Locked) => {
+            return Err(Error::GitCli {
+                args: format!("update-ref {refname}"),
+                stderr: format!("{refname} is locked by another process"),
+            })
+        }
+        Err(UpdateError::Failed(e)) => return Err(e),
     }
     crate::durable::sync_ref(repo.commondir(), refname);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_names_say_their_branch_and_work_tree() {
+        assert_eq!(branch_ref("feat/x"), "refs/savepoint/heads/feat/x");
+        let linked = worktree_branch_ref("wt", "feat/x");
+        assert_eq!(linked, "refs/savepoint/worktrees/wt/heads/feat/x");
+        assert_eq!(branch_of(&linked), Some((Some("wt"), "feat/x")));
+        assert_eq!(branch_of(&branch_ref("main")), Some((None, "main")));
+        assert_eq!(branch_of(&detached_ref("wt")), None);
+        assert_eq!(branch_of("refs/savepoint/remotes/o/heads/main"), None);
+        assert_eq!(worktree_of(&branch_ref("main")), Some("main"));
+        assert_eq!(worktree_of(&linked), Some("wt"));
+        assert_eq!(worktree_of(&detached_ref("wt")), Some("wt"));
+        assert_eq!(worktree_of("refs/savepoint/remotes/o/heads/main"), None);
+    }
 }

@@ -15,6 +15,11 @@ pub enum Error {
     #[error("{} is a bare repository, which has no work tree to snapshot", path.display())]
     BareRepository { path: PathBuf },
 
+    /// The repository's object format (SHA-256) is one libgit2 here cannot
+    /// read: it is built for 20-byte SHA-1 ids only.
+    #[error("{format} repositories are not supported yet (savepoint's libgit2 reads SHA-1 object ids only): {}", path.display())]
+    UnsupportedObjectFormat { format: String, path: PathBuf },
+
     /// A git config value that savepoint reads is malformed.
     #[error("invalid value {value:?} for config key `{key}`: {reason}")]
     Config {

@@ -10,7 +10,6 @@
 //! trees are honoured.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::Serialize;
 
@@ -45,13 +44,9 @@ pub fn script(name: &str) -> String {
 
 /// The directory git runs hooks from for this work tree.
 pub fn hooks_dir(ws: &Workspace) -> Result<PathBuf> {
-    let out = Command::new("git")
+    let out = crate::git::GitCmd::new(ws.git_dir(), ws.workdir())
         .args(["rev-parse", "--git-path", "hooks"])
-        .current_dir(ws.workdir())
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .output()
-        .map_err(|e| Error::io("run git in", ws.workdir(), e))?;
+        .output()?;
     if !out.status.success() {
         return Err(Error::GitCli {
             args: "rev-parse --git-path hooks".into(),

@@ -4,7 +4,7 @@
 //! (`refs/savepoint/...`) without touching the user's index, HEAD or
 //! branches. It never prints and knows nothing of the command line: the
 //! binary (`src/main.rs`) renders what these modules return.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod agent;
 pub mod atomic;
@@ -15,9 +15,11 @@ pub mod error;
 pub mod git;
 pub mod githooks;
 pub mod handoff;
+pub mod libgit2_init;
 pub mod lock;
 pub mod prune;
 pub mod recover;
+pub mod refs;
 pub mod remote;
 pub mod repo;
 pub mod restore;

@@ -73,8 +73,11 @@ pub fn plan(ws: &Workspace, retention: &Retention, now: i64) -> Result<Vec<Chain
         if refname.starts_with(chain::REMOTES_PREFIX) {
             continue;
         }
-        let branch_alive = match refname.strip_prefix(&format!("{}heads/", chain::PREFIX)) {
-            Some(branch) => repo.find_reference(&format!("refs/heads/{branch}")).is_ok(),
+        let branch_alive = match chain::branch_of(&refname) {
+            Some((worktree, branch)) => {
+                crate::refs::exists(repo, &format!("refs/heads/{branch}"))?
+                    && worktree.is_none_or(|w| ws.common_dir().join("worktrees").join(w).is_dir())
+            }
             None => true, // detached chains belong to a work tree, not a branch
         };
         let mut hours = HashSet::new();
@@ -133,9 +136,13 @@ pub fn apply(ws: &Workspace, plans: &[ChainPlan]) -> Result<Vec<String>> {
             continue;
         }
         if p.delete {
-            repo.find_reference(&p.refname)
-                .and_then(|mut r| r.delete())
-                .git_context(|| format!("delete {}", p.refname))?;
+            match crate::refs::delete(repo, &p.refname, p.tip) {
+                Ok(()) => {}
+                Err(crate::refs::UpdateError::Failed(e)) => return Err(e),
+                Err(_) => {
+                    problems.push(format!("{} moved while pruning; left as it is", p.refname))
+                }
+            }
             continue;
         }
         let new_tip = rewrite(repo, &p.decisions)?;

@@ -69,9 +69,12 @@ pub fn find(ws: &Workspace, cfg: &Config) -> Result<Found> {
     let (refname, tip) = match chain::tip(repo, &here)? {
         Some(t) => (here, t),
         None => {
+            // This work tree's other chains (another branch, detached):
+            // never another work tree's, whose files are not lost here.
+            let worktree = ws.worktree_name();
             let mut local: Vec<(String, Oid, i64)> = Vec::new();
             for (name, tip) in chain::all_chains(repo)? {
-                if name.starts_with(chain::REMOTES_PREFIX) {
+                if chain::worktree_of(&name) != Some(worktree.as_str()) {
                     continue;
                 }
                 let time = repo
@@ -83,7 +86,7 @@ pub fn find(ws: &Workspace, cfg: &Config) -> Result<Found> {
             }
             let Some((name, tip, _)) = local.into_iter().max_by_key(|(_, _, t)| *t) else {
                 return Ok(Found::Nothing {
-                    reason: "there are no snapshots in this repository yet".into(),
+                    reason: "there are no snapshots of this work tree yet".into(),
                 });
             };
             reasons.push(format!(

@@ -1,5 +1,6 @@
 //! Off-machine copies of the snapshot chains: `push` copies the local
-//! chains (`refs/savepoint/heads/*`, `refs/savepoint/detached/*`) to a git
+//! chains (`refs/savepoint/heads/*`, `refs/savepoint/detached/*`,
+//! `refs/savepoint/worktrees/*` — linked work trees' chains) to a git
 //! remote under the same names; `fetch` brings a remote's chains in as
 //! `refs/savepoint/remotes/<remote>/…`, so they never overwrite local ones.
 //! Both shell out to `git push` / `git fetch` with explicit refspecs, so the
@@ -18,7 +19,7 @@ pub fn choose(arg: Option<&str>, configured: Option<&str>) -> String {
 }
 
 /// Local chain namespaces that `push` copies.
-const PUSHED: &[&str] = &["heads", "detached"];
+const PUSHED: &[&str] = &["heads", "detached", "worktrees"];
 
 /// The refspecs `fetch` uses for `remote`, whose chains land under
 /// `refs/savepoint/remotes/<local_name>/`.

@@ -17,7 +17,6 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use git2::{Oid, Repository, Tree};
@@ -25,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::error::{Error, GitContext, Result};
+use crate::git::GitCmd;
 use crate::repo::Workspace;
 use crate::snap::{self, SnapOutcome, SnapRequest};
 use crate::snapshot::{blob, Engine, ScanOptions};
@@ -208,6 +208,19 @@ pub fn check_path(path: &[u8]) -> Result<()> {
     }
 }
 
+/// Refuse a plan that touches a git dir lying inside the work tree under
+/// another name than `.git` (`core.worktree`, `--separate-git-dir` into
+/// the tree): [`check_path`] catches `.git` itself.
+fn refuse_git_dirs(ws: &Workspace, plan: &Plan) -> Result<()> {
+    match plan.steps.iter().find(|s| ws.is_in_git_dir(&s.change.path)) {
+        Some(step) => Err(Error::UnsafePath {
+            path: step.change.path_lossy(),
+            reason: "it is inside the repository's git dir".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// What a restore did (or, with `dry_run`, would do).
 #[derive(Debug, Clone, Serialize)]
 pub struct RestoreOutcome {
@@ -296,6 +309,7 @@ pub fn restore(ws: &Workspace, cfg: &Config, req: &RestoreRequest) -> Result<Res
         }
     }
     let mut plan = Plan::new(repo, &current_tree, &target_tree, &req.scope)?;
+    refuse_git_dirs(ws, &plan)?;
     let kept = if req.keep_unsaved {
         plan.keep_unsaved(ws)?
     } else {
@@ -386,6 +400,7 @@ fn has_gitattributes(tree: &Tree<'_>) -> bool {
 /// the rest is restored.
 pub fn apply(ws: &Workspace, plan: &Plan, filters: bool) -> Result<Vec<String>> {
     let root = ws.workdir();
+    refuse_git_dirs(ws, plan)?;
     let mut failed = Vec::new();
     let mut deletes: Vec<&Step> = plan
         .steps
@@ -602,6 +617,7 @@ struct Content<'a> {
     repo: &'a Repository,
     filters: bool,
     workdir: &'a Path,
+    git_dir: &'a Path,
 }
 
 impl<'a> Content<'a> {
@@ -610,6 +626,7 @@ impl<'a> Content<'a> {
             repo: ws.repo(),
             filters,
             workdir: ws.workdir(),
+            git_dir: ws.git_dir(),
         }
     }
 
@@ -623,13 +640,12 @@ impl<'a> Content<'a> {
         }
         let mut path_arg = std::ffi::OsString::from("--path=");
         path_arg.push(OsStr::from_bytes(rel));
-        let out = Command::new("git")
+        let out = GitCmd::new(self.git_dir, self.workdir)
             .args(["cat-file", "--filters"])
             .arg(path_arg)
             .arg(leaf.oid.to_string())
-            .current_dir(self.workdir)
-            .stdin(Stdio::null())
-            .output()?;
+            .output()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         if !out.status.success() {
             return Err(std::io::Error::other(format!(
                 "git cat-file --filters failed: {}",

@@ -102,6 +102,17 @@ pub fn resolve(ws: &Workspace, spec: &str) -> Result<Oid> {
     let repo = ws.repo();
     match parsed {
         Spec::Git(rev) => {
+            if crate::refs::backend(repo) == crate::refs::Backend::Reftable {
+                // libgit2 cannot see reftable refs: git resolves names.
+                for candidate in [rev.clone(), format!("{}{rev}", chain::PREFIX)] {
+                    if let Some(oid) = crate::refs::rev_parse_commit(repo, &candidate)? {
+                        return Ok(oid);
+                    }
+                }
+                return Err(err(
+                    "unknown revision (snapshots are named by id, @, @~N or @{time})".into(),
+                ));
+            }
             let obj = repo
                 .revparse_single(&rev)
                 .or_else(|_| repo.revparse_single(&format!("{}{rev}", chain::PREFIX)))

@@ -15,13 +15,13 @@
 
 use crate::text::{escape_controls as esc, quote_path};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use git2::Oid;
 
 use crate::chain::{self, SnapshotInfo};
 use crate::config::Config;
 use crate::error::{Error, GitContext, Result};
+use crate::git::GitCmd;
 use crate::repo::{Head, Workspace};
 use crate::snap::{self, SnapRequest};
 use crate::treediff;
@@ -83,7 +83,7 @@ pub fn prepare(ws: &Workspace, cfg: &Config, req: &SquashRequest) -> Result<Prep
                     reason: format!("`{name}` is not a valid branch name"),
                 });
             }
-            if ws.repo().find_reference(&full).is_ok() {
+            if crate::refs::exists(ws.repo(), &full)? {
                 return Err(Error::Squash {
                     reason: format!("branch `{name}` already exists"),
                 });
@@ -254,8 +254,14 @@ pub fn commit(ws: &Workspace, prepared: &Prepared, message: &str) -> Result<Squa
     let (refname, index_warning) = match (&prepared.branch, &prepared.new_branch) {
         (_, Some(name)) => {
             let full = format!("refs/heads/{name}");
-            repo.reference(&full, oid, false, &log)
-                .git_context(|| format!("create {full}"))?;
+            crate::refs::update(repo, &full, None, oid, &log).map_err(|e| match e {
+                crate::refs::UpdateError::Failed(e) => e,
+                _ => Error::Squash {
+                    reason: format!(
+                        "branch `{name}` appeared while squashing; nothing else was changed"
+                    ),
+                },
+            })?;
             crate::durable::sync_ref(repo.commondir(), &full);
             (full, None)
         }
@@ -307,27 +313,19 @@ fn move_branch(ws: &Workspace, refname: &str, old: Option<Oid>, new: Oid, log: &
     }
     std::fs::write(&marker, std::process::id().to_string())
         .map_err(|e| Error::io("write", &marker, e))?;
-    let result = match old {
-        Some(old) => repo
-            .reference_matching(refname, new, true, old, log)
-            .map(|_| ()),
-        None => repo.reference(refname, new, false, log).map(|_| ()),
-    };
+    let result = crate::refs::update(repo, refname, old, new, log);
     let _ = std::fs::remove_file(&marker);
-    result.map_err(|e| match e.code() {
-        git2::ErrorCode::Modified | git2::ErrorCode::Exists => Error::Squash {
+    result.map_err(|e| match e {
+        crate::refs::UpdateError::Moved => Error::Squash {
             reason: format!("{refname} moved while squashing; nothing was changed, run it again"),
         },
-        git2::ErrorCode::Locked => Error::Squash {
+        crate::refs::UpdateError::Locked => Error::Squash {
             reason: format!(
                 "{} exists: a git command is updating the branch (if none runs, remove that file)",
                 lock.display()
             ),
         },
-        _ => Error::Git {
-            action: format!("update {refname}"),
-            source: e,
-        },
+        crate::refs::UpdateError::Failed(e) => e,
     })?;
     crate::durable::sync_ref(repo.commondir(), refname);
     Ok(())
@@ -345,18 +343,11 @@ fn stage_index(ws: &Workspace, commit: Oid) -> std::result::Result<PathBuf, Stri
         crate::snapshot::fallback::copy_index(&user_index, &staged).map_err(|e| e.to_string())?;
     }
     let git = |args: &[&str]| -> std::result::Result<(), String> {
-        let out = Command::new("git")
+        let out = GitCmd::new(ws.git_dir(), ws.workdir())
+            .index_file(&staged)
             .args(args)
-            .current_dir(ws.workdir())
-            .env("GIT_DIR", ws.git_dir())
-            .env("GIT_WORK_TREE", ws.workdir())
-            .env("GIT_INDEX_FILE", &staged)
-            .env("SAVEPOINT_NO_HOOKS", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
             .output()
-            .map_err(|e| format!("run git: {e}"))?;
+            .map_err(|e| e.to_string())?;
         // `update-index --refresh` exits 1 when files differ from the
         // index (changed after the snapshot): that is information.
         if out.status.success() || args.contains(&"--refresh") {

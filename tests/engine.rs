@@ -207,7 +207,9 @@ fn linked_worktree_has_its_own_chain_and_state() {
     let cfg = Config::load(ws.repo()).unwrap();
     let out = savepoint::snap::take(&ws, &cfg, &SnapRequest::new("manual"), None).unwrap();
     assert!(out.created);
-    assert_eq!(out.refname, "refs/savepoint/heads/feat");
+    // Linked work trees always have their own namespace (two of them may
+    // have one branch checked out).
+    assert_eq!(out.refname, "refs/savepoint/worktrees/wt/heads/feat");
     assert!(repo.abs(".git/worktrees/wt/savepoint/stat-cache").exists());
     // Detached in the linked worktree: named after the worktree.
     assert!(std::process::Command::new("git")

@@ -503,10 +503,10 @@ fn a_watcher_in_a_linked_worktree_uses_that_worktree_chain() {
         WatchState::load(&state).is_some()
     });
     std::fs::write(wt.join("src/lib.rs"), "pub fn a() { side }\n").unwrap();
-    w.wait("side chain snapshot", || {
-        tip(&repo, "refs/savepoint/heads/side").is_some()
-    });
-    let files = repo.git(&["ls-tree", "-r", "--name-only", "refs/savepoint/heads/side"]);
+    // Linked work trees keep their chains in their own namespace.
+    let side = "refs/savepoint/worktrees/wt/heads/side";
+    w.wait("side chain snapshot", || tip(&repo, side).is_some());
+    let files = repo.git(&["ls-tree", "-r", "--name-only", side]);
     assert!(files.contains("src/lib.rs"));
     assert_eq!(tip(&repo, MAIN), None, "main chain untouched");
     // Separate worktrees, separate watchers: one in the main tree is fine.

@@ -116,7 +116,7 @@ pub fn config(ctx: &Ctx, args: &ConfigArgs) -> Result<()> {
     let ws = ctx.workspace()?;
     // Validate everything first: an invalid value is an error naming the key.
     Config::load(ws.repo())?;
-    let out = std::process::Command::new("git")
+    let out = savepoint::git::GitCmd::new(ws.git_dir(), ws.workdir())
         .args([
             "config",
             "--show-scope",
@@ -124,7 +124,6 @@ pub fn config(ctx: &Ctx, args: &ConfigArgs) -> Result<()> {
             "--get-regexp",
             r"^savepoint\.",
         ])
-        .current_dir(ws.workdir())
         .output()
         .context("run `git config`")?;
     let text = String::from_utf8_lossy(&out.stdout);

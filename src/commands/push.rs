@@ -10,7 +10,7 @@ use crate::ui;
 
 /// Copy this repository's snapshot chains to a git remote.
 ///
-/// Pushes `refs/savepoint/heads/*` and `refs/savepoint/detached/*` under
+/// Pushes `refs/savepoint/heads/*`, `detached/*` and `worktrees/*` under
 /// the same names with git's own transport and credentials; branches are
 /// never pushed. A chain the remote has from another machine is not
 /// overwritten (unless --force): fetch it, it is kept side by side.
@@ -33,8 +33,9 @@ pub struct PushArgs {
 
 /// Bring a remote's snapshot chains in, beside the local ones.
 ///
-/// Fetches the remote's `refs/savepoint/heads/*` and `detached/*` into
-/// `refs/savepoint/remotes/<remote>/…`: local chains are never overwritten.
+/// Fetches the remote's `refs/savepoint/heads/*`, `detached/*` and
+/// `worktrees/*` into `refs/savepoint/remotes/<remote>/…`: local chains are
+/// never overwritten.
 /// `savepoint log --all` lists them; `savepoint restore` restores from them.
 #[derive(Debug, clap::Args)]
 #[command(

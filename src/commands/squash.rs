@@ -89,9 +89,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
 
 /// Let the user edit `initial` in git's editor; `#` lines are dropped.
 fn edit(ws: &savepoint::repo::Workspace, initial: &str) -> Result<String> {
-    let out = Command::new("git")
+    let out = savepoint::git::GitCmd::new(ws.git_dir(), ws.workdir())
         .args(["var", "GIT_EDITOR"])
-        .current_dir(ws.workdir())
         .output()
         .context("run `git var GIT_EDITOR`")?;
     let editor = String::from_utf8_lossy(&out.stdout).trim().to_owned();

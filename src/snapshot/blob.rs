@@ -35,9 +35,15 @@ pub struct BlobWriter {
 }
 
 impl BlobWriter {
-    pub fn open(git_dir: &Path, apply_filters: bool) -> Result<BlobWriter, git2::Error> {
+    /// A handle on the repository at `git_dir` whose work tree is
+    /// `workdir` (filters and attributes are looked up there).
+    pub fn open(
+        git_dir: &Path,
+        workdir: &Path,
+        apply_filters: bool,
+    ) -> Result<BlobWriter, git2::Error> {
         Ok(BlobWriter {
-            repo: Repository::open(git_dir)?,
+            repo: crate::repo::reopen(git_dir, workdir)?,
             apply_filters,
         })
     }

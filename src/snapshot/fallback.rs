@@ -49,7 +49,18 @@ pub fn scan_with_git_cli(ws: &Workspace, started: Instant) -> Result<TreeOutcome
         if user_index.exists() {
             copy_index(&user_index, &tmp)?;
         }
-        git(ws, &tmp, &["add", "-A"])?;
+        // A git dir inside the work tree is left out, as the walk does.
+        let excludes: Vec<String> = ws
+            .git_dirs_inside()
+            .iter()
+            .map(|d| format!(":(top,exclude,literal){}", String::from_utf8_lossy(d)))
+            .collect();
+        let mut add = vec!["add", "-A"];
+        if !excludes.is_empty() {
+            add.extend(["--", ":(top)"]);
+            add.extend(excludes.iter().map(String::as_str));
+        }
+        git(ws, &tmp, &add)?;
         let hex = git(ws, &tmp, &["write-tree"])?;
         Oid::from_str(&hex).map_err(|_| Error::GitCli {
             args: "write-tree".into(),

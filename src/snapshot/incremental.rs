@@ -73,7 +73,9 @@ impl Engine {
         let base = repo
             .find_tree(base_tree)
             .git_context(|| format!("read tree {base_tree}"))?;
-        let rels = widen_to_replaced_ancestors(&base, normalize(ws.workdir(), paths));
+        let mut rels = normalize(ws.workdir(), paths);
+        rels.retain(|rel| !ws.is_in_git_dir(rel));
+        let rels = widen_to_replaced_ancestors(&base, rels);
         let recorded_at = now();
         let tracked = self.tracked.as_ref().expect("refreshed");
         let ctx = self.ctx(ws, tracked);

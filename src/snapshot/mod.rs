@@ -310,6 +310,7 @@ impl Engine {
         Ctx {
             workdir: ws.workdir(),
             git_dir: ws.git_dir(),
+            git_dirs_inside: ws.git_dirs_inside(),
             tracked,
             cache: &self.cache,
             excludes: &self.excludes,

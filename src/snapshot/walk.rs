@@ -22,6 +22,8 @@ use super::{ScanStats, SkipReason, Skipped};
 pub struct Ctx<'a> {
     pub workdir: &'a Path,
     pub git_dir: &'a Path,
+    /// Git dirs inside the work tree under another name: never entered.
+    pub git_dirs_inside: &'a [Vec<u8>],
     pub tracked: &'a Tracked,
     pub cache: &'a StatCache,
     pub excludes: &'a Excludes,
@@ -88,7 +90,7 @@ impl<'a> Worker<'a> {
 
     fn writer(&mut self) -> Result<&BlobWriter, HashError> {
         if self.writer.is_none() {
-            let w = BlobWriter::open(self.ctx.git_dir, self.ctx.apply_filters)?;
+            let w = BlobWriter::open(self.ctx.git_dir, self.ctx.workdir, self.ctx.apply_filters)?;
             self.writer = Some(w);
         }
         Ok(self.writer.as_ref().expect("just set"))
@@ -192,7 +194,7 @@ impl<'a> Worker<'a> {
         self.out.repo_dirs.push(rel.clone());
         let head = git2::Repository::open(abs)
             .ok()
-            .and_then(|r| r.head().ok().and_then(|h| h.target()));
+            .and_then(|r| crate::refs::resolve(&r, "HEAD").ok().flatten());
         match head {
             Some(oid) => self.out.entries.push(Entry {
                 path: rel,
@@ -277,7 +279,9 @@ impl<'a> Worker<'a> {
                 }
             };
             let Some(stat) = stat.filter(|s| !s.is_dir()) else {
-                if !rules.is_ignored(ctx.excludes, &abs, true) {
+                if !ctx.git_dirs_inside.contains(&rel)
+                    && !rules.is_ignored(ctx.excludes, &abs, true)
+                {
                     subdirs.push(Job {
                         rel,
                         abs,

@@ -433,10 +433,12 @@ pub fn spawn_detached(
         .stdin(Stdio::null())
         .stdout(log_file)
         .stderr(err_file)
-        // Hooks run with git's variables set; the watcher must not inherit
-        // them.
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
+        // Hooks run with git's variables set (maybe relative to their
+        // directory); the watcher gets this workspace's, absolute, so it
+        // opens the very repository and work tree found here (also one only
+        // `GIT_DIR` or `core.worktree` leads to).
+        .env("GIT_DIR", ws.git_dir())
+        .env("GIT_WORK_TREE", ws.workdir())
         .env_remove("GIT_INDEX_FILE")
         // Its own process group: a terminal's Ctrl-C does not reach it.
         .process_group(0);

@@ -29,6 +29,9 @@ pub struct DirInfo {
 pub struct WatchSet {
     workdir: PathBuf,
     dirs: BTreeMap<PathBuf, DirInfo>,
+    /// Git dirs inside the work tree under another name than `.git`
+    /// (relative): never watched, like `.git`.
+    git_dirs: Vec<Vec<u8>>,
 }
 
 /// Inputs of the ignore decision, borrowed from the snapshot engine.
@@ -53,7 +56,14 @@ impl WatchSet {
         WatchSet {
             workdir: workdir.to_path_buf(),
             dirs: BTreeMap::new(),
+            git_dirs: Vec::new(),
         }
+    }
+
+    /// Never watch these git dirs (relative to the work tree).
+    pub fn without_git_dirs(mut self, git_dirs: &[Vec<u8>]) -> Self {
+        self.git_dirs = git_dirs.to_vec();
+        self
     }
 
     pub fn len(&self) -> usize {
@@ -98,6 +108,9 @@ impl WatchSet {
             let Some(rel) = self.rel(&abs).map(<[u8]>::to_vec) else {
                 continue;
             };
+            if self.git_dirs.contains(&rel) {
+                continue;
+            }
             let Ok((fd, names)) =
                 fsys::open_dir(&abs).and_then(|fd| fsys::list(&fd).map(|n| (fd, n)))
             else {

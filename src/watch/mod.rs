@@ -202,7 +202,7 @@ impl<'a> Daemon<'a> {
             opts,
             report,
             engine,
-            set: WatchSet::new(ws.workdir()),
+            set: WatchSet::new(ws.workdir()).without_git_dirs(ws.git_dirs_inside()),
             backend: Backend::Poll {
                 interval: Duration::from_secs(2),
                 next: Instant::now(),
@@ -275,6 +275,12 @@ impl<'a> Daemon<'a> {
         if let Err(e) = w.watch(&git_dir, RecursiveMode::NonRecursive) {
             tracing::warn!(error = %e, "cannot watch HEAD; branch switches are noticed at the next change");
         }
+        // With reftable ref storage HEAD is a table entry, not a file:
+        // this work tree's table list changes when it moves.
+        let reftable = git_dir.join("reftable");
+        if reftable.is_dir() {
+            let _ = w.watch(&reftable, RecursiveMode::NonRecursive);
+        }
         let info = self.ws.common_dir().join("info");
         if info.is_dir() {
             let _ = w.watch(&info, RecursiveMode::NonRecursive);
@@ -342,7 +348,7 @@ impl<'a> Daemon<'a> {
         self.engine.reload_rules(self.ws);
         let root = self.ws.workdir().to_path_buf();
         let old: Vec<PathBuf> = self.set.paths().map(Path::to_path_buf).collect();
-        let mut fresh = WatchSet::new(&root);
+        let mut fresh = WatchSet::new(&root).without_git_dirs(self.ws.git_dirs_inside());
         fresh.discover(&root, self.rules());
         if let Backend::Notify(w) = &mut self.backend {
             for d in old.iter().filter(|d| !fresh.contains(d)) {
@@ -381,7 +387,7 @@ impl<'a> Daemon<'a> {
             interval: Duration::from_secs(2),
             next: Instant::now(),
         };
-        self.set = WatchSet::new(self.ws.workdir());
+        self.set = WatchSet::new(self.ws.workdir()).without_git_dirs(self.ws.git_dirs_inside());
         self.state.mode = "poll".into();
         self.state.watches = 0;
     }
@@ -536,6 +542,12 @@ impl<'a> Daemon<'a> {
             }
             return;
         }
+        if path.parent() == Some(&self.ws.git_dir().join("reftable")) {
+            if name == Some(b"tables.list") {
+                self.check_head(now);
+            }
+            return;
+        }
         if path.parent() == Some(&self.ws.common_dir().join("info")) {
             if name == Some(b"exclude") {
                 self.deb.full(now);
@@ -546,7 +558,10 @@ impl<'a> Daemon<'a> {
         let Ok(rel) = path.strip_prefix(self.ws.workdir()) else {
             return;
         };
-        if rel.as_os_str().is_empty() || rel.components().any(|c| c.as_os_str() == ".git") {
+        if rel.as_os_str().is_empty()
+            || rel.components().any(|c| c.as_os_str() == ".git")
+            || self.ws.is_in_git_dir(rel.as_os_str().as_encoded_bytes())
+        {
             return;
         }
         match name {
@@ -727,8 +742,9 @@ impl<'a> Daemon<'a> {
                 self.last_push = Some(Instant::now());
                 let remote = crate::remote::choose(None, self.cfg.remote.as_deref());
                 let workdir = self.ws.workdir().to_path_buf();
+                let git_dir = self.ws.git_dir().to_path_buf();
                 std::thread::spawn(move || {
-                    let result = Workspace::discover(&workdir)
+                    let result = Workspace::open(&git_dir, &workdir)
                         .and_then(|ws| crate::remote::push(&ws, &remote, false));
                     match result {
                         Ok(refs) => {

@@ -38,6 +38,8 @@ fn isolate(cmd: &mut Command, home: &Path) {
 impl TestRepo {
     /// `git init` on branch `main` with a local identity.
     pub fn new() -> TestRepo {
+        // Before any test thread opens a repository through git2 directly.
+        savepoint::libgit2_init::init();
         let t = TestRepo {
             dir: tempfile::tempdir().expect("tempdir"),
             home: tempfile::tempdir().expect("tempdir"),
