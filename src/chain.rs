@@ -162,7 +162,15 @@ pub fn info(repo: &Repository, oid: Oid, refname: &str) -> Result<SnapshotInfo> 
         ),
         Err(_) => None,
     };
-    let files = changed_paths(repo, parent_tree.as_ref(), &tree)?;
+    // A crafted (fetched) snapshot too deep to read still gets listed.
+    let files = match changed_paths(repo, parent_tree.as_ref(), &tree) {
+        Err(crate::Error::TreeTooDeep { limit }) => {
+            vec![format!(
+                "(tree nested deeper than {limit} directories: not read)"
+            )]
+        }
+        other => other?,
+    };
     let timestamp = commit_time(&commit);
     Ok(SnapshotInfo {
         id: short_id(oid),

@@ -104,6 +104,10 @@ pub enum Error {
         source: git2::Error,
     },
 
+    /// A tree nests deeper than git itself accepts (a crafted chain).
+    #[error("a snapshot tree nests deeper than {limit} directories (git's core.maxTreeDepth); refusing to read it")]
+    TreeTooDeep { limit: usize },
+
     /// The git command-line fallback failed.
     #[error("`git {args}` failed: {stderr}")]
     GitCli { args: String, stderr: String },

@@ -76,29 +76,62 @@ fn dir_in_scope(dir: &[u8], scope: &[Vec<u8>]) -> bool {
             .any(|s| is_at_or_under(dir, s) || is_at_or_under(s, dir))
 }
 
+/// How deep trees may nest: git's default `core.maxTreeDepth`. Deeper ones
+/// come only from crafted chains and are refused.
+pub const MAX_TREE_DEPTH: usize = 4096;
+
 /// File-level changes from `old` to `new` (`None`: the empty tree), limited
 /// to `scope`, in path order. A path that is a file on one side and a
 /// directory on the other yields the file's change and one per file below.
+/// Trees nested deeper than [`MAX_TREE_DEPTH`] are an error.
 pub fn diff(
     repo: &Repository,
     old: Option<&Tree<'_>>,
     new: Option<&Tree<'_>>,
     scope: &[Vec<u8>],
 ) -> Result<Vec<Change>> {
+    // An explicit stack, not recursion: a crafted (fetched) chain may nest
+    // trees tens of thousands deep, which must not overflow the stack.
     let mut out = Vec::new();
-    level(repo, old, new, scope, &mut Vec::new(), &mut out)?;
+    let mut stack: Vec<(Vec<u8>, Option<Oid>, Option<Oid>)> =
+        vec![(Vec::new(), old.map(Tree::id), new.map(Tree::id))];
+    while let Some((prefix, a, b)) = stack.pop() {
+        let depth = prefix.iter().filter(|&&c| c == b'/').count() + usize::from(!prefix.is_empty());
+        if depth > MAX_TREE_DEPTH {
+            return Err(crate::Error::TreeTooDeep {
+                limit: MAX_TREE_DEPTH,
+            });
+        }
+        let find = |oid: Option<Oid>| -> Result<Option<Tree<'_>>> {
+            oid.map(|oid| {
+                repo.find_tree(oid)
+                    .git_context(|| format!("read tree {oid}"))
+            })
+            .transpose()
+        };
+        let (ta, tb) = (find(a)?, find(b)?);
+        level(
+            ta.as_ref(),
+            tb.as_ref(),
+            scope,
+            &prefix,
+            &mut out,
+            &mut stack,
+        );
+    }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
 
+/// Compare one directory level; subtrees to compare go on `stack`.
 fn level(
-    repo: &Repository,
     a: Option<&Tree<'_>>,
     b: Option<&Tree<'_>>,
     scope: &[Vec<u8>],
-    prefix: &mut Vec<u8>,
+    prefix: &[u8],
     out: &mut Vec<Change>,
-) -> Result<()> {
+    stack: &mut Vec<(Vec<u8>, Option<Oid>, Option<Oid>)>,
+) {
     type Side = (Option<Leaf>, Option<Leaf>);
     let mut names: BTreeMap<Vec<u8>, Side> = BTreeMap::new();
     for e in a.into_iter().flat_map(|t| t.iter()) {
@@ -111,38 +144,26 @@ fn level(
         if ea == eb {
             continue;
         }
-        let len = prefix.len();
-        if !prefix.is_empty() {
-            prefix.push(b'/');
+        let mut path = Vec::with_capacity(prefix.len() + 1 + name.len());
+        path.extend_from_slice(prefix);
+        if !path.is_empty() {
+            path.push(b'/');
         }
-        prefix.extend_from_slice(&name);
-        let subtree = |e: Option<Leaf>| -> Result<Option<Tree<'_>>> {
-            match e {
-                Some(Leaf {
-                    oid,
-                    mode: MODE_TREE,
-                }) => Ok(Some(
-                    repo.find_tree(oid)
-                        .git_context(|| format!("read tree {oid}"))?,
-                )),
-                _ => Ok(None),
-            }
-        };
+        path.extend_from_slice(&name);
         let leaf = |e: Option<Leaf>| e.filter(|l| l.mode != MODE_TREE);
-        if (leaf(ea).is_some() || leaf(eb).is_some()) && in_scope(prefix, scope) {
+        let subtree = |e: Option<Leaf>| e.filter(|l| l.mode == MODE_TREE).map(|l| l.oid);
+        if (leaf(ea).is_some() || leaf(eb).is_some()) && in_scope(&path, scope) {
             out.push(Change {
-                path: prefix.clone(),
+                path: path.clone(),
                 old: leaf(ea),
                 new: leaf(eb),
             });
         }
-        let (ta, tb) = (subtree(ea)?, subtree(eb)?);
-        if (ta.is_some() || tb.is_some()) && dir_in_scope(prefix, scope) {
-            level(repo, ta.as_ref(), tb.as_ref(), scope, prefix, out)?;
+        let (ta, tb) = (subtree(ea), subtree(eb));
+        if (ta.is_some() || tb.is_some()) && dir_in_scope(&path, scope) {
+            stack.push((path, ta, tb));
         }
-        prefix.truncate(len);
     }
-    Ok(())
 }
 
 #[cfg(test)]

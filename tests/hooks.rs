@@ -521,3 +521,75 @@ fn symlinked_settings_are_written_through_and_uninstall_is_exact() {
         .is_symlink());
     assert_eq!(std::fs::read_to_string(&real).unwrap(), original);
 }
+
+/// Issue 16 item 11: hooks exit 0 even when stdout is a closed pipe (the
+/// agent stopped reading), and answer JSON where JSON is expected.
+#[test]
+fn hooks_exit_zero_when_stdout_is_closed() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let repo = TestRepo::new();
+    repo.write("a.txt", "a\n");
+    let cwd = repo.path().to_str().unwrap();
+    for (agent, payload) in [
+        (
+            "gemini",
+            serde_json::json!({"hook_event_name": "SessionStart", "session_id": "s", "cwd": cwd}),
+        ),
+        (
+            "cursor",
+            serde_json::json!({"hook_event_name": "stop", "conversation_id": "s", "status": "completed", "workspace_roots": [cwd]}),
+        ),
+        (
+            "claude",
+            serde_json::json!({"hook_event_name": "SessionStart", "session_id": "s", "cwd": cwd, "source": "startup"}),
+        ),
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader); // nobody will read stdout
+        let mut child = repo
+            .cmd()
+            .args(["hook", agent])
+            .stdin(Stdio::piped())
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(payload.to_string().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "hook {agent}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Issue 16 item 13: a payload over 16 MiB (a huge `tool_input`) still
+/// gives its snapshot.
+#[test]
+fn an_oversized_payload_still_snapshots() {
+    let repo = TestRepo::new();
+    repo.write("src/big.rs", "// big\n");
+    let big = "x".repeat(20 << 20);
+    let file = repo.abs("src/big.rs");
+    let payload = serde_json::json!({
+        "session_id": SESSION,
+        "cwd": repo.path().to_str().unwrap(),
+        "hook_event_name": "PostToolUse",
+        "tool_name": "Write",
+        "tool_input": {"file_path": file.to_str().unwrap(), "content": big},
+        "tool_response": {"type": "create", "filePath": file.to_str().unwrap()},
+    });
+    let out = repo.pipe(&["hook", "claude"], payload.to_string().as_bytes());
+    assert_eq!(out.status.code(), Some(0));
+    let log = log_json(&repo);
+    assert_eq!(log.len(), 1, "no snapshot for an oversized payload");
+    assert_eq!(log[0]["trigger"], "claude:PostToolUse", "{log:?}");
+}

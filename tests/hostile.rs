@@ -442,3 +442,77 @@ fn file_names_cannot_inject_brief_sections_or_commit_trailers() {
     let parsed = String::from_utf8(parse.wait_with_output().unwrap().stdout).unwrap();
     assert!(!parsed.contains("Signed-off-by"), "{parsed}");
 }
+
+/// Issue 16 item 10: a fetched chain whose tree nests 20,000 levels deep
+/// never overflows the stack: `log --all`, `show`, `diff` and
+/// `restore --dry-run` finish with a result or a clear error.
+#[test]
+fn deeply_nested_trees_do_not_overflow_the_stack() {
+    let repo = TestRepo::new();
+    repo.write("a.txt", "a\n");
+    repo.commit_all("base");
+    let r = git2::Repository::open(repo.path()).unwrap();
+    let blob = r.blob(b"deep\n").unwrap();
+    let mut tb = r.treebuilder(None).unwrap();
+    tb.insert("f", blob, 0o100644).unwrap();
+    let mut tree = tb.write().unwrap();
+    for _ in 0..20_000 {
+        let mut tb = r.treebuilder(None).unwrap();
+        tb.insert("d", tree, 0o040000).unwrap();
+        tree = tb.write().unwrap();
+    }
+    let mut tb = r
+        .treebuilder(Some(&r.head().unwrap().peel_to_tree().unwrap()))
+        .unwrap();
+    tb.insert("deep", tree, 0o040000).unwrap();
+    let top = r.find_tree(tb.write().unwrap()).unwrap();
+    let head = r.head().unwrap().peel_to_commit().unwrap();
+    let sig = git2::Signature::now("x", "x@example.com").unwrap();
+    let msg = format!(
+        "savepoint: manual: deep\n\nSavepoint-Trigger: manual\nSavepoint-Base: {}\n",
+        head.id()
+    );
+    let c = r.commit(None, &sig, &sig, &msg, &top, &[&head]).unwrap();
+    r.reference("refs/savepoint/remotes/evil/heads/main", c, true, "test")
+        .unwrap();
+    let id = c.to_string();
+    for args in [
+        &["log", "--all"][..],
+        &["show", &id, "--stat"],
+        &["diff", "HEAD", &id, "--stat"],
+        &["restore", "--dry-run", &id],
+    ] {
+        // A 1 MiB stack (what a thread may have): recursion per level
+        // would overflow it long before 20,000 levels.
+        let bin = assert_cmd::cargo::cargo_bin("savepoint");
+        let cmd = repo.cmd();
+        let mut sh = Command::new("sh");
+        sh.args(["-c", "ulimit -s 1024; exec \"$0\" \"$@\""])
+            .arg(&bin)
+            .args(args)
+            .current_dir(repo.path());
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => sh.env(k, v),
+                None => sh.env_remove(k),
+            };
+        }
+        let out = sh.output().unwrap();
+        let code = out.status.code();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            matches!(code, Some(0 | 1)),
+            "savepoint {args:?} died ({:?}): {stderr}",
+            out.status
+        );
+        if args[0] == "log" {
+            assert_eq!(
+                code,
+                Some(0),
+                "log must list a chain it cannot fully read: {stderr}"
+            );
+        } else if code == Some(1) {
+            assert!(stderr.contains("deeper than"), "{stderr}");
+        }
+    }
+}

@@ -62,6 +62,9 @@ pub fn print_tree_diff(
     new: &Tree<'_>,
     stat: bool,
 ) -> Result<()> {
+    // Our own walk first: it refuses trees nested deeper than git allows,
+    // which libgit2's diff would take quadratic time and memory on.
+    savepoint::treediff::diff(repo, old, Some(new), &[])?;
     let mut opts = DiffOptions::new();
     opts.show_binary(false);
     let mut diff = repo.diff_tree_to_tree(old, Some(new), Some(&mut opts))?;

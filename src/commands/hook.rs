@@ -3,7 +3,7 @@
 //! exit status is 0, agents that read stdout as JSON get JSON, and problems
 //! are logged to `<git-dir>/savepoint/hook.log`.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use anyhow::Result;
@@ -14,8 +14,22 @@ use savepoint::watch::{control, WatchOptions};
 
 use super::Ctx;
 
-/// Largest hook payload read from stdin.
-const MAX_PAYLOAD: u64 = 16 << 20;
+/// Largest hook payload parsed. Payloads carry whole file contents
+/// (`tool_input`), so this is generous; fields that large are cut to size
+/// by the trailers anyway. Anything beyond is drained and logged.
+const MAX_PAYLOAD: u64 = 256 << 20;
+
+/// Print a line for the agent; a closed or broken stdout is not an error
+/// (the hook's exit status must stay 0).
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
+/// [`say`] on stderr.
+fn say_err(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
 
 /// Entry points the installed git and agent hooks call.
 ///
@@ -63,11 +77,34 @@ pub enum Source {
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     if std::env::var_os("SAVEPOINT_NO_HOOKS").is_some_and(|v| !v.is_empty()) {
         match &args.source {
-            Source::Gemini | Source::Cursor => println!("{{}}"),
+            Source::Gemini | Source::Cursor => say("{}"),
             _ => {}
         }
         return Ok(());
     }
+    // Whatever goes wrong — even a bug that panics — the hook exits 0 and
+    // agents that read JSON still get JSON.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(ctx, args)));
+    if let Err(panic) = outcome {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        if let Ok(ws) = Workspace::discover(&ctx.dir) {
+            agent::log(
+                &ws,
+                &format!("hook panicked (a bug; please report it): {what}"),
+            );
+        }
+        if matches!(args.source, Source::Gemini | Source::Cursor) {
+            say("{}");
+        }
+    }
+    Ok(())
+}
+
+fn dispatch(ctx: &Ctx, args: &Args) {
     match &args.source {
         Source::Git { name, .. } => git(ctx, name),
         Source::Claude => {
@@ -76,31 +113,39 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         }
         Source::Gemini => {
             let r = agent_hook(ctx, &read_stdin(), gemini::parse);
-            println!("{}", gemini::reply(&r.unwrap_or_default().1));
+            say(&gemini::reply(&r.unwrap_or_default().1));
         }
         Source::Cursor => {
             let r = agent_hook(ctx, &read_stdin(), cursor::parse);
             let (name, resp) = r.unwrap_or_default();
-            println!("{}", cursor::reply(name.as_deref(), &resp));
+            say(&cursor::reply(name.as_deref(), &resp));
         }
         Source::Codex { args } => codex_hook(ctx, args),
     }
-    Ok(())
 }
 
 fn read_stdin() -> Vec<u8> {
     let mut input = Vec::new();
-    let _ = std::io::stdin().take(MAX_PAYLOAD).read_to_end(&mut input);
+    let mut stdin = std::io::stdin().lock();
+    let _ = (&mut stdin).take(MAX_PAYLOAD).read_to_end(&mut input);
+    // Drain the rest so the agent never blocks writing to us.
+    let extra = std::io::copy(&mut stdin, &mut std::io::sink()).unwrap_or(0);
+    if extra > 0 {
+        tracing::warn!(
+            bytes = extra,
+            "hook payload over {MAX_PAYLOAD} bytes; the rest was ignored"
+        );
+    }
     input
 }
 
 fn print_plain(r: &Option<(Option<String>, agent::Response)>) {
     if let Some((_, r)) = r {
         if !r.stdout.is_empty() {
-            println!("{}", r.stdout);
+            say(&r.stdout);
         }
         if !r.stderr.is_empty() {
-            eprintln!("{}", r.stderr);
+            say_err(&r.stderr);
         }
     }
 }

@@ -224,6 +224,8 @@ impl<'a> Worker<'a> {
 
     /// List one directory; returns its subdirectories to walk.
     fn dir(&mut self, job: Job) -> Vec<Job> {
+        #[cfg(test)]
+        tests::maybe_panic(&job.rel);
         let ctx = self.ctx;
         let listed =
             fsys::open_dir(&job.abs).and_then(|fd| fsys::list(&fd).map(|names| (fd, names)));
@@ -402,10 +404,14 @@ pub fn walk(ctx: &Ctx<'_>, roots: Vec<Job>, threads: usize) -> Out {
     struct Queue {
         jobs: Vec<Job>,
         busy: usize,
+        /// A thread panicked: the others stop instead of waiting forever
+        /// for its directory, and the panic is re-raised after the join.
+        failed: bool,
     }
     let queue = Mutex::new(Queue {
         jobs: roots,
         busy: 0,
+        failed: false,
     });
     let cv = Condvar::new();
     let mut total = Out::default();
@@ -418,6 +424,9 @@ pub fn walk(ctx: &Ctx<'_>, roots: Vec<Job>, threads: usize) -> Out {
                         let job = {
                             let mut q = queue.lock().expect("walk queue poisoned");
                             loop {
+                                if q.failed {
+                                    break None;
+                                }
                                 if let Some(job) = q.jobs.pop() {
                                     q.busy += 1;
                                     break Some(job);
@@ -432,7 +441,20 @@ pub fn walk(ctx: &Ctx<'_>, roots: Vec<Job>, threads: usize) -> Out {
                             cv.notify_all();
                             break;
                         };
-                        let subdirs = worker.dir(job);
+                        let listed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            worker.dir(job)
+                        }));
+                        let subdirs = match listed {
+                            Ok(subdirs) => subdirs,
+                            Err(panic) => {
+                                let mut q = queue.lock().expect("walk queue poisoned");
+                                q.failed = true;
+                                q.busy -= 1;
+                                drop(q);
+                                cv.notify_all();
+                                std::panic::resume_unwind(panic);
+                            }
+                        };
                         let mut q = queue.lock().expect("walk queue poisoned");
                         q.busy -= 1;
                         let wake = !subdirs.is_empty() || q.busy == 0;
@@ -485,4 +507,74 @@ fn merge_sorted(mut runs: Vec<Vec<Entry>>) -> Vec<Entry> {
         runs.insert(0, merged);
     }
     runs.pop().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static PANIC_AT_ALL: Mutex<Option<Vec<u8>>> = Mutex::new(None);
+
+    /// Test hook: panic while listing the directory named in `PANIC_AT_ALL`.
+    pub(super) fn maybe_panic(rel: &[u8]) {
+        let hit = PANIC_AT_ALL
+            .lock()
+            .map(|p| p.as_deref() == Some(rel))
+            .unwrap_or(false);
+        if hit {
+            panic!("injected walker panic");
+        }
+    }
+
+    /// A panic in one walker thread reaches the caller; the other threads
+    /// do not wait forever for the panicked thread's directory.
+    #[test]
+    fn a_panicking_walker_thread_propagates_instead_of_deadlocking() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..64 {
+            std::fs::create_dir_all(dir.path().join(format!("d{i}/sub"))).unwrap();
+            std::fs::write(dir.path().join(format!("d{i}/sub/f")), "x").unwrap();
+        }
+        *PANIC_AT_ALL.lock().unwrap() = Some(b"d7".to_vec());
+        let root = dir.path().to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let tracked = Tracked::default();
+            let cache = StatCache::default();
+            let repo_dir = tempfile::tempdir().unwrap();
+            git2::Repository::init(repo_dir.path()).unwrap();
+            let excludes = Excludes::load(
+                &git2::Repository::open(repo_dir.path()).unwrap(),
+                &root,
+                &[],
+            );
+            let git_dir = repo_dir.path().join(".git");
+            let ctx = Ctx {
+                workdir: &root,
+                git_dir: &git_dir,
+                tracked: &tracked,
+                cache: &cache,
+                excludes: &excludes,
+                filemode: true,
+                symlinks: true,
+                git_dirs_inside: &[],
+                apply_filters: false,
+                max_file_size: u64::MAX,
+                progress: None,
+            };
+            let job = Job {
+                rel: Vec::new(),
+                abs: root.clone(),
+                parent_rules: DirRules::empty(),
+            };
+            let r =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| walk(&ctx, vec![job], 4)));
+            let _ = tx.send(r.is_err());
+        });
+        let panicked = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the walk deadlocked after a thread panicked");
+        *PANIC_AT_ALL.lock().unwrap() = None;
+        assert!(panicked, "the panic was swallowed");
+    }
 }
