@@ -268,15 +268,22 @@ impl Workspace {
 
     /// The shadow ref that snapshots of the current HEAD go to.
     pub fn chain_ref(&self) -> Result<String> {
-        Ok(match self.head()? {
+        Ok(self.chain_ref_for(&self.head()?))
+    }
+
+    /// The shadow ref for snapshots taken while HEAD is `head` (read HEAD
+    /// once and derive both from it: a second read may see a checkout that
+    /// happened in between).
+    pub fn chain_ref_for(&self, head: &Head) -> String {
+        match head {
             // Linked work trees keep their own chains, so two work trees on
             // one branch (`git worktree add -f`) never share one.
             Head::Branch { name, .. } if self.repo.is_worktree() => {
-                crate::chain::worktree_branch_ref(&self.worktree_name(), &name)
+                crate::chain::worktree_branch_ref(&self.worktree_name(), name)
             }
-            Head::Branch { name, .. } => crate::chain::branch_ref(&name),
+            Head::Branch { name, .. } => crate::chain::branch_ref(name),
             Head::Detached { .. } => crate::chain::detached_ref(&self.worktree_name()),
-        })
+        }
     }
 
     /// An operation in progress (rebase, merge, …), named for messages.

@@ -38,6 +38,10 @@ pub struct SnapRequest {
     pub lock_timeout: Duration,
     /// When set, only these paths changed since the chain's tip (watcher).
     pub changed_paths: Option<Vec<PathBuf>>,
+    /// The chain `changed_paths` were collected for. If HEAD has moved to
+    /// another chain meanwhile (a checkout the watcher has not seen yet),
+    /// the paths say nothing about that chain's tip: a full scan is taken.
+    pub expected_ref: Option<String>,
 }
 
 impl SnapRequest {
@@ -51,6 +55,7 @@ impl SnapRequest {
             prompt: None,
             lock_timeout: Duration::from_secs(30),
             changed_paths: None,
+            expected_ref: None,
         }
     }
 }
@@ -77,6 +82,9 @@ pub struct SnapOutcome {
     pub skipped_detail: Vec<Skipped>,
     #[serde(skip)]
     pub stats: ScanStats,
+    /// HEAD as this snapshot saw it (under the lock).
+    #[serde(skip)]
+    pub head: Option<crate::repo::Head>,
 }
 
 /// Take a snapshot of `ws` now.
@@ -89,9 +97,10 @@ pub fn take(
     let state = ws.ensure_state_dir()?;
     let _lock = SnapshotLock::acquire(&state, req.lock_timeout)?;
     let repo = ws.repo();
+    // HEAD is read once: the chain and the base must agree.
     let head = ws.head()?;
     let head_commit = head.commit();
-    let refname = ws.chain_ref()?;
+    let refname = ws.chain_ref_for(&head);
     let old_tip = chain::tip(repo, &refname)?;
 
     let mut own_engine;
@@ -112,8 +121,9 @@ pub fn take(
         ),
         (None, None) => None,
     };
+    let same_chain = req.expected_ref.as_ref().is_none_or(|r| *r == refname);
     let outcome = match (&req.changed_paths, old_tip.and(reference_tree)) {
-        (Some(paths), Some(base)) => engine.update(ws, base, paths)?,
+        (Some(paths), Some(base)) if same_chain => engine.update(ws, base, paths)?,
         _ => engine.scan(ws)?,
     };
     let skipped: Vec<String> = outcome.skipped.iter().map(|s| s.to_string()).collect();
@@ -135,6 +145,7 @@ pub fn take(
         subject: String::new(),
         skipped_detail: outcome.skipped.clone(),
         stats: outcome.stats.clone(),
+        head: Some(head.clone()),
     };
     let pending = PendingPrompt::load(&state);
     if unchanged {

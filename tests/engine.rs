@@ -514,3 +514,33 @@ fn dangling_dot_git_file_and_empty_dot_git_dir_are_plain_directories() {
     );
     assert_eq!(scan(&repo).tree.to_string(), oracle);
 }
+
+/// A checkout the watcher has not seen yet: the changed paths it collected
+/// belong to the old branch's chain, so patching the new branch's (old) tip
+/// with them would record a wrong tree. `expected_ref` makes it a full scan.
+#[test]
+fn changed_paths_for_another_chain_give_a_full_scan() {
+    let repo = TestRepo::new();
+    repo.write("common.txt", "c\n");
+    repo.commit_all("base");
+    repo.git(&["checkout", "-q", "-b", "other"]);
+    repo.write("other-only.txt", "o\n");
+    repo.commit_all("other");
+    repo.write("other-only.txt", "o, edited on other\n");
+    repo.snap("manual"); // chain `other` has an old tip
+    repo.git(&["checkout", "-q", "-f", "main"]);
+    repo.write("common.txt", "edited on main\n");
+    let ws = repo.workspace();
+    let cfg = Config::load(ws.repo()).unwrap();
+    let mut engine = Engine::new(&ws, ScanOptions::from_config(&cfg)).unwrap();
+    let main_ref = ws.chain_ref().unwrap();
+    // The user switches to `other` (carrying the edit) before the watcher
+    // sees the HEAD event; its batch names only common.txt.
+    repo.git(&["checkout", "-q", "other"]);
+    let mut req = SnapRequest::new("watch");
+    req.changed_paths = Some(vec![repo.abs("common.txt")]);
+    req.expected_ref = Some(main_ref);
+    let out = savepoint::snap::take(&ws, &cfg, &req, Some(&mut engine)).unwrap();
+    assert_eq!(out.refname, "refs/savepoint/heads/other");
+    assert_eq!(out.tree, repo.oracle_tree());
+}

@@ -674,6 +674,7 @@ impl<'a> Daemon<'a> {
             req.prompt = m.prompt.clone();
             req.message = m.message.clone();
         }
+        req.expected_ref = self.last_head.as_ref().map(|h| self.ws.chain_ref_for(h));
         req.changed_paths = (!batch.full).then(|| {
             let mut paths = batch.paths;
             if let Some(m) = &meta {
@@ -721,7 +722,9 @@ impl<'a> Daemon<'a> {
             self.engine.save_cache();
             self.cache_saved = Instant::now();
         }
-        self.last_head = self.ws.head().ok();
+        // The HEAD the snapshot was taken for; a checkout after it is seen
+        // by `check_head` (and handled with a full scan).
+        self.last_head = out.head.clone();
         self.state.refname = out.refname.clone();
         if out.created {
             self.state.snapshots_taken += 1;
