@@ -484,19 +484,8 @@ fn deeply_nested_trees_do_not_overflow_the_stack() {
     ] {
         // A 1 MiB stack (what a thread may have): recursion per level
         // would overflow it long before 20,000 levels.
-        let bin = assert_cmd::cargo::cargo_bin("savepoint");
-        let cmd = repo.cmd();
-        let mut sh = Command::new("sh");
-        sh.args(["-c", "ulimit -s 1024; exec \"$0\" \"$@\""])
-            .arg(&bin)
-            .args(args)
-            .current_dir(repo.path());
-        for (k, v) in cmd.get_envs() {
-            match v {
-                Some(v) => sh.env(k, v),
-                None => sh.env_remove(k),
-            };
-        }
+        let mut sh = repo.cmd_after_shell("ulimit -s 1024");
+        sh.args(args);
         let out = sh.output().unwrap();
         let code = out.status.code();
         let stderr = String::from_utf8_lossy(&out.stderr);

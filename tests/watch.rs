@@ -621,21 +621,11 @@ fn watcher_socket_is_private_validated_and_not_blocked_by_idle_clients() {
     let repo = seeded();
     repo.write("notes.txt", "work\n");
     // Start the watcher under a permissive umask.
-    let bin = assert_cmd::cargo::cargo_bin("savepoint");
-    let cmd = repo.cmd();
-    let mut sh = std::process::Command::new("sh");
-    sh.args(["-c", "umask 000; exec \"$0\" watch --debounce 100"])
-        .arg(&bin)
-        .current_dir(repo.path())
+    let mut sh = repo.cmd_after_shell("umask 000");
+    sh.args(["watch", "--debounce", "100"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => sh.env(k, v),
-            None => sh.env_remove(k),
-        };
-    }
     let child = sh.spawn().unwrap();
     let state_dir = repo.path().join(".git/savepoint");
     let pid = child.id();

@@ -88,6 +88,20 @@ impl TestRepo {
         cmd
     }
 
+    /// savepoint run through `sh -c "<setup>; exec savepoint …"` (e.g.
+    /// `umask 000`, `ulimit -s 1024`), in the repository, isolated like
+    /// [`TestRepo::cmd`]; add savepoint's arguments with `.args(…)`.
+    pub fn cmd_after_shell(&self, setup: &str) -> Command {
+        let bin = assert_cmd::cargo::cargo_bin("savepoint");
+        let mut sh = Command::new("sh");
+        sh.arg("-c")
+            .arg(format!("{setup}; exec \"$0\" \"$@\""))
+            .arg(bin)
+            .current_dir(self.path());
+        isolate(&mut sh, self.home.path());
+        sh
+    }
+
     /// Run savepoint with `args`; panic (showing stderr) unless it succeeds.
     pub fn run_ok(&self, args: &[&str]) -> Output {
         let out = self.cmd().args(args).output().expect("run savepoint");
