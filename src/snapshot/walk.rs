@@ -2,14 +2,19 @@
 //! served by one thread per core; each thread lists a directory, applies the
 //! ignore rules, stats files and resolves their blob ids (index → stat cache
 //! → hash). Nested repositories become gitlinks; `.git` is never entered;
-//! symlinks are recorded, never followed (so loops cannot happen).
+//! symlinks are recorded, never followed (so loops cannot happen). Each
+//! directory's `.gitattributes` is layered like its `.gitignore`; files git
+//! would run through a clean filter (or encoding, `ident`) are collected as
+//! [`Deferred`] and hashed by git in one batch after the walk
+//! ([`Worker::resolve_deferred`]).
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use super::blob::{BlobWriter, HashError};
+use super::attr::{AttrDir, AttrRules, Conversion, Eol};
+use super::blob::{self, BlobWriter, HashError};
 use super::cache::{CacheEntry, StatCache};
 use super::fsys::{self, Kind};
 use super::ignore::{DirRules, Excludes};
@@ -26,17 +31,31 @@ pub struct Ctx<'a> {
     pub cache: &'a StatCache,
     pub excludes: &'a Excludes,
     pub filemode: bool,
-    pub apply_filters: bool,
+    pub attrs: &'a AttrRules,
     pub max_file_size: u64,
     pub progress: Option<&'a AtomicU64>,
 }
 
 /// A directory to list: its relative path, absolute path and the ignore
-/// rules of its parent (its own `.gitignore` is added when it is listed).
+/// and attribute rules of its parent (its own `.gitignore` and
+/// `.gitattributes` are added when it is listed).
 pub struct Job {
     pub rel: Vec<u8>,
     pub abs: PathBuf,
     pub parent_rules: Arc<DirRules>,
+    pub parent_attrs: Arc<AttrDir>,
+}
+
+/// A file only git can convert (clean filter, `process` driver,
+/// `working-tree-encoding`, `ident`), waiting for the batch.
+#[derive(Debug)]
+pub struct Deferred {
+    pub rel: Vec<u8>,
+    pub stat: Stat,
+    pub mode: u32,
+    pub rules: u64,
+    /// The index entry's mode and id, kept if git cannot convert the file.
+    pub tracked: Option<(u32, git2::Oid)>,
 }
 
 /// What one walk (or one thread of it) produced.
@@ -52,6 +71,8 @@ pub struct Out {
     pub written: Vec<git2::Oid>,
     /// Object-store failures: the snapshot cannot be complete.
     pub store_errors: Vec<String>,
+    /// Files to hash through git (see [`Worker::resolve_deferred`]).
+    pub deferred: Vec<Deferred>,
     pub stats: ScanStats,
 }
 
@@ -63,6 +84,7 @@ impl Out {
         self.repo_dirs.extend(o.repo_dirs);
         self.written.extend(o.written);
         self.store_errors.extend(o.store_errors);
+        self.deferred.extend(o.deferred);
         self.stats.add(&o.stats);
     }
 }
@@ -71,6 +93,9 @@ impl Out {
 pub struct Worker<'a> {
     pub ctx: &'a Ctx<'a>,
     writer: Option<BlobWriter>,
+    /// Attribute chains of directories looked up by path (files reached
+    /// outside the walk: tracked-but-ignored, incremental updates).
+    attr_dirs: std::collections::HashMap<Vec<u8>, Arc<AttrDir>>,
     pub out: Out,
 }
 
@@ -79,13 +104,14 @@ impl<'a> Worker<'a> {
         Worker {
             ctx,
             writer: None,
+            attr_dirs: Default::default(),
             out: Out::default(),
         }
     }
 
     fn writer(&mut self) -> Result<&BlobWriter, HashError> {
         if self.writer.is_none() {
-            let w = BlobWriter::open(self.ctx.git_dir, self.ctx.apply_filters)?;
+            let w = BlobWriter::open(self.ctx.git_dir)?;
             self.writer = Some(w);
         }
         Ok(self.writer.as_ref().expect("just set"))
@@ -94,11 +120,56 @@ impl<'a> Worker<'a> {
     /// Resolve a regular file or symlink to a tree entry (or a skip).
     pub fn file(&mut self, rel: Vec<u8>, abs: &Path, stat: Stat) {
         let tracked = self.ctx.tracked.get(&rel);
-        self.file_with(rel, abs, stat, tracked);
+        self.file_with(rel, abs, stat, tracked, None);
     }
 
-    /// [`Worker::file`] with the index entry already looked up.
-    fn file_with(&mut self, rel: Vec<u8>, abs: &Path, stat: Stat, tracked: Option<&TrackedEntry>) {
+    /// The attribute chain of directory `dir` (relative), read from the
+    /// work tree's `.gitattributes` files on its way down from the root.
+    pub fn attr_dir(&mut self, dir: &[u8]) -> Arc<AttrDir> {
+        if dir.is_empty() {
+            return Arc::clone(self.ctx.attrs.root());
+        }
+        if let Some(hit) = self.attr_dirs.get(dir) {
+            return Arc::clone(hit);
+        }
+        let parent_rel = match dir.iter().rposition(|&b| b == b'/') {
+            Some(i) => &dir[..i],
+            None => &[][..],
+        };
+        let parent = self.attr_dir(parent_rel);
+        let abs = self.ctx.workdir.join(std::ffi::OsStr::from_bytes(dir));
+        let has = std::fs::symlink_metadata(abs.join(".gitattributes")).is_ok_and(|m| m.is_file());
+        let node = AttrDir::child(&parent, dir, &abs, has);
+        self.attr_dirs.insert(dir.to_vec(), Arc::clone(&node));
+        node
+    }
+
+    /// How git converts the regular file `rel` (`attrs`: its directory's
+    /// attribute chain when the caller has it).
+    fn conversion(&mut self, rel: &[u8], attrs: Option<&Arc<AttrDir>>) -> Conversion {
+        match attrs {
+            Some(a) => self.ctx.attrs.conversion(rel, a),
+            None => {
+                let dir = match rel.iter().rposition(|&b| b == b'/') {
+                    Some(i) => &rel[..i],
+                    None => &[][..],
+                };
+                let a = self.attr_dir(dir);
+                self.ctx.attrs.conversion(rel, &a)
+            }
+        }
+    }
+
+    /// [`Worker::file`] with the index entry (and maybe the directory's
+    /// attribute chain) already looked up.
+    fn file_with(
+        &mut self,
+        rel: Vec<u8>,
+        abs: &Path,
+        stat: Stat,
+        tracked: Option<&TrackedEntry>,
+        attrs: Option<&Arc<AttrDir>>,
+    ) {
         let ctx = self.ctx;
         self.out.stats.files += 1;
         if let Some(p) = ctx.progress {
@@ -119,7 +190,26 @@ impl<'a> Worker<'a> {
                 return;
             }
         }
-        if let Some(c) = ctx.cache.lookup(&rel, &stat).filter(|c| c.mode == mode) {
+        let conv = if stat.is_file() {
+            self.conversion(&rel, attrs)
+        } else {
+            Conversion::NONE
+        };
+        // `text=auto` depends on the indexed blob too (see `crlf_to_git`).
+        let rules = match (conv.eol, tracked) {
+            (Eol::Auto, Some(t)) => {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                (conv.key, t.oid.as_bytes()).hash(&mut h);
+                h.finish() | 1
+            }
+            _ => conv.key,
+        };
+        if let Some(c) = ctx
+            .cache
+            .lookup(&rel, &stat)
+            .filter(|c| c.mode == mode && c.rules == rules)
+        {
             self.out.stats.from_cache += 1;
             self.out.entries.push(Entry {
                 path: rel.clone(),
@@ -139,9 +229,20 @@ impl<'a> Worker<'a> {
             });
             return;
         }
+        if conv.via_git {
+            self.out.deferred.push(Deferred {
+                rel,
+                stat,
+                mode,
+                rules,
+                tracked: tracked.map(|t| (t.mode, t.oid)),
+            });
+            return;
+        }
         let hashed = match self.writer() {
             Ok(w) if stat.is_symlink() => w.write_link(abs),
-            Ok(w) => w.write_file(abs, stat.size),
+            Ok(w) if conv.is_none() => w.write_file(abs, stat.size),
+            Ok(w) => w.write_normalized(abs, conv.eol, tracked.map(|t| t.oid)),
             Err(e) => Err(e),
         };
         match hashed {
@@ -151,9 +252,15 @@ impl<'a> Worker<'a> {
                 }
                 self.out.stats.hashed += 1;
                 self.out.stats.hashed_bytes += stat.size;
-                self.out
-                    .cache
-                    .push((rel.clone(), CacheEntry { stat, mode, oid }));
+                self.out.cache.push((
+                    rel.clone(),
+                    CacheEntry {
+                        stat,
+                        mode,
+                        rules,
+                        oid,
+                    },
+                ));
                 self.out.entries.push(Entry {
                     path: rel,
                     mode,
@@ -179,6 +286,58 @@ impl<'a> Worker<'a> {
                         error: e.to_string(),
                     },
                 });
+            }
+        }
+    }
+
+    /// Hash the deferred files through git in one batch (see
+    /// [`blob::hash_with_git`]). A file git cannot convert (a required
+    /// filter failed) is never stored raw: it is named as skipped and a
+    /// tracked one keeps its indexed content.
+    pub fn resolve_deferred(&mut self, deferred: Vec<Deferred>) {
+        if deferred.is_empty() {
+            return;
+        }
+        let rels: Vec<&[u8]> = deferred.iter().map(|d| d.rel.as_slice()).collect();
+        let results = blob::hash_with_git(self.ctx.git_dir, self.ctx.workdir, &rels);
+        for (d, r) in deferred.into_iter().zip(results) {
+            match r {
+                Ok(oid) => {
+                    self.out.stats.hashed += 1;
+                    self.out.stats.hashed_bytes += d.stat.size;
+                    self.out.written.push(oid);
+                    self.out.cache.push((
+                        d.rel.clone(),
+                        CacheEntry {
+                            stat: d.stat,
+                            mode: d.mode,
+                            rules: d.rules,
+                            oid,
+                        },
+                    ));
+                    self.out.entries.push(Entry {
+                        path: d.rel,
+                        mode: d.mode,
+                        oid,
+                    });
+                }
+                Err(error) => {
+                    let abs = self.ctx.workdir.join(std::ffi::OsStr::from_bytes(&d.rel));
+                    if std::fs::symlink_metadata(&abs).is_err() {
+                        continue; // vanished meanwhile
+                    }
+                    if let Some((mode, oid)) = d.tracked {
+                        self.out.entries.push(Entry {
+                            path: d.rel.clone(),
+                            mode,
+                            oid,
+                        });
+                    }
+                    self.out.skipped.push(Skipped {
+                        path: d.rel,
+                        reason: SkipReason::FilterFailed { error },
+                    });
+                }
             }
         }
     }
@@ -243,6 +402,13 @@ impl<'a> Worker<'a> {
         }
         let has_gitignore = names.iter().any(|(n, _)| n.as_bytes() == b".gitignore");
         let rules = DirRules::child(&job.parent_rules, &job.abs, has_gitignore);
+        // Read from the work tree whether tracked, untracked or ignored (a
+        // symlinked one is not followed, like git). The root's is already in
+        // the repository-wide rules.
+        let has_gitattributes = names.iter().any(|(n, k)| {
+            n.as_bytes() == b".gitattributes" && matches!(k, Kind::File | Kind::Unknown)
+        });
+        let attrs = AttrDir::child(&job.parent_attrs, &job.rel, &job.abs, has_gitattributes);
         // Index entries below this directory: lookups search this slice only.
         let tracked_here = ctx.tracked.below(&job.rel);
         let mut subdirs = Vec::new();
@@ -278,6 +444,7 @@ impl<'a> Worker<'a> {
                         rel,
                         abs,
                         parent_rules: Arc::clone(&rules),
+                        parent_attrs: Arc::clone(&attrs),
                     });
                 }
                 continue;
@@ -291,15 +458,23 @@ impl<'a> Worker<'a> {
                 continue; // tracked-but-ignored files come back in the tracked pass
             }
             let tracked = lookup(tracked_here, &rel);
-            self.file_with(rel, &abs, stat, tracked);
+            self.file_with(rel, &abs, stat, tracked, Some(&attrs));
         }
         subdirs
     }
 
     /// Tracked paths the walk did not produce: ignored-but-tracked files,
     /// deletions, sparse (skip-worktree) entries and uninitialised
-    /// submodules. `found` must be sorted by path.
-    pub fn tracked_pass(&mut self, found: &[Entry], tracked: &[TrackedEntry]) {
+    /// submodules. `found` must be sorted by path; `pending` are the walk's
+    /// files still waiting for git (found too).
+    pub fn tracked_pass(
+        &mut self,
+        found: &[Entry],
+        tracked: &[TrackedEntry],
+        pending: &[Deferred],
+    ) {
+        let mut pending: Vec<&[u8]> = pending.iter().map(|d| d.rel.as_slice()).collect();
+        pending.sort_unstable();
         let ctx = self.ctx;
         let mut repo_dirs = self.out.repo_dirs.clone();
         repo_dirs.sort();
@@ -310,6 +485,9 @@ impl<'a> Worker<'a> {
                 fi += 1;
             }
             if fi < found.len() && found[fi].path == t.path {
+                continue;
+            }
+            if pending.binary_search(&t.path.as_slice()).is_ok() {
                 continue;
             }
             if t.skip_worktree {
