@@ -659,14 +659,28 @@ fn global_file(cfg: Option<&git2::Config>) -> Option<PathBuf> {
     Some(base.join("git").join("attributes"))
 }
 
-/// git's system attributes file (a build-time path: asked once per
-/// process), unless `GIT_ATTR_NOSYSTEM` is set.
+/// Where git builds usually keep the system attributes file.
+const SYSTEM_CANDIDATES: &[&str] = &[
+    "/etc/gitattributes",
+    "/usr/local/etc/gitattributes",
+    "/usr/etc/gitattributes",
+    "/opt/homebrew/etc/gitattributes",
+];
+
+/// git's system attributes file, unless `GIT_ATTR_NOSYSTEM` is set. Its
+/// path is fixed when git is built, so git is asked (`git var
+/// GIT_ATTR_SYSTEM`, once per process) — but only when one of the usual
+/// places has such a file: most machines have none, and a snapshot then
+/// spawns no git at all.
 fn system_file(git_dir: &Path, workdir: &Path) -> Option<PathBuf> {
     if std::env::var("GIT_ATTR_NOSYSTEM")
         .ok()
         .and_then(|v| parse_bool(&v))
         == Some(true)
     {
+        return None;
+    }
+    if !SYSTEM_CANDIDATES.iter().any(|p| Path::new(p).is_file()) {
         return None;
     }
     static SYSTEM: OnceLock<Option<PathBuf>> = OnceLock::new();
