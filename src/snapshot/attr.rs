@@ -336,7 +336,8 @@ pub struct AttrRules {
     autocrlf: AutoCrlf,
     drivers: HashMap<String, Driver>,
     ignore_case: bool,
-    /// No source has any line and `core.autocrlf` is off: nothing converts.
+    /// No repository-wide source has a line and `core.autocrlf` is off:
+    /// only a nested `.gitattributes` can make a file convert.
     trivial: bool,
 }
 
@@ -375,28 +376,27 @@ impl AttrRules {
             .as_ref()
             .and_then(|c| c.get_bool("core.ignorecase").ok())
             .unwrap_or(false);
+        // Every `filter.<name>.<key>` makes a driver, like git; each value
+        // is then read with the usual precedence (the last one wins).
         let mut drivers: HashMap<String, Driver> = HashMap::new();
         if let Some(c) = &cfg {
+            let mut names = Vec::new();
             if let Ok(mut it) = c.entries(Some(r"^filter\..+\..+$")) {
                 while let Some(Ok(e)) = it.next() {
-                    let Some(name) = e.name() else { continue };
-                    let Some(rest) = name.strip_prefix("filter.") else {
-                        continue;
-                    };
-                    let Some(dot) = rest.rfind('.') else { continue };
-                    let (drv, key) = (&rest[..dot], rest[dot + 1..].to_ascii_lowercase());
-                    let d = drivers.entry(drv.to_owned()).or_default();
-                    let value = e.value().map(str::to_owned);
-                    match key.as_str() {
-                        "clean" => d.clean = value,
-                        "process" => d.process = value,
-                        "required" => {
-                            d.required =
-                                value.as_deref().map_or(Some(true), parse_bool) == Some(true)
-                        }
-                        _ => {}
+                    let name = e.name().and_then(|n| n.strip_prefix("filter."));
+                    if let Some((drv, _key)) = name.and_then(|n| n.rsplit_once('.')) {
+                        names.push(drv.to_owned());
                     }
                 }
+            }
+            for name in names {
+                let key = |k: &str| format!("filter.{name}.{k}");
+                let d = Driver {
+                    clean: c.get_string(&key("clean")).ok(),
+                    process: c.get_string(&key("process")).ok(),
+                    required: c.get_bool(&key("required")).unwrap_or(false),
+                };
+                drivers.insert(name, d);
             }
         }
         let mut global = Vec::new();
@@ -452,13 +452,6 @@ impl AttrRules {
     /// The directory chain's root (holds the root `.gitattributes`).
     pub fn root(&self) -> &Arc<AttrDir> {
         &self.root
-    }
-
-    /// Could anything convert? `false` means every file takes the fast
-    /// path, whatever nested `.gitattributes` the walk finds... except
-    /// those: the walk turns this on when it meets one.
-    pub fn is_trivial(&self) -> bool {
-        self.trivial
     }
 
     /// How `git add` converts the file `rel` whose directory's attribute
@@ -635,8 +628,8 @@ fn builtin_macros() -> HashMap<String, Vec<(String, State)>> {
 
 fn parse_bool(v: &str) -> Option<bool> {
     match v.to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "1" | "" => Some(true),
-        "false" | "no" | "off" | "0" => Some(false),
+        "true" | "yes" | "on" | "1" => Some(true),
+        "false" | "no" | "off" | "0" | "" => Some(false),
         n => n.parse::<i64>().ok().map(|n| n != 0),
     }
 }
