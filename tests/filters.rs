@@ -396,3 +396,23 @@ fn attributes_added_in_the_second_of_a_commit_match_git() {
     let oracle = repo.oracle_tree();
     assert_eq!(tree, oracle);
 }
+
+#[test]
+fn filtered_text_auto_keeps_crlf_already_in_the_index() {
+    // git hash-object reads no index, so it would turn these CRLFs into
+    // LFs; git add keeps them because the indexed blob has CRLFs.
+    let repo = TestRepo::new();
+    repo.git(&["config", "filter.upper.clean", "tr a-z A-Z"]);
+    repo.write("a.up", "one\r\n");
+    repo.write("b.up", "lf\n");
+    repo.commit_all("before the rule");
+    repo.write(".gitattributes", "*.up filter=upper text=auto\n");
+    repo.write("a.up", "one\r\ntwo\r\n");
+    repo.write("b.up", "lf\r\nnow crlf\r\n");
+    repo.write("c.up", "new\r\n");
+    let tree = scan(&repo).tree.to_string();
+    assert_eq!(tree, repo.oracle_tree());
+    assert_eq!(blob(&repo, &tree, "a.up"), b"ONE\r\nTWO\r\n");
+    assert_eq!(blob(&repo, &tree, "b.up"), b"LF\nNOW CRLF\n");
+    assert_eq!(blob(&repo, &tree, "c.up"), b"NEW\n");
+}

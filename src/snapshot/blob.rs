@@ -72,15 +72,18 @@ impl BlobWriter {
         indexed: Option<Oid>,
     ) -> Result<(Oid, bool), HashError> {
         let data = std::fs::read(abs).map_err(HashError::Read)?;
-        let index_has_crlf = || {
-            indexed
-                .and_then(|oid| self.repo.find_blob(oid).ok())
-                .is_some_and(|b| has_crlf_text(b.content()))
-        };
+        let index_has_crlf = || indexed.is_some_and(|oid| self.blob_has_crlf(oid));
         match crlf_to_git(&data, eol, index_has_crlf) {
             Some(converted) => self.write_bytes(&converted),
             None => self.write_bytes(&data),
         }
+    }
+
+    /// Is blob `oid` text with CRLFs (git's `has_crlf_in_index`)?
+    pub fn blob_has_crlf(&self, oid: Oid) -> bool {
+        self.repo
+            .find_blob(oid)
+            .is_ok_and(|b| has_crlf_text(b.content()))
     }
 
     /// Stream a large file into the object store in chunks. The size is
@@ -272,6 +275,70 @@ pub fn hash_with_git(git_dir: &Path, workdir: &Path, rels: &[&[u8]]) -> Vec<Resu
         results.push(Err(why));
     }
     results
+}
+
+/// Hash and store tracked files the way `git add` does, including the
+/// checks against the indexed blob (`text=auto` keeps CRLFs that the index
+/// already has): a throwaway index at `index` gets the entries (`mode`,
+/// indexed id, path), `git update-index` re-adds the files from the work
+/// tree, and their new ids are read back. All or nothing: an error (a
+/// required filter failed) fails the whole call.
+pub fn hash_in_index(
+    git_dir: &Path,
+    workdir: &Path,
+    index: &Path,
+    entries: &[(u32, Oid, &[u8])],
+) -> Result<Vec<Oid>, String> {
+    let run = |args: &[&str], input: &[u8]| {
+        GitCmd::new(git_dir, workdir)
+            .index_file(index)
+            .config("core.splitIndex", "false")
+            .config("index.sparse", "false")
+            .config("core.fsmonitor", "false")
+            .config("core.safecrlf", "false")
+            .args(args)
+            .run_with_input(input)
+            .map_err(|e| e.to_string())
+    };
+    let _ = std::fs::remove_file(index);
+    let result = (|| {
+        let mut info = Vec::new();
+        let mut paths = Vec::new();
+        for (mode, oid, rel) in entries {
+            let _ = write!(info, "{mode:o} {oid}\t");
+            info.extend_from_slice(rel);
+            info.push(0);
+            paths.extend_from_slice(rel);
+            paths.push(0);
+        }
+        run(&["update-index", "-z", "--index-info"], &info)?;
+        run(&["update-index", "--add", "-z", "--stdin"], &paths)?;
+        let listed = run(&["ls-files", "-s", "-z"], &[])?;
+        let mut ids = std::collections::HashMap::new();
+        for rec in listed.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+            let Some(tab) = rec.iter().position(|&b| b == b'\t') else {
+                continue;
+            };
+            let fields: Vec<&[u8]> = rec[..tab].split(|&b| b == b' ').collect();
+            let oid = fields
+                .get(1)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| Oid::from_str(h).ok());
+            if let Some(oid) = oid {
+                ids.insert(&rec[tab + 1..], oid);
+            }
+        }
+        entries
+            .iter()
+            .map(|(_, _, rel)| {
+                ids.get(rel)
+                    .copied()
+                    .ok_or_else(|| "git update-index lost a path".to_owned())
+            })
+            .collect()
+    })();
+    let _ = std::fs::remove_file(index);
+    result
 }
 
 /// One `--stdin-paths` line: git C-unquotes lines that start with `"`

@@ -195,6 +195,7 @@ pub struct Engine {
     tracked: Option<Tracked>,
     cache: StatCache,
     cache_path: std::path::PathBuf,
+    state_dir: std::path::PathBuf,
     excludes: Excludes,
     filemode: bool,
     attrs: AttrRules,
@@ -222,6 +223,7 @@ impl Engine {
             attrs: AttrRules::load(repo, ws.git_dir(), ws.workdir()),
             cache: StatCache::load(&cache_path),
             cache_path,
+            state_dir: state.clone(),
             tracked: None,
             filemode,
             opts,
@@ -303,6 +305,7 @@ impl Engine {
         Ctx {
             workdir: ws.workdir(),
             git_dir: ws.git_dir(),
+            state_dir: &self.state_dir,
             tracked,
             cache: &self.cache,
             excludes: &self.excludes,

@@ -27,6 +27,8 @@ use super::{ScanStats, SkipReason, Skipped};
 pub struct Ctx<'a> {
     pub workdir: &'a Path,
     pub git_dir: &'a Path,
+    /// savepoint's private state dir (for a throwaway index).
+    pub state_dir: &'a Path,
     pub tracked: &'a Tracked,
     pub cache: &'a StatCache,
     pub excludes: &'a Excludes,
@@ -56,6 +58,9 @@ pub struct Deferred {
     pub rules: u64,
     /// The index entry's mode and id, kept if git cannot convert the file.
     pub tracked: Option<(u32, git2::Oid)>,
+    /// `text=auto` and the indexed blob has CRLFs: `git add` keeps them,
+    /// `git hash-object` (which reads no index) would not.
+    pub keep_crlf: bool,
 }
 
 /// What one walk (or one thread of it) produced.
@@ -230,7 +235,12 @@ impl<'a> Worker<'a> {
             return;
         }
         if conv.via_git {
+            let keep_crlf = match (conv.eol, tracked) {
+                (Eol::Auto, Some(t)) => self.writer().is_ok_and(|w| w.blob_has_crlf(t.oid)),
+                _ => false,
+            };
             self.out.deferred.push(Deferred {
+                keep_crlf,
                 rel,
                 stat,
                 mode,
@@ -298,8 +308,46 @@ impl<'a> Worker<'a> {
         if deferred.is_empty() {
             return;
         }
-        let rels: Vec<&[u8]> = deferred.iter().map(|d| d.rel.as_slice()).collect();
-        let results = blob::hash_with_git(self.ctx.git_dir, self.ctx.workdir, &rels);
+        let (keep, plain): (Vec<&Deferred>, Vec<&Deferred>) =
+            deferred.iter().partition(|d| d.keep_crlf);
+        let mut results: std::collections::HashMap<&[u8], Result<git2::Oid, String>> =
+            Default::default();
+        let mut by_hash_object = plain;
+        if !keep.is_empty() {
+            // Through `git update-index` on a throwaway index holding the
+            // tracked entries, so git sees the indexed CRLFs as `git add`
+            // does. Should that fail, the files go the usual way.
+            let entries: Vec<(u32, git2::Oid, &[u8])> = keep
+                .iter()
+                .filter_map(|d| d.tracked.map(|(m, o)| (m, o, d.rel.as_slice())))
+                .collect();
+            let index = self
+                .ctx
+                .state_dir
+                .join(format!("convert-index.{}", std::process::id()));
+            match blob::hash_in_index(self.ctx.git_dir, self.ctx.workdir, &index, &entries) {
+                Ok(ids) => {
+                    for (d, oid) in keep.iter().zip(ids) {
+                        results.insert(d.rel.as_slice(), Ok(oid));
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "throwaway-index conversion failed; using git hash-object");
+                    by_hash_object.extend(keep);
+                }
+            }
+        }
+        let rels: Vec<&[u8]> = by_hash_object.iter().map(|d| d.rel.as_slice()).collect();
+        let hashed = blob::hash_with_git(self.ctx.git_dir, self.ctx.workdir, &rels);
+        results.extend(rels.iter().copied().zip(hashed));
+        let results: Vec<Result<git2::Oid, String>> = deferred
+            .iter()
+            .map(|d| {
+                results
+                    .remove(d.rel.as_slice())
+                    .unwrap_or_else(|| Err("not hashed".to_owned()))
+            })
+            .collect();
         for (d, r) in deferred.into_iter().zip(results) {
             match r {
                 Ok(oid) => {
