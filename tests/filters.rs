@@ -416,3 +416,27 @@ fn filtered_text_auto_keeps_crlf_already_in_the_index() {
     assert_eq!(blob(&repo, &tree, "b.up"), b"LF\nNOW CRLF\n");
     assert_eq!(blob(&repo, &tree, "c.up"), b"NEW\n");
 }
+
+#[test]
+fn sparse_skip_worktree_gitattributes_is_read_from_the_index() {
+    // Not in the work tree, but a skip-worktree entry: git reads the
+    // index copy (and `git add -A` keeps the entry).
+    let repo = TestRepo::new();
+    repo.write("sub/.gitattributes", "*.txt text\n");
+    repo.write("sub/a.txt", "lf\n");
+    repo.write("top.txt", "top\n");
+    repo.commit_all("init");
+    repo.git(&[
+        "sparse-checkout",
+        "set",
+        "--no-cone",
+        "/*",
+        "!/sub/.gitattributes",
+    ]);
+    assert!(!repo.abs("sub/.gitattributes").exists());
+    repo.write("sub/a.txt", "now crlf\r\n");
+    repo.write("sub/b.txt", "new\r\n");
+    let tree = scan(&repo).tree.to_string();
+    assert_eq!(tree, repo.oracle_tree());
+    assert_eq!(blob(&repo, &tree, "sub/b.txt"), b"new\n");
+}

@@ -265,6 +265,21 @@ impl AttrDir {
             _ => Arc::clone(parent),
         }
     }
+
+    /// The node for directory `rel` whose `.gitattributes` is not in the
+    /// work tree but in the index, as a sparse checkout's skip-worktree
+    /// entry: git reads that copy then.
+    pub fn from_index(parent: &Arc<AttrDir>, rel: &[u8], content: &[u8]) -> Arc<AttrDir> {
+        let file = AttrFile::parse(content, rel.is_empty(), Path::new(".gitattributes (index)"));
+        if file.is_empty() {
+            return Arc::clone(parent);
+        }
+        Arc::new(AttrDir {
+            parent: Some(Arc::clone(parent)),
+            base: rel.to_vec(),
+            file,
+        })
+    }
 }
 
 /// `core.autocrlf`.

@@ -79,6 +79,11 @@ impl BlobWriter {
         }
     }
 
+    /// The content of blob `oid`, if the store has it.
+    pub fn blob_content(&self, oid: Oid) -> Option<Vec<u8>> {
+        self.repo.find_blob(oid).ok().map(|b| b.content().to_vec())
+    }
+
     /// Is blob `oid` text with CRLFs (git's `has_crlf_in_index`)?
     pub fn blob_has_crlf(&self, oid: Oid) -> bool {
         self.repo

@@ -144,9 +144,35 @@ impl<'a> Worker<'a> {
         let parent = self.attr_dir(parent_rel);
         let abs = self.ctx.workdir.join(std::ffi::OsStr::from_bytes(dir));
         let has = std::fs::symlink_metadata(abs.join(".gitattributes")).is_ok_and(|m| m.is_file());
-        let node = AttrDir::child(&parent, dir, &abs, has);
+        let node = if has {
+            AttrDir::child(&parent, dir, &abs, true)
+        } else {
+            let mut rel = dir.to_vec();
+            rel.extend_from_slice(b"/.gitattributes");
+            let tracked = self.ctx.tracked.get(&rel);
+            self.sparse_attrs(&parent, dir, tracked)
+        };
         self.attr_dirs.insert(dir.to_vec(), Arc::clone(&node));
         node
+    }
+
+    /// A directory without a `.gitattributes` in the work tree: a sparse
+    /// checkout's skip-worktree entry for it still counts (git falls back
+    /// to the index copy, and `git add -A` keeps such entries).
+    fn sparse_attrs(
+        &mut self,
+        parent: &Arc<AttrDir>,
+        dir: &[u8],
+        tracked: Option<&TrackedEntry>,
+    ) -> Arc<AttrDir> {
+        let Some(t) = tracked.filter(|t| t.skip_worktree && t.mode & 0o170000 == 0o100000) else {
+            return Arc::clone(parent);
+        };
+        let content = self.writer().ok().and_then(|w| w.blob_content(t.oid));
+        match content {
+            Some(c) => AttrDir::from_index(parent, dir, &c),
+            None => Arc::clone(parent),
+        }
     }
 
     /// How git converts the regular file `rel` (`attrs`: its directory's
@@ -456,7 +482,14 @@ impl<'a> Worker<'a> {
         let has_gitattributes = names.iter().any(|(n, k)| {
             n.as_bytes() == b".gitattributes" && matches!(k, Kind::File | Kind::Unknown)
         });
-        let attrs = AttrDir::child(&job.parent_attrs, &job.rel, &job.abs, has_gitattributes);
+        let attrs = if has_gitattributes || job.rel.is_empty() {
+            AttrDir::child(&job.parent_attrs, &job.rel, &job.abs, has_gitattributes)
+        } else {
+            let mut rel = job.rel.clone();
+            rel.extend_from_slice(b"/.gitattributes");
+            let tracked = lookup(ctx.tracked.below(&job.rel), &rel);
+            self.sparse_attrs(&job.parent_attrs, &job.rel, tracked)
+        };
         // Index entries below this directory: lookups search this slice only.
         let tracked_here = ctx.tracked.below(&job.rel);
         let mut subdirs = Vec::new();
