@@ -440,3 +440,58 @@ fn sparse_skip_worktree_gitattributes_is_read_from_the_index() {
     assert_eq!(tree, repo.oracle_tree());
     assert_eq!(blob(&repo, &tree, "sub/b.txt"), b"new\n");
 }
+
+#[test]
+fn attribute_patterns_and_ident_match_git() {
+    let repo = TestRepo::new();
+    repo.write(
+        ".gitattributes",
+        "a/**/b.txt text\n**/deep.txt text\n[a-c]*.md text\n*.[ch] text\n\
+         d/*.txt text\n/rooted.txt text\nnested/ text\n\\!bang.txt text\n\
+         x?.txt text\n[[:upper:]]*.up text\n**/foo/** text\n\"sp ace.txt\" text\n\
+         *.id ident\n[attr]txt text\nmac.ro txt\n*.bin binary\n",
+    );
+    let paths = [
+        "a/b.txt",
+        "a/x/y/b.txt",
+        "b.txt",
+        "z/deep.txt",
+        "deep.txt",
+        "b1.md",
+        "q.md",
+        "m.c",
+        "m.h",
+        "m.cc",
+        "d/in.txt",
+        "d/e/in.txt",
+        "rooted.txt",
+        "sub/rooted.txt",
+        "nested/file.txt",
+        "!bang.txt",
+        "x1.txt",
+        "x12.txt",
+        "Upper.up",
+        "lower.up",
+        "p/foo/q/r.txt",
+        "foo/r.txt",
+        "sp ace.txt",
+        "mac.ro",
+        "x.bin",
+    ];
+    for p in paths {
+        repo.write(p, "crlf\r\n");
+    }
+    repo.write("v.id", "$Id: expanded junk $\r\n");
+    let tree = scan(&repo).tree.to_string();
+    assert_eq!(tree, repo.oracle_tree());
+    assert_eq!(blob(&repo, &tree, "v.id"), b"$Id$\r\n");
+
+    // core.ignorecase: patterns match whatever the case.
+    repo.git(&["config", "core.ignorecase", "true"]);
+    repo.write(".gitattributes", "*.TXT text\nSUB/** text\n");
+    repo.write("a/b.txt", "again\r\n");
+    repo.write("sub/c.md", "again\r\n");
+    repo.write("other.md", "again\r\n");
+    let tree = scan(&repo).tree.to_string();
+    assert_eq!(tree, repo.oracle_tree());
+}
