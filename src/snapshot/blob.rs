@@ -269,8 +269,8 @@ pub fn hash_with_git(git_dir: &Path, workdir: &Path, rels: &[&[u8]]) -> Vec<Resu
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("git hash-object failed")
-            .trim()
-            .to_owned();
+            .trim();
+        let why = why.strip_prefix("fatal: ").unwrap_or(why).to_owned();
         if out.status.success() && results.len() == before {
             // Exit 0 without the ids: nothing more to learn by retrying.
             results.extend(rest.iter().map(|_| Err(why.clone())));
