@@ -384,9 +384,11 @@ pub fn write_if_missing(
     Ok((odb.write(kind, data)?, true))
 }
 
-/// Could attribute filters change what `git add` stores? Checked once per
-/// scan: `core.autocrlf`/`core.eol`, a root `.gitattributes`,
-/// `info/attributes` or `core.attributesFile`.
+/// Could attribute filters change file contents between git and the work
+/// tree (`core.autocrlf`/`core.eol`, a root `.gitattributes`,
+/// `info/attributes` or `core.attributesFile`)? A coarse check for
+/// `restore`, which writes files through git's smudge side when it is
+/// `true`; snapshots use [`super::attr`] instead.
 pub fn filters_possible(repo: &Repository, workdir: &Path) -> bool {
     let cfg = repo.config().ok();
     let autocrlf = cfg
