@@ -17,6 +17,55 @@ use crate::repo::Workspace;
 use crate::snapshot::{Engine, ScanOptions, ScanStats, Skipped};
 use crate::trailers::{self, Trailers};
 
+/// Scans of a tree git is busy changing, before taking what is there.
+const GIT_BUSY_ATTEMPTS: u32 = 4;
+/// Pause between them.
+const GIT_BUSY_PAUSE: Duration = Duration::from_millis(50);
+/// git moves HEAD right after writing the index: an index this fresh may
+/// belong to a checkout whose HEAD update is still to come.
+const INDEX_SETTLE: Duration = Duration::from_millis(100);
+
+/// What git's own operations change, compared around a scan.
+#[derive(Debug, PartialEq, Eq)]
+struct GitState {
+    head: Option<Vec<u8>>,
+    index: Option<crate::snapshot::stat::Stat>,
+    locked: bool,
+}
+
+impl GitState {
+    fn read(ws: &Workspace) -> GitState {
+        let stat = |p: &std::path::Path| {
+            std::fs::symlink_metadata(p)
+                .ok()
+                .map(|m| crate::snapshot::stat::Stat::from_metadata(&m))
+        };
+        GitState {
+            head: ws.head().ok().map(|h| format!("{h:?}").into_bytes()),
+            index: stat(&ws.index_path()),
+            locked: ws.git_dir().join("index.lock").exists(),
+        }
+    }
+
+    /// [`GitState::read`], after waiting (briefly, boundedly) for a lock to
+    /// go and for a just-written index to be followed by its HEAD move.
+    fn settled(ws: &Workspace) -> GitState {
+        let deadline = std::time::Instant::now() + Duration::from_millis(500);
+        loop {
+            let fresh = std::fs::metadata(ws.index_path())
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age < INDEX_SETTLE);
+            let locked = ws.git_dir().join("index.lock").exists();
+            if !(fresh || locked) || std::time::Instant::now() >= deadline {
+                return GitState::read(ws);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
 /// How many changed paths a subject line names before `+N`.
 const SUBJECT_PATHS: usize = 2;
 /// How many skipped files get their own trailer line.
@@ -97,11 +146,6 @@ pub fn take(
     let state = ws.ensure_state_dir()?;
     let _lock = SnapshotLock::acquire(&state, req.lock_timeout)?;
     let repo = ws.repo();
-    // HEAD is read once: the chain and the base must agree.
-    let head = ws.head()?;
-    let head_commit = head.commit();
-    let refname = ws.chain_ref_for(&head);
-    let old_tip = chain::tip(repo, &refname)?;
 
     let mut own_engine;
     let engine = match engine {
@@ -111,21 +155,45 @@ pub fn take(
             &mut own_engine
         }
     };
-    // The tree the chain currently holds (or HEAD's, for a new chain).
-    let reference_tree: Option<Oid> = match (old_tip, head_commit) {
-        (Some(t), _) | (None, Some(t)) => Some(
-            repo.find_commit(t)
-                .and_then(|c| c.tree())
-                .map(|t| t.id())
-                .git_context(|| format!("read tree of {t}"))?,
-        ),
-        (None, None) => None,
+    // git's checkout changes the work tree and the index under
+    // `index.lock`, then moves HEAD: a scan that overlaps it would record
+    // one branch's files on the other branch's chain. So the work tree is
+    // read between two identical looks at (HEAD, index, index.lock); if
+    // git moved in between, look again (a few times, then take what is
+    // there: a snapshot of a moving tree beats none).
+    let mut attempt = 0;
+    let (head, refname, old_tip, reference_tree, outcome) = loop {
+        attempt += 1;
+        let before = GitState::settled(ws);
+        // HEAD is read once per attempt: the chain and the base agree.
+        let head = ws.head()?;
+        let refname = ws.chain_ref_for(&head);
+        let old_tip = chain::tip(repo, &refname)?;
+        // The tree the chain currently holds (or HEAD's, for a new chain).
+        let reference_tree: Option<Oid> = match (old_tip, head.commit()) {
+            (Some(t), _) | (None, Some(t)) => Some(
+                repo.find_commit(t)
+                    .and_then(|c| c.tree())
+                    .map(|t| t.id())
+                    .git_context(|| format!("read tree of {t}"))?,
+            ),
+            (None, None) => None,
+        };
+        let same_chain = attempt == 1 && req.expected_ref.as_ref().is_none_or(|r| *r == refname);
+        let outcome = match (&req.changed_paths, old_tip.and(reference_tree)) {
+            (Some(paths), Some(base)) if same_chain => engine.update(ws, base, paths)?,
+            _ => engine.scan(ws)?,
+        };
+        if GitState::read(ws) == before || attempt >= GIT_BUSY_ATTEMPTS {
+            break (head, refname, old_tip, reference_tree, outcome);
+        }
+        tracing::debug!(
+            attempt,
+            "git changed HEAD or the index during the scan; scanning again"
+        );
+        std::thread::sleep(GIT_BUSY_PAUSE);
     };
-    let same_chain = req.expected_ref.as_ref().is_none_or(|r| *r == refname);
-    let outcome = match (&req.changed_paths, old_tip.and(reference_tree)) {
-        (Some(paths), Some(base)) if same_chain => engine.update(ws, base, paths)?,
-        _ => engine.scan(ws)?,
-    };
+    let head_commit = head.commit();
     let skipped: Vec<String> = outcome.skipped.iter().map(|s| s.to_string()).collect();
     for s in &skipped {
         tracing::warn!("left out of the snapshot: {s}");

@@ -5,7 +5,14 @@
 //!
 //! Format (little endian): magic `SPSC`, version u32, recorded-at seconds
 //! i64 + nanoseconds u32, count u64, then per entry: path length u32, path
-//! bytes, mtime s/ns, ctime s/ns, size, ino, st_mode, git mode, 20-byte id.
+//! bytes, mtime s/ns, ctime s/ns, size, ino, st_mode, git mode, conversion
+//! key u64, 20-byte id.
+//!
+//! An id depends on more than the bytes on disk: `.gitattributes`,
+//! `core.autocrlf` and filter drivers decide how git converts the content.
+//! Each entry therefore carries the conversion key it was computed under
+//! ([`super::attr::Conversion::key`]); after a rule change the key differs
+//! and the file is hashed again, however old its stat.
 //! Anything unexpected (other version, short file) means "start empty": the
 //! cache is disposable, never a reason to fail.
 
@@ -18,13 +25,15 @@ use git2::Oid;
 use super::stat::Stat;
 
 const MAGIC: &[u8; 4] = b"SPSC";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// A cached blob id with the stat it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheEntry {
     pub stat: Stat,
     pub mode: u32,
+    /// The conversion key the id was computed under (0: raw bytes).
+    pub rules: u64,
     pub oid: Oid,
 }
 
@@ -79,8 +88,17 @@ impl StatCache {
                 mode: r.u32()?,
             };
             let mode = r.u32()?;
+            let rules = r.u64()?;
             let oid = Oid::from_bytes(r.take(20)?).ok()?;
-            entries.insert(path, CacheEntry { stat, mode, oid });
+            entries.insert(
+                path,
+                CacheEntry {
+                    stat,
+                    mode,
+                    rules,
+                    oid,
+                },
+            );
         }
         r.0.is_empty().then_some(StatCache {
             entries,
@@ -107,6 +125,7 @@ impl StatCache {
             out.extend_from_slice(&s.ino.to_le_bytes());
             out.extend_from_slice(&s.mode.to_le_bytes());
             out.extend_from_slice(&e.mode.to_le_bytes());
+            out.extend_from_slice(&e.rules.to_le_bytes());
             out.extend_from_slice(e.oid.as_bytes());
         }
         out
@@ -176,6 +195,7 @@ mod tests {
             CacheEntry {
                 stat,
                 mode: 0o100644,
+                rules: 42,
                 oid: Oid::from_bytes(&[7; 20]).unwrap(),
             },
         );

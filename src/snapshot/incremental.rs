@@ -3,8 +3,9 @@
 //! rules) and only the trees on their way to the root are rewritten, through
 //! libgit2's `TreeUpdateBuilder`: cost O(changed paths), not O(repository).
 //! A changed path that is a directory is re-walked (new directories,
-//! `mkdir -p a/b/c`, moved trees). Anything unexpected falls back to a full
-//! scan, which is always correct.
+//! `mkdir -p a/b/c`, moved trees). A changed `.gitattributes` may change
+//! how any file below it converts, so it means a full scan. Anything
+//! unexpected falls back to a full scan, which is always correct.
 
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
@@ -36,9 +37,11 @@ impl Engine {
     ) -> Result<TreeOutcome> {
         let started = Instant::now();
         if !self.refresh_tracked(ws)
-            || paths
-                .iter()
-                .any(|p| p.as_os_str().is_empty() || p == ws.workdir())
+            || paths.iter().any(|p| {
+                p.as_os_str().is_empty()
+                    || p == ws.workdir()
+                    || p.file_name().is_some_and(|n| n == ".gitattributes")
+            })
         {
             return self.scan(ws);
         }
@@ -87,6 +90,8 @@ impl Engine {
             .odb()
             .git_context(|| "open object database".to_owned())?;
         let in_base = |rel: &[u8]| base.get_path(bytes_path(rel)).is_ok();
+        // Files waiting for git's conversion, patched in after the loop.
+        let mut late: Vec<Vec<u8>> = Vec::new();
 
         for rel in &rels {
             let abs = ws.workdir().join(bytes_path(rel));
@@ -113,6 +118,7 @@ impl Engine {
                             rel: rel.clone(),
                             abs: abs.clone(),
                             parent_rules: Arc::clone(&rules),
+                            parent_attrs: worker.attr_dir(parent),
                         };
                         walk::walk(&ctx, vec![job], 1)
                     };
@@ -120,7 +126,10 @@ impl Engine {
                     // Tracked entries below this directory the walk did not yield.
                     let mut extra = Worker::new(&ctx);
                     extra.out.repo_dirs = std::mem::take(&mut out.repo_dirs);
-                    extra.tracked_pass(&out.entries, tracked.below(rel));
+                    extra.tracked_pass(&out.entries, tracked.below(rel), &out.deferred);
+                    let mut deferred = std::mem::take(&mut out.deferred);
+                    deferred.append(&mut extra.out.deferred);
+                    extra.resolve_deferred(deferred);
                     if let Some(t) = tracked_here.filter(|t| t.mode == MODE_GITLINK) {
                         if !out.entries.iter().any(|e| &e.path == rel)
                             && !super::fsys::is_nested_repo(&abs)
@@ -176,8 +185,13 @@ impl Engine {
                 Some(m) if m.is_file() || m.file_type().is_symlink() => {
                     let ignored = parent_ignored || rules.is_ignored(ctx.excludes, &abs, false);
                     let before = worker.out.entries.len();
+                    let deferred_before = worker.out.deferred.len();
                     if !ignored || tracked_here.is_some() {
                         worker.file(rel.clone(), &abs, Stat::from_metadata(&m));
+                    }
+                    if worker.out.deferred.len() > deferred_before {
+                        late.push(rel.clone());
+                        continue;
                     }
                     match worker.out.entries.get(before) {
                         Some(e) => {
@@ -194,6 +208,27 @@ impl Engine {
                     // Gone, or a FIFO/socket/device: not in the snapshot.
                     if in_base(rel) {
                         builder.remove(bytes_path(rel));
+                    }
+                }
+            }
+        }
+        if !late.is_empty() {
+            let before = worker.out.entries.len();
+            let deferred = std::mem::take(&mut worker.out.deferred);
+            worker.resolve_deferred(deferred);
+            let done: HashMap<&[u8], &tree::Entry> = worker.out.entries[before..]
+                .iter()
+                .map(|e| (e.path.as_slice(), e))
+                .collect();
+            for rel in &late {
+                match done.get(rel.as_slice()) {
+                    Some(e) => {
+                        builder.upsert(bytes_path(rel), e.oid, file_mode(e.mode));
+                    }
+                    None => {
+                        if in_base(rel) {
+                            builder.remove(bytes_path(rel));
+                        }
                     }
                 }
             }

@@ -132,9 +132,12 @@ pub fn parse(b: &[u8], racy_since: (i64, u32)) -> Result<Vec<TrackedEntry>, Inde
             // Several stages of one path: one entry, always hashed.
             continue;
         }
-        // Racy: modified in the same instant the index was written; git
-        // itself would re-check the content, so do we.
-        let racy = (i64::from(stat.mtime_s), stat.mtime_ns) >= racy_since;
+        // Racy: modified in the same second the index was written (git
+        // compares whole seconds unless built with USE_NSEC, which the
+        // usual builds are not); git itself re-checks the content, so do
+        // we. It matters when attributes changed since: git then stores the
+        // converted content, not the indexed blob.
+        let racy = i64::from(stat.mtime_s) >= racy_since.0;
         let trusted = !conflicted && ext_flags & INTENT_TO_ADD == 0 && !racy;
         entries.push(TrackedEntry {
             mode,

@@ -4,11 +4,13 @@
 //! Where is the snapshot tree built? Here: [`Engine::scan`] does a full,
 //! stat-cached parallel walk ([`walk`]), [`Engine::update`] patches a
 //! previous snapshot tree for a list of changed paths in O(changed paths)
-//! ([`incremental`]). Ignore rules live in [`ignore`], stat fingerprints and
+//! ([`incremental`]). Ignore rules live in [`ignore`], attributes and the
+//! content conversions they select in [`attr`], stat fingerprints and
 //! the index view in [`stat`] / [`index`], the on-disk stat cache in
 //! [`cache`], object writing in [`blob`] and [`tree`]. When libgit2 cannot
 //! read the index (split or sparse index), [`fallback`] asks the git CLI.
 
+pub mod attr;
 pub mod blob;
 pub mod cache;
 pub mod fallback;
@@ -32,6 +34,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::error::{GitContext, Result};
 use crate::repo::Workspace;
+use attr::AttrRules;
 use cache::StatCache;
 use ignore::{DirRules, Excludes};
 use index::Tracked;
@@ -72,6 +75,10 @@ pub enum SkipReason {
     Unreadable { error: String },
     /// A nested repository with no commit checked out.
     NoSubmoduleCommit,
+    /// git could not convert it (a required clean filter failed, an
+    /// unknown `working-tree-encoding`): never stored raw; a tracked file
+    /// keeps its indexed content.
+    FilterFailed { error: String },
 }
 
 /// A skipped path and why.
@@ -101,6 +108,7 @@ impl fmt::Display for Skipped {
             SkipReason::NoSubmoduleCommit => {
                 write!(f, "{p} (nested repository has no commit checked out)")
             }
+            SkipReason::FilterFailed { error } => write!(f, "{p} (not converted: {error})"),
         }
     }
 }
@@ -187,10 +195,11 @@ pub struct Engine {
     tracked: Option<Tracked>,
     cache: StatCache,
     cache_path: std::path::PathBuf,
+    state_dir: std::path::PathBuf,
     excludes: Excludes,
     filemode: bool,
     symlinks: bool,
-    apply_filters: bool,
+    attrs: AttrRules,
     progress: Option<Arc<AtomicU64>>,
     /// Paths that became tracked or untracked when the index was last
     /// re-read (`git add -f`, `git rm --cached`): an incremental update must
@@ -213,9 +222,10 @@ impl Engine {
         let symlinks = cfg.get_bool("core.symlinks").unwrap_or(true);
         Ok(Engine {
             excludes: Excludes::load(repo, ws.workdir(), &opts.exclude),
-            apply_filters: blob::filters_possible(repo, ws.workdir()),
+            attrs: AttrRules::load(repo, ws.git_dir(), ws.workdir()),
             cache: StatCache::load(&cache_path),
             cache_path,
+            state_dir: state.clone(),
             tracked: None,
             filemode,
             symlinks,
@@ -247,11 +257,11 @@ impl Engine {
     }
 
     /// Re-read the repository-wide ignore rules (`info/exclude`,
-    /// `core.excludesFile`, `savepoint.exclude`) and whether content
-    /// filters may apply. Every full scan does this.
+    /// `core.excludesFile`, `savepoint.exclude`) and attribute sources
+    /// with the config that drives conversions. Every full scan does this.
     pub fn reload_rules(&mut self, ws: &Workspace) {
         self.excludes = Excludes::load(ws.repo(), ws.workdir(), &self.opts.exclude);
-        self.apply_filters = blob::filters_possible(ws.repo(), ws.workdir());
+        self.attrs = AttrRules::load(ws.repo(), ws.git_dir(), ws.workdir());
     }
 
     /// The repository-wide exclude rules as of the last full scan.
@@ -311,12 +321,13 @@ impl Engine {
             workdir: ws.workdir(),
             git_dir: ws.git_dir(),
             git_dirs_inside: ws.git_dirs_inside(),
+            state_dir: &self.state_dir,
             tracked,
             cache: &self.cache,
             excludes: &self.excludes,
             filemode: self.filemode,
             symlinks: self.symlinks,
-            apply_filters: self.apply_filters,
+            attrs: &self.attrs,
             max_file_size: self.opts.max_file_size,
             progress: self.progress.as_deref(),
         }
@@ -335,22 +346,22 @@ impl Engine {
         }
         let recorded_at = now();
         let tracked = self.tracked.as_ref().expect("refreshed");
-        // A tracked `.gitattributes` in any directory may set filters too.
-        self.apply_filters |= tracked
-            .entries
-            .iter()
-            .any(|e| e.path == b".gitattributes" || e.path.ends_with(b"/.gitattributes"));
         let ctx = self.ctx(ws, tracked);
         let root = Job {
             rel: Vec::new(),
             abs: ws.workdir().to_path_buf(),
             parent_rules: DirRules::empty(),
+            parent_attrs: std::sync::Arc::clone(self.attrs.root()),
         };
         // Sorted by path (each walker thread sorts its share).
         let mut out = walk::walk(&ctx, vec![root], self.opts.threads);
         let mut worker = Worker::new(&ctx);
         worker.out.repo_dirs = std::mem::take(&mut out.repo_dirs);
-        worker.tracked_pass(&out.entries, &tracked.entries);
+        worker.tracked_pass(&out.entries, &tracked.entries, &out.deferred);
+        // Files only git can convert: one batch for the whole scan.
+        let mut deferred = std::mem::take(&mut out.deferred);
+        deferred.append(&mut worker.out.deferred);
+        worker.resolve_deferred(deferred);
         let extra = worker.out;
         let mut entries = out.entries;
         if !extra.entries.is_empty() {

@@ -2,14 +2,19 @@
 //! served by one thread per core; each thread lists a directory, applies the
 //! ignore rules, stats files and resolves their blob ids (index → stat cache
 //! → hash). Nested repositories become gitlinks; `.git` is never entered;
-//! symlinks are recorded, never followed (so loops cannot happen).
+//! symlinks are recorded, never followed (so loops cannot happen). Each
+//! directory's `.gitattributes` is layered like its `.gitignore`; files git
+//! would run through a clean filter (or encoding, `ident`) are collected as
+//! [`Deferred`] and hashed by git in one batch after the walk
+//! ([`Worker::resolve_deferred`]).
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use super::blob::{BlobWriter, HashError};
+use super::attr::{AttrDir, AttrRules, Conversion, Eol};
+use super::blob::{self, BlobWriter, HashError};
 use super::cache::{CacheEntry, StatCache};
 use super::fsys::{self, Kind};
 use super::ignore::{DirRules, Excludes};
@@ -24,6 +29,8 @@ pub struct Ctx<'a> {
     pub git_dir: &'a Path,
     /// Git dirs inside the work tree under another name: never entered.
     pub git_dirs_inside: &'a [Vec<u8>],
+    /// savepoint's private state dir (for a throwaway index).
+    pub state_dir: &'a Path,
     pub tracked: &'a Tracked,
     pub cache: &'a StatCache,
     pub excludes: &'a Excludes,
@@ -31,17 +38,34 @@ pub struct Ctx<'a> {
     /// `core.symlinks`: when false, a tracked symlink checked out as a
     /// plain file keeps its symlink mode (git's `ce_mode_from_stat`).
     pub symlinks: bool,
-    pub apply_filters: bool,
+    pub attrs: &'a AttrRules,
     pub max_file_size: u64,
     pub progress: Option<&'a AtomicU64>,
 }
 
 /// A directory to list: its relative path, absolute path and the ignore
-/// rules of its parent (its own `.gitignore` is added when it is listed).
+/// and attribute rules of its parent (its own `.gitignore` and
+/// `.gitattributes` are added when it is listed).
 pub struct Job {
     pub rel: Vec<u8>,
     pub abs: PathBuf,
     pub parent_rules: Arc<DirRules>,
+    pub parent_attrs: Arc<AttrDir>,
+}
+
+/// A file only git can convert (clean filter, `process` driver,
+/// `working-tree-encoding`, `ident`), waiting for the batch.
+#[derive(Debug)]
+pub struct Deferred {
+    pub rel: Vec<u8>,
+    pub stat: Stat,
+    pub mode: u32,
+    pub rules: u64,
+    /// The index entry's mode and id, kept if git cannot convert the file.
+    pub tracked: Option<(u32, git2::Oid)>,
+    /// `text=auto` and the indexed blob has CRLFs: `git add` keeps them,
+    /// `git hash-object` (which reads no index) would not.
+    pub keep_crlf: bool,
 }
 
 /// What one walk (or one thread of it) produced.
@@ -57,6 +81,8 @@ pub struct Out {
     pub written: Vec<git2::Oid>,
     /// Object-store failures: the snapshot cannot be complete.
     pub store_errors: Vec<String>,
+    /// Files to hash through git (see [`Worker::resolve_deferred`]).
+    pub deferred: Vec<Deferred>,
     pub stats: ScanStats,
 }
 
@@ -68,6 +94,7 @@ impl Out {
         self.repo_dirs.extend(o.repo_dirs);
         self.written.extend(o.written);
         self.store_errors.extend(o.store_errors);
+        self.deferred.extend(o.deferred);
         self.stats.add(&o.stats);
     }
 }
@@ -76,6 +103,9 @@ impl Out {
 pub struct Worker<'a> {
     pub ctx: &'a Ctx<'a>,
     writer: Option<BlobWriter>,
+    /// Attribute chains of directories looked up by path (files reached
+    /// outside the walk: tracked-but-ignored, incremental updates).
+    attr_dirs: std::collections::HashMap<Vec<u8>, Arc<AttrDir>>,
     pub out: Out,
 }
 
@@ -84,13 +114,14 @@ impl<'a> Worker<'a> {
         Worker {
             ctx,
             writer: None,
+            attr_dirs: Default::default(),
             out: Out::default(),
         }
     }
 
     fn writer(&mut self) -> Result<&BlobWriter, HashError> {
         if self.writer.is_none() {
-            let w = BlobWriter::open(self.ctx.git_dir, self.ctx.workdir, self.ctx.apply_filters)?;
+            let w = BlobWriter::open(self.ctx.git_dir)?;
             self.writer = Some(w);
         }
         Ok(self.writer.as_ref().expect("just set"))
@@ -99,11 +130,82 @@ impl<'a> Worker<'a> {
     /// Resolve a regular file or symlink to a tree entry (or a skip).
     pub fn file(&mut self, rel: Vec<u8>, abs: &Path, stat: Stat) {
         let tracked = self.ctx.tracked.get(&rel);
-        self.file_with(rel, abs, stat, tracked);
+        self.file_with(rel, abs, stat, tracked, None);
     }
 
-    /// [`Worker::file`] with the index entry already looked up.
-    fn file_with(&mut self, rel: Vec<u8>, abs: &Path, stat: Stat, tracked: Option<&TrackedEntry>) {
+    /// The attribute chain of directory `dir` (relative), read from the
+    /// work tree's `.gitattributes` files on its way down from the root.
+    pub fn attr_dir(&mut self, dir: &[u8]) -> Arc<AttrDir> {
+        if dir.is_empty() {
+            return Arc::clone(self.ctx.attrs.root());
+        }
+        if let Some(hit) = self.attr_dirs.get(dir) {
+            return Arc::clone(hit);
+        }
+        let parent_rel = match dir.iter().rposition(|&b| b == b'/') {
+            Some(i) => &dir[..i],
+            None => &[][..],
+        };
+        let parent = self.attr_dir(parent_rel);
+        let abs = self.ctx.workdir.join(std::ffi::OsStr::from_bytes(dir));
+        let has = std::fs::symlink_metadata(abs.join(".gitattributes")).is_ok_and(|m| m.is_file());
+        let node = if has {
+            AttrDir::child(&parent, dir, &abs, true)
+        } else {
+            let mut rel = dir.to_vec();
+            rel.extend_from_slice(b"/.gitattributes");
+            let tracked = self.ctx.tracked.get(&rel);
+            self.sparse_attrs(&parent, dir, tracked)
+        };
+        self.attr_dirs.insert(dir.to_vec(), Arc::clone(&node));
+        node
+    }
+
+    /// A directory without a `.gitattributes` in the work tree: a sparse
+    /// checkout's skip-worktree entry for it still counts (git falls back
+    /// to the index copy, and `git add -A` keeps such entries).
+    fn sparse_attrs(
+        &mut self,
+        parent: &Arc<AttrDir>,
+        dir: &[u8],
+        tracked: Option<&TrackedEntry>,
+    ) -> Arc<AttrDir> {
+        let Some(t) = tracked.filter(|t| t.skip_worktree && t.mode & 0o170000 == 0o100000) else {
+            return Arc::clone(parent);
+        };
+        let content = self.writer().ok().and_then(|w| w.blob_content(t.oid));
+        match content {
+            Some(c) => AttrDir::from_index(parent, dir, &c),
+            None => Arc::clone(parent),
+        }
+    }
+
+    /// How git converts the regular file `rel` (`attrs`: its directory's
+    /// attribute chain when the caller has it).
+    fn conversion(&mut self, rel: &[u8], attrs: Option<&Arc<AttrDir>>) -> Conversion {
+        match attrs {
+            Some(a) => self.ctx.attrs.conversion(rel, a),
+            None => {
+                let dir = match rel.iter().rposition(|&b| b == b'/') {
+                    Some(i) => &rel[..i],
+                    None => &[][..],
+                };
+                let a = self.attr_dir(dir);
+                self.ctx.attrs.conversion(rel, &a)
+            }
+        }
+    }
+
+    /// [`Worker::file`] with the index entry (and maybe the directory's
+    /// attribute chain) already looked up.
+    fn file_with(
+        &mut self,
+        rel: Vec<u8>,
+        abs: &Path,
+        stat: Stat,
+        tracked: Option<&TrackedEntry>,
+        attrs: Option<&Arc<AttrDir>>,
+    ) {
         let ctx = self.ctx;
         self.out.stats.files += 1;
         if let Some(p) = ctx.progress {
@@ -125,7 +227,26 @@ impl<'a> Worker<'a> {
                 return;
             }
         }
-        if let Some(c) = ctx.cache.lookup(&rel, &stat).filter(|c| c.mode == mode) {
+        let conv = if stat.is_file() {
+            self.conversion(&rel, attrs)
+        } else {
+            Conversion::NONE
+        };
+        // `text=auto` depends on the indexed blob too (see `crlf_to_git`).
+        let rules = match (conv.eol, tracked) {
+            (Eol::Auto, Some(t)) => {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                (conv.key, t.oid.as_bytes()).hash(&mut h);
+                h.finish() | 1
+            }
+            _ => conv.key,
+        };
+        if let Some(c) = ctx
+            .cache
+            .lookup(&rel, &stat)
+            .filter(|c| c.mode == mode && c.rules == rules)
+        {
             self.out.stats.from_cache += 1;
             self.out.entries.push(Entry {
                 path: rel.clone(),
@@ -145,9 +266,25 @@ impl<'a> Worker<'a> {
             });
             return;
         }
+        if conv.via_git {
+            let keep_crlf = match (conv.eol, tracked) {
+                (Eol::Auto, Some(t)) => self.writer().is_ok_and(|w| w.blob_has_crlf(t.oid)),
+                _ => false,
+            };
+            self.out.deferred.push(Deferred {
+                keep_crlf,
+                rel,
+                stat,
+                mode,
+                rules,
+                tracked: tracked.map(|t| (t.mode, t.oid)),
+            });
+            return;
+        }
         let hashed = match self.writer() {
             Ok(w) if stat.is_symlink() => w.write_link(abs),
-            Ok(w) => w.write_file(abs, stat.size),
+            Ok(w) if conv.is_none() => w.write_file(abs, stat.size),
+            Ok(w) => w.write_normalized(abs, conv.eol, tracked.map(|t| t.oid)),
             Err(e) => Err(e),
         };
         match hashed {
@@ -157,9 +294,15 @@ impl<'a> Worker<'a> {
                 }
                 self.out.stats.hashed += 1;
                 self.out.stats.hashed_bytes += stat.size;
-                self.out
-                    .cache
-                    .push((rel.clone(), CacheEntry { stat, mode, oid }));
+                self.out.cache.push((
+                    rel.clone(),
+                    CacheEntry {
+                        stat,
+                        mode,
+                        rules,
+                        oid,
+                    },
+                ));
                 self.out.entries.push(Entry {
                     path: rel,
                     mode,
@@ -185,6 +328,96 @@ impl<'a> Worker<'a> {
                         error: e.to_string(),
                     },
                 });
+            }
+        }
+    }
+
+    /// Hash the deferred files through git in one batch (see
+    /// [`blob::hash_with_git`]). A file git cannot convert (a required
+    /// filter failed) is never stored raw: it is named as skipped and a
+    /// tracked one keeps its indexed content.
+    pub fn resolve_deferred(&mut self, deferred: Vec<Deferred>) {
+        if deferred.is_empty() {
+            return;
+        }
+        let (keep, plain): (Vec<&Deferred>, Vec<&Deferred>) =
+            deferred.iter().partition(|d| d.keep_crlf);
+        let mut results: std::collections::HashMap<&[u8], Result<git2::Oid, String>> =
+            Default::default();
+        let mut by_hash_object = plain;
+        if !keep.is_empty() {
+            // Through `git update-index` on a throwaway index holding the
+            // tracked entries, so git sees the indexed CRLFs as `git add`
+            // does. Should that fail, the files go the usual way.
+            let entries: Vec<(u32, git2::Oid, &[u8])> = keep
+                .iter()
+                .filter_map(|d| d.tracked.map(|(m, o)| (m, o, d.rel.as_slice())))
+                .collect();
+            let index = self
+                .ctx
+                .state_dir
+                .join(format!("convert-index.{}", std::process::id()));
+            match blob::hash_in_index(self.ctx.git_dir, self.ctx.workdir, &index, &entries) {
+                Ok(ids) => {
+                    for (d, oid) in keep.iter().zip(ids) {
+                        results.insert(d.rel.as_slice(), Ok(oid));
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "throwaway-index conversion failed; using git hash-object");
+                    by_hash_object.extend(keep);
+                }
+            }
+        }
+        let rels: Vec<&[u8]> = by_hash_object.iter().map(|d| d.rel.as_slice()).collect();
+        let hashed = blob::hash_with_git(self.ctx.git_dir, self.ctx.workdir, &rels);
+        results.extend(rels.iter().copied().zip(hashed));
+        let results: Vec<Result<git2::Oid, String>> = deferred
+            .iter()
+            .map(|d| {
+                results
+                    .remove(d.rel.as_slice())
+                    .unwrap_or_else(|| Err("not hashed".to_owned()))
+            })
+            .collect();
+        for (d, r) in deferred.into_iter().zip(results) {
+            match r {
+                Ok(oid) => {
+                    self.out.stats.hashed += 1;
+                    self.out.stats.hashed_bytes += d.stat.size;
+                    self.out.written.push(oid);
+                    self.out.cache.push((
+                        d.rel.clone(),
+                        CacheEntry {
+                            stat: d.stat,
+                            mode: d.mode,
+                            rules: d.rules,
+                            oid,
+                        },
+                    ));
+                    self.out.entries.push(Entry {
+                        path: d.rel,
+                        mode: d.mode,
+                        oid,
+                    });
+                }
+                Err(error) => {
+                    let abs = self.ctx.workdir.join(std::ffi::OsStr::from_bytes(&d.rel));
+                    if std::fs::symlink_metadata(&abs).is_err() {
+                        continue; // vanished meanwhile
+                    }
+                    if let Some((mode, oid)) = d.tracked {
+                        self.out.entries.push(Entry {
+                            path: d.rel.clone(),
+                            mode,
+                            oid,
+                        });
+                    }
+                    self.out.skipped.push(Skipped {
+                        path: d.rel,
+                        reason: SkipReason::FilterFailed { error },
+                    });
+                }
             }
         }
     }
@@ -251,6 +484,20 @@ impl<'a> Worker<'a> {
         }
         let has_gitignore = names.iter().any(|(n, _)| n.as_bytes() == b".gitignore");
         let rules = DirRules::child(&job.parent_rules, &job.abs, has_gitignore);
+        // Read from the work tree whether tracked, untracked or ignored (a
+        // symlinked one is not followed, like git). The root's is already in
+        // the repository-wide rules.
+        let has_gitattributes = names.iter().any(|(n, k)| {
+            n.as_bytes() == b".gitattributes" && matches!(k, Kind::File | Kind::Unknown)
+        });
+        let attrs = if has_gitattributes || job.rel.is_empty() {
+            AttrDir::child(&job.parent_attrs, &job.rel, &job.abs, has_gitattributes)
+        } else {
+            let mut rel = job.rel.clone();
+            rel.extend_from_slice(b"/.gitattributes");
+            let tracked = lookup(ctx.tracked.below(&job.rel), &rel);
+            self.sparse_attrs(&job.parent_attrs, &job.rel, tracked)
+        };
         // Index entries below this directory: lookups search this slice only.
         let tracked_here = ctx.tracked.below(&job.rel);
         let mut subdirs = Vec::new();
@@ -288,6 +535,7 @@ impl<'a> Worker<'a> {
                         rel,
                         abs,
                         parent_rules: Arc::clone(&rules),
+                        parent_attrs: Arc::clone(&attrs),
                     });
                 }
                 continue;
@@ -301,15 +549,23 @@ impl<'a> Worker<'a> {
                 continue; // tracked-but-ignored files come back in the tracked pass
             }
             let tracked = lookup(tracked_here, &rel);
-            self.file_with(rel, &abs, stat, tracked);
+            self.file_with(rel, &abs, stat, tracked, Some(&attrs));
         }
         subdirs
     }
 
     /// Tracked paths the walk did not produce: ignored-but-tracked files,
     /// deletions, sparse (skip-worktree) entries and uninitialised
-    /// submodules. `found` must be sorted by path.
-    pub fn tracked_pass(&mut self, found: &[Entry], tracked: &[TrackedEntry]) {
+    /// submodules. `found` must be sorted by path; `pending` are the walk's
+    /// files still waiting for git (found too).
+    pub fn tracked_pass(
+        &mut self,
+        found: &[Entry],
+        tracked: &[TrackedEntry],
+        pending: &[Deferred],
+    ) {
+        let mut pending: Vec<&[u8]> = pending.iter().map(|d| d.rel.as_slice()).collect();
+        pending.sort_unstable();
         let ctx = self.ctx;
         let mut repo_dirs = self.out.repo_dirs.clone();
         repo_dirs.sort();
@@ -320,6 +576,9 @@ impl<'a> Worker<'a> {
                 fi += 1;
             }
             if fi < found.len() && found[fi].path == t.path {
+                continue;
+            }
+            if pending.binary_search(&t.path.as_slice()).is_ok() {
                 continue;
             }
             if t.skip_worktree {
@@ -549,6 +808,8 @@ mod tests {
                 &[],
             );
             let git_dir = repo_dir.path().join(".git");
+            let repo = git2::Repository::open(repo_dir.path()).unwrap();
+            let attrs = AttrRules::load(&repo, &git_dir, &root);
             let ctx = Ctx {
                 workdir: &root,
                 git_dir: &git_dir,
@@ -558,7 +819,8 @@ mod tests {
                 filemode: true,
                 symlinks: true,
                 git_dirs_inside: &[],
-                apply_filters: false,
+                state_dir: &git_dir,
+                attrs: &attrs,
                 max_file_size: u64::MAX,
                 progress: None,
             };
@@ -566,6 +828,7 @@ mod tests {
                 rel: Vec::new(),
                 abs: root.clone(),
                 parent_rules: DirRules::empty(),
+                parent_attrs: Arc::clone(attrs.root()),
             };
             let r =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| walk(&ctx, vec![job], 4)));
