@@ -15,7 +15,6 @@
 use std::ffi::OsStr;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -24,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::error::{Error, GitContext, Result};
+use crate::fsat::{self, Dir, Kind};
 use crate::git::GitCmd;
 use crate::repo::Workspace;
 use crate::snap::{self, SnapOutcome, SnapRequest};
@@ -397,10 +397,12 @@ fn has_gitattributes(tree: &Tree<'_>) -> bool {
 
 /// Carry out a plan: deletions (deepest first, then empty directories
 /// they leave), then writes. Returns the paths that failed, with reasons;
-/// the rest is restored.
+/// the rest is restored. Every write and delete goes through [`fsat`]:
+/// relative to directory descriptors walked from the work tree's root,
+/// never through a symbolic link, even one swapped in meanwhile.
 pub fn apply(ws: &Workspace, plan: &Plan, filters: bool) -> Result<Vec<String>> {
-    let root = ws.workdir();
     refuse_git_dirs(ws, plan)?;
+    let root = Dir::open(ws.workdir()).map_err(|e| Error::io("open", ws.workdir(), e))?;
     let mut failed = Vec::new();
     let mut deletes: Vec<&Step> = plan
         .steps
@@ -409,7 +411,7 @@ pub fn apply(ws: &Workspace, plan: &Plan, filters: bool) -> Result<Vec<String>> 
         .collect();
     deletes.sort_by(|a, b| b.change.path.cmp(&a.change.path));
     for step in deletes {
-        if let Err(e) = delete(root, &step.change.path) {
+        if let Err(e) = delete(&root, &step.change.path) {
             failed.push(format!("{}: {e}", step.change.path_lossy()));
         }
     }
@@ -420,11 +422,9 @@ pub fn apply(ws: &Workspace, plan: &Plan, filters: bool) -> Result<Vec<String>> 
         let result = match step.change.old {
             // Only the exec bit changed: no need to rewrite the content.
             Some(old) if old.oid == new.oid && is_file_mode(old.mode) && is_file_mode(new.mode) => {
-                set_exec(root, &step.change.path, new.mode == MODE_EXEC)
+                set_exec(&root, &step.change.path, new.mode == MODE_EXEC)
             }
-            _ => content
-                .get(&step.change.path, new)
-                .and_then(|bytes| write(root, &tmp, &step.change.path, new.mode, &bytes)),
+            _ => write(&root, &tmp, &content, &step.change.path, new),
         };
         if let Err(e) = result {
             failed.push(format!("{}: {e}", step.change.path_lossy()));
@@ -445,89 +445,76 @@ fn is_type_change(s: &Step) -> bool {
     }
 }
 
-/// `rel` → absolute path, after checking that no directory on the way is a
-/// symbolic link (or anything but a directory). Missing directories are
-/// created when `create_dirs`.
-fn safe_path(root: &Path, rel: &[u8], create_dirs: bool) -> std::io::Result<PathBuf> {
-    let mut dir = root.to_path_buf();
-    let comps: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
-    let (name, parents) = comps.split_last().expect("non-empty path");
-    for comp in parents {
-        dir.push(OsStr::from_bytes(comp));
-        match std::fs::symlink_metadata(&dir) {
-            Ok(m) if m.is_dir() => {}
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(std::io::Error::other(format!(
-                    "refusing to go through the symbolic link {}",
-                    dir.strip_prefix(root).unwrap_or(&dir).display()
-                )))
-            }
-            Ok(_) => {
-                return Err(std::io::Error::other(format!(
-                    "{} is in the way (a file savepoint does not manage, e.g. an ignored one)",
-                    dir.strip_prefix(root).unwrap_or(&dir).display()
-                )))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create_dirs => {
-                std::fs::create_dir(&dir)?;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    dir.push(OsStr::from_bytes(name));
-    Ok(dir)
+/// `rel` split into its directories and its file name.
+fn split(rel: &[u8]) -> (Vec<&[u8]>, &[u8]) {
+    let mut comps: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
+    let name = comps.pop().expect("split yields at least one item");
+    (comps, name)
 }
 
-fn delete(root: &Path, rel: &[u8]) -> std::io::Result<()> {
-    let abs = match safe_path(root, rel, false) {
-        Ok(p) => p,
+fn delete(root: &Dir, rel: &[u8]) -> std::io::Result<()> {
+    let (parents, name) = split(rel);
+    let dirs = match root.walk(&parents, false) {
+        Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
-    match std::fs::symlink_metadata(&abs) {
-        Ok(m) if m.is_dir() => {
-            // A file in the snapshot of the current state, a directory now:
-            // it changed meanwhile; leave it alone.
-            return Err(std::io::Error::other("is a directory now; left as it is"));
-        }
-        Ok(_) => std::fs::remove_file(&abs)?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
+    let parent = dirs.last().unwrap_or(root);
+    match parent.kind(name)? {
+        // A file in the snapshot of the current state, a directory now: it
+        // changed meanwhile; leave it alone.
+        Some(Kind::Dir) => return Err(std::io::Error::other("is a directory now; left as it is")),
+        Some(_) => match parent.remove_file(name) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => other?,
+        },
+        None => {}
     }
     // Remove the directories this left empty, like git does.
-    let mut dir = abs.parent();
-    while let Some(d) = dir.filter(|d| *d != root && d.starts_with(root)) {
-        if std::fs::remove_dir(d).is_err() {
+    for i in (0..parents.len()).rev() {
+        let holder = if i == 0 { root } else { &dirs[i - 1] };
+        if holder.remove_dir(parents[i]).is_err() {
             break;
         }
-        dir = d.parent();
     }
     Ok(())
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+fn tmp_name(prefix: &[u8]) -> Vec<u8> {
+    let mut name = prefix.to_vec();
+    name.extend_from_slice(
+        format!(
+            ".savepoint-tmp-{}-{}",
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        )
+        .as_bytes(),
+    );
+    name
+}
+
 /// Where new files are written before being renamed into place: the state
-/// dir (`<git-dir>/savepoint/tmp`) when it is on the work tree's file
-/// system — so a crash leaves no stray temporary file in the work tree —
-/// else the destination's own directory.
+/// dir (`<git-dir>/savepoint/tmp`), held open, when it is on the work
+/// tree's file system — so a crash leaves no stray temporary file in the
+/// work tree — else the destination's own directory (`.<name>.savepoint-tmp-…`).
+/// Either way the rename is `renameat` between two descriptors.
 struct TempDir {
-    dir: Option<PathBuf>,
+    dir: Option<(Dir, u64)>,
 }
 
 impl TempDir {
     fn new(ws: &Workspace) -> Self {
-        use std::os::unix::fs::MetadataExt;
-        let dir = ws.state_dir().join("tmp");
-        let same_fs = std::fs::create_dir_all(&dir).is_ok()
-            && match (std::fs::metadata(&dir), std::fs::metadata(ws.workdir())) {
-                (Ok(a), Ok(b)) => a.dev() == b.dev(),
-                _ => false,
-            };
-        if same_fs {
+        let path = ws.state_dir().join("tmp");
+        let dir = std::fs::create_dir_all(&path)
+            .and_then(|()| Dir::open(&path))
+            .and_then(|d| d.device().map(|dev| (d, dev)))
+            .ok();
+        if dir.is_some() {
             // Leftovers of a restore killed an hour or more ago.
             let hour = std::time::Duration::from_secs(3600);
-            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            for e in std::fs::read_dir(&path).into_iter().flatten().flatten() {
                 let old = e
                     .metadata()
                     .and_then(|m| m.modified())
@@ -537,87 +524,95 @@ impl TempDir {
                 }
             }
         }
-        TempDir {
-            dir: same_fs.then_some(dir),
-        }
+        TempDir { dir }
     }
 
-    fn path_for(&self, dest: &Path) -> PathBuf {
-        let name = format!(
-            ".savepoint-restore-{}-{}",
-            std::process::id(),
-            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+    /// The directory and name for a temporary file that will be renamed to
+    /// `name` in `parent`.
+    fn place<'a>(&'a self, parent: &'a Dir, name: &[u8]) -> (&'a Dir, Vec<u8>) {
         match &self.dir {
-            Some(d) => d.join(name),
-            None => dest.parent().expect("below the root").join(name),
+            Some((d, dev)) if parent.device().is_ok_and(|p| p == *dev) => {
+                (d, tmp_name(b".savepoint-restore"))
+            }
+            _ => {
+                let mut prefix = b".".to_vec();
+                prefix.extend_from_slice(name);
+                (parent, tmp_name(&prefix))
+            }
         }
     }
 }
 
 /// Write a file or symlink atomically: a temporary file, then a rename over
-/// the destination.
+/// the destination, relative to its parent directory's descriptor.
 fn write(
-    root: &Path,
+    root: &Dir,
     tmp_dir: &TempDir,
+    content: &Content<'_>,
     rel: &[u8],
-    mode: i32,
-    bytes: &[u8],
+    leaf: Leaf,
 ) -> std::io::Result<()> {
-    let abs = safe_path(root, rel, true)?;
-    if std::fs::symlink_metadata(&abs).is_ok_and(|m| m.is_dir()) {
+    let (parents, name) = split(rel);
+    let dirs = root.walk(&parents, true)?;
+    let parent = dirs.last().unwrap_or(root);
+    if parent.kind(name)? == Some(Kind::Dir) {
         // Only a directory holding files savepoint does not manage (ignored
         // ones) is still here after the deletions.
         return Err(std::io::Error::other(
             "a directory with ignored files is in the way",
         ));
     }
-    let tmp = tmp_dir.path_for(&abs);
+    let (tdir, tname) = tmp_dir.place(parent, name);
     let result = (|| {
-        if mode == MODE_LINK {
-            std::os::unix::fs::symlink(OsStr::from_bytes(bytes), &tmp)?;
+        if leaf.mode == MODE_LINK {
+            tdir.symlink(&content.link_target(leaf)?, &tname)?;
         } else {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(if mode == MODE_EXEC { 0o777 } else { 0o666 })
-                .open(&tmp)?;
-            f.write_all(bytes)?;
+            let mut f =
+                tdir.create_file(&tname, if leaf.mode == MODE_EXEC { 0o777 } else { 0o666 })?;
+            content.write_to(rel, leaf, &mut f)?;
         }
-        std::fs::rename(&tmp, &abs)
+        tdir.rename(&tname, parent, name)
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = tdir.remove_file(&tname);
     }
     result
 }
 
-fn set_exec(root: &Path, rel: &[u8], exec: bool) -> std::io::Result<()> {
-    let abs = safe_path(root, rel, false)?;
-    let meta = std::fs::symlink_metadata(&abs)?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    let mode = meta.permissions().mode();
-    // Like `chmod +x`: execute where read is allowed.
-    let new = if exec {
-        mode | ((mode & 0o444) >> 2)
-    } else {
-        mode & !0o111
-    };
-    std::fs::set_permissions(&abs, std::fs::Permissions::from_mode(new))
+fn set_exec(root: &Dir, rel: &[u8], exec: bool) -> std::io::Result<()> {
+    let (parents, name) = split(rel);
+    let dirs = root.walk(&parents, false)?;
+    fsat::set_exec(dirs.last().unwrap_or(root), name, exec)
 }
+
+/// Blobs larger than this are streamed from `git cat-file` into the file
+/// instead of being read whole into memory (libgit2 inflates a loose blob
+/// whole; a fetched chain may hold blobs of many GiB).
+pub const STREAM_THRESHOLD: usize = 8 << 20;
 
 /// Blob contents as they belong in the work tree: raw, or through git's
 /// smudge filters (`core.autocrlf`, `.gitattributes`, filter drivers) via
 /// `git cat-file --filters` when filters may apply. (One process per file:
 /// `--batch --filters` reports the unfiltered size in its header, so its
-/// output cannot be framed.)
+/// output cannot be framed.) Output of git is streamed into the file, never
+/// held whole; so are raw blobs above [`STREAM_THRESHOLD`] (`git cat-file
+/// blob`), smaller ones are read through libgit2.
 struct Content<'a> {
     repo: &'a Repository,
     filters: bool,
     workdir: &'a Path,
     git_dir: &'a Path,
+}
+
+/// How a blob reaches its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fetch {
+    /// Read whole through libgit2 (small, unfiltered).
+    Memory,
+    /// `git cat-file blob`, streamed.
+    Stream,
+    /// `git cat-file --filters --path=…`, streamed.
+    Filtered,
 }
 
 impl<'a> Content<'a> {
@@ -630,28 +625,91 @@ impl<'a> Content<'a> {
         }
     }
 
-    fn get(&self, rel: &[u8], leaf: Leaf) -> std::io::Result<Vec<u8>> {
-        if !self.filters || leaf.mode == MODE_LINK {
-            let blob = self
-                .repo
-                .find_blob(leaf.oid)
-                .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
-            return Ok(blob.content().to_vec());
-        }
-        let mut path_arg = std::ffi::OsString::from("--path=");
-        path_arg.push(OsStr::from_bytes(rel));
-        let out = GitCmd::new(self.git_dir, self.workdir)
-            .args(["cat-file", "--filters"])
-            .arg(path_arg)
-            .arg(leaf.oid.to_string())
-            .output()
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        if !out.status.success() {
-            return Err(std::io::Error::other(format!(
-                "git cat-file --filters failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        Ok(out.stdout)
+    /// A symlink's target (always small; never filtered).
+    fn link_target(&self, leaf: Leaf) -> std::io::Result<Vec<u8>> {
+        let blob = self
+            .repo
+            .find_blob(leaf.oid)
+            .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
+        Ok(blob.content().to_vec())
     }
+
+    fn fetch(&self, oid: Oid) -> std::io::Result<Fetch> {
+        if self.filters {
+            return Ok(Fetch::Filtered);
+        }
+        let odb = self
+            .repo
+            .odb()
+            .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
+        let (size, _) = odb
+            .read_header(oid)
+            .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
+        Ok(if size > STREAM_THRESHOLD {
+            Fetch::Stream
+        } else {
+            Fetch::Memory
+        })
+    }
+
+    /// Write the content of file `leaf` at `rel` into `out`.
+    fn write_to(&self, rel: &[u8], leaf: Leaf, out: &mut std::fs::File) -> std::io::Result<()> {
+        let how = self.fetch(leaf.oid)?;
+        tracing::debug!(path = %String::from_utf8_lossy(rel), ?how, "restoring blob {}", leaf.oid);
+        let cmd = match how {
+            Fetch::Memory => {
+                let blob = self
+                    .repo
+                    .find_blob(leaf.oid)
+                    .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
+                return out.write_all(blob.content());
+            }
+            Fetch::Stream => GitCmd::new(self.git_dir, self.workdir)
+                .args(["cat-file", "blob"])
+                .arg(leaf.oid.to_string()),
+            Fetch::Filtered => {
+                let mut path_arg = std::ffi::OsString::from("--path=");
+                path_arg.push(OsStr::from_bytes(rel));
+                GitCmd::new(self.git_dir, self.workdir)
+                    .args(["cat-file", "--filters"])
+                    .arg(path_arg)
+                    .arg(leaf.oid.to_string())
+            }
+        };
+        stream(cmd, out)
+    }
+}
+
+/// Run `cmd` with its stdout copied straight into `out`.
+fn stream(cmd: GitCmd, out: &mut std::fs::File) -> std::io::Result<()> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let shown = cmd.display();
+    let mut child = cmd
+        .into_command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| std::io::Error::other(format!("cannot run git {shown}: {e}")))?;
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    // Drain stderr aside: a chatty filter driver must not block git.
+    let errors = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let copied = std::io::copy(&mut stdout, out);
+    drop(stdout); // git gets EPIPE if the copy failed
+    let status = child.wait();
+    let stderr = errors.join().unwrap_or_default();
+    copied?;
+    let status = status?;
+    if !status.success() {
+        return Err(std::io::Error::other(format!(
+            "`git {shown}` failed: {}",
+            String::from_utf8_lossy(&stderr).trim()
+        )));
+    }
+    Ok(())
 }
