@@ -6,11 +6,15 @@
 //! not ignored — so diffing it against the target tree gives the plan:
 //! create, modify, delete. Ignored files are never in that tree and so are
 //! never deleted. Every path of the plan is checked before anything is
-//! written (no `..`, no absolute paths, no `.git` component), and every
-//! write checks that no directory on its way is a symbolic link, so nothing
-//! is ever written outside the work tree. Files are written to a temporary
+//! written (no `..`, no absolute paths, no `.git` in any spelling, no tree
+//! git itself would refuse; see [`classify_path`]), and every write and
+//! delete goes through [`crate::fsat`]: relative to directory descriptors
+//! walked from the work tree's root without following a symbolic link, so
+//! nothing is ever written outside the work tree, even while another
+//! process swaps directories for links. Files are written to a temporary
 //! name and renamed into place: a crash leaves old or new content, never a
-//! truncated file. HEAD, the index and branches are not touched.
+//! truncated file. Large blobs are streamed from `git cat-file`, never held
+//! whole in memory. HEAD, the index and branches are not touched.
 
 use std::ffi::OsStr;
 use std::io::Write;
