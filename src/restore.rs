@@ -591,23 +591,21 @@ fn delete(root: &Dir, rel: &[u8]) -> std::io::Result<()> {
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-fn tmp_name(prefix: &[u8]) -> Vec<u8> {
-    let mut name = prefix.to_vec();
-    name.extend_from_slice(
-        format!(
-            ".savepoint-tmp-{}-{}",
-            std::process::id(),
-            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        )
-        .as_bytes(),
-    );
-    name
+/// A fresh temporary name; short, so that it fits beside any file name.
+fn tmp_name() -> Vec<u8> {
+    format!(
+        ".savepoint-tmp-{}-{}",
+        std::process::id(),
+        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+    .into_bytes()
 }
 
 /// Where new files are written before being renamed into place: the state
 /// dir (`<git-dir>/savepoint/tmp`), held open, when it is on the work
 /// tree's file system — so a crash leaves no stray temporary file in the
-/// work tree — else the destination's own directory (`.<name>.savepoint-tmp-…`).
+/// work tree — else the destination's own directory. Names are
+/// `.savepoint-tmp-<pid>-<n>`.
 /// Either way the rename is `renameat` between two descriptors.
 struct TempDir {
     dir: Option<(Dir, u64)>,
@@ -636,18 +634,11 @@ impl TempDir {
         TempDir { dir }
     }
 
-    /// The directory and name for a temporary file that will be renamed to
-    /// `name` in `parent`.
-    fn place<'a>(&'a self, parent: &'a Dir, name: &[u8]) -> (&'a Dir, Vec<u8>) {
+    /// The directory for a temporary file that will be renamed into `parent`.
+    fn place<'a>(&'a self, parent: &'a Dir) -> &'a Dir {
         match &self.dir {
-            Some((d, dev)) if parent.device().is_ok_and(|p| p == *dev) => {
-                (d, tmp_name(b".savepoint-restore"))
-            }
-            _ => {
-                let mut prefix = b".".to_vec();
-                prefix.extend_from_slice(name);
-                (parent, tmp_name(&prefix))
-            }
+            Some((d, dev)) if parent.device().is_ok_and(|p| p == *dev) => d,
+            _ => parent,
         }
     }
 }
@@ -671,7 +662,7 @@ fn write(
             "a directory with ignored files is in the way",
         ));
     }
-    let (tdir, tname) = tmp_dir.place(parent, name);
+    let (tdir, tname) = (tmp_dir.place(parent), tmp_name());
     let result = (|| {
         if leaf.mode == MODE_LINK {
             tdir.symlink(&content.link_target(leaf)?, &tname)?;
