@@ -734,10 +734,7 @@ impl<'a> Content<'a> {
         Ok(blob.content().to_vec())
     }
 
-    fn fetch(&self, oid: Oid) -> std::io::Result<Fetch> {
-        if self.filters {
-            return Ok(Fetch::Filtered);
-        }
+    fn fetch(&self, rel: &[u8], oid: Oid) -> std::io::Result<Fetch> {
         let odb = self
             .repo
             .odb()
@@ -745,16 +742,71 @@ impl<'a> Content<'a> {
         let (size, _) = odb
             .read_header(oid)
             .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
-        Ok(if size > STREAM_THRESHOLD {
-            Fetch::Stream
-        } else {
-            Fetch::Memory
+        Ok(match (size > STREAM_THRESHOLD, self.filters) {
+            (false, false) => Fetch::Memory,
+            (false, true) => Fetch::Filtered,
+            (true, false) => Fetch::Stream,
+            // `cat-file --filters` holds the whole blob in git's memory:
+            // only when git would convert this path.
+            (true, true) if self.converts(rel) => Fetch::Filtered,
+            (true, true) => Fetch::Stream,
         })
+    }
+
+    /// Whether git could change `rel`'s content on checkout, from its
+    /// attributes (one `git check-attr`) and `core.autocrlf`/`core.eol`.
+    /// No filter driver, `ident` or `working-tree-encoding`, and either
+    /// `-text` or no text attribute at all without `core.autocrlf=true` /
+    /// `core.eol=crlf`: git writes the blob as it is. Anything else, or a
+    /// failure to ask: it may convert.
+    fn converts(&self, rel: &[u8]) -> bool {
+        let out = GitCmd::new(self.git_dir, self.workdir)
+            .args(["check-attr", "-z"])
+            .args([
+                "filter",
+                "ident",
+                "working-tree-encoding",
+                "eol",
+                "crlf",
+                "text",
+                "--",
+            ])
+            .arg(OsStr::from_bytes(rel))
+            .run();
+        let Ok(out) = out else { return true };
+        let fields: Vec<&[u8]> = out.split(|&b| b == 0).collect();
+        let mut text: &[u8] = b"unspecified";
+        for f in fields.chunks_exact(3) {
+            match (f[1], f[2]) {
+                (_, b"unspecified") => {}
+                (b"text", value) => text = value,
+                // `-crlf` is the old spelling of `-text`.
+                (b"crlf", b"unset") if text == b"unspecified" => text = b"unset",
+                (b"filter" | b"ident" | b"working-tree-encoding", b"unset") => {}
+                _ => return true,
+            }
+        }
+        match text {
+            b"unset" => false,
+            b"unspecified" => {
+                let cfg = self.repo.config().ok();
+                let get = |key: &str| {
+                    cfg.as_ref()
+                        .and_then(|c| c.get_string(key).ok())
+                        .map(|v| v.to_ascii_lowercase())
+                };
+                matches!(
+                    get("core.autocrlf").as_deref(),
+                    Some("true" | "yes" | "on" | "1")
+                ) || get("core.eol").as_deref() == Some("crlf")
+            }
+            _ => true,
+        }
     }
 
     /// Write the content of file `leaf` at `rel` into `out`.
     fn write_to(&self, rel: &[u8], leaf: Leaf, out: &mut std::fs::File) -> std::io::Result<()> {
-        let how = self.fetch(leaf.oid)?;
+        let how = self.fetch(rel, leaf.oid)?;
         tracing::debug!(path = %String::from_utf8_lossy(rel), ?how, "restoring blob {}", leaf.oid);
         let cmd = match how {
             Fetch::Memory => {

@@ -539,6 +539,9 @@ fn large_blobs_are_streamed_and_restored_byte_identical() {
     repo.write("small.txt", "small\n");
     repo.commit_all("init");
     // 9 MiB that do not repeat in short cycles.
+    // Attribute filters are possible here, but none applies to big.bin.
+    repo.write(".gitattributes", "*.txt text eol=crlf\n");
+    repo.commit_all("attributes");
     let mut big = Vec::with_capacity(9 << 20);
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     while big.len() < (9 << 20) + 123 {
@@ -549,8 +552,16 @@ fn large_blobs_are_streamed_and_restored_byte_identical() {
     }
     std::fs::write(repo.abs("big.bin"), &big).unwrap();
     repo.chmod("big.bin", 0o755);
+    // One that git converts (LF → CRLF): through `git cat-file --filters`.
+    std::fs::write(repo.abs("big.txt"), &big).unwrap();
     let snap = repo.snap("manual").id.unwrap();
+    // As git checks it out: CRLF line endings.
+    let big_txt: Vec<u8> = big
+        .split(|&b| b == b'\n')
+        .collect::<Vec<_>>()
+        .join(&b"\r\n"[..]);
     std::fs::write(repo.abs("big.bin"), "overwritten\n").unwrap();
+    std::fs::write(repo.abs("big.txt"), "overwritten\n").unwrap();
     repo.chmod("big.bin", 0o644);
     let out = repo
         .cmd()
@@ -564,6 +575,17 @@ fn large_blobs_are_streamed_and_restored_byte_identical() {
         err.lines()
             .any(|l| l.contains("big.bin") && l.contains("how=Stream")),
         "the streaming path was not taken:\n{err}"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.contains("big.txt") && l.contains("how=Filtered")),
+        "the filtered path was not taken:\n{err}"
+    );
+    let restored_txt = std::fs::read(repo.abs("big.txt")).unwrap();
+    assert!(restored_txt == big_txt, "big.txt differs after the restore");
+    assert!(
+        restored_txt.windows(2).any(|w| w == b"\r\n"),
+        "not converted"
     );
     let restored = std::fs::read(repo.abs("big.bin")).unwrap();
     assert!(restored == big, "big.bin differs after the restore");
