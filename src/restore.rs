@@ -739,9 +739,14 @@ impl<'a> Content<'a> {
             .repo
             .odb()
             .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
-        let (size, _) = odb
-            .read_header(oid)
-            .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
+        // Not here (a partial clone): git fetches it from the promisor.
+        let Ok((size, _)) = odb.read_header(oid) else {
+            return Ok(if self.filters {
+                Fetch::Filtered
+            } else {
+                Fetch::Stream
+            });
+        };
         Ok(match (size > STREAM_THRESHOLD, self.filters) {
             (false, false) => Fetch::Memory,
             (false, true) => Fetch::Filtered,

@@ -605,3 +605,30 @@ fn large_blobs_are_streamed_and_restored_byte_identical() {
     assert!(std::fs::read(repo.abs("big.bin")).unwrap() == big);
     repo.assert_fsck_clean();
 }
+
+/// A blob a partial clone never fetched is restored through git, which
+/// fetches it from the promisor remote (libgit2 cannot), as checkout would.
+#[test]
+fn restore_in_a_partial_clone_fetches_missing_blobs_through_git() {
+    let upstream = TestRepo::new();
+    upstream.write("old.txt", "only in history\n");
+    upstream.commit_all("old");
+    upstream.remove("old.txt");
+    upstream.write("a.txt", "current\n");
+    upstream.commit_all("current");
+    upstream.git(&["config", "uploadpack.allowFilter", "true"]);
+    let clone = TestRepo {
+        dir: tempfile::tempdir().unwrap(),
+        home: tempfile::tempdir().unwrap(),
+    };
+    let url = format!("file://{}", upstream.path().display());
+    clone.git(&["clone", "-q", "--filter=blob:none", &url, "."]);
+    let old = clone.git(&["rev-parse", "HEAD~1:old.txt"]);
+    let missing = clone.git(&["rev-list", "--objects", "--missing=print", "--all"]);
+    assert!(missing.contains(&format!("?{}", old.trim())), "{missing}");
+    clone.run_ok(&["restore", "HEAD~1", "--", "old.txt"]);
+    assert_eq!(
+        std::fs::read_to_string(clone.abs("old.txt")).unwrap(),
+        "only in history\n"
+    );
+}
