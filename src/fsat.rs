@@ -187,23 +187,26 @@ impl Dir {
     }
 
     /// Walk `components` down from `self`, creating missing directories when
-    /// `create`; returns the descriptor of each, in order. A symbolic link
-    /// or a file on the way is an error naming the path up to it.
-    pub fn walk(&self, components: &[&[u8]], create: bool) -> io::Result<Vec<Dir>> {
-        let mut dirs: Vec<Dir> = Vec::with_capacity(components.len());
+    /// `create`, and return the last one (`self` again, duplicated, for no
+    /// components). Only one descriptor is held at a time, however deep
+    /// the path. A symbolic link or a file on the way is an error naming
+    /// the path up to it; nothing there, [`io::ErrorKind::NotFound`].
+    pub fn walk(&self, components: &[&[u8]], create: bool) -> io::Result<Dir> {
+        let mut dir = Dir {
+            fd: self.fd.try_clone()?,
+        };
         for (i, comp) in components.iter().enumerate() {
-            let parent = dirs.last().unwrap_or(self);
             let next = if create {
-                parent.open_or_create_dir(comp)
+                dir.open_or_create_dir(comp)
             } else {
-                parent.open_dir(comp)
+                dir.open_dir(comp)
             };
-            match next {
-                Ok(d) => dirs.push(d),
+            dir = match next {
+                Ok(d) => d,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(e),
                 Err(e) => {
                     let shown = String::from_utf8_lossy(&components[..=i].join(&b'/')).into_owned();
-                    return Err(match parent.kind(comp) {
+                    return Err(match dir.kind(comp) {
                         Ok(Some(Kind::Symlink)) => io::Error::other(format!(
                             "refusing to go through the symbolic link {shown}"
                         )),
@@ -213,9 +216,9 @@ impl Dir {
                         _ => e,
                     });
                 }
-            }
+            };
         }
-        Ok(dirs)
+        Ok(dir)
     }
 }
 
@@ -269,12 +272,12 @@ mod tests {
         assert!(dir.create_file(b"../escape", 0o644).is_err());
         assert!(set_exec(&dir, b"link", true).is_err());
         // Creating, renaming and removing stay in `root`.
-        let dirs = dir.walk(&[b"a", b"b"], true).unwrap();
-        dirs[1].symlink(b"../../link", b"l").unwrap();
-        dirs[1].rename(b"l", &dir, b"moved").unwrap();
+        let b = dir.walk(&[b"a", b"b"], true).unwrap();
+        b.symlink(b"../../link", b"l").unwrap();
+        b.rename(b"l", &dir, b"moved").unwrap();
         assert_eq!(dir.kind(b"moved").unwrap(), Some(Kind::Symlink));
         dir.remove_file(b"moved").unwrap();
-        dirs[0].remove_dir(b"b").unwrap();
+        dir.walk(&[b"a"], false).unwrap().remove_dir(b"b").unwrap();
         assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
         set_exec(&dir, b"file", true).unwrap();
         assert_eq!(

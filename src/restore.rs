@@ -563,12 +563,11 @@ fn split(rel: &[u8]) -> (Vec<&[u8]>, &[u8]) {
 
 fn delete(root: &Dir, rel: &[u8]) -> std::io::Result<()> {
     let (parents, name) = split(rel);
-    let dirs = match root.walk(&parents, false) {
+    let parent = match root.walk(&parents, false) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
-    let parent = dirs.last().unwrap_or(root);
     match parent.kind(name)? {
         // A file in the snapshot of the current state, a directory now: it
         // changed meanwhile; leave it alone.
@@ -579,10 +578,13 @@ fn delete(root: &Dir, rel: &[u8]) -> std::io::Result<()> {
         },
         None => {}
     }
-    // Remove the directories this left empty, like git does.
+    // Remove the directories this left empty, like git does (each from its
+    // own parent, walked again: one descriptor at a time).
     for i in (0..parents.len()).rev() {
-        let holder = if i == 0 { root } else { &dirs[i - 1] };
-        if holder.remove_dir(parents[i]).is_err() {
+        let removed = root
+            .walk(&parents[..i], false)
+            .and_then(|holder| holder.remove_dir(parents[i]));
+        if removed.is_err() {
             break;
         }
     }
@@ -653,8 +655,7 @@ fn write(
     leaf: Leaf,
 ) -> std::io::Result<()> {
     let (parents, name) = split(rel);
-    let dirs = root.walk(&parents, true)?;
-    let parent = dirs.last().unwrap_or(root);
+    let parent = &root.walk(&parents, true)?;
     if parent.kind(name)? == Some(Kind::Dir) {
         // Only a directory holding files savepoint does not manage (ignored
         // ones) is still here after the deletions.
@@ -681,8 +682,7 @@ fn write(
 
 fn set_exec(root: &Dir, rel: &[u8], exec: bool) -> std::io::Result<()> {
     let (parents, name) = split(rel);
-    let dirs = root.walk(&parents, false)?;
-    fsat::set_exec(dirs.last().unwrap_or(root), name, exec)
+    fsat::set_exec(&root.walk(&parents, false)?, name, exec)
 }
 
 /// Blobs larger than this are streamed from `git cat-file` into the file
