@@ -12,6 +12,7 @@ pub mod chain;
 pub mod config;
 pub mod durable;
 pub mod error;
+pub mod fsat;
 pub mod git;
 pub mod githooks;
 pub mod handoff;

@@ -6,16 +6,19 @@
 //! not ignored — so diffing it against the target tree gives the plan:
 //! create, modify, delete. Ignored files are never in that tree and so are
 //! never deleted. Every path of the plan is checked before anything is
-//! written (no `..`, no absolute paths, no `.git` component), and every
-//! write checks that no directory on its way is a symbolic link, so nothing
-//! is ever written outside the work tree. Files are written to a temporary
+//! written (no `..`, no absolute paths, no `.git` in any spelling, no tree
+//! git itself would refuse; see [`classify_path`]), and every write and
+//! delete goes through [`crate::fsat`]: relative to directory descriptors
+//! walked from the work tree's root without following a symbolic link, so
+//! nothing is ever written outside the work tree, even while another
+//! process swaps directories for links. Files are written to a temporary
 //! name and renamed into place: a crash leaves old or new content, never a
-//! truncated file. HEAD, the index and branches are not touched.
+//! truncated file. Large blobs are streamed from `git cat-file`, never held
+//! whole in memory. HEAD, the index and branches are not touched.
 
 use std::ffi::OsStr;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -24,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::error::{Error, GitContext, Result};
+use crate::fsat::{self, Dir, Kind};
 use crate::git::GitCmd;
 use crate::repo::Workspace;
 use crate::snap::{self, SnapOutcome, SnapRequest};
@@ -81,7 +85,7 @@ impl Plan {
         let mut plan = Plan::default();
         for change in treediff::diff(repo, Some(current), Some(target), scope)? {
             if let Some(new) = change.new {
-                match classify_path(&change.path) {
+                match classify_path(&change.path, new.mode) {
                     None => {}
                     Some(PathProblem::Escapes(reason)) => {
                         return Err(unsafe_path(&change.path, reason))
@@ -163,33 +167,138 @@ enum PathProblem {
     NotHere(&'static str),
 }
 
-/// Classify a tree path: empty, `.` or `..` components, absolute paths and
-/// `.git` in any case (and the `.git.`/`.git ` spellings some file systems
-/// fold) escape; a NUL byte cannot be named on Unix. A backslash is an
-/// ordinary character on Unix (git allows it there) and is restored.
-fn classify_path(path: &[u8]) -> Option<PathProblem> {
+/// Classify a tree path whose leaf has `mode`. Whole-restore refusals
+/// ([`PathProblem::Escapes`], a crafted tree): absolute or empty paths,
+/// empty, `.` or `..` components; `.git` in any case and in every spelling
+/// a file system folds to it — NTFS (`.git.`, `.git `, `git~1`,
+/// `.git::$INDEX_ALLOCATION`) and HFS+ (ignorable code points such as
+/// U+200C inside `.git`), as git's `core.protectNTFS`/`core.protectHFS`
+/// refuse them (checked with `gix-validate`, on every platform); and a
+/// symbolic link named `.gitmodules`, `.gitattributes`, `.gitignore` or
+/// `.mailmap` (in the same spellings), which git's `verify_path` refuses
+/// because git reads these files from the work tree. Left out alone
+/// ([`PathProblem::NotHere`]): a NUL byte, which Unix cannot name. A
+/// backslash is an ordinary character on Unix (git allows it there) and is
+/// restored.
+fn classify_path(path: &[u8], mode: i32) -> Option<PathProblem> {
+    use gix_validate::path::component::{Error as Invalid, Mode, Options};
     use PathProblem::{Escapes, NotHere};
     if path.is_empty() || path.starts_with(b"/") {
         return Some(Escapes("absolute or empty path"));
     }
-    for comp in path.split(|&b| b == b'/') {
-        match comp {
+    let opts = Options {
+        // Windows-only names (`con`, `a:b`, a trailing dot) are fine here.
+        protect_windows: false,
+        protect_hfs: true,
+        protect_ntfs: true,
+    };
+    let comps: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+    for (i, comp) in comps.iter().enumerate() {
+        let link = i + 1 == comps.len() && mode == MODE_LINK;
+        match *comp {
             b"" => return Some(Escapes("empty path component")),
             b"." | b".." => return Some(Escapes("`.` or `..` component")),
             _ => {}
         }
-        let trimmed = comp
-            .iter()
-            .rposition(|&b| b != b'.' && b != b' ')
-            .map_or(&comp[..0], |i| &comp[..=i]);
-        if trimmed.eq_ignore_ascii_case(b".git") {
-            return Some(Escapes("`.git` component"));
+        match gix_validate::path::component((*comp).into(), link.then_some(Mode::Symlink), opts) {
+            Ok(_) => {}
+            Err(Invalid::DotGitDir) => {
+                return Some(Escapes(
+                    "`.git` component (in some case or spelling a file system folds to `.git`)",
+                ))
+            }
+            Err(Invalid::SymlinkedGitModules) => {
+                return Some(Escapes(
+                    "`.gitmodules` is a symbolic link (git refuses such trees)",
+                ))
+            }
+            Err(Invalid::Relative) => return Some(Escapes("`.` or `..` component")),
+            Err(_) => return Some(Escapes("invalid path component")),
+        }
+        if link && is_git_dotfile(comp) {
+            return Some(Escapes(
+                "`.gitattributes`, `.gitignore` or `.mailmap` is a symbolic link (git refuses such trees)",
+            ));
         }
     }
     if path.contains(&0) {
         return Some(NotHere("a NUL byte cannot be part of a file name here"));
     }
     None
+}
+
+/// `.gitattributes`, `.gitignore` or `.mailmap` as a file system may spell
+/// it (git's `is_hfs_dot*`/`is_ntfs_dot*`; `gix-validate` covers only
+/// `.gitmodules`): any case; HFS+ ignorable code points anywhere; NTFS
+/// trailing dots and spaces or an `:alternate-stream`; NTFS 8.3 short names
+/// (`gitign~1`, or git's hashed `gi250a~1`).
+fn is_git_dotfile(comp: &[u8]) -> bool {
+    const NAMES: [(&str, &str); 3] = [
+        ("gitattributes", "gi7d29"),
+        ("gitignore", "gi250a"),
+        ("mailmap", "maba30"),
+    ];
+    NAMES
+        .iter()
+        .any(|(name, short)| is_hfs_dot(comp, name) || is_ntfs_dot(comp, name, short))
+}
+
+/// HFS+ ignores these code points when it compares names.
+const HFS_IGNORABLE: &[char] = &[
+    '\u{200c}', '\u{200d}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}',
+    '\u{202e}', '\u{206a}', '\u{206b}', '\u{206c}', '\u{206d}', '\u{206e}', '\u{206f}', '\u{feff}',
+];
+
+fn is_hfs_dot(comp: &[u8], name: &str) -> bool {
+    let text = String::from_utf8_lossy(comp);
+    let mut chars = text.chars().filter(|c| !HFS_IGNORABLE.contains(c));
+    chars.next() == Some('.') && chars.map(|c| c.to_ascii_lowercase()).eq(name.chars())
+}
+
+fn is_ntfs_dot(comp: &[u8], name: &str, short: &str) -> bool {
+    // What NTFS drops or treats as a stream after the name.
+    let done = |rest: &[u8]| {
+        rest.iter()
+            .find(|&&b| b != b' ' && b != b'.')
+            .is_none_or(|&b| b == b':')
+    };
+    let name = name.as_bytes();
+    if comp.first() == Some(&b'.') {
+        let end = 1 + name.len();
+        return comp.len() >= end && comp[1..end].eq_ignore_ascii_case(name) && done(&comp[end..]);
+    }
+    // `gitign~1` … `gitign~4`.
+    if comp.len() >= 8
+        && comp[..6].eq_ignore_ascii_case(&name[..6])
+        && comp[6] == b'~'
+        && (b'1'..=b'4').contains(&comp[7])
+    {
+        return done(&comp[8..]);
+    }
+    // Later collisions: a prefix of the hashed short name, `~`, digits.
+    let short = short.as_bytes();
+    let mut saw_tilde = false;
+    let mut pos = 0;
+    while pos < 8 {
+        let Some(&b) = comp.get(pos) else {
+            return false;
+        };
+        if saw_tilde {
+            if !b.is_ascii_digit() {
+                return false;
+            }
+        } else if b == b'~' {
+            saw_tilde = true;
+            pos += 1;
+            if !comp.get(pos).is_some_and(|b| (b'1'..=b'9').contains(b)) {
+                return false;
+            }
+        } else if pos >= 6 || b & 0x80 != 0 || !b.eq_ignore_ascii_case(&short[pos]) {
+            return false;
+        }
+        pos += 1;
+    }
+    done(&comp[pos..])
 }
 
 fn unsafe_path(path: &[u8], reason: &str) -> Error {
@@ -202,7 +311,7 @@ fn unsafe_path(path: &[u8], reason: &str) -> Error {
 /// Refuse a path that could write outside the work tree or into `.git`, or
 /// that this platform cannot name (see [`classify_path`]).
 pub fn check_path(path: &[u8]) -> Result<()> {
-    match classify_path(path) {
+    match classify_path(path, MODE_FILE) {
         None => Ok(()),
         Some(PathProblem::Escapes(r) | PathProblem::NotHere(r)) => Err(unsafe_path(path, r)),
     }
@@ -397,10 +506,12 @@ fn has_gitattributes(tree: &Tree<'_>) -> bool {
 
 /// Carry out a plan: deletions (deepest first, then empty directories
 /// they leave), then writes. Returns the paths that failed, with reasons;
-/// the rest is restored.
+/// the rest is restored. Every write and delete goes through [`fsat`]:
+/// relative to directory descriptors walked from the work tree's root,
+/// never through a symbolic link, even one swapped in meanwhile.
 pub fn apply(ws: &Workspace, plan: &Plan, filters: bool) -> Result<Vec<String>> {
-    let root = ws.workdir();
     refuse_git_dirs(ws, plan)?;
+    let root = Dir::open(ws.workdir()).map_err(|e| Error::io("open", ws.workdir(), e))?;
     let mut failed = Vec::new();
     let mut deletes: Vec<&Step> = plan
         .steps
@@ -409,7 +520,7 @@ pub fn apply(ws: &Workspace, plan: &Plan, filters: bool) -> Result<Vec<String>> 
         .collect();
     deletes.sort_by(|a, b| b.change.path.cmp(&a.change.path));
     for step in deletes {
-        if let Err(e) = delete(root, &step.change.path) {
+        if let Err(e) = delete(&root, &step.change.path) {
             failed.push(format!("{}: {e}", step.change.path_lossy()));
         }
     }
@@ -420,11 +531,9 @@ pub fn apply(ws: &Workspace, plan: &Plan, filters: bool) -> Result<Vec<String>> 
         let result = match step.change.old {
             // Only the exec bit changed: no need to rewrite the content.
             Some(old) if old.oid == new.oid && is_file_mode(old.mode) && is_file_mode(new.mode) => {
-                set_exec(root, &step.change.path, new.mode == MODE_EXEC)
+                set_exec(&root, &step.change.path, new.mode == MODE_EXEC)
             }
-            _ => content
-                .get(&step.change.path, new)
-                .and_then(|bytes| write(root, &tmp, &step.change.path, new.mode, &bytes)),
+            _ => write(&root, &tmp, &content, &step.change.path, new),
         };
         if let Err(e) = result {
             failed.push(format!("{}: {e}", step.change.path_lossy()));
@@ -445,89 +554,76 @@ fn is_type_change(s: &Step) -> bool {
     }
 }
 
-/// `rel` → absolute path, after checking that no directory on the way is a
-/// symbolic link (or anything but a directory). Missing directories are
-/// created when `create_dirs`.
-fn safe_path(root: &Path, rel: &[u8], create_dirs: bool) -> std::io::Result<PathBuf> {
-    let mut dir = root.to_path_buf();
-    let comps: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
-    let (name, parents) = comps.split_last().expect("non-empty path");
-    for comp in parents {
-        dir.push(OsStr::from_bytes(comp));
-        match std::fs::symlink_metadata(&dir) {
-            Ok(m) if m.is_dir() => {}
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(std::io::Error::other(format!(
-                    "refusing to go through the symbolic link {}",
-                    dir.strip_prefix(root).unwrap_or(&dir).display()
-                )))
-            }
-            Ok(_) => {
-                return Err(std::io::Error::other(format!(
-                    "{} is in the way (a file savepoint does not manage, e.g. an ignored one)",
-                    dir.strip_prefix(root).unwrap_or(&dir).display()
-                )))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create_dirs => {
-                std::fs::create_dir(&dir)?;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    dir.push(OsStr::from_bytes(name));
-    Ok(dir)
+/// `rel` split into its directories and its file name.
+fn split(rel: &[u8]) -> (Vec<&[u8]>, &[u8]) {
+    let mut comps: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
+    let name = comps.pop().expect("split yields at least one item");
+    (comps, name)
 }
 
-fn delete(root: &Path, rel: &[u8]) -> std::io::Result<()> {
-    let abs = match safe_path(root, rel, false) {
-        Ok(p) => p,
+fn delete(root: &Dir, rel: &[u8]) -> std::io::Result<()> {
+    let (parents, name) = split(rel);
+    let parent = match root.walk(&parents, false) {
+        Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
-    match std::fs::symlink_metadata(&abs) {
-        Ok(m) if m.is_dir() => {
-            // A file in the snapshot of the current state, a directory now:
-            // it changed meanwhile; leave it alone.
-            return Err(std::io::Error::other("is a directory now; left as it is"));
-        }
-        Ok(_) => std::fs::remove_file(&abs)?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
+    match parent.kind(name)? {
+        // A file in the snapshot of the current state, a directory now: it
+        // changed meanwhile; leave it alone.
+        Some(Kind::Dir) => return Err(std::io::Error::other("is a directory now; left as it is")),
+        Some(_) => match parent.remove_file(name) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => other?,
+        },
+        None => {}
     }
-    // Remove the directories this left empty, like git does.
-    let mut dir = abs.parent();
-    while let Some(d) = dir.filter(|d| *d != root && d.starts_with(root)) {
-        if std::fs::remove_dir(d).is_err() {
+    // Remove the directories this left empty, like git does (each from its
+    // own parent, walked again: one descriptor at a time).
+    for i in (0..parents.len()).rev() {
+        let removed = root
+            .walk(&parents[..i], false)
+            .and_then(|holder| holder.remove_dir(parents[i]));
+        if removed.is_err() {
             break;
         }
-        dir = d.parent();
     }
     Ok(())
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// A fresh temporary name; short, so that it fits beside any file name.
+fn tmp_name() -> Vec<u8> {
+    format!(
+        ".savepoint-tmp-{}-{}",
+        std::process::id(),
+        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+    .into_bytes()
+}
+
 /// Where new files are written before being renamed into place: the state
-/// dir (`<git-dir>/savepoint/tmp`) when it is on the work tree's file
-/// system — so a crash leaves no stray temporary file in the work tree —
-/// else the destination's own directory.
+/// dir (`<git-dir>/savepoint/tmp`), held open, when it is on the work
+/// tree's file system — so a crash leaves no stray temporary file in the
+/// work tree — else the destination's own directory. Names are
+/// `.savepoint-tmp-<pid>-<n>`.
+/// Either way the rename is `renameat` between two descriptors.
 struct TempDir {
-    dir: Option<PathBuf>,
+    dir: Option<(Dir, u64)>,
 }
 
 impl TempDir {
     fn new(ws: &Workspace) -> Self {
-        use std::os::unix::fs::MetadataExt;
-        let dir = ws.state_dir().join("tmp");
-        let same_fs = std::fs::create_dir_all(&dir).is_ok()
-            && match (std::fs::metadata(&dir), std::fs::metadata(ws.workdir())) {
-                (Ok(a), Ok(b)) => a.dev() == b.dev(),
-                _ => false,
-            };
-        if same_fs {
+        let path = ws.state_dir().join("tmp");
+        let dir = std::fs::create_dir_all(&path)
+            .and_then(|()| Dir::open(&path))
+            .and_then(|d| d.device().map(|dev| (d, dev)))
+            .ok();
+        if dir.is_some() {
             // Leftovers of a restore killed an hour or more ago.
             let hour = std::time::Duration::from_secs(3600);
-            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            for e in std::fs::read_dir(&path).into_iter().flatten().flatten() {
                 let old = e
                     .metadata()
                     .and_then(|m| m.modified())
@@ -537,87 +633,86 @@ impl TempDir {
                 }
             }
         }
-        TempDir {
-            dir: same_fs.then_some(dir),
-        }
+        TempDir { dir }
     }
 
-    fn path_for(&self, dest: &Path) -> PathBuf {
-        let name = format!(
-            ".savepoint-restore-{}-{}",
-            std::process::id(),
-            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+    /// The directory for a temporary file that will be renamed into `parent`.
+    fn place<'a>(&'a self, parent: &'a Dir) -> &'a Dir {
         match &self.dir {
-            Some(d) => d.join(name),
-            None => dest.parent().expect("below the root").join(name),
+            Some((d, dev)) if parent.device().is_ok_and(|p| p == *dev) => d,
+            _ => parent,
         }
     }
 }
 
 /// Write a file or symlink atomically: a temporary file, then a rename over
-/// the destination.
+/// the destination, relative to its parent directory's descriptor.
 fn write(
-    root: &Path,
+    root: &Dir,
     tmp_dir: &TempDir,
+    content: &Content<'_>,
     rel: &[u8],
-    mode: i32,
-    bytes: &[u8],
+    leaf: Leaf,
 ) -> std::io::Result<()> {
-    let abs = safe_path(root, rel, true)?;
-    if std::fs::symlink_metadata(&abs).is_ok_and(|m| m.is_dir()) {
+    let (parents, name) = split(rel);
+    let parent = &root.walk(&parents, true)?;
+    if parent.kind(name)? == Some(Kind::Dir) {
         // Only a directory holding files savepoint does not manage (ignored
         // ones) is still here after the deletions.
         return Err(std::io::Error::other(
             "a directory with ignored files is in the way",
         ));
     }
-    let tmp = tmp_dir.path_for(&abs);
+    let (tdir, tname) = (tmp_dir.place(parent), tmp_name());
     let result = (|| {
-        if mode == MODE_LINK {
-            std::os::unix::fs::symlink(OsStr::from_bytes(bytes), &tmp)?;
+        if leaf.mode == MODE_LINK {
+            tdir.symlink(&content.link_target(leaf)?, &tname)?;
         } else {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(if mode == MODE_EXEC { 0o777 } else { 0o666 })
-                .open(&tmp)?;
-            f.write_all(bytes)?;
+            let mut f =
+                tdir.create_file(&tname, if leaf.mode == MODE_EXEC { 0o777 } else { 0o666 })?;
+            content.write_to(rel, leaf, &mut f)?;
         }
-        std::fs::rename(&tmp, &abs)
+        tdir.rename(&tname, parent, name)
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = tdir.remove_file(&tname);
     }
     result
 }
 
-fn set_exec(root: &Path, rel: &[u8], exec: bool) -> std::io::Result<()> {
-    let abs = safe_path(root, rel, false)?;
-    let meta = std::fs::symlink_metadata(&abs)?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    let mode = meta.permissions().mode();
-    // Like `chmod +x`: execute where read is allowed.
-    let new = if exec {
-        mode | ((mode & 0o444) >> 2)
-    } else {
-        mode & !0o111
-    };
-    std::fs::set_permissions(&abs, std::fs::Permissions::from_mode(new))
+fn set_exec(root: &Dir, rel: &[u8], exec: bool) -> std::io::Result<()> {
+    let (parents, name) = split(rel);
+    fsat::set_exec(&root.walk(&parents, false)?, name, exec)
 }
+
+/// Blobs larger than this are streamed from `git cat-file` into the file
+/// instead of being read whole into memory (libgit2 inflates a loose blob
+/// whole; a fetched chain may hold blobs of many GiB).
+pub const STREAM_THRESHOLD: usize = 8 << 20;
 
 /// Blob contents as they belong in the work tree: raw, or through git's
 /// smudge filters (`core.autocrlf`, `.gitattributes`, filter drivers) via
 /// `git cat-file --filters` when filters may apply. (One process per file:
 /// `--batch --filters` reports the unfiltered size in its header, so its
-/// output cannot be framed.)
+/// output cannot be framed.) Output of git is streamed into the file, never
+/// held whole; so are raw blobs above [`STREAM_THRESHOLD`] (`git cat-file
+/// blob`), smaller ones are read through libgit2.
 struct Content<'a> {
     repo: &'a Repository,
     filters: bool,
     workdir: &'a Path,
     git_dir: &'a Path,
+}
+
+/// How a blob reaches its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fetch {
+    /// Read whole through libgit2 (small, unfiltered).
+    Memory,
+    /// `git cat-file blob`, streamed.
+    Stream,
+    /// `git cat-file --filters --path=…`, streamed.
+    Filtered,
 }
 
 impl<'a> Content<'a> {
@@ -630,28 +725,234 @@ impl<'a> Content<'a> {
         }
     }
 
-    fn get(&self, rel: &[u8], leaf: Leaf) -> std::io::Result<Vec<u8>> {
-        if !self.filters || leaf.mode == MODE_LINK {
-            let blob = self
-                .repo
-                .find_blob(leaf.oid)
-                .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
-            return Ok(blob.content().to_vec());
-        }
-        let mut path_arg = std::ffi::OsString::from("--path=");
-        path_arg.push(OsStr::from_bytes(rel));
+    /// A symlink's target (always small; never filtered).
+    fn link_target(&self, leaf: Leaf) -> std::io::Result<Vec<u8>> {
+        let blob = self
+            .repo
+            .find_blob(leaf.oid)
+            .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
+        Ok(blob.content().to_vec())
+    }
+
+    fn fetch(&self, rel: &[u8], oid: Oid) -> std::io::Result<Fetch> {
+        let odb = self
+            .repo
+            .odb()
+            .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
+        // Not here (a partial clone): git fetches it from the promisor.
+        let Ok((size, _)) = odb.read_header(oid) else {
+            return Ok(if self.filters {
+                Fetch::Filtered
+            } else {
+                Fetch::Stream
+            });
+        };
+        Ok(match (size > STREAM_THRESHOLD, self.filters) {
+            (false, false) => Fetch::Memory,
+            (false, true) => Fetch::Filtered,
+            (true, false) => Fetch::Stream,
+            // `cat-file --filters` holds the whole blob in git's memory:
+            // only when git would convert this path.
+            (true, true) if self.converts(rel) => Fetch::Filtered,
+            (true, true) => Fetch::Stream,
+        })
+    }
+
+    /// Whether git could change `rel`'s content on checkout, from its
+    /// attributes (one `git check-attr`) and `core.autocrlf`/`core.eol`.
+    /// No filter driver, `ident` or `working-tree-encoding`, and either
+    /// `-text` or no text attribute at all without `core.autocrlf=true` /
+    /// `core.eol=crlf`: git writes the blob as it is. Anything else, or a
+    /// failure to ask: it may convert.
+    fn converts(&self, rel: &[u8]) -> bool {
         let out = GitCmd::new(self.git_dir, self.workdir)
-            .args(["cat-file", "--filters"])
-            .arg(path_arg)
-            .arg(leaf.oid.to_string())
-            .output()
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        if !out.status.success() {
-            return Err(std::io::Error::other(format!(
-                "git cat-file --filters failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
+            .args(["check-attr", "-z"])
+            .args([
+                "filter",
+                "ident",
+                "working-tree-encoding",
+                "eol",
+                "crlf",
+                "text",
+                "--",
+            ])
+            .arg(OsStr::from_bytes(rel))
+            .run();
+        let Ok(out) = out else { return true };
+        let fields: Vec<&[u8]> = out.split(|&b| b == 0).collect();
+        let mut text: &[u8] = b"unspecified";
+        for f in fields.chunks_exact(3) {
+            match (f[1], f[2]) {
+                (_, b"unspecified") => {}
+                (b"text", value) => text = value,
+                // `-crlf` is the old spelling of `-text`.
+                (b"crlf", b"unset") if text == b"unspecified" => text = b"unset",
+                (b"filter" | b"ident" | b"working-tree-encoding", b"unset") => {}
+                _ => return true,
+            }
         }
-        Ok(out.stdout)
+        match text {
+            b"unset" => false,
+            b"unspecified" => {
+                let cfg = self.repo.config().ok();
+                let get = |key: &str| {
+                    cfg.as_ref()
+                        .and_then(|c| c.get_string(key).ok())
+                        .map(|v| v.to_ascii_lowercase())
+                };
+                matches!(
+                    get("core.autocrlf").as_deref(),
+                    Some("true" | "yes" | "on" | "1")
+                ) || get("core.eol").as_deref() == Some("crlf")
+            }
+            _ => true,
+        }
+    }
+
+    /// Write the content of file `leaf` at `rel` into `out`.
+    fn write_to(&self, rel: &[u8], leaf: Leaf, out: &mut std::fs::File) -> std::io::Result<()> {
+        let how = self.fetch(rel, leaf.oid)?;
+        tracing::debug!(path = %String::from_utf8_lossy(rel), ?how, "restoring blob {}", leaf.oid);
+        let cmd = match how {
+            Fetch::Memory => {
+                let blob = self
+                    .repo
+                    .find_blob(leaf.oid)
+                    .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
+                return out.write_all(blob.content());
+            }
+            Fetch::Stream => GitCmd::new(self.git_dir, self.workdir)
+                .args(["cat-file", "blob"])
+                .arg(leaf.oid.to_string()),
+            Fetch::Filtered => {
+                let mut path_arg = std::ffi::OsString::from("--path=");
+                path_arg.push(OsStr::from_bytes(rel));
+                GitCmd::new(self.git_dir, self.workdir)
+                    .args(["cat-file", "--filters"])
+                    .arg(path_arg)
+                    .arg(leaf.oid.to_string())
+            }
+        };
+        stream(cmd, out)
+    }
+}
+
+/// Run `cmd` with its stdout copied straight into `out`.
+fn stream(cmd: GitCmd, out: &mut std::fs::File) -> std::io::Result<()> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let shown = cmd.display();
+    let mut child = cmd
+        .into_command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| std::io::Error::other(format!("cannot run git {shown}: {e}")))?;
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    // Drain stderr aside: a chatty filter driver must not block git.
+    let errors = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let copied = std::io::copy(&mut stdout, out);
+    drop(stdout); // git gets EPIPE if the copy failed
+    let status = child.wait();
+    let stderr = errors.join().unwrap_or_default();
+    copied?;
+    let status = status?;
+    if !status.success() {
+        return Err(std::io::Error::other(format!(
+            "`git {shown}` failed: {}",
+            String::from_utf8_lossy(&stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escapes(path: &[u8], mode: i32) -> bool {
+        matches!(classify_path(path, mode), Some(PathProblem::Escapes(_)))
+    }
+
+    #[test]
+    fn git_dir_spellings_escape_in_any_position() {
+        for name in [
+            &b".git"[..],
+            b".GIT",
+            b".Git.",
+            b".git ",
+            b".git . .",
+            b"git~1",
+            b"GIT~1",
+            b".git::$INDEX_ALLOCATION",
+            b".git:stream",
+            ".g\u{200c}it".as_bytes(),
+            "\u{200d}.git".as_bytes(),
+            ".gi\u{feff}t".as_bytes(),
+            ".GI\u{206f}T".as_bytes(),
+        ] {
+            for path in [name.to_vec(), [b"a/", name, b"/x"].concat()] {
+                for mode in [MODE_FILE, MODE_LINK] {
+                    assert!(
+                        escapes(&path, mode),
+                        "{:?} was accepted",
+                        String::from_utf8_lossy(&path)
+                    );
+                }
+            }
+        }
+        // Look-alikes that are ordinary names.
+        for ok in [
+            &b".gitx"[..],
+            b"git",
+            b"git~2",
+            b".git~1",
+            b"x.git",
+            b"a\\b",
+            b"con",
+            b"a:b",
+        ] {
+            assert_eq!(classify_path(ok, MODE_FILE), None, "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn symlinked_git_dotfiles_escape_but_regular_ones_do_not() {
+        for name in [
+            &b".gitmodules"[..],
+            b".GITMODULES",
+            b".gitmodules.",
+            b"gitmod~1",
+            b".gitattributes",
+            b".GitAttributes ",
+            b"gitatt~1",
+            b"gi7d29~1",
+            b".gitignore",
+            b".gitignore:stream",
+            b"gitign~2",
+            b"gi250a~9",
+            b".mailmap",
+            "\u{200c}.gitignore".as_bytes(),
+            ".gitattrib\u{200e}utes".as_bytes(),
+        ] {
+            for path in [name.to_vec(), [b"sub/dir/", name].concat()] {
+                assert!(
+                    escapes(&path, MODE_LINK),
+                    "symlink {:?} was accepted",
+                    String::from_utf8_lossy(&path)
+                );
+                assert_eq!(classify_path(&path, MODE_FILE), None, "{path:?}");
+                assert_eq!(classify_path(&path, MODE_EXEC), None, "{path:?}");
+            }
+        }
+        // As a directory on the way it is only a name.
+        assert_eq!(classify_path(b".gitignore/x", MODE_LINK), None);
+        assert_eq!(classify_path(b".gitignores", MODE_LINK), None);
+        assert_eq!(classify_path(b"gitignore", MODE_LINK), None);
     }
 }

@@ -505,3 +505,199 @@ fn deeply_nested_trees_do_not_overflow_the_stack() {
         }
     }
 }
+
+/// Everything under `dir`: relative path → (is a symlink, bytes or target).
+fn tree_state(dir: &std::path::Path) -> std::collections::BTreeMap<String, (bool, Vec<u8>)> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            if m.is_dir() {
+                out.insert(format!("{rel}/"), (false, Vec::new()));
+                stack.push(p);
+            } else if m.file_type().is_symlink() {
+                let t = std::fs::read_link(&p).unwrap();
+                out.insert(rel, (true, t.as_os_str().as_bytes().to_vec()));
+            } else {
+                out.insert(rel, (false, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+/// The names that differ between two [`tree_state`]s, with what happened.
+fn changed_entries(
+    before: &std::collections::BTreeMap<String, (bool, Vec<u8>)>,
+    after: &std::collections::BTreeMap<String, (bool, Vec<u8>)>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, v) in before {
+        match after.get(k) {
+            None => out.push(format!("deleted {k}")),
+            Some(w) if w != v => out.push(format!("modified {k}")),
+            _ => {}
+        }
+    }
+    out.extend(
+        after
+            .keys()
+            .filter(|k| !before.contains_key(*k))
+            .map(|k| format!("created {k}")),
+    );
+    out
+}
+
+/// Remove a file, symlink or directory tree if it is there.
+fn remove_any(p: &std::path::Path) {
+    match std::fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(p).unwrap(),
+        Ok(_) => std::fs::remove_file(p).unwrap(),
+        Err(_) => {}
+    }
+}
+
+/// Issue 16 item 1: while `restore` and `recover` write and delete files in
+/// `dir/`, another thread keeps swapping `dir` for a symbolic link to a
+/// directory outside the work tree and back (`renameat2(RENAME_EXCHANGE)`,
+/// or a rename dance where the file system lacks it). Nothing outside may
+/// ever be created, modified or deleted: the decoy directory — holding
+/// files with the very names being written and deleted — stays
+/// byte-identical. Bounded: `SAVEPOINT_SWAP_ROUNDS` rounds (default 30) or
+/// 60 seconds, whichever ends first.
+#[test]
+fn restore_and_recover_never_write_outside_while_a_directory_is_swapped_for_a_symlink() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    const FILES: usize = 150;
+    let rounds: usize = std::env::var("SAVEPOINT_SWAP_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let repo = TestRepo::new();
+    repo.write("keep.txt", "keep\n");
+    repo.commit_all("init");
+    let outside = tempfile::tempdir().unwrap();
+    for i in 0..FILES {
+        std::fs::write(outside.path().join(format!("f{i}.txt")), "decoy\n").unwrap();
+        std::fs::write(outside.path().join(format!("g{i}.txt")), "decoy\n").unwrap();
+    }
+    std::fs::write(outside.path().join("decoy.txt"), "decoy\n").unwrap();
+    let before = tree_state(outside.path());
+    let (dir, link) = (repo.abs("dir"), repo.abs("dir.lnk"));
+    let state_a = |repo: &TestRepo| {
+        for i in 0..FILES {
+            repo.write(&format!("dir/f{i}.txt"), &format!("A {i}\n"));
+        }
+    };
+    // B: half the files changed, half missing, new files A lacks.
+    let state_b = |repo: &TestRepo, round: usize| {
+        for i in 0..FILES {
+            let rel = format!("dir/f{i}.txt");
+            if i % 2 == 0 {
+                repo.write(&rel, &format!("B {round} {i}\n"));
+            } else {
+                let _ = std::fs::remove_file(repo.abs(&rel));
+            }
+            if i % 3 == 0 {
+                repo.write(&format!("dir/g{i}.txt"), "B\n");
+            }
+        }
+    };
+    state_a(&repo);
+    let a = repo.snap("manual").id.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let swaps = Arc::new(AtomicU64::new(0));
+    let mut refused = 0;
+    let mut done = 0;
+    for round in 0..rounds {
+        if Instant::now() > deadline {
+            break;
+        }
+        for p in [&dir, &link, &repo.abs("dir.real")] {
+            remove_any(p);
+        }
+        let recover = round % 2 == 1;
+        if recover {
+            // A non-safety snapshot to recover from.
+            state_a(&repo);
+            repo.snap("manual");
+        }
+        state_b(&repo, round);
+        let stop = Arc::new(AtomicBool::new(false));
+        let swapper = {
+            let (stop, swaps) = (stop.clone(), swaps.clone());
+            let (dir, link, real) = (dir.clone(), link.clone(), repo.abs("dir.real"));
+            let target = outside.path().to_path_buf();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if std::fs::symlink_metadata(&link).is_err() {
+                        let _ = std::os::unix::fs::symlink(&target, &link);
+                    }
+                    let exchanged = rustix::fs::renameat_with(
+                        rustix::fs::CWD,
+                        &dir,
+                        rustix::fs::CWD,
+                        &link,
+                        rustix::fs::RenameFlags::EXCHANGE,
+                    );
+                    if exchanged.is_err() {
+                        // No RENAME_EXCHANGE here: the rename dance.
+                        if std::fs::rename(&dir, &real).is_ok() {
+                            let _ = std::fs::rename(&link, &dir);
+                            std::thread::yield_now();
+                            let _ = std::fs::rename(&dir, &link);
+                            let _ = std::fs::rename(&real, &dir);
+                        }
+                    }
+                    swaps.fetch_add(1, Ordering::Relaxed);
+                    std::thread::yield_now();
+                }
+            })
+        };
+        let out = if recover {
+            repo.cmd().args(["recover", "--yes"]).output().unwrap()
+        } else {
+            repo.cmd().args(["restore", &a]).output().unwrap()
+        };
+        stop.store(true, Ordering::Relaxed);
+        swapper.join().unwrap();
+        no_panic(&out);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{err}");
+        refused += err.matches("symbolic link").count();
+        let changed = changed_entries(&before, &tree_state(outside.path()));
+        assert!(
+            changed.is_empty(),
+            "round {round} ({}): {} entries outside the work tree created, modified or \
+             deleted: {:?}",
+            if recover { "recover" } else { "restore" },
+            changed.len(),
+            &changed[..changed.len().min(10)]
+        );
+        done += 1;
+    }
+    eprintln!(
+        "{done} rounds, {} swaps, {refused} writes refused at a symbolic link",
+        swaps.load(Ordering::Relaxed)
+    );
+    assert!(done >= 2, "not even two rounds ran");
+    // Without the swapper, the restore completes: exactly A.
+    for p in [&dir, &link, &repo.abs("dir.real")] {
+        remove_any(p);
+    }
+    state_b(&repo, rounds);
+    repo.run_ok(&["restore", &a]);
+    for i in 0..FILES {
+        assert_eq!(
+            std::fs::read_to_string(repo.abs(format!("dir/f{i}.txt"))).unwrap(),
+            format!("A {i}\n")
+        );
+    }
+    assert_eq!(tree_state(outside.path()), before);
+}

@@ -437,3 +437,198 @@ fn backslash_in_a_file_name_is_restored() {
     repo.run_ok(&["restore", &id, "--", "a\\b.txt"]);
     assert_eq!(std::fs::read(repo.abs("a\\b.txt")).unwrap(), b"backslash\n");
 }
+
+/// Issue 16 item 12: NTFS and HFS+ spellings of `.git`, and `.gitmodules`,
+/// `.gitattributes`, `.gitignore` as symbolic links (which git refuses in
+/// a tree), refuse the whole restore — and recover — before anything is
+/// written; as regular files those names restore normally.
+#[test]
+fn git_dir_spellings_and_symlinked_git_dotfiles_are_refused() {
+    let repo = TestRepo::new();
+    repo.write("keep.txt", "keep\n");
+    repo.commit_all("init");
+    let outside = tempfile::tempdir().unwrap();
+    let r = git2::Repository::open(repo.path()).unwrap();
+    let odb = r.odb().unwrap();
+    let hooks = raw_tree(
+        &odb,
+        &[(b"post-checkout", "100755", b"#!/bin/sh\necho pwned\n")],
+    );
+    let dot_git = raw_tree(&odb, &[(b"hooks", "40000", hooks.to_string().as_bytes())]);
+    let dot_git = dot_git.to_string().into_bytes();
+    let link_target = format!("{}/attrs", outside.path().display()).into_bytes();
+    let mut cases: Vec<(Vec<u8>, &str, Vec<u8>)> = [
+        &b"git~1"[..],
+        b"GIT~1",
+        b".git.",
+        b".GIT.",
+        b".git ",
+        b".git::$INDEX_ALLOCATION",
+        ".g\u{200c}it".as_bytes(),
+        ".\u{200d}GIT".as_bytes(),
+        ".git\u{feff}".as_bytes(),
+    ]
+    .iter()
+    .map(|n| (n.to_vec(), "40000", dot_git.clone()))
+    .collect();
+    for name in [
+        &b".gitmodules"[..],
+        b".gitattributes",
+        b".gitignore",
+        b".GITIGNORE",
+        b"gitmod~1",
+    ] {
+        cases.push((name.to_vec(), "120000", link_target.clone()));
+    }
+    let chain = "refs/savepoint/heads/main";
+    let before = repo.fingerprint(|_| false);
+    for (name, mode, content) in &cases {
+        let shown = String::from_utf8_lossy(name).into_owned();
+        let mut all: Vec<(&[u8], &str, &[u8])> = vec![
+            (b"aaa-innocent.txt", "100644", b"hi\n"),
+            (name.as_slice(), mode, content.as_slice()),
+        ];
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        let commit = crafted_commit(&repo, &all);
+        // Whether it arrives as a snapshot to restore or as the chain's tip
+        // (a fetched chain) that recover would bring back.
+        for args in [
+            vec!["restore", commit.as_str(), "--dry-run"],
+            vec!["recover", "--yes"],
+            vec!["restore", commit.as_str()],
+        ] {
+            repo.git(&["update-ref", chain, &commit]);
+            let out = repo.cmd().args(&args).output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{shown} {args:?}: {err}");
+            assert!(
+                err.contains("refusing to restore"),
+                "{shown} {args:?}: {err}"
+            );
+            assert_eq!(
+                repo.fingerprint(|_| false),
+                before,
+                "{shown} {args:?}: something was written"
+            );
+        }
+        assert!(!repo.abs(".git/hooks/post-checkout").exists(), "{shown}");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+    // As regular files those names are ordinary and restored.
+    let commit = crafted_commit(
+        &repo,
+        &[
+            (b".gitattributes", "100644", b"*.bin binary\n"),
+            (b".gitignore", "100644", b"*.o\n"),
+            (b"keep.txt", "100644", b"keep\n"),
+        ],
+    );
+    repo.run_ok(&["restore", &commit]);
+    assert_eq!(
+        std::fs::read(repo.abs(".gitignore")).unwrap(),
+        b"*.o\n".to_vec()
+    );
+}
+
+/// Issue 16 item 9: a blob above the streaming threshold (8 MiB) goes from
+/// `git cat-file` straight into the file instead of through memory, and
+/// comes back byte-identical, exec bit included.
+#[test]
+fn large_blobs_are_streamed_and_restored_byte_identical() {
+    let repo = TestRepo::new();
+    repo.write("small.txt", "small\n");
+    repo.commit_all("init");
+    // 9 MiB that do not repeat in short cycles.
+    // Attribute filters are possible here, but none applies to big.bin.
+    repo.write(".gitattributes", "*.txt text eol=crlf\n");
+    repo.commit_all("attributes");
+    let mut big = Vec::with_capacity(9 << 20);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while big.len() < (9 << 20) + 123 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        big.extend_from_slice(format!("{x:016x}\n").as_bytes());
+    }
+    std::fs::write(repo.abs("big.bin"), &big).unwrap();
+    repo.chmod("big.bin", 0o755);
+    // One that git converts (LF → CRLF): through `git cat-file --filters`.
+    std::fs::write(repo.abs("big.txt"), &big).unwrap();
+    let snap = repo.snap("manual").id.unwrap();
+    // As git checks it out: CRLF line endings.
+    let big_txt: Vec<u8> = big
+        .split(|&b| b == b'\n')
+        .collect::<Vec<_>>()
+        .join(&b"\r\n"[..]);
+    std::fs::write(repo.abs("big.bin"), "overwritten\n").unwrap();
+    std::fs::write(repo.abs("big.txt"), "overwritten\n").unwrap();
+    repo.chmod("big.bin", 0o644);
+    let out = repo
+        .cmd()
+        .env("SAVEPOINT_LOG", "savepoint=debug")
+        .args(["restore", &snap])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("big.bin") && l.contains("how=Stream")),
+        "the streaming path was not taken:\n{err}"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.contains("big.txt") && l.contains("how=Filtered")),
+        "the filtered path was not taken:\n{err}"
+    );
+    let restored_txt = std::fs::read(repo.abs("big.txt")).unwrap();
+    assert!(restored_txt == big_txt, "big.txt differs after the restore");
+    assert!(
+        restored_txt.windows(2).any(|w| w == b"\r\n"),
+        "not converted"
+    );
+    let restored = std::fs::read(repo.abs("big.bin")).unwrap();
+    assert!(restored == big, "big.bin differs after the restore");
+    assert_eq!(
+        repo.git(&["hash-object", "big.bin"]).trim(),
+        repo.git(&["rev-parse", &format!("{snap}:big.bin")]).trim()
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(repo.abs("big.bin"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_ne!(mode & 0o100, 0, "exec bit lost");
+    // Removed entirely, then restored: the create path streams too.
+    std::fs::remove_file(repo.abs("big.bin")).unwrap();
+    repo.run_ok(&["restore", &snap, "--", "big.bin"]);
+    assert!(std::fs::read(repo.abs("big.bin")).unwrap() == big);
+    repo.assert_fsck_clean();
+}
+
+/// A blob a partial clone never fetched is restored through git, which
+/// fetches it from the promisor remote (libgit2 cannot), as checkout would.
+#[test]
+fn restore_in_a_partial_clone_fetches_missing_blobs_through_git() {
+    let upstream = TestRepo::new();
+    upstream.write("old.txt", "only in history\n");
+    upstream.commit_all("old");
+    upstream.remove("old.txt");
+    upstream.write("a.txt", "current\n");
+    upstream.commit_all("current");
+    upstream.git(&["config", "uploadpack.allowFilter", "true"]);
+    let clone = TestRepo {
+        dir: tempfile::tempdir().unwrap(),
+        home: tempfile::tempdir().unwrap(),
+    };
+    let url = format!("file://{}", upstream.path().display());
+    clone.git(&["clone", "-q", "--filter=blob:none", &url, "."]);
+    let old = clone.git(&["rev-parse", "HEAD~1:old.txt"]);
+    let missing = clone.git(&["rev-list", "--objects", "--missing=print", "--all"]);
+    assert!(missing.contains(&format!("?{}", old.trim())), "{missing}");
+    clone.run_ok(&["restore", "HEAD~1", "--", "old.txt"]);
+    assert_eq!(
+        std::fs::read_to_string(clone.abs("old.txt")).unwrap(),
+        "only in history\n"
+    );
+}

@@ -173,8 +173,6 @@ pub fn print_plan(ctx: &Ctx, repo: &Repository, plan: &Plan, out: &mut impl Writ
 
 /// `+3 -1`, `binary`, `mode`, or `symlink` for one step.
 fn line_stat(repo: &Repository, step: &restore::Step) -> Option<String> {
-    let blob = |l: Option<savepoint::treediff::Leaf>| l.and_then(|l| repo.find_blob(l.oid).ok());
-    let (old, new) = (blob(step.change.old), blob(step.change.new));
     if [step.change.old, step.change.new]
         .iter()
         .flatten()
@@ -187,6 +185,20 @@ fn line_stat(repo: &Repository, step: &restore::Step) -> Option<String> {
             return Some("(mode)".into());
         }
     }
+    // Never read a large blob whole just to count its lines.
+    let odb = repo.odb().ok()?;
+    let large = [step.change.old, step.change.new]
+        .iter()
+        .flatten()
+        .any(|l| {
+            odb.read_header(l.oid)
+                .is_ok_and(|(size, _)| size > restore::STREAM_THRESHOLD)
+        });
+    if large {
+        return Some("(large)".into());
+    }
+    let blob = |l: Option<savepoint::treediff::Leaf>| l.and_then(|l| repo.find_blob(l.oid).ok());
+    let (old, new) = (blob(step.change.old), blob(step.change.new));
     if old.as_ref().is_some_and(|b| b.is_binary()) || new.as_ref().is_some_and(|b| b.is_binary()) {
         return Some("(binary)".into());
     }
