@@ -1,7 +1,10 @@
-//! When libgit2 cannot read the user's index (split index, sparse index, a
-//! newer format), compute the snapshot tree with the git CLI instead:
-//! `git add -A` into a throwaway copy of the index, then `git write-tree`.
-//! Slower, but exact, and the user's own index is still never written.
+//! When savepoint cannot read the user's index (a newer index version or an
+//! unknown mandatory extension — split and sparse indexes are read by
+//! [`super::index`]), compute the snapshot tree with the git CLI instead:
+//! `git add -A --sparse` into a throwaway copy of the index, then
+//! `git write-tree`. Slower, and `savepoint.maxFileSize` /
+//! `savepoint.exclude` cannot apply, but the user's index is never written.
+//! `copy_index` is shared with `squash`, which prepares the new index aside.
 
 use std::path::Path;
 use std::time::Instant;
@@ -49,7 +52,9 @@ pub fn scan_with_git_cli(ws: &Workspace, started: Instant) -> Result<TreeOutcome
         if user_index.exists() {
             copy_index(&user_index, &tmp)?;
         }
-        git(ws, &tmp, &["add", "-A"])?;
+        // `--sparse`: record what is present outside a sparse checkout's
+        // cone too, instead of refusing.
+        git(ws, &tmp, &["add", "-A", "--sparse"])?;
         let hex = git(ws, &tmp, &["write-tree"])?;
         Oid::from_str(&hex).map_err(|_| Error::GitCli {
             args: "write-tree".into(),

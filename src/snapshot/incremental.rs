@@ -72,6 +72,10 @@ impl Engine {
         let rels = widen_to_replaced_ancestors(&base, normalize(ws.workdir(), paths));
         let recorded_at = now();
         let tracked = self.tracked.as_ref().expect("refreshed");
+        if rels.iter().any(|r| tracked.differs_in_case(r)) {
+            // core.ignorecase: git's spelling rules need the whole index.
+            return self.scan(ws);
+        }
         let ctx = self.ctx(ws, tracked);
         let mut worker = Worker::new(&ctx);
         let mut rules_memo: HashMap<Vec<u8>, (Arc<DirRules>, bool)> = HashMap::new();
@@ -89,10 +93,9 @@ impl Engine {
                 dir_rules(ws.workdir(), parent, &ctx, &mut rules_memo)
             else {
                 // An ancestor is not a directory (or is a nested repository):
-                // nothing at this path can be in the snapshot.
-                if in_base(rel) {
-                    builder.remove(bytes_path(rel));
-                }
+                // nothing at this path can be in the snapshot, except what
+                // git keeps as indexed.
+                keep_or_remove(rel, tracked, &odb, &mut ts, &mut builder, in_base(rel))?;
                 continue;
             };
             let meta = std::fs::symlink_metadata(&abs).ok();
@@ -184,10 +187,9 @@ impl Engine {
                     }
                 }
                 _ => {
-                    // Gone, or a FIFO/socket/device: not in the snapshot.
-                    if in_base(rel) {
-                        builder.remove(bytes_path(rel));
-                    }
+                    // Gone, or a FIFO/socket/device: not in the snapshot,
+                    // except what git keeps as indexed.
+                    keep_or_remove(rel, tracked, &odb, &mut ts, &mut builder, in_base(rel))?;
                 }
             }
         }
@@ -236,6 +238,46 @@ impl Engine {
             self.save_cache();
         }
     }
+}
+
+/// Nothing usable is at `rel`: keep the index entries at or below it that
+/// git leaves as indexed (skip-worktree, assume-unchanged), drop the rest.
+fn keep_or_remove(
+    rel: &[u8],
+    tracked: &super::index::Tracked,
+    odb: &git2::Odb<'_>,
+    ts: &mut TreeStats,
+    builder: &mut TreeUpdateBuilder,
+    in_base: bool,
+) -> Result<()> {
+    let kept: Vec<tree::Entry> = tracked
+        .get(rel)
+        .into_iter()
+        .chain(tracked.below(rel))
+        .filter(|t| tracked.keeps_indexed(t, || false))
+        .map(|t| tree::Entry {
+            path: t.path.clone(),
+            mode: t.mode,
+            oid: t.oid,
+        })
+        .collect();
+    match kept.as_slice() {
+        [] => {
+            if in_base {
+                builder.remove(bytes_path(rel));
+            }
+        }
+        [only] if only.path == rel => {
+            builder.upsert(bytes_path(rel), only.oid, file_mode(only.mode));
+        }
+        _ => {
+            let kept: Vec<_> = kept.into_iter().filter(|e| e.path != rel).collect();
+            let oid = tree::write_tree(odb, &kept, rel.len() + 1, ts)
+                .git_context(|| "write subtree".to_owned())?;
+            builder.upsert(bytes_path(rel), oid, FileMode::Tree);
+        }
+    }
+    Ok(())
 }
 
 /// The trees from `root` down to each changed path: those are the ones
@@ -372,7 +414,8 @@ fn dir_rules(
     let abs = workdir.join(bytes_path(dir));
     let result = if dir.is_empty() {
         let has = abs.join(".gitignore").is_file();
-        (DirRules::child(&DirRules::empty(), &abs, has), false)
+        let root = DirRules::root(ctx.excludes.ignore_case());
+        (DirRules::child(&root, &abs, has), false)
     } else {
         let (parent_rules, parent_ignored) = dir_rules(workdir, parent_of(dir), ctx, memo)?;
         let meta = std::fs::symlink_metadata(&abs).ok()?;
