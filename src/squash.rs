@@ -14,13 +14,13 @@
 //! that range.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use git2::Oid;
 
 use crate::chain::{self, SnapshotInfo};
 use crate::config::Config;
 use crate::error::{Error, GitContext, Result};
+use crate::git::GitCmd;
 use crate::repo::{Head, Workspace};
 use crate::snap::{self, SnapRequest};
 use crate::treediff;
@@ -324,9 +324,11 @@ fn move_branch(ws: &Workspace, refname: &str, old: Option<Oid>, new: Oid, log: &
 }
 
 /// A copy of the user's index moved to `commit` (`git read-tree --reset
-/// <commit>`: entries whose content does not change keep their stat data,
-/// so nothing unchanged is re-read; HEAD is not touched), then `git update-index -q --refresh` for
-/// stat data of the committed paths. Built in the state dir.
+/// <commit>`: entries whose content does not change keep their stat data
+/// and their skip-worktree / assume-unchanged bits — the snapshot recorded
+/// those entries as indexed, so they do not change — and HEAD is not
+/// touched), then `git update-index -q --refresh` for stat data of the
+/// committed paths. Built in the state dir.
 fn stage_index(ws: &Workspace, commit: Oid) -> std::result::Result<PathBuf, String> {
     let state = ws.ensure_state_dir().map_err(|e| e.to_string())?;
     let staged = state.join(format!("squash-index.{}", std::process::id()));
@@ -335,18 +337,11 @@ fn stage_index(ws: &Workspace, commit: Oid) -> std::result::Result<PathBuf, Stri
         crate::snapshot::fallback::copy_index(&user_index, &staged).map_err(|e| e.to_string())?;
     }
     let git = |args: &[&str]| -> std::result::Result<(), String> {
-        let out = Command::new("git")
+        let out = GitCmd::new(ws.git_dir(), ws.workdir())
+            .index_file(&staged)
             .args(args)
-            .current_dir(ws.workdir())
-            .env("GIT_DIR", ws.git_dir())
-            .env("GIT_WORK_TREE", ws.workdir())
-            .env("GIT_INDEX_FILE", &staged)
-            .env("SAVEPOINT_NO_HOOKS", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
             .output()
-            .map_err(|e| format!("run git: {e}"))?;
+            .map_err(|e| e.to_string())?;
         // `update-index --refresh` exits 1 when files differ from the
         // index (changed after the snapshot): that is information.
         if out.status.success() || args.contains(&"--refresh") {

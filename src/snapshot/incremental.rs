@@ -72,8 +72,15 @@ impl Engine {
         let rels = widen_to_replaced_ancestors(&base, normalize(ws.workdir(), paths));
         let recorded_at = now();
         let tracked = self.tracked.as_ref().expect("refreshed");
-        if rels.iter().any(|r| tracked.differs_in_case(r)) {
-            // core.ignorecase: git's spelling rules need the whole index.
+        if tracked.ignore_case.is_some()
+            && rels.iter().any(|r| {
+                tracked.differs_in_case(r)
+                    || case_variant_in(repo, &base, r)
+                    || case_variant_on_disk(ws.workdir(), r)
+            })
+        {
+            // core.ignorecase: a case variant of a path in the index or in
+            // the snapshot; git's spelling rules need the whole picture.
             return self.scan(ws);
         }
         let ctx = self.ctx(ws, tracked);
@@ -98,9 +105,25 @@ impl Engine {
                 keep_or_remove(rel, tracked, &odb, &mut ts, &mut builder, in_base(rel))?;
                 continue;
             };
-            let meta = std::fs::symlink_metadata(&abs).ok();
+            let meta = std::fs::symlink_metadata(&abs);
             let tracked_here = tracked.get(rel);
-            match meta {
+            if let Err(e) = &meta {
+                if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    // In a directory we may not search: what is tracked
+                    // there keeps its indexed content, as in a full scan.
+                    for t in tracked_here.into_iter().chain(tracked.below(rel)) {
+                        builder.upsert(bytes_path(&t.path), t.oid, file_mode(t.mode));
+                    }
+                    worker.out.skipped.push(super::Skipped {
+                        path: parent.to_vec(),
+                        reason: super::SkipReason::Unreadable {
+                            error: e.to_string(),
+                        },
+                    });
+                    continue;
+                }
+            }
+            match meta.ok() {
                 Some(m) if m.is_dir() => {
                     let ignored = parent_ignored || rules.is_ignored(ctx.excludes, &abs, true);
                     let mut out = if ignored {
@@ -180,9 +203,14 @@ impl Engine {
                             builder.upsert(bytes_path(rel), e.oid, file_mode(e.mode));
                         }
                         None => {
-                            if in_base(rel) {
-                                builder.remove(bytes_path(rel));
-                            }
+                            keep_or_remove(
+                                rel,
+                                tracked,
+                                &odb,
+                                &mut ts,
+                                &mut builder,
+                                in_base(rel),
+                            )?;
                         }
                     }
                 }
@@ -390,6 +418,48 @@ fn widen_to_replaced_ancestors(base: &git2::Tree<'_>, rels: Vec<Vec<u8>>) -> Vec
     }
     let paths: Vec<PathBuf> = rels.iter().map(|r| bytes_path(r).to_path_buf()).collect();
     normalize(Path::new(""), &paths)
+}
+
+/// Does the tree hold, along `rel`, a name that differs from `rel`'s only
+/// in case?
+fn case_variant_in(repo: &git2::Repository, base: &git2::Tree<'_>, rel: &[u8]) -> bool {
+    let mut tree = base.clone();
+    for name in rel.split(|&b| b == b'/') {
+        let mut next = None;
+        for e in tree.iter() {
+            let n = e.name_bytes();
+            if n == name {
+                next = Some(e.id());
+            } else if n.eq_ignore_ascii_case(name) {
+                return true;
+            }
+        }
+        match next.and_then(|id| repo.find_tree(id).ok()) {
+            Some(t) => tree = t,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// Is there, along `rel`, a file or directory whose name differs from
+/// `rel`'s only in case, where `rel`'s own spelling does not exist? (On a
+/// case-insensitive file system the exact spelling always "exists".)
+fn case_variant_on_disk(workdir: &Path, rel: &[u8]) -> bool {
+    let mut dir = workdir.to_path_buf();
+    for name in rel.split(|&b| b == b'/') {
+        let next = dir.join(bytes_path(name));
+        if std::fs::symlink_metadata(&next).is_err() {
+            return std::fs::read_dir(&dir).is_ok_and(|entries| {
+                entries.flatten().any(|e| {
+                    let n = e.file_name();
+                    n.as_bytes() != name && n.as_bytes().eq_ignore_ascii_case(name)
+                })
+            });
+        }
+        dir = next;
+    }
+    false
 }
 
 fn parent_of(rel: &[u8]) -> &[u8] {

@@ -622,10 +622,11 @@ pub fn fold(path: &[u8]) -> Vec<u8> {
 }
 
 /// With `core.ignorecase`, git files a new path under the spelling its
-/// directories already have in the index (`adjust_dirname_case`). Two new
-/// files that differ only in case make `git add -A` die ("will not add
-/// file alias"); a snapshot must not fail, so the first (in byte order)
-/// is kept. `entries` is the finished snapshot (sorted); `tracked` tells
+/// directories already have in the index (`adjust_dirname_case`), so
+/// `A/f` and `a/f` both become `A/f`, the later one (in byte order)
+/// winning. Two new files whose own names differ only in case make
+/// `git add -A` die ("will not add file alias"); a snapshot must not fail,
+/// so the first is kept. `entries` is the finished snapshot (sorted); `tracked` tells
 /// which paths were in the index. Returns the entries, sorted.
 pub fn apply_case_folding(
     entries: Vec<super::tree::Entry>,
@@ -641,16 +642,17 @@ pub fn apply_case_folding(
     // Directories (folded → spelling) and files (folded) of what is in the
     // index after the tracked paths were updated.
     let mut dirs: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
-    let mut files: std::collections::HashSet<Vec<u8>> = Default::default();
+    // Folded path → (position in `kept`, added by this pass).
+    let mut files: HashMap<Vec<u8>, (usize, bool)> = HashMap::new();
     let add_dirs = |dirs: &mut HashMap<Vec<u8>, Vec<u8>>, path: &[u8]| {
         for (i, _) in path.iter().enumerate().filter(|(_, &b)| b == b'/') {
             dirs.entry(fold(&path[..i]))
                 .or_insert_with(|| path[..i].to_vec());
         }
     };
-    for e in &kept {
+    for (i, e) in kept.iter().enumerate() {
         add_dirs(&mut dirs, &e.path);
-        files.insert(fold(&e.path));
+        files.insert(fold(&e.path), (i, false));
     }
     for mut e in new {
         // The deepest directory the index knows gives the prefix spelling.
@@ -668,9 +670,14 @@ pub fn apply_case_folding(
             let n = spelled.len();
             e.path[..n].copy_from_slice(spelled);
         }
-        if files.insert(fold(&e.path)) {
-            add_dirs(&mut dirs, &e.path);
-            kept.push(e);
+        match files.get(&fold(&e.path)) {
+            Some(&(i, true)) if kept[i].path == e.path => kept[i] = e,
+            Some(_) => {}
+            None => {
+                add_dirs(&mut dirs, &e.path);
+                files.insert(fold(&e.path), (kept.len(), true));
+                kept.push(e);
+            }
         }
     }
     kept.sort_by(|a, b| a.path.cmp(&b.path));
@@ -682,7 +689,10 @@ pub fn is_at_or_under(path: &[u8], dir: &[u8]) -> bool {
     path.starts_with(dir) && (path.len() == dir.len() || path[dir.len()] == b'/')
 }
 
-/// Paths present in exactly one of two sorted entry lists.
+/// Paths present in exactly one of two sorted entry lists, and paths whose
+/// entry git keeps as indexed (skip-worktree, assume-unchanged) before or
+/// after and that changed: their snapshot content follows the index, not
+/// the work tree.
 pub fn added_or_removed(old: &[TrackedEntry], new: &[TrackedEntry]) -> Vec<Vec<u8>> {
     use std::cmp::Ordering;
     let (mut i, mut j) = (0, 0);
@@ -703,6 +713,16 @@ pub fn added_or_removed(old: &[TrackedEntry], new: &[TrackedEntry]) -> Vec<Vec<u
                 j += 1;
             }
             Ordering::Equal => {
+                let (a, b) = (&old[i], &new[j]);
+                let pinned = |e: &TrackedEntry| e.skip_worktree || e.assume_unchanged;
+                if (pinned(a) || pinned(b))
+                    && (a.skip_worktree != b.skip_worktree
+                        || a.assume_unchanged != b.assume_unchanged
+                        || a.oid != b.oid
+                        || a.mode != b.mode)
+                {
+                    out.push(b.path.clone());
+                }
                 i += 1;
                 j += 1;
             }

@@ -337,7 +337,11 @@ impl<'a> Worker<'a> {
                         && std::fs::symlink_metadata(&abs).is_ok()
                 })
             {
-                self.out.entries.push(keep);
+                // Unless the work tree put something new in its way: `git
+                // add` then replaces the entry (file ↔ directory).
+                if !collides(found, &t.path) {
+                    self.out.entries.push(keep);
+                }
                 continue;
             }
             let meta = match ancestors_are_dirs(ctx.workdir, &t.path, &repo_dirs, &mut dir_ok) {
@@ -376,6 +380,25 @@ impl<'a> Worker<'a> {
             }
         }
     }
+}
+
+/// Does the sorted walk result hold a path below `path`, or `path`'s parent
+/// directory as a file?
+fn collides(found: &[Entry], path: &[u8]) -> bool {
+    let mut below = path.to_vec();
+    below.push(b'/');
+    let at = found.partition_point(|e| e.path < below);
+    if found.get(at).is_some_and(|e| e.path.starts_with(&below)) {
+        return true;
+    }
+    path.iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'/')
+        .any(|(i, _)| {
+            found
+                .binary_search_by(|e| e.path.as_slice().cmp(&path[..i]))
+                .is_ok()
+        })
 }
 
 /// Binary search for `rel` in a sorted slice of index entries.
