@@ -182,19 +182,24 @@ fn blob_at(repo: &TestRepo, tree: &str, path: &str) -> String {
 /// entries of the shared index.
 fn split_index_repo() -> TestRepo {
     let repo = TestRepo::new();
-    for i in 0..20 {
-        repo.write(&format!("f{i:02}"), &i.to_string());
+    // Enough entries for bitmaps of several 64-bit words.
+    for i in 0..200 {
+        repo.write(&format!("f{i:03}"), &i.to_string());
     }
     repo.commit_all("init");
     repo.git(&["update-index", "--split-index"]);
     repo.git(&["config", "splitIndex.maxPercentChange", "100"]);
-    repo.write("f03", "changed and staged");
-    repo.git(&["add", "f03"]); // replace bitmap
-    repo.git(&["rm", "-q", "--cached", "f05"]); // delete bitmap
+    for f in ["f003", "f130", "f199"] {
+        repo.write(f, "changed and staged");
+        repo.git(&["add", f]); // replace bitmap
+    }
+    repo.git(&["rm", "-q", "--cached", "f005", "f140"]); // delete bitmap
     repo.write("staged-new", "n");
-    repo.git(&["add", "staged-new"]); // an added entry
-    repo.write("f07", "changed, not staged");
-    repo.remove("f09");
+    repo.write("f150-new", "n");
+    repo.git(&["add", "staged-new", "f150-new"]); // added entries
+    repo.write("f007", "changed, not staged");
+    repo.write("f180", "changed, not staged");
+    repo.remove("f009");
     repo.write("untracked", "u");
     let index = std::fs::read(repo.abs(".git/index")).unwrap();
     assert!(index.windows(4).any(|w| w == b"link"), "a split index");

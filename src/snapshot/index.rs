@@ -63,21 +63,12 @@ const EXTENDED: u16 = 1 << 14;
 const ENTRY_FIXED: usize = 40 + 20 + 2;
 const OID_LEN: usize = 20;
 
-/// One entry as stored, before stages are folded.
-struct Raw {
-    path: Vec<u8>,
-    mode: u32,
-    oid: Oid,
-    stat: IndexStat,
-    flags: u16,
-    ext_flags: u16,
-}
-
-impl Raw {
-    fn stage(&self) -> u16 {
-        (self.flags >> 12) & 0x3
-    }
-}
+/// What [`finish`] needs of an entry's flags besides [`TrackedEntry`]'s
+/// fields: the stage (bits 0–1) and intent-to-add. Kept in a side vector
+/// so the entries are built once, in place (a second 100k-entry vector
+/// costs more than the parsing).
+const META_STAGE: u8 = 0b011;
+const META_INTENT_TO_ADD: u8 = 0b100;
 
 /// The `link` extension of a split index.
 struct Link {
@@ -86,9 +77,11 @@ struct Link {
     replace: Vec<usize>,
 }
 
-/// An index file's entries and the extensions that change their meaning.
+/// An index file's entries (stat data not yet judged, stages not yet
+/// folded) and the extensions that change their meaning.
 struct Parsed {
-    entries: Vec<Raw>,
+    entries: Vec<TrackedEntry>,
+    meta: Vec<u8>,
     link: Option<Link>,
 }
 
@@ -108,7 +101,7 @@ pub fn parse(b: &[u8], racy_since: (i64, u32)) -> Result<Vec<TrackedEntry>, Inde
             "a split index needs its shared index".into(),
         ));
     }
-    Ok(finish(parsed.entries, racy_since))
+    Ok(finish(parsed.entries, &parsed.meta, racy_since))
 }
 
 fn parse_raw(b: &[u8]) -> Result<Parsed, IndexUnreadable> {
@@ -129,7 +122,8 @@ fn parse_raw(b: &[u8]) -> Result<Parsed, IndexUnreadable> {
     }
     let count = be32(8)? as usize;
     let end_of_data = b.len() - 20;
-    let mut entries: Vec<Raw> = Vec::with_capacity(count.min(1 << 24));
+    let mut entries: Vec<TrackedEntry> = Vec::with_capacity(count.min(1 << 24));
+    let mut meta: Vec<u8> = Vec::with_capacity(count.min(1 << 24));
     let mut pos = 12;
     let mut prev_path: Vec<u8> = Vec::new();
     for _ in 0..count {
@@ -185,14 +179,20 @@ fn parse_raw(b: &[u8]) -> Result<Parsed, IndexUnreadable> {
             pos = start + (pos - start + nul + 8) / 8 * 8;
             p
         };
-        entries.push(Raw {
+        entries.push(TrackedEntry {
             path,
             mode,
             oid,
-            stat,
-            flags,
-            ext_flags,
+            stat: Some(stat),
+            skip_worktree: ext_flags & SKIP_WORKTREE != 0,
+            assume_unchanged: flags & ASSUME_VALID != 0,
         });
+        let ita = if ext_flags & INTENT_TO_ADD != 0 {
+            META_INTENT_TO_ADD
+        } else {
+            0
+        };
+        meta.push(((flags >> 12) as u8 & META_STAGE) | ita);
     }
     // Extensions: 4-byte signature, 4-byte length, data.
     let mut link = None;
@@ -218,36 +218,44 @@ fn parse_raw(b: &[u8]) -> Result<Parsed, IndexUnreadable> {
         }
         pos = data_end;
     }
-    Ok(Parsed { entries, link })
+    Ok(Parsed {
+        entries,
+        meta,
+        link,
+    })
 }
 
 /// Fold conflict stages into one entry per path and decide which stat data
-/// can be trusted.
-fn finish(raw: Vec<Raw>, racy_since: (i64, u32)) -> Vec<TrackedEntry> {
-    let mut entries: Vec<TrackedEntry> = Vec::with_capacity(raw.len());
-    for r in raw {
-        let conflicted = r.stage() != 0;
-        if conflicted && entries.last().is_some_and(|last| last.path == r.path) {
+/// can be trusted, in place.
+fn finish(
+    mut entries: Vec<TrackedEntry>,
+    meta: &[u8],
+    racy_since: (i64, u32),
+) -> Vec<TrackedEntry> {
+    let mut kept = 0;
+    for i in 0..entries.len() {
+        let conflicted = meta[i] & META_STAGE != 0;
+        if conflicted && kept > 0 && entries[kept - 1].path == entries[i].path {
             // Several stages of one path: one entry, always hashed.
             continue;
         }
+        let e = &mut entries[i];
         // Racy: modified in the same instant the index was written; git
         // itself would re-check the content, so do we.
-        let racy = (i64::from(r.stat.mtime_s), r.stat.mtime_ns) >= racy_since;
-        let trusted = !conflicted && r.ext_flags & INTENT_TO_ADD == 0 && !racy;
-        // A sparse directory entry (`dir/`, mode 040000) is always
-        // skip-worktree; its name loses the slash once expanded.
-        let skip_worktree = r.ext_flags & SKIP_WORKTREE != 0;
-        entries.push(TrackedEntry {
-            mode: r.mode,
-            oid: r.oid,
-            stat: trusted.then_some(r.stat),
-            skip_worktree,
-            // git ignores CE_VALID on unmerged entries.
-            assume_unchanged: r.flags & ASSUME_VALID != 0 && !conflicted,
-            path: r.path,
-        });
+        let racy = e
+            .stat
+            .is_some_and(|s| (i64::from(s.mtime_s), s.mtime_ns) >= racy_since);
+        if conflicted || meta[i] & META_INTENT_TO_ADD != 0 || racy {
+            e.stat = None;
+        }
+        // git ignores CE_VALID on unmerged entries.
+        e.assume_unchanged &= !conflicted;
+        if kept != i {
+            entries.swap(kept, i);
+        }
+        kept += 1;
     }
+    entries.truncate(kept);
     entries
 }
 
@@ -327,47 +335,67 @@ fn ewah_bits(b: &[u8]) -> Option<(Vec<usize>, usize)> {
 /// Apply a split index's `link` to the entries of its shared index: replace
 /// (the k-th set bit takes the k-th entry of the split file, keeping the
 /// shared entry's name), delete, then add the split file's other entries.
-fn merge_split(
-    mut base: Vec<Raw>,
-    mut own: Vec<Raw>,
-    link: &Link,
-) -> Result<Vec<Raw>, IndexUnreadable> {
+fn merge_split(base: Parsed, own: Parsed, link: &Link) -> Result<Parsed, IndexUnreadable> {
     let bad = |what: &str| IndexUnreadable(format!("malformed split index: {what}"));
+    let (mut entries, mut meta) = (base.entries, base.meta);
+    let (mut own, mut own_meta) = (own.entries, own.meta);
     if link.replace.len() > own.len() {
         return Err(bad("more replacements than entries"));
     }
     let added = own.split_off(link.replace.len());
-    for (&at, mut new) in link.replace.iter().zip(own) {
-        let old = base.get_mut(at).ok_or_else(|| bad("replace bitmap"))?;
+    let added_meta = own_meta.split_off(link.replace.len());
+    for ((&at, mut new), m) in link.replace.iter().zip(own).zip(own_meta) {
+        let old = entries.get_mut(at).ok_or_else(|| bad("replace bitmap"))?;
         if new.path.is_empty() {
             new.path = std::mem::take(&mut old.path);
         }
         *old = new;
+        meta[at] = m;
     }
-    let mut keep = vec![true; base.len()];
-    for &at in &link.delete {
-        *keep.get_mut(at).ok_or_else(|| bad("delete bitmap"))? = false;
+    if !link.delete.is_empty() {
+        let mut keep = vec![true; entries.len()];
+        for &at in &link.delete {
+            *keep.get_mut(at).ok_or_else(|| bad("delete bitmap"))? = false;
+        }
+        let mut k = keep.iter();
+        entries.retain(|_| *k.next().unwrap_or(&true));
+        let mut k = keep.iter();
+        meta.retain(|_| *k.next().unwrap_or(&true));
     }
-    let mut keep = keep.into_iter();
-    base.retain(|_| keep.next().unwrap_or(true));
-    if added.iter().any(|r| r.path.is_empty()) {
+    if added.iter().any(|e| e.path.is_empty()) {
         return Err(bad("added entry without a name"));
     }
     if added.is_empty() {
-        return Ok(base);
+        return Ok(Parsed {
+            entries,
+            meta,
+            link: None,
+        });
     }
     // Both lists are sorted by (path, stage); an added entry wins a tie.
-    let mut out = Vec::with_capacity(base.len() + added.len());
-    let mut base = base.into_iter().peekable();
-    for a in added {
-        while let Some(b) = base.next_if(|b| (&b.path, b.stage()) < (&a.path, a.stage())) {
+    let n = entries.len() + added.len();
+    let (mut out, mut out_meta) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut base = entries.into_iter().zip(meta).peekable();
+    for (a, am) in added.into_iter().zip(added_meta) {
+        let ka = (a.path.as_slice(), am & META_STAGE);
+        while let Some((b, bm)) = base.next_if(|(b, bm)| (b.path.as_slice(), bm & META_STAGE) < ka)
+        {
             out.push(b);
+            out_meta.push(bm);
         }
-        base.next_if(|b| b.path == a.path && b.stage() == a.stage());
+        base.next_if(|(b, bm)| (b.path.as_slice(), bm & META_STAGE) == ka);
         out.push(a);
+        out_meta.push(am);
     }
-    out.extend(base);
-    Ok(out)
+    for (b, bm) in base {
+        out.push(b);
+        out_meta.push(bm);
+    }
+    Ok(Parsed {
+        entries: out,
+        meta: out_meta,
+        link: None,
+    })
 }
 
 /// Replace each sparse directory entry (`dir/`, mode 040000) by the files
@@ -471,9 +499,9 @@ fn entries_of(
     racy_since: (i64, u32),
     repo: &git2::Repository,
 ) -> Result<Vec<TrackedEntry>, IndexUnreadable> {
-    let parsed = parse_raw(bytes)?;
-    let raw = match parsed.link {
-        None => parsed.entries,
+    let mut parsed = parse_raw(bytes)?;
+    let parsed = match parsed.link.take() {
+        None => parsed,
         Some(link) => {
             let shared_path = repo.path().join(format!("sharedindex.{}", link.shared));
             let shared = read_optional(&shared_path)?.ok_or_else(|| {
@@ -483,10 +511,10 @@ fn entries_of(
             if base.link.is_some() {
                 return Err(IndexUnreadable("a shared index that is split again".into()));
             }
-            merge_split(base.entries, parsed.entries, &link)?
+            merge_split(base, parsed, &link)?
         }
     };
-    expand_sparse_dirs(finish(raw, racy_since), repo)
+    expand_sparse_dirs(finish(parsed.entries, &parsed.meta, racy_since), repo)
 }
 
 impl Tracked {
@@ -729,4 +757,52 @@ pub fn added_or_removed(old: &[TrackedEntry], new: &[TrackedEntry]) -> Vec<Vec<u
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ewah_bits;
+
+    fn ewah(bit_size: u32, words: &[u64]) -> Vec<u8> {
+        let mut b = bit_size.to_be_bytes().to_vec();
+        b.extend((words.len() as u32).to_be_bytes());
+        for w in words {
+            b.extend(w.to_be_bytes());
+        }
+        b.extend(0u32.to_be_bytes());
+        b
+    }
+
+    /// Marker word: running bit, run length in words, literal words after.
+    fn rlw(run_bit: bool, run: u64, literals: u64) -> u64 {
+        u64::from(run_bit) | (run << 1) | (literals << 33)
+    }
+
+    #[test]
+    fn ewah_runs_and_literals() {
+        // One word of zeros, one literal with bits 0 and 2, then a run of
+        // one word of ones (bits 128..192), cut to 150 bits.
+        let bytes = ewah(150, &[rlw(false, 1, 1), 0b101, rlw(true, 1, 0)]);
+        let (bits, used) = ewah_bits(&bytes).unwrap();
+        assert_eq!(used, bytes.len());
+        let mut want = vec![64, 66];
+        want.extend(128..150);
+        assert_eq!(bits, want);
+        // Empty bitmap.
+        assert_eq!(ewah_bits(&ewah(0, &[])).unwrap().0, Vec::<usize>::new());
+    }
+
+    #[test]
+    fn ewah_malformed_is_refused_not_a_panic() {
+        // A marker promising literal words that are not there.
+        assert!(ewah_bits(&ewah(64, &[rlw(false, 0, 3)])).is_none());
+        // A run of ones the size of the universe is cut to the bit count.
+        let (bits, _) = ewah_bits(&ewah(10, &[rlw(true, u64::from(u32::MAX), 0)])).unwrap();
+        assert_eq!(bits, (0..10).collect::<Vec<_>>());
+        // Truncated anywhere.
+        let bytes = ewah(150, &[rlw(false, 1, 1), 0b101, rlw(true, 1, 0)]);
+        for cut in 0..bytes.len() {
+            assert!(ewah_bits(&bytes[..cut]).is_none(), "cut at {cut}");
+        }
+    }
 }
