@@ -332,9 +332,11 @@ fn move_branch(ws: &Workspace, refname: &str, old: Option<Oid>, new: Oid, log: &
 }
 
 /// A copy of the user's index moved to `commit` (`git read-tree --reset
-/// <commit>`: entries whose content does not change keep their stat data,
-/// so nothing unchanged is re-read; HEAD is not touched), then `git update-index -q --refresh` for
-/// stat data of the committed paths. Built in the state dir.
+/// <commit>`: entries whose content does not change keep their stat data
+/// and their skip-worktree / assume-unchanged bits — the snapshot recorded
+/// those entries as indexed, so they do not change — and HEAD is not
+/// touched), then `git update-index -q --refresh` for stat data of the
+/// committed paths. Built in the state dir.
 fn stage_index(ws: &Workspace, commit: Oid) -> std::result::Result<PathBuf, String> {
     let state = ws.ensure_state_dir().map_err(|e| e.to_string())?;
     let staged = state.join(format!("squash-index.{}", std::process::id()));

@@ -1,6 +1,7 @@
 //! Library-level tests of the snapshot engine on the cases the random
-//! differential test cannot reach easily: submodules, indexes libgit2 cannot
-//! read (split, sparse), linked work trees, merges in progress, special
+//! differential test cannot reach easily: submodules, split and sparse
+//! indexes, skip-worktree / assume-unchanged entries, `core.ignorecase`,
+//! linked work trees, merges in progress, special
 //! files, files vanishing mid-scan, and the stat cache's behaviour.
 
 mod common;
@@ -151,19 +152,72 @@ fn uninitialised_submodule_keeps_its_recorded_commit() {
     assert_eq!(scan(&clone).tree.to_string(), clone.oracle_tree());
 }
 
-#[test]
-fn split_index_falls_back_to_git_and_stays_exact() {
+/// A scan with `savepoint.maxFileSize` / `savepoint.exclude` set through
+/// git config, as `snap` reads them.
+fn scan_with(
+    repo: &TestRepo,
+    max_file_size: u64,
+    exclude: &[&str],
+) -> savepoint::snapshot::TreeOutcome {
+    let ws = repo.workspace();
+    let cfg = Config::load(ws.repo()).unwrap();
+    let mut opts = ScanOptions::from_config(&cfg);
+    opts.max_file_size = max_file_size;
+    opts.exclude = exclude.iter().map(|s| s.to_string()).collect();
+    Engine::new(&ws, opts).unwrap().scan(&ws).unwrap()
+}
+
+fn tree_paths(repo: &TestRepo, tree: &str) -> Vec<String> {
+    repo.git(&["ls-tree", "-r", "--name-only", tree])
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn blob_at(repo: &TestRepo, tree: &str, path: &str) -> String {
+    repo.git(&["rev-parse", &format!("{tree}:{path}")])
+}
+
+/// A split index whose `link` extension deletes, replaces and adds
+/// entries of the shared index.
+fn split_index_repo() -> TestRepo {
     let repo = TestRepo::new();
-    for i in 0..20 {
-        repo.write(&format!("f{i}"), &i.to_string());
+    // Enough entries for bitmaps of several 64-bit words.
+    for i in 0..200 {
+        repo.write(&format!("f{i:03}"), &i.to_string());
+        // Older than the index, so its stat data is trusted (not racy).
+        age(&repo, &format!("f{i:03}"), 10);
     }
     repo.commit_all("init");
     repo.git(&["update-index", "--split-index"]);
-    repo.write("f3", "changed");
-    repo.write("new", "n");
+    repo.git(&["config", "splitIndex.maxPercentChange", "100"]);
+    for f in ["f003", "f130", "f199"] {
+        repo.write(f, "changed and staged");
+        repo.git(&["add", f]); // replace bitmap
+    }
+    repo.git(&["rm", "-q", "--cached", "f005", "f140"]); // delete bitmap
+    repo.write("staged-new", "n");
+    repo.write("f150-new", "n");
+    repo.git(&["add", "staged-new", "f150-new"]); // added entries
+    repo.write("f007", "changed, not staged");
+    repo.write("f180", "changed, not staged");
+    repo.remove("f009");
+    repo.write("untracked", "u");
+    let index = std::fs::read(repo.abs(".git/index")).unwrap();
+    assert!(index.windows(4).any(|w| w == b"link"), "a split index");
+    repo
+}
+
+#[test]
+fn split_index_is_read_directly_and_stays_exact() {
+    let repo = split_index_repo();
     let before = repo.user_state();
     let out = scan(&repo);
-    assert!(out.stats.used_git_cli, "libgit2 cannot read a split index");
+    assert!(!out.stats.used_git_cli, "split indexes are read directly");
+    assert!(
+        out.stats.from_index > 0,
+        "the shared entries' stat data is used"
+    );
     assert_eq!(out.tree.to_string(), repo.oracle_tree());
     assert_eq!(repo.user_state(), before);
     let snap = repo.snap("manual");
@@ -172,26 +226,244 @@ fn split_index_falls_back_to_git_and_stays_exact() {
 }
 
 #[test]
-fn sparse_checkout_keeps_entries_outside_the_cone() {
+fn split_index_honours_max_file_size_and_exclude() {
+    let repo = split_index_repo();
+    repo.write("secret.env", "password=hunter2\n");
+    repo.write("big.bin", &"x".repeat(4096));
+    let out = scan_with(&repo, 1024, &["*.env"]);
+    assert!(!out.stats.used_git_cli);
+    let tree = out.tree.to_string();
+    let paths = tree_paths(&repo, &tree);
+    assert!(!paths.iter().any(|p| p == "secret.env"), "{paths:?}");
+    assert!(!paths.iter().any(|p| p == "big.bin"), "{paths:?}");
+    assert!(
+        out.skipped.iter().any(|s| s.path == b"big.bin"),
+        "{:?}",
+        out.skipped
+    );
+    // Everything else is exactly git's.
+    repo.remove("secret.env");
+    repo.remove("big.bin");
+    assert_eq!(tree, repo.oracle_tree());
+}
+
+/// A cone-mode sparse checkout of `in/` (with or without a sparse index):
+/// `out/` and `out2/` are not checked out.
+fn sparse_repo(sparse_index: bool) -> TestRepo {
     let repo = TestRepo::new();
     repo.write("in/a", "a");
     repo.write("out/b", "b");
+    repo.write("out/deep/c", "c");
+    repo.write("out2/d", "d");
+    repo.write("top", "t");
     repo.commit_all("init");
-    repo.git(&["sparse-checkout", "set", "--cone", "--sparse-index", "in"]);
+    let flag = if sparse_index {
+        "--sparse-index"
+    } else {
+        "--no-sparse-index"
+    };
+    repo.git(&["sparse-checkout", "set", "--cone", flag, "in"]);
     assert!(!repo.abs("out/b").exists());
+    let index = std::fs::read(repo.abs(".git/index")).unwrap();
+    assert_eq!(
+        index.windows(4).any(|w| w == b"sdir"),
+        sparse_index,
+        "sparse index as asked"
+    );
+    repo
+}
+
+/// Everything present is recorded, in and out of the cone; entries that
+/// are not checked out keep their indexed content.
+fn sparse_rule(sparse_index: bool) {
+    let repo = sparse_repo(sparse_index);
     repo.write("in/a", "changed");
+    repo.write("out/new", "untracked outside the cone");
+    repo.write("out/b", "materialised and changed");
+    let before = repo.user_state();
     let out = scan(&repo);
-    assert!(out.stats.used_git_cli, "libgit2 cannot read a sparse index");
-    assert_eq!(out.tree.to_string(), repo.oracle_tree());
-    // And without a sparse index (skip-worktree bits read by libgit2).
+    assert!(
+        !out.stats.used_git_cli,
+        "sparse checkouts are read directly"
+    );
+    let tree = out.tree.to_string();
+    assert_eq!(tree, repo.oracle_tree_sparse());
+    let paths = tree_paths(&repo, &tree);
+    for p in ["in/a", "out/b", "out/new", "out/deep/c", "out2/d", "top"] {
+        assert!(paths.iter().any(|x| x == p), "{p} in {paths:?}");
+    }
+    assert_eq!(repo.user_state(), before);
+    // The CLI records it too (the git fallback used to refuse).
+    let snap = repo.json(&["snap"]);
+    assert_eq!(snap["created"], true, "{snap}");
+    assert_eq!(snap["tree"], tree.as_str());
+    // And incremental updates agree.
+    let ws = repo.workspace();
+    let cfg = Config::load(ws.repo()).unwrap();
+    let mut eng = Engine::new(&ws, ScanOptions::from_config(&cfg)).unwrap();
+    let base = eng.scan(&ws).unwrap().tree;
+    repo.write("out2/new", "another one");
+    repo.remove("out/b");
+    let paths = [std::path::PathBuf::from("out2/new"), "out/b".into()];
+    let next = eng.update(&ws, base, &paths).unwrap().tree;
+    assert_eq!(next.to_string(), repo.oracle_tree_sparse());
+}
+
+#[test]
+fn sparse_index_with_out_of_cone_file_snapshots() {
+    sparse_rule(true);
+}
+
+#[test]
+fn sparse_checkout_without_sparse_index_same_rule() {
+    sparse_rule(false);
+}
+
+#[test]
+fn sparse_index_honours_max_file_size_and_exclude() {
+    let repo = sparse_repo(true);
+    repo.write("out/secret.env", "password=hunter2\n");
+    repo.write("out/big.bin", &"x".repeat(4096));
+    repo.write("out/fine", "f");
+    let out = scan_with(&repo, 1024, &["*.env"]);
+    assert!(!out.stats.used_git_cli);
+    let tree = out.tree.to_string();
+    let paths = tree_paths(&repo, &tree);
+    assert!(
+        !paths.iter().any(|p| p.ends_with("secret.env")),
+        "{paths:?}"
+    );
+    assert!(!paths.iter().any(|p| p.ends_with("big.bin")), "{paths:?}");
+    assert!(out.skipped.iter().any(|s| s.path == b"out/big.bin"));
+    repo.remove("out/secret.env");
+    repo.remove("out/big.bin");
+    assert_eq!(tree, repo.oracle_tree_sparse());
+}
+
+#[test]
+fn skip_worktree_entry_kept_as_indexed() {
+    let repo = TestRepo::new();
+    repo.write("config.ini", "password=changeme\n");
+    repo.write("gone", "g");
+    repo.write("other", "o");
+    repo.commit_all("init");
+    let committed = blob_at(&repo, "HEAD", "config.ini");
+    repo.git(&["update-index", "--skip-worktree", "config.ini", "gone"]);
+    repo.write("config.ini", "password=local-secret\n");
+    repo.remove("gone");
+    repo.write("other", "changed");
+    let before = repo.user_state();
+    let tree = scan(&repo).tree.to_string();
+    assert_eq!(tree, repo.oracle_tree());
+    assert_eq!(blob_at(&repo, &tree, "config.ini"), committed);
+    assert!(tree_paths(&repo, &tree).contains(&"gone".to_owned()));
+    // The same through the CLI, with a warm stat cache, and incrementally.
+    repo.snap("manual");
+    assert_eq!(repo.tree_of("refs/savepoint/heads/main"), tree);
+    assert_eq!(scan(&repo).tree.to_string(), tree);
+    let ws = repo.workspace();
+    let cfg = Config::load(ws.repo()).unwrap();
+    let mut eng = Engine::new(&ws, ScanOptions::from_config(&cfg)).unwrap();
+    let base = eng.scan(&ws).unwrap().tree;
+    repo.write("config.ini", "password=another\n");
+    let next = eng
+        .update(&ws, base, &["config.ini".into(), "gone".into()])
+        .unwrap()
+        .tree;
+    assert_eq!(next.to_string(), tree);
+    assert_eq!(repo.user_state(), before);
+}
+
+#[test]
+fn assume_unchanged_entry_kept_as_indexed() {
+    let repo = TestRepo::new();
+    repo.write("settings.json", "{}\n");
+    repo.write("gone", "g");
+    repo.write("ignored.log", "tracked but ignored\n");
+    repo.commit_all("init");
+    repo.write(".gitignore", "*.log\n");
+    let committed = blob_at(&repo, "HEAD", "settings.json");
     repo.git(&[
-        "sparse-checkout",
-        "set",
-        "--cone",
-        "--no-sparse-index",
-        "in",
+        "update-index",
+        "--assume-unchanged",
+        "settings.json",
+        "gone",
+        "ignored.log",
     ]);
+    repo.write("settings.json", "{\"token\": \"local\"}\n");
+    repo.write("ignored.log", "changed\n");
+    repo.remove("gone");
+    let tree = scan(&repo).tree.to_string();
+    assert_eq!(tree, repo.oracle_tree());
+    assert_eq!(blob_at(&repo, &tree, "settings.json"), committed);
+    assert!(tree_paths(&repo, &tree).contains(&"gone".to_owned()));
+}
+
+#[test]
+fn ignorecase_patterns_match_case_insensitively() {
+    let repo = TestRepo::new();
+    repo.git(&["config", "core.ignorecase", "true"]);
+    repo.write(".gitignore", "*.log\nBUILD/\n");
+    repo.write("src/a.rs", "a");
+    repo.commit_all("init");
+    repo.write("DEBUG.LOG", "noise");
+    repo.write("Sub/Trace.Log", "noise");
+    repo.write("build/out.o", "object");
+    repo.write("notes.TXT", "excluded by savepoint.exclude");
+    repo.write("keep.md", "k");
+    let out = scan_with(&repo, u64::MAX, &["*.txt"]);
+    let tree = out.tree.to_string();
+    let paths = tree_paths(&repo, &tree);
+    for p in ["DEBUG.LOG", "Sub/Trace.Log", "build/out.o", "notes.TXT"] {
+        assert!(!paths.iter().any(|x| x == p), "{p} in {paths:?}");
+    }
+    repo.remove("notes.TXT");
+    assert_eq!(tree, repo.oracle_tree());
+    // Case-sensitive again: the same files are recorded, as git does.
+    repo.git(&["config", "core.ignorecase", "false"]);
     assert_eq!(scan(&repo).tree.to_string(), repo.oracle_tree());
+}
+
+#[test]
+fn ignorecase_case_variant_updates_tracked_entry() {
+    let repo = TestRepo::new();
+    repo.git(&["config", "core.ignorecase", "true"]);
+    repo.write("README.md", "readme\n");
+    repo.write("Docs/guide.md", "guide\n");
+    repo.write("Gone/x", "x\n");
+    repo.commit_all("init");
+    // A case variant next to the tracked file: git takes it for the
+    // tracked file (never adds it under its own name); the tracked entry
+    // follows whatever is at the index's spelling.
+    repo.write("README.MD", "variant\n");
+    repo.write("README.md", "updated\n");
+    // A new file in a directory the index spells differently is filed
+    // under the index's spelling.
+    repo.write("docs/new.md", "new\n");
+    // A tracked directory renamed in case only: on this case-sensitive
+    // file system git sees its files deleted and the new spelling as a
+    // case variant of the tracked paths.
+    std::fs::rename(repo.abs("Gone"), repo.abs("gone")).unwrap();
+    repo.write("gone/y", "y\n");
+    let tree = scan(&repo).tree.to_string();
+    assert_eq!(tree, repo.oracle_tree());
+    let paths = tree_paths(&repo, &tree);
+    assert!(paths.contains(&"README.md".to_owned()), "{paths:?}");
+    assert!(!paths.contains(&"README.MD".to_owned()), "{paths:?}");
+    assert!(paths.contains(&"Docs/new.md".to_owned()), "{paths:?}");
+    assert_eq!(repo.git(&["show", &format!("{tree}:README.md")]), "updated");
+    // Incremental updates that involve a case variant agree as well.
+    let ws = repo.workspace();
+    let cfg = Config::load(ws.repo()).unwrap();
+    let mut eng = Engine::new(&ws, ScanOptions::from_config(&cfg)).unwrap();
+    let base = eng.scan(&ws).unwrap().tree;
+    repo.write("docs/other.md", "other\n");
+    repo.write("README.MD", "variant 2\n");
+    let next = eng
+        .update(&ws, base, &["docs/other.md".into(), "README.MD".into()])
+        .unwrap()
+        .tree;
+    assert_eq!(next.to_string(), repo.oracle_tree());
 }
 
 #[test]

@@ -112,6 +112,38 @@ fn unreadable_files_are_named_and_tracked_content_is_kept() {
 }
 
 #[test]
+fn unreadable_directory_keeps_tracked_entries() {
+    let repo = TestRepo::new();
+    repo.write("locked/a.txt", "a\n");
+    repo.write("locked/sub/b.txt", "b\n");
+    repo.write("ok.txt", "ok\n");
+    repo.commit_all("init");
+    repo.write("ok.txt", "changed\n");
+    repo.write("locked/new.txt", "cannot be seen\n");
+    repo.git(&["config", "--global", "safe.directory", "*"]);
+    open_up(&repo);
+    repo.chmod("locked", 0o000);
+    let out = unprivileged(&repo, &["snap", "--json"]);
+    no_panic(&out);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    repo.chmod("locked", 0o755);
+    assert!(out.status.success(), "{err}");
+    // The directory is named as skipped ...
+    assert!(
+        err.contains("locked") && err.contains("unreadable"),
+        "{err}"
+    );
+    // ... and its tracked files keep their indexed content, as `git add -A`
+    // keeps their index entries; nothing is recorded as deleted.
+    let r = "refs/savepoint/heads/main";
+    assert_eq!(repo.git(&["show", &format!("{r}:locked/a.txt")]), "a");
+    assert_eq!(repo.git(&["show", &format!("{r}:locked/sub/b.txt")]), "b");
+    assert_eq!(repo.git(&["show", &format!("{r}:ok.txt")]), "changed");
+    let changed = repo.git(&["diff", "--name-status", "HEAD", r]);
+    assert_eq!(changed, "M\tok.txt", "{changed}");
+}
+
+#[test]
 fn a_read_only_object_store_is_a_clear_error_and_changes_nothing() {
     let repo = TestRepo::new();
     repo.write("a.txt", "a\n");

@@ -379,3 +379,40 @@ fn mask_times(s: &str) -> String {
     }
     out
 }
+
+#[test]
+fn squash_keeps_skip_worktree_entries() {
+    let repo = TestRepo::new();
+    repo.write("config.ini", "password=changeme\n");
+    repo.write("settings.json", "{}\n");
+    repo.write("code.rs", "fn a() {}\n");
+    repo.commit_all("init");
+    let committed_ini = repo.rev("HEAD:config.ini");
+    let committed_json = repo.rev("HEAD:settings.json");
+    repo.git(&["update-index", "--skip-worktree", "config.ini"]);
+    repo.git(&["update-index", "--assume-unchanged", "settings.json"]);
+    repo.write("config.ini", "password=local-secret\n");
+    repo.write("settings.json", "{\"token\": \"local\"}\n");
+    repo.write("code.rs", "fn a() { 1 }\n");
+
+    let out = repo.json(&["squash", "-m", "Real work"]);
+    assert!(out["index_warning"].is_null(), "{out}");
+    // The local values never reach the commit.
+    assert_eq!(repo.rev("HEAD:config.ini"), committed_ini);
+    assert_eq!(repo.rev("HEAD:settings.json"), committed_json);
+    assert_eq!(repo.git(&["show", "HEAD:code.rs"]), "fn a() { 1 }");
+    // The index keeps both entries, their bits and their content; the
+    // work tree keeps the local values.
+    let flags = repo.git(&["ls-files", "-v", "config.ini", "settings.json", "code.rs"]);
+    assert_eq!(flags, "H code.rs\nS config.ini\nh settings.json", "{flags}");
+    let staged = repo.git(&["ls-files", "-s", "config.ini", "settings.json"]);
+    assert!(
+        staged.contains(&committed_ini) && staged.contains(&committed_json),
+        "{staged}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.abs("config.ini")).unwrap(),
+        "password=local-secret\n"
+    );
+    assert_eq!(status_porcelain(&repo), "", "git status is clean");
+}

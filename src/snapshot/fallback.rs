@@ -1,7 +1,10 @@
-//! When libgit2 cannot read the user's index (split index, sparse index, a
-//! newer format), compute the snapshot tree with the git CLI instead:
-//! `git add -A` into a throwaway copy of the index, then `git write-tree`.
-//! Slower, but exact, and the user's own index is still never written.
+//! When savepoint cannot read the user's index (a newer index version or an
+//! unknown mandatory extension — split and sparse indexes are read by
+//! [`super::index`]), compute the snapshot tree with the git CLI instead:
+//! `git add -A --sparse` into a throwaway copy of the index, then
+//! `git write-tree`. Slower, and `savepoint.maxFileSize` /
+//! `savepoint.exclude` cannot apply, but the user's index is never written.
+//! `copy_index` is shared with `squash`, which prepares the new index aside.
 
 use std::path::Path;
 use std::time::Instant;
@@ -49,13 +52,15 @@ pub fn scan_with_git_cli(ws: &Workspace, started: Instant) -> Result<TreeOutcome
         if user_index.exists() {
             copy_index(&user_index, &tmp)?;
         }
-        // A git dir inside the work tree is left out, as the walk does.
+        // `--sparse`: record what is present outside a sparse checkout's
+        // cone too, instead of refusing. A git dir inside the work tree is
+        // left out, as the walk does.
         let excludes: Vec<String> = ws
             .git_dirs_inside()
             .iter()
             .map(|d| format!(":(top,exclude,literal){}", String::from_utf8_lossy(d)))
             .collect();
-        let mut add = vec!["add", "-A"];
+        let mut add = vec!["add", "-A", "--sparse"];
         if !excludes.is_empty() {
             add.extend(["--", ":(top)"]);
             add.extend(excludes.iter().map(String::as_str));

@@ -4,6 +4,8 @@
 //! `savepoint.exclude` globs checked first. Matching itself is the `ignore`
 //! crate's gitignore implementation; this module only stacks the sources in
 //! git's order. The same stack serves the full walk and incremental updates.
+//! With `core.ignorecase` every pattern matches case-insensitively, as in
+//! git (`DEBUG.LOG` is ignored by `*.log`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,17 +19,24 @@ pub struct Excludes {
     extra: Option<Gitignore>,
     /// `info/exclude`, then `core.excludesFile`.
     global: Vec<Gitignore>,
+    /// `core.ignorecase`.
+    ignore_case: bool,
 }
 
 impl Excludes {
-    pub fn load(repo: &git2::Repository, workdir: &Path, extra: &[String]) -> Excludes {
+    pub fn load(
+        repo: &git2::Repository,
+        workdir: &Path,
+        extra: &[String],
+        ignore_case: bool,
+    ) -> Excludes {
         let mut global = Vec::new();
         let info = repo.commondir().join("info").join("exclude");
-        if let Some(gi) = from_file(workdir, &info) {
+        if let Some(gi) = from_file(workdir, &info, ignore_case) {
             global.push(gi);
         }
         if let Some(path) = excludes_file(repo) {
-            if let Some(gi) = from_file(workdir, &path) {
+            if let Some(gi) = from_file(workdir, &path, ignore_case) {
                 global.push(gi);
             }
         }
@@ -35,6 +44,7 @@ impl Excludes {
             None
         } else {
             let mut b = GitignoreBuilder::new(workdir);
+            b.case_insensitive(ignore_case).ok();
             for line in extra {
                 if let Err(e) = b.add_line(None, line) {
                     tracing::warn!(glob = %line, error = %e, "ignoring invalid savepoint.exclude glob");
@@ -42,15 +52,25 @@ impl Excludes {
             }
             b.build().ok().filter(|g| !g.is_empty())
         };
-        Excludes { extra, global }
+        Excludes {
+            extra,
+            global,
+            ignore_case,
+        }
+    }
+
+    /// Whether patterns match case-insensitively (`core.ignorecase`).
+    pub fn ignore_case(&self) -> bool {
+        self.ignore_case
     }
 }
 
-fn from_file(root: &Path, file: &Path) -> Option<Gitignore> {
+fn from_file(root: &Path, file: &Path, ignore_case: bool) -> Option<Gitignore> {
     if !file.is_file() {
         return None;
     }
     let mut b = GitignoreBuilder::new(root);
+    b.case_insensitive(ignore_case).ok();
     if let Some(e) = b.add(file) {
         tracing::warn!(file = %file.display(), error = %e, "problem reading ignore file");
     }
@@ -77,6 +97,8 @@ fn excludes_file(repo: &git2::Repository) -> Option<PathBuf> {
 pub struct DirRules {
     parent: Option<Arc<DirRules>>,
     matcher: Gitignore,
+    /// `core.ignorecase`, inherited from the root.
+    ignore_case: bool,
 }
 
 impl DirRules {
@@ -93,10 +115,11 @@ impl DirRules {
             tracing::warn!(file = %file.display(), "not following a symlinked .gitignore (git does not either)");
             return Arc::clone(parent);
         }
-        match from_file(dir, &file) {
+        match from_file(dir, &file, parent.ignore_case) {
             Some(matcher) => Arc::new(DirRules {
                 parent: Some(Arc::clone(parent)),
                 matcher,
+                ignore_case: parent.ignore_case,
             }),
             None => Arc::clone(parent),
         }
@@ -104,9 +127,16 @@ impl DirRules {
 
     /// No rules: the parent of the work tree root.
     pub fn empty() -> Arc<DirRules> {
+        Self::root(false)
+    }
+
+    /// No rules yet, `.gitignore` files below matched case-insensitively
+    /// when `ignore_case` (`core.ignorecase`).
+    pub fn root(ignore_case: bool) -> Arc<DirRules> {
         Arc::new(DirRules {
             parent: None,
             matcher: Gitignore::empty(),
+            ignore_case,
         })
     }
 

@@ -81,6 +81,17 @@ impl Engine {
         let rels = widen_to_replaced_ancestors(&base, rels);
         let recorded_at = now();
         let tracked = self.tracked.as_ref().expect("refreshed");
+        if tracked.ignore_case.is_some()
+            && rels.iter().any(|r| {
+                tracked.differs_in_case(r)
+                    || case_variant_in(repo, &base, r)
+                    || case_variant_on_disk(ws.workdir(), r)
+            })
+        {
+            // core.ignorecase: a case variant of a path in the index or in
+            // the snapshot; git's spelling rules need the whole picture.
+            return self.scan(ws);
+        }
         let ctx = self.ctx(ws, tracked);
         let mut worker = Worker::new(&ctx);
         let mut rules_memo: HashMap<Vec<u8>, (Arc<DirRules>, bool)> = HashMap::new();
@@ -100,15 +111,30 @@ impl Engine {
                 dir_rules(ws.workdir(), parent, &ctx, &mut rules_memo)
             else {
                 // An ancestor is not a directory (or is a nested repository):
-                // nothing at this path can be in the snapshot.
-                if in_base(rel) {
-                    builder.remove(bytes_path(rel));
-                }
+                // nothing at this path can be in the snapshot, except what
+                // git keeps as indexed.
+                keep_or_remove(rel, tracked, &odb, &mut ts, &mut builder, in_base(rel))?;
                 continue;
             };
-            let meta = std::fs::symlink_metadata(&abs).ok();
+            let meta = std::fs::symlink_metadata(&abs);
             let tracked_here = tracked.get(rel);
-            match meta {
+            if let Err(e) = &meta {
+                if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    // In a directory we may not search: what is tracked
+                    // there keeps its indexed content, as in a full scan.
+                    for t in tracked_here.into_iter().chain(tracked.below(rel)) {
+                        builder.upsert(bytes_path(&t.path), t.oid, file_mode(t.mode));
+                    }
+                    worker.out.skipped.push(super::Skipped {
+                        path: parent.to_vec(),
+                        reason: super::SkipReason::Unreadable {
+                            error: e.to_string(),
+                        },
+                    });
+                    continue;
+                }
+            }
+            match meta.ok() {
                 Some(m) if m.is_dir() => {
                     let ignored = parent_ignored || rules.is_ignored(ctx.excludes, &abs, true);
                     let mut out = if ignored {
@@ -198,17 +224,21 @@ impl Engine {
                             builder.upsert(bytes_path(rel), e.oid, file_mode(e.mode));
                         }
                         None => {
-                            if in_base(rel) {
-                                builder.remove(bytes_path(rel));
-                            }
+                            keep_or_remove(
+                                rel,
+                                tracked,
+                                &odb,
+                                &mut ts,
+                                &mut builder,
+                                in_base(rel),
+                            )?;
                         }
                     }
                 }
                 _ => {
-                    // Gone, or a FIFO/socket/device: not in the snapshot.
-                    if in_base(rel) {
-                        builder.remove(bytes_path(rel));
-                    }
+                    // Gone, or a FIFO/socket/device: not in the snapshot,
+                    // except what git keeps as indexed.
+                    keep_or_remove(rel, tracked, &odb, &mut ts, &mut builder, in_base(rel))?;
                 }
             }
         }
@@ -278,6 +308,46 @@ impl Engine {
             self.save_cache();
         }
     }
+}
+
+/// Nothing usable is at `rel`: keep the index entries at or below it that
+/// git leaves as indexed (skip-worktree, assume-unchanged), drop the rest.
+fn keep_or_remove(
+    rel: &[u8],
+    tracked: &super::index::Tracked,
+    odb: &git2::Odb<'_>,
+    ts: &mut TreeStats,
+    builder: &mut TreeUpdateBuilder,
+    in_base: bool,
+) -> Result<()> {
+    let kept: Vec<tree::Entry> = tracked
+        .get(rel)
+        .into_iter()
+        .chain(tracked.below(rel))
+        .filter(|t| tracked.keeps_indexed(t, || false))
+        .map(|t| tree::Entry {
+            path: t.path.clone(),
+            mode: t.mode,
+            oid: t.oid,
+        })
+        .collect();
+    match kept.as_slice() {
+        [] => {
+            if in_base {
+                builder.remove(bytes_path(rel));
+            }
+        }
+        [only] if only.path == rel => {
+            builder.upsert(bytes_path(rel), only.oid, file_mode(only.mode));
+        }
+        _ => {
+            let kept: Vec<_> = kept.into_iter().filter(|e| e.path != rel).collect();
+            let oid = tree::write_tree(odb, &kept, rel.len() + 1, ts)
+                .git_context(|| "write subtree".to_owned())?;
+            builder.upsert(bytes_path(rel), oid, FileMode::Tree);
+        }
+    }
+    Ok(())
 }
 
 /// The trees from `root` down to each changed path: those are the ones
@@ -429,6 +499,48 @@ fn real_paths_behind_symlinks(workdir: &Path, paths: &[PathBuf]) -> Vec<PathBuf>
     out
 }
 
+/// Does the tree hold, along `rel`, a name that differs from `rel`'s only
+/// in case?
+fn case_variant_in(repo: &git2::Repository, base: &git2::Tree<'_>, rel: &[u8]) -> bool {
+    let mut tree = base.clone();
+    for name in rel.split(|&b| b == b'/') {
+        let mut next = None;
+        for e in tree.iter() {
+            let n = e.name_bytes();
+            if n == name {
+                next = Some(e.id());
+            } else if n.eq_ignore_ascii_case(name) {
+                return true;
+            }
+        }
+        match next.and_then(|id| repo.find_tree(id).ok()) {
+            Some(t) => tree = t,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// Is there, along `rel`, a file or directory whose name differs from
+/// `rel`'s only in case, where `rel`'s own spelling does not exist? (On a
+/// case-insensitive file system the exact spelling always "exists".)
+fn case_variant_on_disk(workdir: &Path, rel: &[u8]) -> bool {
+    let mut dir = workdir.to_path_buf();
+    for name in rel.split(|&b| b == b'/') {
+        let next = dir.join(bytes_path(name));
+        if std::fs::symlink_metadata(&next).is_err() {
+            return std::fs::read_dir(&dir).is_ok_and(|entries| {
+                entries.flatten().any(|e| {
+                    let n = e.file_name();
+                    n.as_bytes() != name && n.as_bytes().eq_ignore_ascii_case(name)
+                })
+            });
+        }
+        dir = next;
+    }
+    false
+}
+
 fn parent_of(rel: &[u8]) -> &[u8] {
     match rel.iter().rposition(|&b| b == b'/') {
         Some(i) => &rel[..i],
@@ -451,7 +563,8 @@ fn dir_rules(
     let abs = workdir.join(bytes_path(dir));
     let result = if dir.is_empty() {
         let has = abs.join(".gitignore").is_file();
-        (DirRules::child(&DirRules::empty(), &abs, has), false)
+        let root = DirRules::root(ctx.excludes.ignore_case());
+        (DirRules::child(&root, &abs, has), false)
     } else {
         let (parent_rules, parent_ignored) = dir_rules(workdir, parent_of(dir), ctx, memo)?;
         let meta = std::fs::symlink_metadata(&abs).ok()?;

@@ -7,8 +7,10 @@
 //! ([`incremental`]). Ignore rules live in [`ignore`], attributes and the
 //! content conversions they select in [`attr`], stat fingerprints and
 //! the index view in [`stat`] / [`index`], the on-disk stat cache in
-//! [`cache`], object writing in [`blob`] and [`tree`]. When libgit2 cannot
-//! read the index (split or sparse index), [`fallback`] asks the git CLI.
+//! [`cache`], object writing in [`blob`] and [`tree`]. [`index`] reads every
+//! index format git writes (v2–v4, split, sparse); only an index it does not
+//! know (a future version, an unknown mandatory extension) goes to the git
+//! CLI through [`fallback`].
 
 pub mod attr;
 pub mod blob;
@@ -200,6 +202,7 @@ pub struct Engine {
     filemode: bool,
     symlinks: bool,
     attrs: AttrRules,
+    index_modes: IndexModes,
     progress: Option<Arc<AtomicU64>>,
     /// Paths that became tracked or untracked when the index was last
     /// re-read (`git add -f`, `git rm --cached`): an incremental update must
@@ -221,7 +224,13 @@ impl Engine {
         let filemode = cfg.get_bool("core.fileMode").unwrap_or(true);
         let symlinks = cfg.get_bool("core.symlinks").unwrap_or(true);
         Ok(Engine {
-            excludes: Excludes::load(repo, ws.workdir(), &opts.exclude),
+            index_modes: IndexModes::read(&cfg),
+            excludes: Excludes::load(
+                repo,
+                ws.workdir(),
+                &opts.exclude,
+                IndexModes::read(&cfg).ignore_case,
+            ),
             attrs: AttrRules::load(repo, ws.git_dir(), ws.workdir()),
             cache: StatCache::load(&cache_path),
             cache_path,
@@ -260,7 +269,21 @@ impl Engine {
     /// `core.excludesFile`, `savepoint.exclude`) and attribute sources
     /// with the config that drives conversions. Every full scan does this.
     pub fn reload_rules(&mut self, ws: &Workspace) {
-        self.excludes = Excludes::load(ws.repo(), ws.workdir(), &self.opts.exclude);
+        if let Ok(cfg) = ws.repo().config() {
+            let modes = IndexModes::read(&cfg);
+            if modes != self.index_modes {
+                self.index_modes = modes;
+                if let Some(t) = &mut self.tracked {
+                    modes.apply(t);
+                }
+            }
+        }
+        self.excludes = Excludes::load(
+            ws.repo(),
+            ws.workdir(),
+            &self.opts.exclude,
+            self.index_modes.ignore_case,
+        );
         self.attrs = AttrRules::load(ws.repo(), ws.git_dir(), ws.workdir());
     }
 
@@ -275,8 +298,9 @@ impl Engine {
     }
 
     /// (Re)load the index view when the index file changed since last time.
-    /// `false` means this index cannot be read directly (split or sparse
-    /// index; snapshots then go through the git command line).
+    /// `false` means this index cannot be read directly (a format this
+    /// version does not know; snapshots then go through the git command
+    /// line).
     pub fn refresh_tracked(&mut self, ws: &Workspace) -> bool {
         let path = ws.index_path();
         let current = std::fs::metadata(&path)
@@ -287,8 +311,9 @@ impl Engine {
                 return true;
             }
         }
-        match Tracked::load(&path) {
-            Ok(t) => {
+        match Tracked::load(&path, ws.repo()) {
+            Ok(mut t) => {
+                self.index_modes.apply(&mut t);
                 if let Some(old) = &self.tracked {
                     self.index_changed
                         .extend(index::added_or_removed(&old.entries, &t.entries));
@@ -297,7 +322,7 @@ impl Engine {
                 true
             }
             Err(index::IndexUnreadable(why)) => {
-                tracing::info!(reason = %why, "libgit2 cannot read this index (split or sparse index?); using the git command line");
+                tracing::warn!(reason = %why, "cannot read this index format; using `git add -A` in a temporary index (savepoint.maxFileSize and savepoint.exclude do not apply)");
                 self.tracked = None;
                 false
             }
@@ -350,7 +375,7 @@ impl Engine {
         let root = Job {
             rel: Vec::new(),
             abs: ws.workdir().to_path_buf(),
-            parent_rules: DirRules::empty(),
+            parent_rules: DirRules::root(self.excludes.ignore_case()),
             parent_attrs: std::sync::Arc::clone(self.attrs.root()),
         };
         // Sorted by path (each walker thread sorts its share).
@@ -367,6 +392,9 @@ impl Engine {
         if !extra.entries.is_empty() {
             entries.extend(extra.entries);
             entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        }
+        if tracked.ignore_case.is_some() {
+            entries = index::apply_case_folding(entries, tracked);
         }
         let mut stats = out.stats;
         stats.add(&extra.stats);
@@ -414,6 +442,33 @@ impl Engine {
         self.cache_dirty |= changed;
         if self.autosave {
             self.save_cache();
+        }
+    }
+}
+
+/// The git settings that change how index entries are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IndexModes {
+    /// `core.sparseCheckout` without `sparse.expectFilesOutsideOfPatterns`.
+    sparse_checkout: bool,
+    /// `core.ignorecase`.
+    ignore_case: bool,
+}
+
+impl IndexModes {
+    fn read(cfg: &git2::Config) -> IndexModes {
+        let flag = |key: &str| cfg.get_bool(key).unwrap_or(false);
+        IndexModes {
+            sparse_checkout: flag("core.sparseCheckout")
+                && !flag("sparse.expectFilesOutsideOfPatterns"),
+            ignore_case: flag("core.ignorecase"),
+        }
+    }
+
+    fn apply(self, t: &mut Tracked) {
+        t.sparse_checkout = self.sparse_checkout;
+        if t.ignore_case.is_some() != self.ignore_case {
+            t.set_ignore_case(self.ignore_case);
         }
     }
 }

@@ -211,6 +211,16 @@ impl<'a> Worker<'a> {
         if let Some(p) = ctx.progress {
             p.fetch_add(1, Ordering::Relaxed);
         }
+        if let Some(t) = tracked.filter(|t| ctx.tracked.keeps_indexed(t, || true)) {
+            // Skip-worktree / assume-unchanged: git does not look at it.
+            self.out.stats.from_index += 1;
+            self.out.entries.push(Entry {
+                path: rel,
+                mode: t.mode,
+                oid: t.oid,
+            });
+            return;
+        }
         let mode = match tracked {
             Some(t) if !ctx.symlinks && stat.is_file() && t.mode == MODE_LINK => t.mode,
             Some(t) if !ctx.filemode && stat.is_file() && t.mode & 0o170000 == 0o100000 => t.mode,
@@ -549,6 +559,9 @@ impl<'a> Worker<'a> {
                 continue; // tracked-but-ignored files come back in the tracked pass
             }
             let tracked = lookup(tracked_here, &rel);
+            if tracked.is_none() && ctx.tracked.is_case_alias(&rel) {
+                continue; // core.ignorecase: git takes it for the tracked file
+            }
             self.file_with(rel, &abs, stat, tracked, Some(&attrs));
         }
         subdirs
@@ -569,7 +582,7 @@ impl<'a> Worker<'a> {
         let ctx = self.ctx;
         let mut repo_dirs = self.out.repo_dirs.clone();
         repo_dirs.sort();
-        let mut dir_ok: std::collections::HashMap<Vec<u8>, bool> = Default::default();
+        let mut dir_ok: std::collections::HashMap<Vec<u8>, Option<bool>> = Default::default();
         let mut fi = 0;
         for t in tracked {
             while fi < found.len() && found[fi].path < t.path {
@@ -581,20 +594,39 @@ impl<'a> Worker<'a> {
             if pending.binary_search(&t.path.as_slice()).is_ok() {
                 continue;
             }
-            if t.skip_worktree {
-                self.out.entries.push(Entry {
-                    path: t.path.clone(),
-                    mode: t.mode,
-                    oid: t.oid,
-                });
-                continue;
-            }
-            if !ancestors_are_dirs(ctx.workdir, &t.path, &repo_dirs, &mut dir_ok) {
-                continue;
-            }
             let abs = ctx.workdir.join(std::ffi::OsStr::from_bytes(&t.path));
-            let Ok(meta) = std::fs::symlink_metadata(&abs) else {
-                continue; // deleted
+            let keep = Entry {
+                path: t.path.clone(),
+                mode: t.mode,
+                oid: t.oid,
+            };
+            if (t.skip_worktree || t.assume_unchanged)
+                && ctx.tracked.keeps_indexed(t, || {
+                    ancestors_are_dirs(ctx.workdir, &t.path, &repo_dirs, &mut dir_ok) != Some(false)
+                        && std::fs::symlink_metadata(&abs).is_ok()
+                })
+            {
+                // Unless the work tree put something new in its way: `git
+                // add` then replaces the entry (file ↔ directory).
+                if !collides(found, &t.path) {
+                    self.out.entries.push(keep);
+                }
+                continue;
+            }
+            let meta = match ancestors_are_dirs(ctx.workdir, &t.path, &repo_dirs, &mut dir_ok) {
+                Some(false) => continue,
+                Some(true) => std::fs::symlink_metadata(&abs),
+                None => Err(std::io::ErrorKind::PermissionDenied.into()),
+            };
+            let meta = match meta {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    // In a directory we may not search (its listing was
+                    // reported as skipped): git keeps the entry as indexed.
+                    self.out.entries.push(keep);
+                    continue;
+                }
+                Err(_) => continue, // deleted
             };
             if t.mode == MODE_GITLINK {
                 if meta.is_dir() {
@@ -619,6 +651,25 @@ impl<'a> Worker<'a> {
     }
 }
 
+/// Does the sorted walk result hold a path below `path`, or `path`'s parent
+/// directory as a file?
+fn collides(found: &[Entry], path: &[u8]) -> bool {
+    let mut below = path.to_vec();
+    below.push(b'/');
+    let at = found.partition_point(|e| e.path < below);
+    if found.get(at).is_some_and(|e| e.path.starts_with(&below)) {
+        return true;
+    }
+    path.iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'/')
+        .any(|(i, _)| {
+            found
+                .binary_search_by(|e| e.path.as_slice().cmp(&path[..i]))
+                .is_ok()
+        })
+}
+
 /// Binary search for `rel` in a sorted slice of index entries.
 fn lookup<'t>(entries: &'t [TrackedEntry], rel: &[u8]) -> Option<&'t TrackedEntry> {
     entries
@@ -628,34 +679,43 @@ fn lookup<'t>(entries: &'t [TrackedEntry], rel: &[u8]) -> Option<&'t TrackedEntr
 }
 
 /// Every ancestor directory of `path` is a real directory (not a symlink,
-/// not a nested repository): otherwise git would not look inside.
+/// not a nested repository): otherwise git would not look inside. `None`:
+/// an ancestor cannot be searched (permission denied), so nobody can tell.
 fn ancestors_are_dirs(
     workdir: &Path,
     path: &[u8],
     repo_dirs: &[Vec<u8>],
-    memo: &mut std::collections::HashMap<Vec<u8>, bool>,
-) -> bool {
+    memo: &mut std::collections::HashMap<Vec<u8>, Option<bool>>,
+) -> Option<bool> {
     let mut end = 0;
     while let Some(pos) = path[end..].iter().position(|&b| b == b'/') {
         let dir = &path[..end + pos];
         let ok = match memo.get(dir) {
             Some(&ok) => ok,
             None => {
-                let ok = repo_dirs
+                let ok = if repo_dirs
                     .binary_search_by(|d| d.as_slice().cmp(dir))
-                    .is_err()
-                    && std::fs::symlink_metadata(workdir.join(std::ffi::OsStr::from_bytes(dir)))
-                        .is_ok_and(|m| m.is_dir());
+                    .is_ok()
+                {
+                    Some(false)
+                } else {
+                    match std::fs::symlink_metadata(workdir.join(std::ffi::OsStr::from_bytes(dir)))
+                    {
+                        Ok(m) => Some(m.is_dir()),
+                        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => None,
+                        Err(_) => Some(false),
+                    }
+                };
                 memo.insert(dir.to_vec(), ok);
                 ok
             }
         };
-        if !ok {
-            return false;
+        if ok != Some(true) {
+            return ok;
         }
         end += pos + 1;
     }
-    true
+    Some(true)
 }
 
 /// Walk from `roots` with `threads` threads; results unsorted.
@@ -806,6 +866,7 @@ mod tests {
                 &git2::Repository::open(repo_dir.path()).unwrap(),
                 &root,
                 &[],
+                false,
             );
             let git_dir = repo_dir.path().join(".git");
             let repo = git2::Repository::open(repo_dir.path()).unwrap();

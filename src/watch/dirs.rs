@@ -127,7 +127,8 @@ impl WatchSet {
             if ignored && !rules.has_tracked_below(&rel) {
                 continue;
             }
-            let parent_rules = parent.map_or_else(DirRules::empty, |p| p.rules);
+            let parent_rules =
+                parent.map_or_else(|| DirRules::root(rules.excludes.ignore_case()), |p| p.rules);
             let info = DirInfo {
                 rules: DirRules::child(&parent_rules, &abs, has(b".gitignore")),
                 ignored,
@@ -198,7 +199,7 @@ mod tests {
 
     fn excludes(root: &Path) -> Excludes {
         let repo = git2::Repository::init(root).unwrap();
-        Excludes::load(&repo, root, &[])
+        Excludes::load(&repo, root, &[], false)
     }
 
     #[test]
@@ -228,8 +229,9 @@ mod tests {
                 oid: git2::Oid::zero(),
                 stat: None,
                 skip_worktree: false,
+                assume_unchanged: false,
             }],
-            index_stat: None,
+            ..Tracked::default()
         };
         let rules = Rules {
             excludes: &ex,

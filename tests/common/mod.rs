@@ -211,6 +211,18 @@ impl TestRepo {
     /// The oracle: `git add -A && git write-tree` in a throwaway copy of the
     /// index.
     pub fn oracle_tree(&self) -> String {
+        self.oracle_tree_with(&[])
+    }
+
+    /// The oracle of a sparse checkout: `git add -A --sparse` (everything
+    /// present in the work tree, the contract's rule; plain `git add -A`
+    /// refuses untracked files outside the cone).
+    pub fn oracle_tree_sparse(&self) -> String {
+        self.oracle_tree_with(&["--sparse"])
+    }
+
+    /// [`TestRepo::oracle_tree`] with extra `git add` arguments.
+    pub fn oracle_tree_with(&self, add_args: &[&str]) -> String {
         let tmp = tempfile::NamedTempFile::new().expect("tmp");
         let index = self.path().join(".git/index");
         if index.exists() {
@@ -219,7 +231,9 @@ impl TestRepo {
         } else {
             std::fs::remove_file(tmp.path()).ok();
         }
-        let add = self.git_output(&["add", "-A"], Some(tmp.path()));
+        let mut args = vec!["add", "-A"];
+        args.extend_from_slice(add_args);
+        let add = self.git_output(&args, Some(tmp.path()));
         assert!(
             add.status.success(),
             "oracle add failed: {}",
