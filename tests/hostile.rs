@@ -733,3 +733,87 @@ fn restore_and_recover_never_write_outside_while_a_directory_is_swapped_for_a_sy
     }
     assert_eq!(tree_state(outside.path()), before);
 }
+
+/// Issue 16 item 2: while another process keeps swapping a file (and its
+/// directory) for a symlink to a secret outside the work tree, no snapshot
+/// ever records the secret's content. Bounded: 200 snapshots or 60 s.
+#[test]
+fn snapshot_never_records_a_file_swapped_in_from_outside() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    const SECRET: &[u8] = b"TOP SECRET: the outside world\n";
+    let repo = TestRepo::new();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("f.txt"), SECRET).unwrap();
+    std::fs::write(outside.path().join("secret"), SECRET).unwrap();
+    repo.write("keep.txt", "keep\n");
+    repo.write("d/f.txt", "innocent\n");
+    repo.write("g.txt", "innocent too\n");
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (stop, root, out) = (
+            Arc::clone(&stop),
+            repo.path().to_path_buf(),
+            outside.path().to_path_buf(),
+        );
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                // The file itself becomes a symlink to the secret, and back.
+                let tmp = root.join(".swap-tmp");
+                let _ = std::fs::remove_file(&tmp);
+                let _ = std::os::unix::fs::symlink(out.join("secret"), &tmp);
+                let _ = std::fs::rename(&tmp, root.join("g.txt"));
+                let _ = std::fs::write(&tmp, "innocent too\n");
+                let _ = std::fs::rename(&tmp, root.join("g.txt"));
+                // The directory becomes a symlink to the outside dir, and back.
+                let dir = root.join("d");
+                let aside = root.join(".d-aside");
+                if std::fs::rename(&dir, &aside).is_ok() {
+                    let _ = std::os::unix::fs::symlink(&out, &dir);
+                    std::thread::yield_now();
+                    let _ = std::fs::remove_file(&dir);
+                    let _ = std::fs::rename(&aside, &dir);
+                }
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let ws = repo.workspace();
+    let cfg = savepoint::config::Config::load(ws.repo()).unwrap();
+    let r = git2::Repository::open(repo.path()).unwrap();
+    let started = std::time::Instant::now();
+    let mut leaks = Vec::new();
+    let mut rounds = 0;
+    while rounds < 200 && started.elapsed() < std::time::Duration::from_secs(60) {
+        rounds += 1;
+        // A fresh engine each round: no stat cache to hide a re-read.
+        let _ = std::fs::remove_file(repo.abs(".git/savepoint/stat-cache"));
+        let mut engine = savepoint::snapshot::Engine::new(
+            &ws,
+            savepoint::snapshot::ScanOptions::from_config(&cfg),
+        )
+        .unwrap();
+        let Ok(out) = engine.scan(&ws) else { continue };
+        let tree = r.find_tree(out.tree).unwrap();
+        tree.walk(git2::TreeWalkMode::PreOrder, |dir, e| {
+            if e.filemode() != 0o120000 && e.kind() == Some(git2::ObjectType::Blob) {
+                let blob = r.find_blob(e.id()).unwrap();
+                if blob.content() == SECRET {
+                    leaks.push(format!("{dir}{}", e.name().unwrap_or("?")));
+                }
+            }
+            git2::TreeWalkResult::Ok
+        })
+        .unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    assert!(swaps > 0 && rounds > 0);
+    assert!(
+        leaks.is_empty(),
+        "the secret from outside was recorded in {} of {rounds} snapshots ({swaps} swaps): {leaks:?}",
+        leaks.len()
+    );
+}

@@ -52,13 +52,15 @@ impl BlobWriter {
         })
     }
 
-    /// Hash and store a regular file's raw bytes.
+    /// Hash and store the raw bytes of an open regular file (opened by the
+    /// caller without following symlinks: see `fsys::open_file_at`).
     /// Returns the id and whether a new object may have been written.
-    pub fn write_file(&self, abs: &Path, size: u64) -> Result<(Oid, bool), HashError> {
+    pub fn write_file(&self, mut f: std::fs::File, size: u64) -> Result<(Oid, bool), HashError> {
         if size > STREAM_THRESHOLD {
-            return self.stream_file(abs);
+            return self.stream_file(f);
         }
-        let data = std::fs::read(abs).map_err(HashError::Read)?;
+        let mut data = Vec::with_capacity(size as usize);
+        f.read_to_end(&mut data).map_err(HashError::Read)?;
         self.write_bytes(&data)
     }
 
@@ -67,11 +69,12 @@ impl BlobWriter {
     /// keeps CRLFs when that blob has them, like `git add`).
     pub fn write_normalized(
         &self,
-        abs: &Path,
+        mut f: std::fs::File,
         eol: Eol,
         indexed: Option<Oid>,
     ) -> Result<(Oid, bool), HashError> {
-        let data = std::fs::read(abs).map_err(HashError::Read)?;
+        let mut data = Vec::new();
+        f.read_to_end(&mut data).map_err(HashError::Read)?;
         let index_has_crlf = || indexed.is_some_and(|oid| self.blob_has_crlf(oid));
         match crlf_to_git(&data, eol, index_has_crlf) {
             Some(converted) => self.write_bytes(&converted),
@@ -95,10 +98,11 @@ impl BlobWriter {
     /// taken when the file is opened and that many bytes are stored (what
     /// git does for a file that grows meanwhile); a file that shrinks is
     /// read again, a few times, then reported as unreadable.
-    fn stream_file(&self, abs: &Path) -> Result<(Oid, bool), HashError> {
+    fn stream_file(&self, mut f: std::fs::File) -> Result<(Oid, bool), HashError> {
+        use std::io::Seek;
         let odb = self.repo.odb()?;
         for _ in 0..STREAM_ATTEMPTS {
-            let mut f = std::fs::File::open(abs).map_err(HashError::Read)?;
+            f.seek(io::SeekFrom::Start(0)).map_err(HashError::Read)?;
             let len = f.metadata().map_err(HashError::Read)?.len();
             let mut w = odb.writer(len as usize, ObjectType::Blob)?;
             let mut buf = vec![0u8; CHUNK.min(len.max(1) as usize)];
@@ -126,14 +130,8 @@ impl BlobWriter {
         )))
     }
 
-    /// Hash and store a symlink's target.
-    pub fn write_link(&self, abs: &Path) -> Result<(Oid, bool), HashError> {
-        use std::os::unix::ffi::OsStrExt;
-        let target = std::fs::read_link(abs).map_err(HashError::Read)?;
-        self.write_bytes(target.as_os_str().as_bytes())
-    }
-
-    fn write_bytes(&self, data: &[u8]) -> Result<(Oid, bool), HashError> {
+    /// Hash and store bytes (a symlink's target) as a blob.
+    pub fn write_bytes(&self, data: &[u8]) -> Result<(Oid, bool), HashError> {
         let odb = self.repo.odb()?;
         Ok(write_if_missing(&odb, ObjectType::Blob, data)?)
     }

@@ -3,7 +3,7 @@
 //! `fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW)`, so the kernel does not walk
 //! the whole absolute path for each of 100k files. Unix only (rustix).
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::Path;
@@ -131,4 +131,63 @@ fn is_git_directory(git_dir: &Path) -> bool {
         Err(_) => git_dir.to_path_buf(),
     };
     common.join("objects").is_dir() && common.join("refs").is_dir()
+}
+
+const DIR_AT: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
+
+/// The subdirectory `name` of an open directory, never through a symlink
+/// (`ELOOP`/`ENOTDIR` when it was swapped for one: see [`is_gone`]).
+pub fn open_dir_at(dir: &OwnedFd, name: &CStr) -> io::Result<OwnedFd> {
+    rustix::fs::openat(dir, name, DIR_AT, Mode::empty()).map_err(io::Error::from)
+}
+
+/// The directory `rel` below the work tree root `workdir`, walked one
+/// component at a time from the root's descriptor, never through a
+/// symlink: whatever is swapped meanwhile, the result lies inside the tree.
+pub fn open_dir_beneath(workdir: &Path, rel: &[u8]) -> io::Result<OwnedFd> {
+    let mut fd = open_dir(workdir)?;
+    for comp in rel.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+        let name = CString::new(comp).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        fd = open_dir_at(&fd, &name)?;
+    }
+    Ok(fd)
+}
+
+/// Open the regular file `name` of an open directory for reading: never a
+/// symlink (`O_NOFOLLOW`), never blocking on a FIFO swapped in meanwhile.
+pub fn open_file_at(dir: &OwnedFd, name: &CStr) -> io::Result<std::fs::File> {
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        rustix::io::Errno::LOOP => io::Error::other("replaced by a symbolic link while being read"),
+        e => io::Error::from(e),
+    })?;
+    let st = rustix::fs::fstat(&fd)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(io::Error::other("no longer a regular file"));
+    }
+    Ok(std::fs::File::from(fd))
+}
+
+/// The target of the symlink `name` of an open directory.
+pub fn read_link_at(dir: &OwnedFd, name: &CStr) -> io::Result<Vec<u8>> {
+    Ok(rustix::fs::readlinkat(dir, name, Vec::new())?.into_bytes())
+}
+
+/// The open parent directory of `rel` (below `workdir`) and `rel`'s last
+/// component, for the `*_at` calls above.
+pub fn parent_at(workdir: &Path, rel: &[u8]) -> io::Result<(OwnedFd, CString)> {
+    let (dir, name) = match rel.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&rel[..i], &rel[i + 1..]),
+        None => (&[][..], rel),
+    };
+    let name = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    Ok((open_dir_beneath(workdir, dir)?, name))
 }

@@ -145,6 +145,7 @@ impl Engine {
                             abs: abs.clone(),
                             parent_rules: Arc::clone(&rules),
                             parent_attrs: worker.attr_dir(parent),
+                            parent_fd: None,
                         };
                         walk::walk(&ctx, vec![job], 1)
                     };
@@ -213,7 +214,7 @@ impl Engine {
                     let before = worker.out.entries.len();
                     let deferred_before = worker.out.deferred.len();
                     if !ignored || tracked_here.is_some() {
-                        worker.file(rel.clone(), &abs, Stat::from_metadata(&m));
+                        worker.file(rel.clone(), Stat::from_metadata(&m));
                     }
                     if worker.out.deferred.len() > deferred_before {
                         late.push(rel.clone());

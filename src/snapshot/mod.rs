@@ -377,6 +377,7 @@ impl Engine {
             abs: ws.workdir().to_path_buf(),
             parent_rules: DirRules::root(self.excludes.ignore_case()),
             parent_attrs: std::sync::Arc::clone(self.attrs.root()),
+            parent_fd: None,
         };
         // Sorted by path (each walker thread sorts its share).
         let mut out = walk::walk(&ctx, vec![root], self.opts.threads);

@@ -51,6 +51,11 @@ pub struct Job {
     pub abs: PathBuf,
     pub parent_rules: Arc<DirRules>,
     pub parent_attrs: Arc<AttrDir>,
+    /// The parent directory, held open: the job's directory is opened
+    /// relative to it without following a symlink, so a directory swapped
+    /// for a symlink mid-walk can never lead outside the work tree. `None`
+    /// for a start directory (opened by walking down from the root).
+    pub parent_fd: Option<Arc<std::os::fd::OwnedFd>>,
 }
 
 /// A file only git can convert (clean filter, `process` driver,
@@ -128,9 +133,9 @@ impl<'a> Worker<'a> {
     }
 
     /// Resolve a regular file or symlink to a tree entry (or a skip).
-    pub fn file(&mut self, rel: Vec<u8>, abs: &Path, stat: Stat) {
+    pub fn file(&mut self, rel: Vec<u8>, stat: Stat) {
         let tracked = self.ctx.tracked.get(&rel);
-        self.file_with(rel, abs, stat, tracked, None);
+        self.file_with(rel, stat, tracked, None, None);
     }
 
     /// The attribute chain of directory `dir` (relative), read from the
@@ -201,10 +206,10 @@ impl<'a> Worker<'a> {
     fn file_with(
         &mut self,
         rel: Vec<u8>,
-        abs: &Path,
         stat: Stat,
         tracked: Option<&TrackedEntry>,
         attrs: Option<&Arc<AttrDir>>,
+        at: Option<(&std::os::fd::OwnedFd, &std::ffi::CStr)>,
     ) {
         let ctx = self.ctx;
         self.out.stats.files += 1;
@@ -291,11 +296,39 @@ impl<'a> Worker<'a> {
             });
             return;
         }
-        let hashed = match self.writer() {
-            Ok(w) if stat.is_symlink() => w.write_link(abs),
-            Ok(w) if conv.is_none() => w.write_file(abs, stat.size),
-            Ok(w) => w.write_normalized(abs, conv.eol, tracked.map(|t| t.oid)),
-            Err(e) => Err(e),
+        // Read through the directory's descriptor, never following a
+        // symlink: a file swapped for a link to a secret outside the work
+        // tree between the listing and the read is never recorded.
+        let mut stat = stat;
+        let mut mode = mode;
+        let hashed = if stat.is_symlink() {
+            self.read_link(&rel, at)
+                .map_err(HashError::Read)
+                .and_then(|target| self.writer()?.write_bytes(&target))
+        } else {
+            match self.open_file(&rel, at) {
+                Err(e) => Err(HashError::Read(e)),
+                Ok(f) => {
+                    // Replaced (an editor's atomic save) since the listing:
+                    // record what was read, with its own stat.
+                    if let Ok(m) = f.metadata() {
+                        let fresh = Stat::from_metadata(&m);
+                        if fresh.ino != stat.ino {
+                            mode = match tracked {
+                                Some(t) if !ctx.symlinks && t.mode == MODE_LINK => t.mode,
+                                Some(t) if !ctx.filemode && t.mode & 0o170000 == 0o100000 => t.mode,
+                                _ => fresh.git_mode(ctx.filemode),
+                            };
+                            stat = fresh;
+                        }
+                    }
+                    match self.writer() {
+                        Ok(w) if conv.is_none() => w.write_file(f, stat.size),
+                        Ok(w) => w.write_normalized(f, conv.eol, tracked.map(|t| t.oid)),
+                        Err(e) => Err(e),
+                    }
+                }
+            }
         };
         match hashed {
             Ok((oid, written)) => {
@@ -338,6 +371,38 @@ impl<'a> Worker<'a> {
                         error: e.to_string(),
                     },
                 });
+            }
+        }
+    }
+
+    /// Open the regular file `rel` for hashing: relative to its directory's
+    /// descriptor when the walk has it, else walked to from the work tree
+    /// root; never through a symlink.
+    fn open_file(
+        &self,
+        rel: &[u8],
+        at: Option<(&std::os::fd::OwnedFd, &std::ffi::CStr)>,
+    ) -> std::io::Result<std::fs::File> {
+        match at {
+            Some((dir, name)) => fsys::open_file_at(dir, name),
+            None => {
+                let (dir, name) = fsys::parent_at(self.ctx.workdir, rel)?;
+                fsys::open_file_at(&dir, &name)
+            }
+        }
+    }
+
+    /// The target of the symlink `rel`, read like [`Worker::open_file`].
+    fn read_link(
+        &self,
+        rel: &[u8],
+        at: Option<(&std::os::fd::OwnedFd, &std::ffi::CStr)>,
+    ) -> std::io::Result<Vec<u8>> {
+        match at {
+            Some((dir, name)) => fsys::read_link_at(dir, name),
+            None => {
+                let (dir, name) = fsys::parent_at(self.ctx.workdir, rel)?;
+                fsys::read_link_at(&dir, &name)
             }
         }
     }
@@ -470,8 +535,14 @@ impl<'a> Worker<'a> {
         #[cfg(test)]
         tests::maybe_panic(&job.rel);
         let ctx = self.ctx;
-        let listed =
-            fsys::open_dir(&job.abs).and_then(|fd| fsys::list(&fd).map(|names| (fd, names)));
+        let opened = match (&job.parent_fd, job.rel.rsplit(|&b| b == b'/').next()) {
+            (Some(parent), Some(name)) if !job.rel.is_empty() => std::ffi::CString::new(name)
+                .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+                .and_then(|name| fsys::open_dir_at(parent, &name)),
+            _ if job.rel.is_empty() => fsys::open_dir(&job.abs),
+            _ => fsys::open_dir_beneath(ctx.workdir, &job.rel),
+        };
+        let listed = opened.and_then(|fd| fsys::list(&fd).map(|names| (fd, names)));
         let (fd, names) = match listed {
             Ok(x) => x,
             // Vanished, or replaced by a file/symlink since it was listed.
@@ -510,6 +581,7 @@ impl<'a> Worker<'a> {
         };
         // Index entries below this directory: lookups search this slice only.
         let tracked_here = ctx.tracked.below(&job.rel);
+        let fd = Arc::new(fd);
         let mut subdirs = Vec::new();
         for (name, kind) in names {
             let name_bytes = name.as_bytes();
@@ -546,6 +618,7 @@ impl<'a> Worker<'a> {
                         abs,
                         parent_rules: Arc::clone(&rules),
                         parent_attrs: Arc::clone(&attrs),
+                        parent_fd: Some(Arc::clone(&fd)),
                     });
                 }
                 continue;
@@ -562,7 +635,7 @@ impl<'a> Worker<'a> {
             if tracked.is_none() && ctx.tracked.is_case_alias(&rel) {
                 continue; // core.ignorecase: git takes it for the tracked file
             }
-            self.file_with(rel, &abs, stat, tracked, Some(&attrs));
+            self.file_with(rel, stat, tracked, Some(&attrs), Some((&fd, &name)));
         }
         subdirs
     }
@@ -645,7 +718,7 @@ impl<'a> Worker<'a> {
             }
             let stat = Stat::from_metadata(&meta);
             if stat.is_file() || stat.is_symlink() {
-                self.file(t.path.clone(), &abs, stat);
+                self.file(t.path.clone(), stat);
             }
         }
     }
@@ -890,6 +963,7 @@ mod tests {
                 abs: root.clone(),
                 parent_rules: DirRules::empty(),
                 parent_attrs: Arc::clone(attrs.root()),
+                parent_fd: None,
             };
             let r =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| walk(&ctx, vec![job], 4)));
