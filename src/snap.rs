@@ -23,7 +23,7 @@ const GIT_BUSY_ATTEMPTS: u32 = 4;
 const GIT_BUSY_PAUSE: Duration = Duration::from_millis(50);
 /// git moves HEAD right after writing the index: an index this fresh may
 /// belong to a checkout whose HEAD update is still to come.
-const INDEX_SETTLE: Duration = Duration::from_millis(100);
+const INDEX_SETTLE: Duration = Duration::from_millis(50);
 
 /// What git's own operations change, compared around a scan.
 #[derive(Debug, PartialEq, Eq)]

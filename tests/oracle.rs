@@ -534,3 +534,21 @@ fn incremental_update_through_a_symlinked_directory_matches_git() {
     let next = eng.update(&ws, base, &paths).unwrap().tree;
     assert_eq!(next.to_string(), repo.oracle_tree());
 }
+
+/// Regression (found by the proptest): with `core.ignorecase` on a
+/// case-sensitive file system, `a/` (tracked) and `A/` (new) exist side by
+/// side and git folds `A/a` into `a/a`; an incremental update naming only
+/// `a` must not drop it.
+#[test]
+fn ignorecase_sibling_directory_variants_survive_an_incremental_update() {
+    let repo = new_repo();
+    repo.git(&["config", "core.ignorecase", "true"]);
+    repo.write("a/.gitignore", "");
+    repo.commit_all("c");
+    repo.write("A/a", "x\n");
+    let (ws, mut eng) = engine(&repo);
+    let base = eng.scan(&ws).unwrap().tree;
+    assert_eq!(base.to_string(), repo.oracle_tree());
+    let next = eng.update(&ws, base, &[PathBuf::from("a")]).unwrap().tree;
+    assert_eq!(next.to_string(), repo.oracle_tree());
+}

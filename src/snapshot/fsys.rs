@@ -180,14 +180,3 @@ pub fn open_file_at(dir: &OwnedFd, name: &CStr) -> io::Result<std::fs::File> {
 pub fn read_link_at(dir: &OwnedFd, name: &CStr) -> io::Result<Vec<u8>> {
     Ok(rustix::fs::readlinkat(dir, name, Vec::new())?.into_bytes())
 }
-
-/// The open parent directory of `rel` (below `workdir`) and `rel`'s last
-/// component, for the `*_at` calls above.
-pub fn parent_at(workdir: &Path, rel: &[u8]) -> io::Result<(OwnedFd, CString)> {
-    let (dir, name) = match rel.iter().rposition(|&b| b == b'/') {
-        Some(i) => (&rel[..i], &rel[i + 1..]),
-        None => (&[][..], rel),
-    };
-    let name = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    Ok((open_dir_beneath(workdir, dir)?, name))
-}

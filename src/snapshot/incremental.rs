@@ -471,6 +471,8 @@ fn widen_to_replaced_ancestors(base: &git2::Tree<'_>, rels: Vec<Vec<u8>>) -> Vec
 fn real_paths_behind_symlinks(workdir: &Path, paths: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut real_root: Option<Option<PathBuf>> = None;
+    // Paths of one burst share a few parents: resolve each parent once.
+    let mut resolved: HashMap<PathBuf, Option<PathBuf>> = HashMap::new();
     for p in paths {
         let abs = if p.is_absolute() {
             p.clone()
@@ -483,7 +485,10 @@ fn real_paths_behind_symlinks(workdir: &Path, paths: &[PathBuf]) -> Vec<PathBuf>
         if parent == workdir || !parent.starts_with(workdir) {
             continue;
         }
-        let Ok(real_parent) = std::fs::canonicalize(parent) else {
+        let real_parent = resolved
+            .entry(parent.to_path_buf())
+            .or_insert_with(|| std::fs::canonicalize(parent).ok());
+        let Some(real_parent) = real_parent.as_deref() else {
             continue; // the directory is gone: nothing behind it changed
         };
         let root = real_root.get_or_insert_with(|| std::fs::canonicalize(workdir).ok());
@@ -523,19 +528,25 @@ fn case_variant_in(repo: &git2::Repository, base: &git2::Tree<'_>, rel: &[u8]) -
 }
 
 /// Is there, along `rel`, a file or directory whose name differs from
-/// `rel`'s only in case, where `rel`'s own spelling does not exist? (On a
-/// case-insensitive file system the exact spelling always "exists".)
+/// `rel`'s only in case? On a case-sensitive file system both spellings can
+/// exist side by side (`a/` and `A/`), and git folds them into one
+/// directory: only a full scan sees both. (On a case-insensitive file system
+/// a listing shows one spelling, and nothing is found.)
 fn case_variant_on_disk(workdir: &Path, rel: &[u8]) -> bool {
     let mut dir = workdir.to_path_buf();
     for name in rel.split(|&b| b == b'/') {
+        let variant = std::fs::read_dir(&dir).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                let n = e.file_name();
+                n.as_bytes() != name && n.as_bytes().eq_ignore_ascii_case(name)
+            })
+        });
+        if variant {
+            return true;
+        }
         let next = dir.join(bytes_path(name));
         if std::fs::symlink_metadata(&next).is_err() {
-            return std::fs::read_dir(&dir).is_ok_and(|entries| {
-                entries.flatten().any(|e| {
-                    let n = e.file_name();
-                    n.as_bytes() != name && n.as_bytes().eq_ignore_ascii_case(name)
-                })
-            });
+            return false;
         }
         dir = next;
     }

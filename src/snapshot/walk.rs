@@ -111,6 +111,10 @@ pub struct Worker<'a> {
     /// Attribute chains of directories looked up by path (files reached
     /// outside the walk: tracked-but-ignored, incremental updates).
     attr_dirs: std::collections::HashMap<Vec<u8>, Arc<AttrDir>>,
+    /// Directories opened (beneath the root, never through a symlink) for
+    /// files reached outside the walk: a burst of changes in one directory
+    /// opens it once.
+    open_dirs: std::collections::HashMap<Vec<u8>, Arc<std::os::fd::OwnedFd>>,
     pub out: Out,
 }
 
@@ -120,6 +124,7 @@ impl<'a> Worker<'a> {
             ctx,
             writer: None,
             attr_dirs: Default::default(),
+            open_dirs: Default::default(),
             out: Out::default(),
         }
     }
@@ -379,14 +384,14 @@ impl<'a> Worker<'a> {
     /// descriptor when the walk has it, else walked to from the work tree
     /// root; never through a symlink.
     fn open_file(
-        &self,
+        &mut self,
         rel: &[u8],
         at: Option<(&std::os::fd::OwnedFd, &std::ffi::CStr)>,
     ) -> std::io::Result<std::fs::File> {
         match at {
             Some((dir, name)) => fsys::open_file_at(dir, name),
             None => {
-                let (dir, name) = fsys::parent_at(self.ctx.workdir, rel)?;
+                let (dir, name) = self.parent_of(rel)?;
                 fsys::open_file_at(&dir, &name)
             }
         }
@@ -394,17 +399,37 @@ impl<'a> Worker<'a> {
 
     /// The target of the symlink `rel`, read like [`Worker::open_file`].
     fn read_link(
-        &self,
+        &mut self,
         rel: &[u8],
         at: Option<(&std::os::fd::OwnedFd, &std::ffi::CStr)>,
     ) -> std::io::Result<Vec<u8>> {
         match at {
             Some((dir, name)) => fsys::read_link_at(dir, name),
             None => {
-                let (dir, name) = fsys::parent_at(self.ctx.workdir, rel)?;
+                let (dir, name) = self.parent_of(rel)?;
                 fsys::read_link_at(&dir, &name)
             }
         }
+    }
+
+    /// `rel`'s directory, opened beneath the root (once per worker), and
+    /// `rel`'s last component.
+    fn parent_of(
+        &mut self,
+        rel: &[u8],
+    ) -> std::io::Result<(Arc<std::os::fd::OwnedFd>, std::ffi::CString)> {
+        let (dir, name) = match rel.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&rel[..i], &rel[i + 1..]),
+            None => (&[][..], rel),
+        };
+        let name = std::ffi::CString::new(name)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        if let Some(fd) = self.open_dirs.get(dir) {
+            return Ok((Arc::clone(fd), name));
+        }
+        let fd = Arc::new(fsys::open_dir_beneath(self.ctx.workdir, dir)?);
+        self.open_dirs.insert(dir.to_vec(), Arc::clone(&fd));
+        Ok((fd, name))
     }
 
     /// Hash the deferred files through git in one batch (see
