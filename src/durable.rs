@@ -16,11 +16,7 @@ const PER_FILE_LIMIT: usize = 256;
 pub fn sync_objects(common_dir: &Path, ids: &[Oid], all: bool) {
     let objects = common_dir.join("objects");
     if all || ids.len() > PER_FILE_LIMIT {
-        if let Err(e) =
-            File::open(&objects).and_then(|f| rustix::fs::syncfs(&f).map_err(Into::into))
-        {
-            tracing::warn!(error = %e, "syncfs failed; objects may not be on disk yet");
-        }
+        sync_filesystem(&objects);
         return;
     }
     let mut dirs: Vec<String> = Vec::new();
@@ -68,4 +64,18 @@ pub fn sync_dir(dir: &Path) {
     if let Ok(f) = File::open(dir) {
         sync(&f, dir);
     }
+}
+
+/// Flush the whole file system holding `dir` (`syncfs`, Linux).
+#[cfg(target_os = "linux")]
+fn sync_filesystem(dir: &Path) {
+    if let Err(e) = File::open(dir).and_then(|f| rustix::fs::syncfs(&f).map_err(Into::into)) {
+        tracing::warn!(error = %e, "syncfs failed; objects may not be on disk yet");
+    }
+}
+
+/// Flush every file system (`sync`): other Unixes have no `syncfs`.
+#[cfg(not(target_os = "linux"))]
+fn sync_filesystem(_dir: &Path) {
+    rustix::fs::sync();
 }

@@ -146,7 +146,8 @@ impl Dir {
             &self.fd,
             name,
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(mode),
+            // Permission bits only: they fit every platform's `mode_t`.
+            Mode::from_raw_mode((mode & 0o7777) as rustix::fs::RawMode),
         )?;
         Ok(File::from(fd))
     }
@@ -183,7 +184,9 @@ impl Dir {
 
     /// The file system this directory lives on (`st_dev`).
     pub fn device(&self) -> io::Result<u64> {
-        Ok(rustix::fs::fstat(&self.fd)?.st_dev)
+        // `dev_t` is u64 on Linux, i32 on macOS; the value is only compared.
+        #[allow(clippy::unnecessary_cast)]
+        Ok(rustix::fs::fstat(&self.fd)?.st_dev as u64)
     }
 
     /// Walk `components` down from `self`, creating missing directories when
@@ -236,7 +239,7 @@ pub fn set_exec(dir: &Dir, name: &[u8], exec: bool) -> io::Result<()> {
     Ok(rustix::fs::fchmod(&f, Mode::from_raw_mode(new))?)
 }
 
-fn kind_of(mode: u32) -> Kind {
+fn kind_of(mode: rustix::fs::RawMode) -> Kind {
     match FileType::from_raw_mode(mode) {
         FileType::RegularFile => Kind::File,
         FileType::Directory => Kind::Dir,
