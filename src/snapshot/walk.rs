@@ -231,11 +231,7 @@ impl<'a> Worker<'a> {
             });
             return;
         }
-        let mode = match tracked {
-            Some(t) if !ctx.symlinks && stat.is_file() && t.mode == MODE_LINK => t.mode,
-            Some(t) if !ctx.filemode && stat.is_file() && t.mode & 0o170000 == 0o100000 => t.mode,
-            _ => stat.git_mode(ctx.filemode),
-        };
+        let mode = ce_mode_from_stat(ctx, tracked, &stat);
         if let Some(t) = tracked {
             if t.mode == mode && t.stat.as_ref().is_some_and(|s| stat.matches_index(s)) {
                 self.out.stats.from_index += 1;
@@ -319,11 +315,7 @@ impl<'a> Worker<'a> {
                     if let Ok(m) = f.metadata() {
                         let fresh = Stat::from_metadata(&m);
                         if fresh.ino != stat.ino {
-                            mode = match tracked {
-                                Some(t) if !ctx.symlinks && t.mode == MODE_LINK => t.mode,
-                                Some(t) if !ctx.filemode && t.mode & 0o170000 == 0o100000 => t.mode,
-                                _ => fresh.git_mode(ctx.filemode),
-                            };
+                            mode = ce_mode_from_stat(ctx, tracked, &fresh);
                             stat = fresh;
                         }
                     }
@@ -766,6 +758,18 @@ fn collides(found: &[Entry], path: &[u8]) -> bool {
                 .binary_search_by(|e| e.path.as_slice().cmp(&path[..i]))
                 .is_ok()
         })
+}
+
+/// The mode git records for a file with `stat` (git's `ce_mode_from_stat`):
+/// with `core.symlinks=false` a tracked symlink checked out as a plain file
+/// stays a symlink, with `core.fileMode=false` a tracked file keeps its
+/// indexed exec bit.
+fn ce_mode_from_stat(ctx: &Ctx<'_>, tracked: Option<&TrackedEntry>, stat: &Stat) -> u32 {
+    match tracked {
+        Some(t) if !ctx.symlinks && stat.is_file() && t.mode == MODE_LINK => t.mode,
+        Some(t) if !ctx.filemode && stat.is_file() && t.mode & 0o170000 == 0o100000 => t.mode,
+        _ => stat.git_mode(ctx.filemode),
+    }
 }
 
 /// Binary search for `rel` in a sorted slice of index entries.
