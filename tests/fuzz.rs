@@ -10,14 +10,20 @@ use savepoint::agent::claude;
 use savepoint::agent::Kind;
 use savepoint::revision::{self, Spec};
 
+/// A fixed seed unless `PROPTEST_RNG_SEED` asks for another: every run
+/// checks the same inputs and a failure reproduces.
 fn config() -> ProptestConfig {
-    ProptestConfig {
+    let mut c = ProptestConfig {
         cases: std::env::var("PROPTEST_CASES")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(2000),
         ..ProptestConfig::default()
+    };
+    if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+        c.rng_seed = proptest::test_runner::RngSeed::Fixed(0x5a7e_9017);
     }
+    c
 }
 
 /// Arbitrary JSON values, a few levels deep.

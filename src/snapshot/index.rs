@@ -653,64 +653,93 @@ pub fn fold(path: &[u8]) -> Vec<u8> {
 /// With `core.ignorecase`, git files a new path under the spelling its
 /// directories already have in the index (`adjust_dirname_case`), so
 /// `A/f` and `a/f` both become `A/f`, the later one (in byte order)
-/// winning. Two new files whose own names differ only in case make
-/// `git add -A` die ("will not add file alias"); a snapshot must not fail,
-/// so the first is kept. `entries` is the finished snapshot (sorted); `tracked` tells
-/// which paths were in the index. Returns the entries, sorted.
+/// winning. A respelled path can then clash with a file at one of its
+/// directories, or a file with a directory (`X/d` the file, `x/d/f`
+/// respelled to `X/d/f`): git adds with `ADD_CACHE_OK_TO_REPLACE`, so the
+/// path added later replaces the entries it clashes with. Two new files
+/// whose own names differ only in case make `git add -A` die ("will not
+/// add file alias"); a snapshot must not fail, so the first is kept.
+/// `entries` is the finished snapshot (sorted); `tracked` tells which paths
+/// were in the index. Returns the entries, sorted.
 pub fn apply_case_folding(
     entries: Vec<super::tree::Entry>,
     tracked: &Tracked,
 ) -> Vec<super::tree::Entry> {
-    use std::collections::HashMap;
-    let (mut kept, new): (Vec<_>, Vec<_>) = entries
+    use std::collections::{BTreeMap, HashMap};
+    let (kept, new): (Vec<_>, Vec<_>) = entries
         .into_iter()
         .partition(|e| tracked.get(&e.path).is_some());
     if new.is_empty() {
         return kept;
     }
-    // Directories (folded → spelling) and files (folded) of what is in the
-    // index after the tracked paths were updated.
+    // The index as git builds it: path → (entry, added by this pass).
+    let mut index: BTreeMap<Vec<u8>, (super::tree::Entry, bool)> = kept
+        .into_iter()
+        .map(|e| (e.path.clone(), (e, false)))
+        .collect();
+    // Directories (folded → spelling) and files (folded → path) of what is
+    // in the index after the tracked paths were updated.
     let mut dirs: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
-    // Folded path → (position in `kept`, added by this pass).
-    let mut files: HashMap<Vec<u8>, (usize, bool)> = HashMap::new();
+    let mut files: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
     let add_dirs = |dirs: &mut HashMap<Vec<u8>, Vec<u8>>, path: &[u8]| {
-        for (i, _) in path.iter().enumerate().filter(|(_, &b)| b == b'/') {
+        for i in slashes(path) {
             dirs.entry(fold(&path[..i]))
                 .or_insert_with(|| path[..i].to_vec());
         }
     };
-    for (i, e) in kept.iter().enumerate() {
-        add_dirs(&mut dirs, &e.path);
-        files.insert(fold(&e.path), (i, false));
+    for path in index.keys() {
+        add_dirs(&mut dirs, path);
+        files.insert(fold(path), path.clone());
     }
     for mut e in new {
         // The deepest directory the index knows gives the prefix spelling.
-        if let Some(spelled) = e
-            .path
-            .iter()
-            .enumerate()
-            .filter(|(_, &b)| b == b'/')
-            .map(|(i, _)| i)
-            .collect::<Vec<_>>()
-            .into_iter()
+        let spelled = slashes(&e.path)
             .rev()
-            .find_map(|i| dirs.get(&fold(&e.path[..i])))
-        {
+            .find_map(|i| dirs.get(&fold(&e.path[..i])));
+        if let Some(spelled) = spelled {
             let n = spelled.len();
             e.path[..n].copy_from_slice(spelled);
         }
-        match files.get(&fold(&e.path)) {
-            Some(&(i, true)) if kept[i].path == e.path => kept[i] = e,
+        let folded = fold(&e.path);
+        match files.get(&folded) {
+            Some(p) if *p == e.path && index.get(p).is_some_and(|(_, new)| *new) => {
+                index.insert(e.path.clone(), (e, true));
+            }
             Some(_) => {}
             None => {
+                // A file at one of its directories, or entries below it.
+                let mut doomed: Vec<Vec<u8>> = slashes(&e.path)
+                    .map(|i| e.path[..i].to_vec())
+                    .filter(|d| index.contains_key(d))
+                    .collect();
+                let mut below = e.path.clone();
+                below.push(b'/');
+                doomed.extend(
+                    index
+                        .range(below.clone()..)
+                        .map(|(p, _)| p)
+                        .take_while(|p| p.starts_with(&below))
+                        .cloned(),
+                );
+                for p in doomed {
+                    index.remove(&p);
+                    files.remove(&fold(&p));
+                }
                 add_dirs(&mut dirs, &e.path);
-                files.insert(fold(&e.path), (kept.len(), true));
-                kept.push(e);
+                files.insert(folded, e.path.clone());
+                index.insert(e.path.clone(), (e, true));
             }
         }
     }
-    kept.sort_by(|a, b| a.path.cmp(&b.path));
-    kept
+    index.into_values().map(|(e, _)| e).collect()
+}
+
+/// The offsets of the `/` separators in `path`.
+fn slashes(path: &[u8]) -> impl DoubleEndedIterator<Item = usize> + '_ {
+    path.iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'/')
+        .map(|(i, _)| i)
 }
 
 /// `path == dir` or `path` starts with `dir/`.
