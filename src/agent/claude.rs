@@ -70,6 +70,8 @@ pub fn parse(input: &[u8]) -> std::result::Result<Event, String> {
         cwd: s("cwd").map(PathBuf::from),
         kind,
         prompt: None,
+        transcript: s("transcript_path").map(PathBuf::from),
+        last_message: s("last_assistant_message"),
     })
 }
 

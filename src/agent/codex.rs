@@ -34,6 +34,8 @@ pub fn parse_notify(input: &[u8]) -> std::result::Result<Event, String> {
         cwd: s("cwd").map(PathBuf::from),
         kind,
         prompt: None,
+        transcript: s("transcript_path").map(PathBuf::from),
+        last_message: s("last-assistant-message"),
     })
 }
 

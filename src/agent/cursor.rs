@@ -69,6 +69,8 @@ pub fn parse(input: &[u8]) -> std::result::Result<Event, String> {
         cwd,
         kind,
         prompt: None,
+        transcript: s("transcript_path").map(PathBuf::from),
+        last_message: None,
     })
 }
 

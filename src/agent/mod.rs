@@ -71,6 +71,13 @@ pub struct Event {
     /// A prompt that came with an event other than [`Kind::Prompt`]
     /// (Codex reports the turn's input with its end).
     pub prompt: Option<String>,
+    /// The client's transcript of the session (`transcript_path`), for the
+    /// hand-off brief.
+    pub transcript: Option<PathBuf>,
+    /// The assistant's last message of the turn (`last_assistant_message`,
+    /// Codex's `last-assistant-message`): on a failed turn, the error the
+    /// user saw.
+    pub last_message: Option<String>,
 }
 
 impl Event {
