@@ -114,7 +114,13 @@ pub struct SnapshotInfo {
     /// Who made the change (`Savepoint-Agent`), when known.
     pub agent: Option<String>,
     pub tool: Option<String>,
+    /// The latest of `prompts`.
     pub prompt: Option<String>,
+    /// Every prompt the snapshot carries, in order (prompts that found
+    /// nothing new wait for the next snapshot).
+    pub prompts: Vec<String>,
+    /// The sessions of those prompts, the snapshot's own first.
+    pub sessions: Vec<String>,
     pub message: String,
     pub files: Vec<String>,
     #[serde(skip)]
@@ -178,10 +184,12 @@ pub fn info(repo: &Repository, oid: Oid, refname: &str) -> Result<SnapshotInfo> 
         time: timestamp.to_rfc3339(),
         trigger: t.trigger,
         base: t.base,
+        sessions: t.session.iter().chain(&t.more_sessions).cloned().collect(),
         session: t.session,
         agent: t.agent,
         tool: t.tool,
-        prompt: t.prompt,
+        prompt: t.prompts.last().cloned(),
+        prompts: t.prompts,
         subject: commit.summary().unwrap_or("").to_owned(),
         message: message.trim_end().to_owned(),
         files,

@@ -215,15 +215,16 @@ pub fn take(
         stats: outcome.stats.clone(),
         head: Some(head.clone()),
     };
-    let pending = PendingPrompt::load(&state);
+    // Prompts are never lost: a prompt that finds nothing new waits (with
+    // the others) for the next snapshot that records something.
+    let mut pending = crate::pending::Queue::load(&state);
+    let had_pending = !pending.prompts.is_empty();
+    if let Some(prompt) = &req.prompt {
+        pending.push(req.session.clone(), prompt);
+    }
     if unchanged {
-        // Prompts are never lost: keep this one for the next snapshot.
-        if let Some(prompt) = &req.prompt {
-            PendingPrompt {
-                session: req.session.clone(),
-                prompt: prompt.clone(),
-            }
-            .save(&state);
+        if req.prompt.is_some() {
+            pending.save(&state);
         }
         return Ok(result);
     }
@@ -259,23 +260,27 @@ pub fn take(
             result.skipped.len() - SKIPPED_TRAILERS
         ));
     }
-    let (prompt, session) = match (&req.prompt, &pending) {
-        (Some(p), _) => (Some(p.clone()), req.session.clone()),
-        (None, Some(kept)) => (
-            Some(kept.prompt.clone()),
-            req.session.clone().or_else(|| kept.session.clone()),
-        ),
-        (None, None) => (None, req.session.clone()),
-    };
+    // The snapshot's session is the request's, else the prompts' latest;
+    // the other sessions whose prompts it carries are named after it.
+    let session = req
+        .session
+        .clone()
+        .or_else(|| pending.prompts.iter().rev().find_map(|p| p.session.clone()));
+    let more_sessions: Vec<String> = pending
+        .sessions()
+        .into_iter()
+        .filter(|s| Some(s) != session.as_ref())
+        .collect();
     let trailers = Trailers {
         trigger: req.trigger.clone(),
         base: head_commit
             .map(|h| h.to_string())
             .unwrap_or_else(|| "unborn".to_owned()),
         session,
+        more_sessions,
         agent: req.agent.clone(),
         tool: req.tool.clone(),
-        prompt,
+        prompts: pending.texts(),
         skipped: skipped_trailers,
     };
     crate::durable::sync_objects(
@@ -295,8 +300,8 @@ pub fn take(
             trailers,
         },
     )?;
-    if pending.is_some() {
-        PendingPrompt::clear(&state);
+    if had_pending {
+        crate::pending::Queue::clear(&state);
     }
     result.id = Some(chain::short_id(oid));
     result.oid = Some(oid);
@@ -304,39 +309,4 @@ pub fn take(
     result.files = files;
     result.subject = subject;
     Ok(result)
-}
-
-/// A prompt whose snapshot found nothing new (`UserPromptSubmit` before any
-/// edit): kept in `<git-dir>/savepoint/pending-prompt.json` and recorded by
-/// the next snapshot, whatever its trigger. Read and written under the
-/// snapshot lock.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct PendingPrompt {
-    session: Option<String>,
-    prompt: String,
-}
-
-impl PendingPrompt {
-    fn path(state: &std::path::Path) -> PathBuf {
-        state.join("pending-prompt.json")
-    }
-
-    fn load(state: &std::path::Path) -> Option<PendingPrompt> {
-        let bytes = std::fs::read(Self::path(state)).ok()?;
-        serde_json::from_slice(&bytes).ok()
-    }
-
-    fn save(&self, state: &std::path::Path) {
-        let path = Self::path(state);
-        let written = serde_json::to_vec(self)
-            .ok()
-            .and_then(|b| crate::atomic::write_with_mode(&path, &b, crate::atomic::PRIVATE).ok());
-        if written.is_none() {
-            tracing::warn!(path = %path.display(), "could not keep the prompt for the next snapshot");
-        }
-    }
-
-    fn clear(state: &std::path::Path) {
-        let _ = std::fs::remove_file(Self::path(state));
-    }
 }

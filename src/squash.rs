@@ -156,7 +156,11 @@ fn empty_tree() -> Result<Oid> {
 /// then the prompts, tools and files.
 pub fn default_message(snapshots: &[SnapshotInfo], files: &[(char, String)]) -> String {
     let mut prompts: Vec<&str> = Vec::new();
-    for p in snapshots.iter().filter_map(|s| s.prompt.as_deref()) {
+    for p in snapshots
+        .iter()
+        .flat_map(|s| &s.prompts)
+        .map(String::as_str)
+    {
         if prompts.last() != Some(&p) {
             prompts.push(p);
         }

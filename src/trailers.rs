@@ -20,9 +20,14 @@ pub struct Trailers {
     pub trigger: String,
     pub base: String,
     pub session: Option<String>,
+    /// Sessions of prompts this snapshot carries besides its own (a
+    /// `Savepoint-Session` trailer each, after the first).
+    pub more_sessions: Vec<String>,
     pub agent: Option<String>,
     pub tool: Option<String>,
-    pub prompt: Option<String>,
+    /// Every prompt this snapshot carries, in the order they were given (a
+    /// `Savepoint-Prompt` trailer each).
+    pub prompts: Vec<String>,
     pub skipped: Vec<String>,
 }
 
@@ -55,13 +60,16 @@ pub fn format_message(subject: &str, body: Option<&str>, t: &Trailers) -> String
     if let Some(v) = &t.session {
         push(SESSION, v);
     }
+    for v in &t.more_sessions {
+        push(SESSION, v);
+    }
     if let Some(v) = &t.agent {
         push(AGENT, v);
     }
     if let Some(v) = &t.tool {
         push(TOOL, v);
     }
-    if let Some(v) = &t.prompt {
+    for v in &t.prompts {
         push(PROMPT, &one_line(v, PROMPT_CHARS));
     }
     for s in &t.skipped {
@@ -87,10 +95,11 @@ pub fn parse(message: &str) -> Option<Trailers> {
                 t.trigger = v;
             }
             BASE => t.base = v,
-            SESSION => t.session = Some(v),
+            SESSION if t.session.is_none() => t.session = Some(v),
+            SESSION => t.more_sessions.push(v),
             AGENT => t.agent = Some(v),
             TOOL => t.tool = Some(v),
-            PROMPT => t.prompt = Some(v),
+            PROMPT => t.prompts.push(v),
             SKIPPED => t.skipped.push(v),
             _ => {}
         }
@@ -131,14 +140,17 @@ mod tests {
             trigger: "claude:UserPromptSubmit".into(),
             base: "unborn".into(),
             session: Some("abc".into()),
+            more_sessions: vec!["def".into()],
             agent: Some("gemini".into()),
             tool: None,
-            prompt: Some("fix the\nbug  please".into()),
+            prompts: vec!["fix the\nbug  please".into(), "and the docs".into()],
             skipped: vec!["big.bin (60 MiB)".into(), "other".into()],
         };
         let m = format_message("savepoint: x: 1 file: a", Some("body text"), &t);
         let back = parse(&m).unwrap();
-        assert_eq!(back.prompt.as_deref(), Some("fix the bug please"));
+        assert_eq!(back.prompts, ["fix the bug please", "and the docs"]);
+        assert_eq!(back.session.as_deref(), Some("abc"));
+        assert_eq!(back.more_sessions, ["def"]);
         assert_eq!(back.agent.as_deref(), Some("gemini"));
         assert_eq!(back.skipped.len(), 2);
         assert_eq!(back.trigger, t.trigger);

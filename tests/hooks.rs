@@ -593,3 +593,298 @@ fn an_oversized_payload_still_snapshots() {
     assert_eq!(log.len(), 1, "no snapshot for an oversized payload");
     assert_eq!(log[0]["trigger"], "claude:PostToolUse", "{log:?}");
 }
+
+/// A Claude payload for `repo`.
+fn claude_payload(repo: &TestRepo, event: &str, session: &str, extra: Value) -> String {
+    let mut v = serde_json::json!({
+        "hook_event_name": event,
+        "session_id": session,
+        "cwd": repo.path(),
+    });
+    if let (Some(o), Value::Object(extra)) = (v.as_object_mut(), extra) {
+        o.extend(extra);
+    }
+    v.to_string()
+}
+
+fn pipe_claude(repo: &TestRepo, payload: &str) -> Output {
+    let out = repo.pipe(&["hook", "claude"], payload.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    out
+}
+
+/// The prompts waiting in the state dir.
+fn waiting_prompts(repo: &TestRepo) -> usize {
+    std::fs::read(repo.abs(".git/savepoint/pending-prompts.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|v| v["prompts"].as_array().map(Vec::len))
+        .unwrap_or(0)
+}
+
+/// Issue 17 item 2: three prompts (two sessions) that find nothing new all
+/// wait, in order, and the next snapshot carries every one — without a
+/// watcher and with one (where each request is served asynchronously).
+#[test]
+fn every_waiting_prompt_is_kept_in_order_with_its_session() {
+    for with_watcher in [false, true] {
+        let repo = TestRepo::new();
+        repo.write("src/parser.rs", "fn parse() {}\n");
+        repo.commit_all("init");
+        let mut watcher = with_watcher
+            .then(|| repo.spawn_watcher(&["--debounce", "60000", "--max-wait", "60000"]));
+        let prompts = [
+            ("s-one", "first: explain the parser"),
+            ("s-two", "second: which tests cover it?"),
+            ("s-one", "third: now refactor it"),
+        ];
+        for (n, (session, prompt)) in prompts.iter().enumerate() {
+            let p = claude_payload(
+                &repo,
+                "UserPromptSubmit",
+                session,
+                serde_json::json!({ "prompt": prompt }),
+            );
+            pipe_claude(&repo, &p);
+            let start = Instant::now();
+            while waiting_prompts(&repo) != n + 1 {
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "watcher {with_watcher}: prompt {n} never queued"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        assert!(log_json(&repo).is_empty(), "nothing changed, no snapshot");
+        repo.write("src/parser.rs", "fn parse() { refactored }\n");
+        pipe_claude(&repo, &claude_payload(&repo, "Stop", "s-one", Value::Null));
+        let start = Instant::now();
+        let log = loop {
+            let log = log_json(&repo);
+            if !log.is_empty() {
+                break log;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "no snapshot");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(log.len(), 1, "{log:?}");
+        let texts: Vec<&str> = prompts.iter().map(|(_, p)| *p).collect();
+        assert_eq!(
+            log[0]["prompts"],
+            serde_json::json!(texts),
+            "watcher {with_watcher}"
+        );
+        assert_eq!(log[0]["prompt"], texts[2]);
+        assert_eq!(log[0]["session"], "s-one");
+        assert_eq!(log[0]["sessions"], serde_json::json!(["s-one", "s-two"]));
+        // Carried, so no longer waiting (the queue is cleared right after
+        // the ref moves: a crash in between repeats prompts, never loses one).
+        let start = Instant::now();
+        while waiting_prompts(&repo) != 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "prompts still waiting"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let msg = repo.git(&["log", "-1", "--format=%B", "refs/savepoint/heads/main"]);
+        assert_eq!(msg.matches("Savepoint-Prompt: ").count(), 3, "{msg}");
+        if let Some(w) = watcher.as_mut() {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+    }
+}
+
+/// The processes of process group `pgid` (Linux `/proc`).
+fn group_members(pgid: u32) -> Vec<(u32, Option<PathBuf>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp …; comm may hold spaces and parens.
+        let after = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
+        let pgrp = after
+            .split_whitespace()
+            .nth(2)
+            .and_then(|f| f.parse::<u32>().ok());
+        if pgrp == Some(pgid) {
+            out.push((pid, std::fs::read_link(e.path().join("exe")).ok()));
+        }
+    }
+    out
+}
+
+/// Issue 17 item 1: Claude Code starts the StopFailure hook and exits,
+/// SIGTERM-ing the hook's process group within milliseconds and SIGKILL-ing
+/// it later. The installed command (from the template, run by `sh -c` as
+/// Claude runs it) on a 20,000-file repository: the group is signalled the
+/// moment savepoint is running in it, then killed — and still the work is
+/// snapshotted and the brief names that snapshot.
+#[test]
+fn stop_failure_survives_the_client_killing_the_hook_group() {
+    use rustix::process::{kill_process_group, Pid, Signal};
+    use std::os::unix::process::CommandExt;
+    let repo = TestRepo::new();
+    for d in 0..200 {
+        for f in 0..100 {
+            let p = repo.abs(format!("gen/d{d:03}/f{f:03}.txt"));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, format!("{d} {f}\n")).unwrap();
+        }
+    }
+    repo.write("src/parser.rs", "fn parse() {}\n");
+    repo.commit_all("init");
+    repo.write(
+        "src/parser.rs",
+        "fn parse() { the work of the failed turn }\n",
+    );
+    let user = repo.user_state();
+
+    let template: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("hooks/claude-settings.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let command = template["hooks"]["StopFailure"][0]["hooks"][0]["command"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let exe = assert_cmd::cargo::cargo_bin("savepoint");
+    let mut child = Command::new("sh")
+        .args(["-c", &command])
+        .current_dir(repo.path())
+        .env("HOME", repo.home.path())
+        .env("XDG_CONFIG_HOME", repo.home.path().join(".config"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env(
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", bin_dir().display()),
+        )
+        .env_remove("SAVEPOINT_LOG")
+        .process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pgid = child.id();
+    let payload = claude_payload(
+        &repo,
+        "StopFailure",
+        "failing-session",
+        serde_json::json!({
+            "error": "server_error",
+            "last_assistant_message": "API Error: 529 overloaded",
+        }),
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(payload.as_bytes()).unwrap();
+    drop(stdin);
+    // SIGTERM as soon as savepoint runs in the group (Claude: 2–188 ms).
+    let start = Instant::now();
+    while !group_members(pgid)
+        .iter()
+        .any(|(_, e)| e.as_deref() == Some(exe.as_path()))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "savepoint never ran"
+        );
+        std::thread::yield_now();
+    }
+    let group = Pid::from_raw(pgid as i32).unwrap();
+    let _ = kill_process_group(group, Signal::TERM);
+    let _ = child.wait();
+    // Then SIGKILL whatever is left of the group.
+    let _ = kill_process_group(group, Signal::KILL);
+
+    let start = Instant::now();
+    let brief_path = repo.abs(".git/savepoint/handoff.md");
+    loop {
+        let log = log_json(&repo);
+        let brief = std::fs::read_to_string(&brief_path).unwrap_or_default();
+        if let Some(s) = log.first().filter(|s| s["trigger"] == "claude:StopFailure") {
+            let id = s["id"].as_str().unwrap();
+            if brief.contains(id) {
+                assert_eq!(s["session"], "failing-session");
+                break;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no StopFailure snapshot named by the brief: {log:?}\n{brief}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        repo.tree_of("refs/savepoint/heads/main"),
+        repo.oracle_tree()
+    );
+    assert_eq!(
+        repo.user_state(),
+        user,
+        "the user's index, HEAD and branches"
+    );
+}
+
+/// Poll `savepoint log --json` until `done` holds for the newest entry.
+fn wait_for_log(repo: &TestRepo, what: &str, done: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let start = Instant::now();
+    loop {
+        let log = log_json(repo);
+        if log.first().is_some_and(&done) {
+            return log;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{what}: {log:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Issue 17 item 5: with a watcher, SessionStart answers from the chain
+/// (no scan): an earlier session's work reverted by `git checkout .` — the
+/// watcher recorded the revert — is still pointed out, by snapshot id.
+#[test]
+fn session_start_with_a_watcher_points_at_the_earlier_sessions_snapshot() {
+    let repo = TestRepo::new();
+    repo.write("src/parser.rs", "fn parse() {}\n");
+    repo.commit_all("init");
+    let mut watcher = repo.spawn_watcher(&["--debounce", "50", "--max-wait", "1000"]);
+    repo.write(
+        "src/parser.rs",
+        "fn parse() { the earlier session's work }\n",
+    );
+    pipe_claude(
+        &repo,
+        &claude_payload(&repo, "Stop", "earlier", Value::Null),
+    );
+    let log = wait_for_log(&repo, "the session's snapshot", |s| {
+        s["session"] == "earlier"
+    });
+    let id = log[0]["id"].as_str().unwrap().to_owned();
+    repo.git(&["checkout", "--", "."]);
+    wait_for_log(&repo, "the watcher records the revert", |s| {
+        s["trigger"] == "watch" && repo.tree_of("refs/savepoint/heads/main") == repo.oracle_tree()
+    });
+    let out = pipe_claude(
+        &repo,
+        &claude_payload(&repo, "SessionStart", "new", Value::Null),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("last snapshot of session earlier"), "{text}");
+    assert!(text.contains(&format!("savepoint restore {id}")), "{text}");
+    // The session that took it is not told about its own work.
+    let out = pipe_claude(
+        &repo,
+        &claude_payload(&repo, "SessionStart", "earlier", Value::Null),
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("differs"));
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+}

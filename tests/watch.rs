@@ -655,7 +655,7 @@ fn watcher_socket_is_private_validated_and_not_blocked_by_idle_clients() {
     let prompt = serde_json::json!({"hook_event_name": "UserPromptSubmit", "session_id": "s1", "cwd": cwd, "prompt": "secret plan"});
     let out = repo.pipe(&["hook", "claude"], prompt.to_string().as_bytes());
     assert!(out.status.success());
-    for f in ["pending-prompt.json", "hook.log"] {
+    for f in ["pending-prompts.json", "hook.log"] {
         let p = state_dir.join(f);
         if p.exists() {
             assert_eq!(mode(&p), 0o600, "{f}");

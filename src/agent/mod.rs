@@ -10,6 +10,7 @@ pub mod codex;
 pub mod cursor;
 pub mod gemini;
 pub mod settings;
+mod turns;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -151,18 +152,41 @@ pub enum Served {
     Direct(Option<String>),
 }
 
-/// Act on an event. `Ok` with an empty response when the directory is not
-/// a git work tree (nothing to protect).
-pub fn handle(event: &Event) -> Result<Response> {
+/// The slow part of a hook's work — a snapshot and, after a failed turn,
+/// the brief written again with it. It is what the client may kill: the
+/// hook hands it to the watcher when one runs, else to a worker process of
+/// its own (see `savepoint hook`), so it is serialisable.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Job {
+    /// The work tree (discovered again by the worker).
+    pub dir: PathBuf,
+    pub meta: SnapMeta,
+    /// A failed turn: snapshot here rather than through the watcher (the
+    /// brief names the snapshot that holds the work), then write the brief
+    /// again.
+    pub failed: bool,
+}
+
+/// What a hook does for an event: the answer for the client, ready at
+/// once, and the slow part still to do.
+pub struct Plan {
+    pub ws: Workspace,
+    pub response: Response,
+    pub job: Option<Job>,
+}
+
+/// Work out what to do for an event: everything fast happens here (the
+/// session notice, the brief of a failed turn *first*, from what is
+/// already recorded); the snapshot is left in [`Plan::job`]. `None` when
+/// the directory is not a git work tree (nothing to protect).
+pub fn prepare(event: &Event) -> Result<Option<Plan>> {
     let dir = match &event.cwd {
         Some(d) => d.clone(),
         None => std::env::current_dir().map_err(|e| Error::io("read", ".", e))?,
     };
     let ws = match Workspace::discover(&dir) {
         Ok(ws) => ws,
-        Err(Error::NotARepository { .. } | Error::BareRepository { .. }) => {
-            return Ok(Response::default())
-        }
+        Err(Error::NotARepository { .. } | Error::BareRepository { .. }) => return Ok(None),
         Err(e) => return Err(e),
     };
     let cfg = Config::load(ws.repo())?;
@@ -173,58 +197,132 @@ pub fn handle(event: &Event) -> Result<Response> {
         prompt: event.prompt.clone(),
         ..SnapMeta::default()
     };
-    let mut response = Response::default();
-    let served = match &event.kind {
+    let state = ws.ensure_state_dir()?;
+    let mut failed = None;
+    match &event.kind {
         Kind::SessionStart { .. } => {
-            response.stdout = session_notice(&ws, &cfg, event.session.as_deref())?;
-            None
+            let response = Response {
+                stdout: session_notice(&ws, &cfg, event.session.as_deref())?,
+                stderr: String::new(),
+            };
+            return Ok(Some(Plan {
+                ws,
+                response,
+                job: None,
+            }));
         }
-        Kind::Other => None,
+        Kind::Other => {
+            return Ok(Some(Plan {
+                ws,
+                response: Response::default(),
+                job: None,
+            }))
+        }
         Kind::Prompt { text } => {
+            turns::opened(&state, event);
             meta.prompt = Some(text.clone());
-            Some(snapshot(&ws, &cfg, meta, false)?)
         }
         Kind::ToolUse { tool, paths } => {
             meta.tool = Some(tool.clone());
             meta.paths = paths.clone();
-            Some(snapshot(&ws, &cfg, meta, false)?)
         }
-        Kind::TurnEnd | Kind::PreCompact | Kind::SessionEnd { .. } => {
-            Some(snapshot(&ws, &cfg, meta, false)?)
+        Kind::TurnEnd => {
+            turns::closed(&state, event);
+        }
+        Kind::PreCompact => {}
+        Kind::SessionEnd { .. } => {
+            // Clients without a failure event (Codex, Gemini) end a session
+            // whose turn died on an API error without ending the turn.
+            if turns::closed(&state, event) && !has_failure_event(event.agent) {
+                failed = Some(format!(
+                    "the session ended before its turn did; {} reported no turn end",
+                    event.agent
+                ));
+            }
         }
         Kind::TurnFailed { error } => {
-            // The outage case: record it here and now (not via the watcher)
-            // so the brief names the snapshot that holds the work.
-            let served = snapshot(&ws, &cfg, meta, true)?;
-            let brief = crate::handoff::brief(&ws)?;
-            let path = ws.ensure_state_dir()?.join("handoff.md");
-            std::fs::write(&path, brief).map_err(|e| Error::io("write", &path, e))?;
-            response.stderr = format!(
-                "savepoint: the turn ended on an API error ({error}). Your work is safe in \
-                 git on {}. A hand-off brief for another assistant is in {}; \
-                 `savepoint handoff` prints it again, `savepoint recover` brings back \
-                 anything missing from the work tree.",
-                ws.chain_ref()?,
-                path.display()
-            );
-            response.stdout = response.stderr.clone();
-            Some(served)
+            turns::closed(&state, event);
+            failed = Some(error.clone());
         }
-    };
-    log(
-        &ws,
-        &format!(
-            "{} {}",
-            event.trigger(),
-            match served {
-                Some(Served::Watcher(pid)) => format!("handed to the watcher (pid {pid})"),
-                Some(Served::Direct(Some(id))) => format!("snapshot {id}"),
-                Some(Served::Direct(None)) => "nothing new".to_owned(),
-                None => "no snapshot".to_owned(),
-            }
-        ),
-    );
-    Ok(response)
+    }
+    let mut response = Response::default();
+    if let Some(error) = &failed {
+        // The outage case. The client may kill this process any moment
+        // now: the brief comes first, from what is already recorded.
+        let path = write_brief(&ws)?;
+        response.stderr = format!(
+            "savepoint: the turn ended on an API error ({}). Your work is safe in git on {}. \
+             A hand-off brief for another assistant is in {}; `savepoint handoff` prints it \
+             again, `savepoint recover` brings back anything missing from the work tree.",
+            crate::text::escape_controls(error),
+            ws.chain_ref()?,
+            path.display()
+        );
+        response.stdout = response.stderr.clone();
+    }
+    Ok(Some(Plan {
+        response,
+        job: Some(Job {
+            dir: ws.workdir().to_path_buf(),
+            meta,
+            failed: failed.is_some(),
+        }),
+        ws,
+    }))
+}
+
+/// Claude Code reports a failed turn itself (StopFailure).
+fn has_failure_event(agent: &str) -> bool {
+    agent == "claude"
+}
+
+/// Write `<state>/handoff.md` from what is recorded now.
+fn write_brief(ws: &Workspace) -> Result<PathBuf> {
+    let brief = crate::handoff::brief(ws)?;
+    let path = ws.ensure_state_dir()?.join("handoff.md");
+    crate::atomic::write_with_mode(&path, brief.as_bytes(), crate::atomic::PRIVATE)
+        .map_err(|e| Error::io("write", &path, e))?;
+    Ok(path)
+}
+
+/// Give `job` to the running watcher: its pid when it took it. A failed
+/// turn's job is never handed over (see [`Job::failed`]).
+pub fn hand_to_watcher(ws: &Workspace, job: &Job) -> Option<u32> {
+    if job.failed {
+        return None;
+    }
+    match control::send(ws, &Request::Snap(job.meta.clone())) {
+        Ok(Some(reply)) if reply.ok => Some(reply.pid),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::debug!(error = %e, "watcher unreachable; snapshotting here");
+            None
+        }
+    }
+}
+
+/// Carry out `job` in this process (the hook's worker): snapshot, and
+/// after a failed turn write the brief again so it names that snapshot.
+pub fn run_job(job: &Job) -> Result<Served> {
+    let ws = Workspace::discover(&job.dir)?;
+    let cfg = Config::load(ws.repo())?;
+    let served = snapshot(&ws, &cfg, job.meta.clone(), job.failed)?;
+    if job.failed {
+        write_brief(&ws)?;
+    }
+    log(&ws, &format!("{} {}", job.meta.trigger, served.describe()));
+    Ok(served)
+}
+
+impl Served {
+    /// For `hook.log`.
+    pub fn describe(&self) -> String {
+        match self {
+            Served::Watcher(pid) => format!("handed to the watcher (pid {pid})"),
+            Served::Direct(Some(id)) => format!("snapshot {id}"),
+            Served::Direct(None) => "nothing new".to_owned(),
+        }
+    }
 }
 
 /// Snapshot through the running watcher (instant) or here.
@@ -247,46 +345,99 @@ pub fn snapshot(ws: &Workspace, cfg: &Config, meta: SnapMeta, direct: bool) -> R
     Ok(Served::Direct(out.created.then_some(out.id).flatten()))
 }
 
+/// Snapshots [`session_notice`] looks back through.
+const NOTICE_LOOKBACK: usize = 500;
+
 /// What a new session should know: the work tree differs from the last
 /// snapshot of another session (work may have been lost), or snapshots
 /// are waiting to be squashed. Empty when there is nothing to say.
+///
+/// It runs inside the client's session start, so it is cheap: one pass
+/// over the chain's commit messages (no diffs), and when a watcher runs
+/// the chain's tip stands for the work tree (the watcher records every
+/// change within its debounce) — no scan. Without a watcher the work tree
+/// is scanned (stat-cached).
 pub fn session_notice(ws: &Workspace, cfg: &Config, session: Option<&str>) -> Result<String> {
     let repo = ws.repo();
     let refname = ws.chain_ref()?;
     let Some(tip) = chain::tip(repo, &refname)? else {
         return Ok(String::new());
     };
-    let info = chain::info(repo, tip, &refname)?;
-    let mut lines = Vec::new();
-    let other_session = info.session.as_deref() != session || session.is_none();
-    if other_session {
-        let current = crate::restore::current_tree(ws, cfg)?;
-        let tip_tree = repo
-            .find_commit(tip)
+    let head = ws
+        .head()?
+        .commit()
+        .map_or_else(|| "unborn".to_owned(), |c| c.to_string());
+    // Snapshots since the last commit, and the latest one a session took.
+    let mut unsquashed = 0usize;
+    let mut counting = true;
+    let mut last_session: Option<(git2::Oid, crate::trailers::Trailers, String)> = None;
+    for oid in chain::walk(repo, tip, Some(NOTICE_LOOKBACK))? {
+        let commit = repo.find_commit(oid).map_err(|source| Error::Git {
+            action: format!("read commit {oid}"),
+            source,
+        })?;
+        let t = crate::trailers::parse(&String::from_utf8_lossy(commit.message_bytes()))
+            .unwrap_or_default();
+        counting &= t.base == head;
+        unsquashed += usize::from(counting);
+        if last_session.is_none() && t.session.is_some() {
+            let time = chain::commit_time(&commit).to_rfc3339();
+            last_session = Some((oid, t, time));
+        }
+        if !counting && last_session.is_some() {
+            break;
+        }
+    }
+    let tree_of = |oid: git2::Oid| -> Result<git2::Oid> {
+        repo.find_commit(oid)
             .and_then(|c| c.tree())
             .map(|t| t.id())
             .map_err(|source| Error::Git {
-                action: format!("read the tree of {tip}"),
+                action: format!("read the tree of {oid}"),
                 source,
-            })?;
-        if current != tip_tree {
+            })
+    };
+    let mut lines = Vec::new();
+    let other =
+        last_session.filter(|(_, t, _)| session.is_none() || t.session.as_deref() != session);
+    if let Some((oid, t, time)) = other {
+        let current = if matches!(control::running_pid(ws), Ok(Some(_))) {
+            tree_of(tip)?
+        } else {
+            crate::restore::current_tree(ws, cfg)?
+        };
+        if current != tree_of(oid)? {
+            let id = chain::short_id(oid);
+            let how = if oid == tip {
+                "review it with `savepoint recover --dry-run` and bring it back with \
+                 `savepoint recover --yes`; `savepoint diff` shows every difference"
+                    .to_owned()
+            } else {
+                format!(
+                    "`savepoint diff {id}` shows what changed since and \
+                     `savepoint restore {id}` brings that state back"
+                )
+            };
             lines.push(format!(
-                "savepoint: the work tree differs from the last snapshot ({}, {}, trigger {}). \
-                 If work was lost when the previous session ended, review it with \
-                 `savepoint recover --dry-run` and bring it back with `savepoint recover --yes`; \
-                 `savepoint diff` shows every difference.",
-                info.id, info.time, info.trigger
+                "savepoint: the work tree differs from the last snapshot of session {} ({id}, \
+                 {time}, trigger {}). If work was lost when that session ended, {how}.",
+                crate::text::escape_controls(t.session.as_deref().unwrap_or("")),
+                crate::text::escape_controls(&t.trigger)
             ));
         }
     }
-    let unsquashed = crate::handoff::unsquashed(ws)?;
-    if !unsquashed.is_empty() {
+    if unsquashed > 0 {
+        let more = if unsquashed >= NOTICE_LOOKBACK {
+            "+"
+        } else {
+            ""
+        };
         lines.push(format!(
-            "savepoint: {} since the last commit on {refname} (latest {}). \
+            "savepoint: {}{more} since the last commit on {refname} (latest {}). \
              `savepoint log` lists them; `savepoint squash -m \"<message>\"` turns them into one commit; \
              `savepoint handoff` summarises the work.",
-            crate::plural(unsquashed.len() as u64, "snapshot"),
-            info.id
+            crate::plural(unsquashed as u64, "snapshot"),
+            chain::short_id(tip)
         ));
     }
     Ok(lines.join("\n"))

@@ -91,7 +91,11 @@ fn our_commands(template: &str, mark: &str) -> Vec<String> {
             _ => {}
         }
     }
-    let mut out = vec![mark.to_owned()];
+    // The bare mark, and the command versions before 0.2 installed.
+    let mut out = vec![
+        mark.to_owned(),
+        format!("command -v savepoint >/dev/null 2>&1 && {mark} || true"),
+    ];
     let t: Value = serde_json::from_str(template).expect("valid template");
     collect(&t, &mut out);
     out.sort();

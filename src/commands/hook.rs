@@ -72,10 +72,19 @@ pub enum Source {
     /// Called by Cursor with the hook payload (JSON) on stdin; answers JSON
     /// on stdout.
     Cursor,
+    /// The slow part of an agent hook (a snapshot, the brief after a failed
+    /// turn), run by the hook in a process group of its own so it completes
+    /// when the client kills the hook's group. Reads the job (JSON) on
+    /// stdin. Not for direct use.
+    #[command(hide = true)]
+    Worker,
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
-    if std::env::var_os("SAVEPOINT_NO_HOOKS").is_some_and(|v| !v.is_empty()) {
+    // (A worker's job was decided before: it runs whatever the variable
+    // says now.)
+    let no_hooks = std::env::var_os("SAVEPOINT_NO_HOOKS").is_some_and(|v| !v.is_empty());
+    if no_hooks && !matches!(args.source, Source::Worker) {
         match &args.source {
             Source::Gemini | Source::Cursor => say("{}"),
             _ => {}
@@ -106,21 +115,65 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
 
 fn dispatch(ctx: &Ctx, args: &Args) {
     match &args.source {
-        Source::Git { name, .. } => git(ctx, name),
+        Source::Git { name, .. } => return git(ctx, name),
+        Source::Worker => return worker(),
+        _ => {}
+    }
+    // From here on the client may kill this process's group at any moment
+    // (Claude Code does, right after StopFailure and at turn end): TERM,
+    // HUP and INT only end the wait for the worker.
+    let guard = Guard::new();
+    match &args.source {
         Source::Claude => {
-            let r = agent_hook(ctx, &read_stdin(), claude::parse);
+            let r = agent_hook(ctx, &read_stdin(), claude::parse, &guard);
             print_plain(&r);
         }
         Source::Gemini => {
-            let r = agent_hook(ctx, &read_stdin(), gemini::parse);
+            let r = agent_hook(ctx, &read_stdin(), gemini::parse, &guard);
             say(&gemini::reply(&r.unwrap_or_default().1));
         }
         Source::Cursor => {
-            let r = agent_hook(ctx, &read_stdin(), cursor::parse);
+            let r = agent_hook(ctx, &read_stdin(), cursor::parse, &guard);
             let (name, resp) = r.unwrap_or_default();
             say(&cursor::reply(name.as_deref(), &resp));
         }
-        Source::Codex { args } => codex_hook(ctx, args),
+        Source::Codex { args } => codex_hook(ctx, args, &guard),
+        Source::Git { .. } | Source::Worker => {}
+    }
+}
+
+/// Signals that would end the hook before its work is done. Registered
+/// first thing, so a SIGTERM that comes while the brief is being written
+/// only cuts short the wait for the worker; `None` when the platform
+/// refuses (the hook then works as a plain process).
+struct Guard {
+    signals: std::cell::Cell<Option<signal_hook::iterator::Signals>>,
+}
+
+impl Guard {
+    fn new() -> Guard {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        Guard {
+            signals: std::cell::Cell::new(
+                signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT]).ok(),
+            ),
+        }
+    }
+
+    /// Wait for `child` to finish (`true`), or for a signal (`false`; the
+    /// child is left running: it is in a process group of its own).
+    fn wait(&self, mut child: std::process::Child) -> bool {
+        let Some(mut signals) = self.signals.take() else {
+            let _ = child.wait();
+            return true;
+        };
+        let handle = signals.handle();
+        std::thread::spawn(move || {
+            let _ = child.wait();
+            handle.close();
+        });
+        // A signal that came earlier is delivered here at once.
+        signals.forever().next().is_none()
     }
 }
 
@@ -176,9 +229,10 @@ fn agent_hook(
     ctx: &Ctx,
     input: &[u8],
     parse: fn(&[u8]) -> std::result::Result<Event, String>,
+    guard: &Guard,
 ) -> Option<(Option<String>, agent::Response)> {
     match parse(input) {
-        Ok(event) => Some((Some(event.name.clone()), act(ctx, &event))),
+        Ok(event) => Some((Some(event.name.clone()), act(ctx, &event, guard))),
         Err(why) => {
             if let Ok(ws) = Workspace::discover(&ctx.dir) {
                 let sample: String = String::from_utf8_lossy(input).chars().take(200).collect();
@@ -189,8 +243,12 @@ fn agent_hook(
     }
 }
 
-fn act(ctx: &Ctx, event: &Event) -> agent::Response {
+/// The fast part here and now; the slow part (the snapshot) to the
+/// watcher, or to a worker that outlives this process.
+fn act(ctx: &Ctx, event: &Event, guard: &Guard) -> agent::Response {
     let dir = event.cwd.clone().unwrap_or_else(|| ctx.dir.clone());
+    let mut event = event.clone();
+    event.cwd = Some(dir.clone());
     if matches!(event.kind, agent::Kind::SessionStart { .. }) {
         if let Ok(ws) = Workspace::discover(&dir) {
             if let Ok(cfg) = Config::load(ws.repo()) {
@@ -198,8 +256,14 @@ fn act(ctx: &Ctx, event: &Event) -> agent::Response {
             }
         }
     }
-    match agent::handle(event) {
-        Ok(r) => r,
+    match agent::prepare(&event) {
+        Ok(Some(plan)) => {
+            if let Some(job) = &plan.job {
+                execute(&plan.ws, job, guard);
+            }
+            plan.response
+        }
+        Ok(None) => agent::Response::default(),
         Err(e) => {
             if let Ok(ws) = Workspace::discover(Path::new(&dir)) {
                 agent::log(&ws, &format!("{} failed: {e}", event.trigger()));
@@ -209,11 +273,89 @@ fn act(ctx: &Ctx, event: &Event) -> agent::Response {
     }
 }
 
+/// Carry out a hook's job so that it completes whatever the client does
+/// to this process: the watcher takes it when one runs; otherwise a
+/// worker (`savepoint hook worker`) in a process group of its own, with
+/// TERM/HUP/INT ignored and no tie to the client's pipes, does, and this
+/// process waits for it unless the client signals it first. Where no
+/// worker can be started, the job runs here.
+fn execute(ws: &Workspace, job: &agent::Job, guard: &Guard) {
+    if let Some(pid) = agent::hand_to_watcher(ws, job) {
+        agent::log(
+            ws,
+            &format!("{} handed to the watcher (pid {pid})", job.meta.trigger),
+        );
+        return;
+    }
+    match spawn_worker(job) {
+        Ok(child) => {
+            if !guard.wait(child) {
+                agent::log(
+                    ws,
+                    &format!(
+                        "{}: the client ended the hook; its worker carries on",
+                        job.meta.trigger
+                    ),
+                );
+            }
+        }
+        Err(e) => {
+            agent::log(
+                ws,
+                &format!("{}: no worker ({e}); working here", job.meta.trigger),
+            );
+            if let Err(e) = agent::run_job(job) {
+                agent::log(ws, &format!("{} failed: {e}", job.meta.trigger));
+            }
+        }
+    }
+}
+
+fn spawn_worker(job: &agent::Job) -> std::io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    let exe = std::env::current_exe()?;
+    let mut child = std::process::Command::new(exe)
+        .args(["hook", "worker"])
+        .current_dir(&job.dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()?;
+    let bytes = serde_json::to_vec(job).map_err(std::io::Error::other)?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(&bytes)?;
+    drop(stdin);
+    Ok(child)
+}
+
+/// `savepoint hook worker`: read the job, ignore the signals a client
+/// sends when it exits, do the job, log the outcome.
+fn worker() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let ignored = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [SIGTERM, SIGHUP, SIGINT] {
+        let _ = signal_hook::flag::register(sig, std::sync::Arc::clone(&ignored));
+    }
+    let input = read_stdin();
+    match serde_json::from_slice::<agent::Job>(&input) {
+        Ok(job) => {
+            if let Err(e) = agent::run_job(&job) {
+                if let Ok(ws) = Workspace::discover(&job.dir) {
+                    agent::log(&ws, &format!("{} failed: {e}", job.meta.trigger));
+                }
+            }
+        }
+        Err(e) => tracing::warn!("hook worker: unreadable job: {e}"),
+    }
+}
+
 /// Codex: `notify` (payload = last argument, maybe after `--chain PROG…`)
 /// or a hook (payload on stdin).
-fn codex_hook(ctx: &Ctx, args: &[String]) {
+fn codex_hook(ctx: &Ctx, args: &[String], guard: &Guard) {
     let Some((payload, rest)) = args.split_last() else {
-        let r = agent_hook(ctx, &read_stdin(), codex::parse_hook);
+        let r = agent_hook(ctx, &read_stdin(), codex::parse_hook, guard);
         print_plain(&r);
         return;
     };
@@ -243,7 +385,7 @@ fn codex_hook(ctx: &Ctx, args: &[String]) {
     };
     match parse(bytes) {
         Ok(event) => {
-            act(ctx, &event);
+            act(ctx, &event, guard);
         }
         Err(why) => {
             if let Ok(ws) = Workspace::discover(&ctx.dir) {

@@ -26,7 +26,9 @@ pub struct Args {
     pub all: bool,
 
     /// Print a JSON array of {"id","ref","time","trigger","base","session",
-    /// "tool","prompt","message","files"}.
+    /// "agent","tool","prompt","prompts","sessions","message","files"}
+    /// ("prompt" is the latest of "prompts"; "sessions" lists the session
+    /// of every prompt, the snapshot's own first).
     #[arg(long)]
     pub json: bool,
 }
@@ -96,7 +98,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
             u.paint(ui::TRIGGER, &ui::text(&i.trigger)),
             ui::text(summary)
         )?;
-        if let Some(p) = &i.prompt {
+        for p in &i.prompts {
             writeln!(
                 out,
                 "             {} {}",

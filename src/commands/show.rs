@@ -56,19 +56,16 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         )?;
         writeln!(out, "Base:    {}", info.base)?;
     }
-    for (label, v) in [
-        ("Session", &info.session),
-        ("Tool", &info.tool),
-        ("Prompt", &info.prompt),
-    ] {
-        if let Some(v) = v {
-            writeln!(
-                out,
-                "{label}: {}{}",
-                " ".repeat(8 - label.len()),
-                ui::text(v)
-            )?;
-        }
+    let sessions = info.sessions.iter().map(|s| ("Session", s));
+    let tool = info.tool.iter().map(|t| ("Tool", t));
+    let prompts = info.prompts.iter().map(|p| ("Prompt", p));
+    for (label, v) in sessions.chain(tool).chain(prompts) {
+        writeln!(
+            out,
+            "{label}: {}{}",
+            " ".repeat(8 - label.len()),
+            ui::text(v)
+        )?;
     }
     for s in &info.skipped {
         writeln!(out, "Skipped: {}", ui::text(&s.to_string()))?;
