@@ -301,7 +301,17 @@ fn main() {
         ms(w.hook_with_watcher)
     );
     println!(
-        "| `hook claude` PostToolUse Edit, no watcher (snapshot in the hook) vs `git status` | {} | {} | {} | — |",
+        "| `hook claude` SessionStart, watcher running (notice from the chain) | {} | — | — | ≤ 10 ms |",
+        ms(w.start_with_watcher)
+    );
+    println!(
+        "| `hook claude` SessionStart, no watcher (stat-cached scan) vs `git status` | {} | {} | {} | — |",
+        ms(w.start_without_watcher),
+        ms(status_m),
+        ratio(w.start_without_watcher, status_m)
+    );
+    println!(
+        "| `hook claude` PostToolUse Edit, no watcher (snapshot by the hook's worker) vs `git status` | {} | {} | {} | — |",
         ms(w.hook_without_watcher),
         ms(status_m),
         ratio(w.hook_without_watcher, status_m)
@@ -313,6 +323,8 @@ const WATCH_DEBOUNCE_MS: u64 = 50;
 struct WatchNumbers {
     hook_with_watcher: Duration,
     hook_without_watcher: Duration,
+    start_with_watcher: Duration,
+    start_without_watcher: Duration,
     startup: Duration,
     watches: u64,
     event_work: Duration,
@@ -440,13 +452,7 @@ fn watcher_bench(o: &Opts, savepoint: &Path, dir: &Path, target: &Path) -> Watch
             / 1000.0,
     );
 
-    let hook = |round: usize| {
-        std::fs::write(target, format!("hook round {round}\n")).unwrap();
-        let payload = format!(
-            r#"{{"session_id":"bench","cwd":"{}","hook_event_name":"PostToolUse","tool_name":"Edit","tool_input":{{"file_path":"{}"}}}}"#,
-            dir.display(),
-            target.display()
-        );
+    let run_hook = |payload: String| {
         let t = Instant::now();
         let mut child = Command::new(savepoint)
             .args(["hook", "claude"])
@@ -466,11 +472,27 @@ fn watcher_bench(o: &Opts, savepoint: &Path, dir: &Path, target: &Path) -> Watch
         assert!(child.wait().unwrap().success());
         t.elapsed()
     };
+    let hook = |round: usize| {
+        std::fs::write(target, format!("hook round {round}\n")).unwrap();
+        run_hook(format!(
+            r#"{{"session_id":"bench","cwd":"{}","hook_event_name":"PostToolUse","tool_name":"Edit","tool_input":{{"file_path":"{}"}}}}"#,
+            dir.display(),
+            target.display()
+        ))
+    };
+    // A new session starts after the bench session's snapshots.
+    let session_start = || {
+        run_hook(format!(
+            r#"{{"session_id":"bench-next","cwd":"{}","hook_event_name":"SessionStart","source":"startup"}}"#,
+            dir.display()
+        ))
+    };
     let mut with_watcher = Vec::new();
     for round in 0..o.runs.max(3) {
         with_watcher.push(hook(round));
         std::thread::sleep(Duration::from_millis(100));
     }
+    let start_with_watcher = median((0..o.runs.max(3)).map(|_| session_start()).collect());
 
     let cpu0 = cpu_secs(pid);
     std::thread::sleep(Duration::from_secs(o.idle));
@@ -488,10 +510,13 @@ fn watcher_bench(o: &Opts, savepoint: &Path, dir: &Path, target: &Path) -> Watch
     for round in 0..o.runs.max(3) {
         without_watcher.push(hook(1000 + round));
     }
+    let start_without_watcher = median((0..o.runs.max(3)).map(|_| session_start()).collect());
     run_ok(git(dir, &["checkout", "-q", "--", "."]));
     WatchNumbers {
         hook_with_watcher: median(with_watcher),
         hook_without_watcher: median(without_watcher),
+        start_with_watcher,
+        start_without_watcher,
         startup,
         watches,
         event_work: median(work),

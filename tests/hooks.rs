@@ -888,3 +888,53 @@ fn session_start_with_a_watcher_points_at_the_earlier_sessions_snapshot() {
     let _ = watcher.kill();
     let _ = watcher.wait();
 }
+
+/// Issue 17 item 3: Codex (and Gemini) send nothing when a turn dies on an
+/// API error — the session just ends. A SessionEnd while the session's turn
+/// is still open is that failed turn: a snapshot and the brief. A session
+/// whose turn ended normally gets neither brief nor message.
+#[test]
+fn a_session_that_ends_mid_turn_is_a_failed_turn() {
+    for (agent, prompt_event, end_event) in [
+        ("codex", "UserPromptSubmit", "Stop"),
+        ("gemini", "BeforeAgent", "AfterAgent"),
+    ] {
+        let repo = TestRepo::new();
+        repo.write("src/parser.rs", "fn parse() {}\n");
+        repo.commit_all("init");
+        let brief = repo.abs(".git/savepoint/handoff.md");
+        let send = |event: &str, session: &str| {
+            let p = claude_payload(
+                &repo,
+                event,
+                session,
+                serde_json::json!({"prompt": "refactor"}),
+            );
+            let out = repo.pipe(&["hook", agent], p.as_bytes());
+            assert_eq!(out.status.code(), Some(0));
+            out
+        };
+        // A turn that ends: no brief at session end.
+        send(prompt_event, "ok-session");
+        repo.write("src/parser.rs", "fn parse() { done }\n");
+        send(end_event, "ok-session");
+        let out = send("SessionEnd", "ok-session");
+        assert!(!brief.exists(), "{agent}: no failure, no brief");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("API error"));
+        // A turn that never ends: the session's end is the failure.
+        send(prompt_event, "dying-session");
+        repo.write("src/parser.rs", "fn parse() { half done }\n");
+        let out = send("SessionEnd", "dying-session");
+        let said = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains("work is safe"), "{agent}: {said}");
+        let log = log_json(&repo);
+        assert_eq!(log[0]["trigger"], format!("{agent}:SessionEnd"));
+        assert_eq!(
+            repo.tree_of("refs/savepoint/heads/main"),
+            repo.oracle_tree()
+        );
+        let text = std::fs::read_to_string(&brief).expect("the brief");
+        assert!(text.contains(log[0]["id"].as_str().unwrap()), "{text}");
+    }
+}

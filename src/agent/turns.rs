@@ -37,11 +37,19 @@ pub fn opened(state: &Path, event: &Event) {
         return;
     }
     clear_stale(&d);
-    let _ = crate::atomic::write_with_mode(
-        &marker(state, event),
-        event.session.as_deref().unwrap_or("").as_bytes(),
-        crate::atomic::PRIVATE,
-    );
+    // Only its existence counts (no fsync: a marker lost in a crash loses
+    // a brief, never work). 0600: it holds the session id.
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(marker(state, event))
+    {
+        let _ = f.write_all(event.session.as_deref().unwrap_or("").as_bytes());
+    }
 }
 
 /// The session's turn ended (or the session did): `true` when it was open.
