@@ -593,3 +593,33 @@ fn an_oversized_payload_still_snapshots() {
     assert_eq!(log.len(), 1, "no snapshot for an oversized payload");
     assert_eq!(log[0]["trigger"], "claude:PostToolUse", "{log:?}");
 }
+
+/// Issue 17: Claude Code's settings go through the same editor as Gemini's
+/// JSON with comments: a file with comments, 4-space indents and CRLF line
+/// ends keeps all of them, and uninstall gives it back byte for byte.
+#[test]
+fn claude_settings_layout_and_comments_survive_install_and_uninstall() {
+    let repo = TestRepo::new();
+    repo.commit_all("init");
+    let original = "{\r\n    // my model\r\n    \"model\": \"opus\",\r\n    \"hooks\": {\r\n        \"Stop\": [\r\n            { \"hooks\": [ { \"type\": \"command\", \"command\": \"say done\" } ] }\r\n        ]\r\n    }\r\n}\r\n";
+    repo.write(".claude/settings.json", original);
+    repo.run_ok(&["hooks", "install", "--claude"]);
+    let text = std::fs::read_to_string(repo.abs(".claude/settings.json")).unwrap();
+    assert!(text.contains("    // my model\r\n"), "{text:?}");
+    assert!(!text.replace("\r\n", "").contains('\n'), "{text:?}");
+    assert!(
+        text.contains(
+            "{ \"hooks\": [ { \"type\": \"command\", \"command\": \"say done\" } ] },\r\n"
+        ),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("\r\n        \"StopFailure\": [\r\n"),
+        "{text:?}"
+    );
+    repo.run_ok(&["hooks", "uninstall", "--claude"]);
+    assert_eq!(
+        std::fs::read_to_string(repo.abs(".claude/settings.json")).unwrap(),
+        original
+    );
+}
