@@ -938,3 +938,88 @@ fn a_session_that_ends_mid_turn_is_a_failed_turn() {
         assert!(text.contains(log[0]["id"].as_str().unwrap()), "{text}");
     }
 }
+
+/// Issue 17: Claude Code's settings go through the same editor as Gemini's
+/// JSON with comments: a file with comments, 4-space indents and CRLF line
+/// ends keeps all of them, and uninstall gives it back byte for byte.
+#[test]
+fn claude_settings_layout_and_comments_survive_install_and_uninstall() {
+    let repo = TestRepo::new();
+    repo.commit_all("init");
+    let original = "{\r\n    // my model\r\n    \"model\": \"opus\",\r\n    \"hooks\": {\r\n        \"Stop\": [\r\n            { \"hooks\": [ { \"type\": \"command\", \"command\": \"say done\" } ] }\r\n        ]\r\n    }\r\n}\r\n";
+    repo.write(".claude/settings.json", original);
+    repo.run_ok(&["hooks", "install", "--claude"]);
+    let text = std::fs::read_to_string(repo.abs(".claude/settings.json")).unwrap();
+    assert!(text.contains("    // my model\r\n"), "{text:?}");
+    assert!(!text.replace("\r\n", "").contains('\n'), "{text:?}");
+    assert!(
+        text.contains(
+            "{ \"hooks\": [ { \"type\": \"command\", \"command\": \"say done\" } ] },\r\n"
+        ),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("\r\n        \"StopFailure\": [\r\n"),
+        "{text:?}"
+    );
+    repo.run_ok(&["hooks", "uninstall", "--claude"]);
+    assert_eq!(
+        std::fs::read_to_string(repo.abs(".claude/settings.json")).unwrap(),
+        original
+    );
+}
+
+/// An install from before the signal guard (`trap '' TERM HUP INT; … exec`)
+/// is recognised: `install` replaces its entries with the template's (no
+/// duplicates), `uninstall` removes them, the user's own hook stays.
+#[test]
+fn entries_of_an_older_install_are_upgraded_and_still_removable() {
+    let repo = TestRepo::new();
+    repo.commit_all("init");
+    let template = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("hooks/claude-settings.json"),
+    )
+    .unwrap();
+    let mut old: Value = serde_json::from_str(
+        &template
+            .replace(savepoint::agent::settings::SIGNAL_GUARD, "")
+            .replace("&& exec savepoint", "&& savepoint"),
+    )
+    .unwrap();
+    old["hooks"]["Stop"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"hooks": [{"type": "command", "command": "my-own-stop-hook"}]}));
+    let path = repo.abs(".claude/settings.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, serde_json::to_string_pretty(&old).unwrap()).unwrap();
+
+    repo.run_ok(&["hooks", "install", "--claude"]);
+    let now: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let commands: Vec<&str> = now["hooks"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|l| l.as_array().unwrap())
+        .flat_map(|e| e["hooks"].as_array().unwrap())
+        .map(|h| h["command"].as_str().unwrap())
+        .collect();
+    let ours = commands
+        .iter()
+        .filter(|c| c.contains("savepoint hook claude"));
+    assert_eq!(ours.clone().count(), 7, "one entry per event: {commands:?}");
+    assert!(ours
+        .into_iter()
+        .all(|c| c.starts_with(savepoint::agent::settings::SIGNAL_GUARD)));
+    assert!(commands.contains(&"my-own-stop-hook"));
+    let again = std::fs::read(&path).unwrap();
+    repo.run_ok(&["hooks", "install", "--claude"]);
+    assert_eq!(std::fs::read(&path).unwrap(), again, "idempotent");
+
+    repo.run_ok(&["hooks", "uninstall", "--claude"]);
+    let left: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(
+        left,
+        serde_json::json!({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "my-own-stop-hook"}]}]}})
+    );
+}

@@ -4,8 +4,12 @@
 //!
 //! Events: `SessionStart` (`source`), `BeforeAgent` (`prompt`), `AfterTool`
 //! (`tool_name`, `tool_input.file_path`/`absolute_path`/`path`),
-//! `AfterAgent` (turn end), `PreCompress`, `SessionEnd` (`reason`); common
-//! fields `session_id`, `cwd`, `hook_event_name`.
+//! `AfterAgent` (turn end), `SessionEnd` (`reason`); common fields
+//! `session_id`, `cwd`, `hook_event_name`. `PreCompress` is not a compaction
+//! signal: Gemini fires it (`trigger: "auto"`) before every model request,
+//! so it is neither installed nor treated as one ([`Kind::Other`]); an
+//! entry older versions installed is still removed by uninstall (and by the
+//! next install).
 
 use std::path::PathBuf;
 
@@ -48,7 +52,6 @@ pub fn parse(input: &[u8]) -> std::result::Result<Event, String> {
             }
         }
         "AfterAgent" => Kind::TurnEnd,
-        "PreCompress" => Kind::PreCompact,
         "SessionEnd" => Kind::SessionEnd {
             reason: s("reason").or_else(|| s("trigger")),
         },
@@ -101,5 +104,16 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(&r).unwrap()["systemMessage"],
             "notice"
         );
+    }
+
+    /// `PreCompress` comes before every model request: not compaction, and
+    /// not in the template.
+    #[test]
+    fn pre_compress_is_not_a_compaction() {
+        let e = parse(include_bytes!("../../fixtures/gemini/PreCompress.json")).unwrap();
+        assert_eq!(e.kind, Kind::Other);
+        assert_eq!(e.trigger(), "gemini:PreCompress");
+        let t: serde_json::Value = serde_json::from_str(SETTINGS_TEMPLATE).unwrap();
+        assert!(t["hooks"].get("PreCompress").is_none());
     }
 }

@@ -1,13 +1,15 @@
-//! `savepoint hooks install|uninstall|status`: git hooks and Claude Code
-//! settings that make every commit boundary and agent step a restore point.
+//! `savepoint hooks install|uninstall|status`: git hooks and the coding
+//! assistants' hook settings that make every commit boundary and agent step
+//! a restore point.
 
 use std::io::Write;
 
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
+use savepoint::agent::codex::{self, Mechanism};
 use savepoint::agent::settings::{AgentSettings, Scope};
-use savepoint::agent::{claude, codex, cursor, gemini};
+use savepoint::agent::{claude, cursor, gemini};
 use savepoint::githooks::{self, HookState};
 
 use super::Ctx;
@@ -20,10 +22,11 @@ use crate::ui;
 /// honoured). A hook you already have keeps running: it is renamed to
 /// `<name>.savepoint-chained` and run first, its exit status kept.
 /// `--claude`, `--gemini`, `--codex`, `--cursor` also merge savepoint's
-/// entries into those assistants' settings (every other key kept).
+/// entries into those assistants' settings (every other key, comment and
+/// the file's layout kept).
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  savepoint hooks install --claude      # git hooks + .claude/settings.json\n  savepoint hooks install --claude=user # git hooks + ~/.claude/settings.json\n  savepoint hooks install --gemini --cursor --codex\n  savepoint hooks status\n  savepoint hooks uninstall --claude"
+    after_help = "Examples:\n  savepoint hooks install --claude      # git hooks + .claude/settings.json\n  savepoint hooks install --claude=user # git hooks + ~/.claude/settings.json\n  savepoint hooks install --gemini --cursor --codex\n  savepoint hooks install --codex=notify # Codex's notify program, whatever its version\n  savepoint hooks status\n  savepoint hooks uninstall --claude"
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -54,15 +57,30 @@ pub struct Target {
     #[arg(long, value_enum, value_name = "SCOPE", num_args = 0..=1, require_equals = true, default_missing_value = "project")]
     pub gemini: Option<Scope>,
 
-    /// Also Codex CLI: its `notify` program in ~/.codex/config.toml
-    /// ($CODEX_HOME); an existing notify program is chained.
-    #[arg(long)]
-    pub codex: bool,
+    /// Also Codex CLI ($CODEX_HOME, else ~/.codex): `auto` (the default)
+    /// installs Codex's own hooks (hooks.json, trusted in config.toml) when
+    /// the `codex` on PATH is 0.171.0 or newer, and its `notify` program
+    /// (config.toml; an existing one is chained) otherwise — also when no
+    /// `codex` is on PATH; `hooks` or `notify` choose. Only one is installed
+    /// at a time. Uninstall removes both.
+    #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "auto")]
+    pub codex: Option<CodexMode>,
 
     /// Also Cursor's hooks: `project` (.cursor/hooks.json, the default) or
     /// `user` (~/.cursor/hooks.json).
     #[arg(long, value_enum, value_name = "SCOPE", num_args = 0..=1, require_equals = true, default_missing_value = "project")]
     pub cursor: Option<Scope>,
+}
+
+/// How `--codex` plugs savepoint into Codex CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CodexMode {
+    /// Codex's own hooks when the `codex` on PATH has them, else `notify`.
+    Auto,
+    /// Codex's own hooks (Codex 0.171.0 or newer).
+    Hooks,
+    /// Codex's `notify` program (every version; no word of a failed turn).
+    Notify,
 }
 
 /// Install, uninstall or list savepoint's entries in one settings file;
@@ -89,18 +107,6 @@ fn json_file(s: AgentSettings, workdir: &Path, scope: Scope) -> savepoint::Resul
     })
 }
 
-/// Codex CLI: the `notify` key of its TOML config.
-fn codex_file() -> savepoint::Result<AgentFile> {
-    let notify = |changed: bool| changed.then(|| "notify".to_owned()).into_iter().collect();
-    Ok(AgentFile {
-        name: "Codex CLI",
-        path: codex::config_path()?,
-        install: Box::new(move |p| codex::install(p).map(notify)),
-        uninstall: Box::new(move |p| codex::uninstall(p).map(notify)),
-        installed: Box::new(move |p| codex::installed(p).map(notify)),
-    })
-}
-
 impl Target {
     /// The agent settings files this invocation names.
     fn files(&self, workdir: &Path) -> savepoint::Result<Vec<AgentFile>> {
@@ -113,9 +119,6 @@ impl Target {
             if let Some(scope) = scope {
                 out.push(json_file(settings, workdir, scope)?);
             }
-        }
-        if self.codex {
-            out.push(codex_file()?);
         }
         Ok(out)
     }
@@ -131,6 +134,9 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
             let files = t.files(ws.workdir())?;
             for f in &files {
                 (f.installed)(&f.path)?;
+            }
+            if t.codex.is_some() {
+                codex::status(&codex::Files::locate()?)?;
             }
             let changed = githooks::install(&ws)?;
             let dir = githooks::hooks_dir(&ws)?;
@@ -163,6 +169,9 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
                         added.join(", ")
                     )?;
                 }
+            }
+            if let Some(mode) = t.codex {
+                install_codex(&mut out, mode)?;
             }
         }
         Action::Uninstall(t) => {
@@ -197,6 +206,9 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
                     )?;
                 }
             }
+            if t.codex.is_some() {
+                uninstall_codex(&mut out)?;
+            }
         }
         Action::Status => {
             writeln!(out, "git hooks in {}:", githooks::hooks_dir(&ws)?.display())?;
@@ -223,7 +235,6 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
                     files.push(json_file(settings, ws.workdir(), scope)?);
                 }
             }
-            files.push(codex_file()?);
             for f in files {
                 let events = match (f.installed)(&f.path) {
                     Ok(e) if e.is_empty() => u.paint(ui::DIM, "not installed"),
@@ -232,6 +243,182 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
                 };
                 writeln!(out, "{} ({}): {events}", f.name, f.path.display())?;
             }
+            codex_status(&mut out, u)?;
+        }
+    }
+    Ok(())
+}
+
+/// What `codex --version` says, for messages.
+fn codex_found(version: Option<codex::Version>) -> String {
+    match version {
+        Some(v) => format!("the `codex` on PATH is {v}"),
+        None => "no `codex` answered on PATH".to_owned(),
+    }
+}
+
+fn install_codex(out: &mut impl Write, mode: CodexMode) -> Result<()> {
+    let version = codex::installed_version();
+    let mechanism = match mode {
+        CodexMode::Hooks => Mechanism::Hooks,
+        CodexMode::Notify => Mechanism::Notify,
+        CodexMode::Auto => {
+            let m = codex::mechanism_for(version);
+            let why = match (m, version) {
+                (Mechanism::Hooks, _) => "its own hooks".to_owned(),
+                (Mechanism::Notify, Some(_)) => format!(
+                    "its notify program (savepoint uses Codex's own hooks from {})",
+                    codex::HOOKS_SINCE
+                ),
+                (Mechanism::Notify, None) => format!(
+                    "its notify program, which every version sends (for Codex {} or newer \
+                     installed elsewhere, `savepoint hooks install --codex=hooks` installs its \
+                     own hooks instead)",
+                    codex::HOOKS_SINCE
+                ),
+            };
+            writeln!(out, "Codex CLI: {}: using {why}", codex_found(version))?;
+            m
+        }
+    };
+    let files = codex::Files::locate_creating()?;
+    match mechanism {
+        Mechanism::Hooks => {
+            let c = codex::install_hooks(&files)?;
+            if c.hooks.is_empty() {
+                writeln!(out, "Codex CLI hooks: already in {}", files.hooks.display())?;
+            } else {
+                writeln!(
+                    out,
+                    "Codex CLI hooks added to {}: {}",
+                    files.hooks.display(),
+                    c.hooks.join(", ")
+                )?;
+            }
+            if c.trust > 0 {
+                writeln!(
+                    out,
+                    "Codex CLI hooks trusted in {} (as Codex's /hooks review does; \
+                     Codex skips hooks it does not trust)",
+                    files.config.display()
+                )?;
+            }
+            if c.switched {
+                writeln!(
+                    out,
+                    "Codex CLI notify: savepoint's entry taken out of {} (the hooks replace it)",
+                    files.config.display()
+                )?;
+            }
+        }
+        Mechanism::Notify => {
+            let c = codex::install_notify(&files)?;
+            if c.notify {
+                writeln!(out, "Codex CLI notify set in {}", files.config.display())?;
+            } else {
+                writeln!(
+                    out,
+                    "Codex CLI notify: already set in {}",
+                    files.config.display()
+                )?;
+            }
+            if c.switched {
+                writeln!(
+                    out,
+                    "Codex CLI hooks: savepoint's taken out of {} (notify replaces them)",
+                    files.hooks.display()
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn uninstall_codex(out: &mut impl Write) -> Result<()> {
+    let files = codex::Files::locate()?;
+    let c = codex::uninstall(&files)?;
+    if c.hooks.is_empty() {
+        writeln!(
+            out,
+            "Codex CLI hooks: none of savepoint's in {}",
+            files.hooks.display()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Codex CLI hooks removed from {}: {}",
+            files.hooks.display(),
+            c.hooks.join(", ")
+        )?;
+    }
+    if c.trust > 0 {
+        writeln!(
+            out,
+            "Codex CLI: savepoint's hook trust entries removed from {} ({})",
+            files.config.display(),
+            c.trust
+        )?;
+    }
+    if c.notify {
+        writeln!(
+            out,
+            "Codex CLI notify removed from {}",
+            files.config.display()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Codex CLI notify: not savepoint's in {}",
+            files.config.display()
+        )?;
+    }
+    Ok(())
+}
+
+fn codex_status(out: &mut impl Write, u: &ui::Ui) -> Result<()> {
+    let version = codex::installed_version();
+    let which = match codex::mechanism_for(version) {
+        Mechanism::Hooks => "`hooks install --codex` uses its own hooks",
+        Mechanism::Notify => "`hooks install --codex` uses notify",
+    };
+    writeln!(out, "Codex CLI: {}; {which}", codex_found(version))?;
+    let files = codex::Files::locate()?;
+    match codex::status(&files) {
+        Err(e) => writeln!(
+            out,
+            "Codex CLI ({}): {} ({e})",
+            files.config.display(),
+            u.paint(ui::DEL, "unreadable")
+        )?,
+        Ok(s) => {
+            let hooks = if s.hooks.is_empty() {
+                u.paint(ui::DIM, "not installed")
+            } else if s.untrusted.is_empty() {
+                format!(
+                    "{}: {} (trusted)",
+                    u.paint(ui::ADD, "installed"),
+                    s.hooks.join(", ")
+                )
+            } else {
+                format!(
+                    "{}: {}; {} for {} (Codex skips them: run `savepoint hooks install --codex` again)",
+                    u.paint(ui::ADD, "installed"),
+                    s.hooks.join(", "),
+                    u.paint(ui::DEL, "not trusted"),
+                    s.untrusted.join(", ")
+                )
+            };
+            writeln!(out, "Codex CLI hooks ({}): {hooks}", files.hooks.display())?;
+            let notify = if s.notify {
+                u.paint(ui::ADD, "installed")
+            } else {
+                u.paint(ui::DIM, "not installed")
+            };
+            writeln!(
+                out,
+                "Codex CLI notify ({}): {notify}",
+                files.config.display()
+            )?;
         }
     }
     Ok(())
