@@ -123,7 +123,7 @@ fn hint_for(e: &anyhow::Error) -> Option<String> {
         E::UnsafePath { .. } => "that snapshot was not made by savepoint from this work tree; nothing was written".into(),
         E::PathspecNoMatch { .. } => "paths are relative to the current directory; see the snapshot's files with `savepoint show <snap> --stat`".into(),
         E::InvalidSettings { .. } => {
-            "fix the JSON (or move the file away), then run the command again".into()
+            "fix the file (or move it away), then run the command again".into()
         }
         E::ObjectStore { .. } => "check free disk space and write permission on .git/objects; nothing was recorded".into(),
         E::AlreadyWatching { .. } => {
