@@ -18,6 +18,7 @@ pub mod githooks;
 pub mod handoff;
 pub mod libgit2_init;
 pub mod lock;
+pub mod provider_status;
 pub mod prune;
 pub mod recover;
 pub mod refs;

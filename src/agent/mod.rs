@@ -10,6 +10,7 @@ pub mod codex;
 pub mod cursor;
 pub mod gemini;
 pub mod settings;
+pub mod transcript;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
