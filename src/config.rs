@@ -34,6 +34,23 @@ pub struct Config {
     pub push_interval: Option<Duration>,
     /// `savepoint.autostart`: hooks start the watcher when it is not running.
     pub autostart: bool,
+    /// `savepoint.statusUrl` and `savepoint.statusUrl.<provider>`: the status
+    /// pages asked after a failed turn.
+    pub status: StatusUrls,
+}
+
+/// The providers whose status page can be configured
+/// (`savepoint.statusUrl.<provider>`).
+pub const STATUS_PROVIDERS: &[&str] = &["anthropic", "google", "openai"];
+
+/// Where the provider status check looks (see [`crate::provider_status`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusUrls {
+    /// `savepoint.statusUrl none`: no status page is asked at all.
+    pub off: bool,
+    /// `savepoint.statusUrl.<provider>`: a URL, or `None` for `none`
+    /// (that provider is not asked). Providers not listed use the default.
+    pub overrides: Vec<(String, Option<String>)>,
 }
 
 impl Default for Config {
@@ -49,6 +66,7 @@ impl Default for Config {
             remote: None,
             push_interval: None,
             autostart: false,
+            status: StatusUrls::default(),
         }
     }
 }
@@ -99,8 +117,94 @@ impl Config {
                     bad("savepoint.autostart", &v, "expected true or false".into())
                 })?,
             },
+            status: status_urls(cfg)?,
         })
     }
+
+    /// The status page to ask for `provider` (`default` unless configured);
+    /// `None` when the check is turned off for it or for all.
+    pub fn status_url<'a>(&'a self, provider: &str, default: &'a str) -> Option<&'a str> {
+        if self.status.off {
+            return None;
+        }
+        match self
+            .status
+            .overrides
+            .iter()
+            .rev()
+            .find(|(p, _)| p == provider)
+        {
+            Some((_, url)) => url.as_deref(),
+            None => Some(default),
+        }
+    }
+}
+
+/// `savepoint.statusUrl` (only `none`, or `auto` for the defaults) and
+/// `savepoint.statusUrl.<provider>` (a URL or `none`). The subsection is
+/// matched without regard to case (`statusUrl`, `statusurl`); an unknown
+/// provider or a value that is not a URL is an error naming the key.
+fn status_urls(cfg: &GitConfig) -> Result<StatusUrls> {
+    let mut out = StatusUrls::default();
+    let mut entries = cfg
+        .entries(Some(r"^savepoint\."))
+        .git_context(|| "read config keys `savepoint.*`".to_owned())?;
+    while let Some(entry) = entries.next() {
+        let entry = entry.git_context(|| "read config keys `savepoint.*`".to_owned())?;
+        let Some(name) = entry.name() else { continue };
+        let value = entry.value().unwrap_or("").trim().to_owned();
+        let Some(rest) = name.get("savepoint.".len()..) else {
+            continue;
+        };
+        if rest.eq_ignore_ascii_case("statusUrl") {
+            // Later (more local) values win.
+            out.off = match value.to_ascii_lowercase().as_str() {
+                "none" | "off" | "false" | "no" | "0" | "never" => true,
+                "auto" | "default" | "on" | "true" | "yes" | "1" => false,
+                _ => {
+                    return Err(bad(
+                        "savepoint.statusUrl",
+                        &value,
+                        "expected `none` (no status check) or `auto`; a provider's page is \
+                         set with savepoint.statusUrl.<provider>"
+                            .into(),
+                    ))
+                }
+            };
+            continue;
+        }
+        let Some((sub, provider)) = rest.rsplit_once('.') else {
+            continue;
+        };
+        if !sub.eq_ignore_ascii_case("statusUrl") {
+            continue;
+        }
+        let provider = provider.to_ascii_lowercase();
+        let key = format!("savepoint.statusUrl.{provider}");
+        if !STATUS_PROVIDERS.contains(&provider.as_str()) {
+            return Err(bad(
+                &key,
+                &value,
+                format!(
+                    "unknown provider `{provider}` (known: {})",
+                    STATUS_PROVIDERS.join(", ")
+                ),
+            ));
+        }
+        let url = if value.eq_ignore_ascii_case("none") || is_off(&value) {
+            None
+        } else if value.starts_with("https://") || value.starts_with("http://") {
+            Some(value)
+        } else {
+            return Err(bad(
+                &key,
+                &value,
+                "expected an http:// or https:// URL, or `none`".into(),
+            ));
+        };
+        out.overrides.push((provider, url));
+    }
+    Ok(out)
 }
 
 fn bad(key: &str, value: &str, reason: String) -> Error {
@@ -243,6 +347,41 @@ mod tests {
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert!(parse_duration("abc").is_err());
         assert!(parse_duration("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn status_urls_parse_and_validate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(
+            &path,
+            "[savepoint \"statusUrl\"]\n\tanthropic = http://127.0.0.1:9/s.json\n\topenai = none\n",
+        )
+        .unwrap();
+        let cfg = Config::from_git_config(&GitConfig::open(&path).unwrap()).unwrap();
+        let d = "https://default";
+        assert_eq!(
+            cfg.status_url("anthropic", d),
+            Some("http://127.0.0.1:9/s.json")
+        );
+        assert_eq!(cfg.status_url("openai", d), None);
+        assert_eq!(cfg.status_url("google", d), Some(d));
+        std::fs::write(
+            &path,
+            "[savepoint]\n\tstatusUrl = none\n[savepoint \"statusUrl\"]\n\tgoogle = https://x\n",
+        )
+        .unwrap();
+        let cfg = Config::from_git_config(&GitConfig::open(&path).unwrap()).unwrap();
+        assert_eq!(cfg.status_url("google", d), None);
+        for bad in [
+            "[savepoint \"statusUrl\"]\n\tgogle = https://x\n",
+            "[savepoint \"statusUrl\"]\n\tgoogle = ftp://x\n",
+            "[savepoint]\n\tstatusUrl = https://x\n",
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            let err = Config::from_git_config(&GitConfig::open(&path).unwrap()).unwrap_err();
+            assert!(err.to_string().contains("statusUrl"), "{err}");
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod handoff;
 pub mod libgit2_init;
 pub mod lock;
 pub mod pending;
+pub mod provider_status;
 pub mod prune;
 pub mod recover;
 pub mod refs;

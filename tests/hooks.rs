@@ -1023,3 +1023,65 @@ fn entries_of_an_older_install_are_upgraded_and_still_removable() {
         serde_json::json!({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "my-own-stop-hook"}]}]}})
     );
 }
+
+/// Issue 17 item 8: after a failed turn, with the work and the brief safe,
+/// the provider's status page is asked (here a mock on 127.0.0.1): its
+/// verdict is in the message and in the brief.
+#[test]
+fn a_failed_turn_asks_the_providers_status_page() {
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let body = r#"{"page":{"id":"p","name":"Anthropic"},
+            "components":[{"id":"b","name":"Claude API","status":"partial_outage","group":false}],
+            "incidents":[{"id":"i","name":"Elevated errors on Opus","status":"investigating","impact":"major","started_at":"2026-11-27T10:05:00Z"}],
+            "status":{"indicator":"major","description":"Partial System Outage"}}"#;
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut request = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                break;
+            }
+            request.push_str(&line);
+        }
+        write!(
+            conn,
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        request
+    });
+    let repo = TestRepo::new();
+    repo.write("src/parser.rs", "fn parse() {}\n");
+    repo.commit_all("init");
+    repo.git(&["config", "savepoint.statusUrl", "auto"]);
+    repo.git(&[
+        "config",
+        "savepoint.statusUrl.anthropic",
+        &format!("http://127.0.0.1:{port}/api/v2/summary.json"),
+    ]);
+    repo.write("src/parser.rs", "fn parse() { the failed turn's work }\n");
+    let out = pipe_claude(
+        &repo,
+        &claude_payload(
+            &repo,
+            "StopFailure",
+            "s-failed",
+            serde_json::json!({"error": "server_error", "last_assistant_message": "API Error: 529"}),
+        ),
+    );
+    let request = server.join().unwrap();
+    assert!(request.starts_with("GET /api/v2/summary.json"), "{request}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("work is safe"), "{said}");
+    assert!(said.contains("Elevated errors on Opus"), "{said}");
+    let brief = std::fs::read_to_string(repo.abs(".git/savepoint/handoff.md")).unwrap();
+    assert!(brief.contains("Elevated errors on Opus"), "{brief}");
+    assert!(brief.contains("s-failed"), "{brief}");
+    assert_eq!(log_json(&repo)[0]["trigger"], "claude:StopFailure");
+}

@@ -442,6 +442,7 @@ fn file_names_cannot_inject_brief_sections_or_commit_trailers() {
             "## Repository",
             "## What the session was doing",
             "## Files changed",
+            "## The change",
             "## Skipped",
             "## How to continue"
         ],

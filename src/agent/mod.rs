@@ -10,6 +10,7 @@ pub mod codex;
 pub mod cursor;
 pub mod gemini;
 pub mod settings;
+pub mod transcript;
 mod turns;
 
 use std::io::Write;
@@ -249,7 +250,17 @@ pub fn prepare(event: &Event) -> Result<Option<Plan>> {
     if let Some(error) = &failed {
         // The outage case. The client may kill this process any moment
         // now: the brief comes first, from what is already recorded.
-        let path = write_brief(&ws)?;
+        let failure = crate::handoff::Failure {
+            agent: event.agent.to_owned(),
+            session: event.session.clone(),
+            error: error.clone(),
+            last_message: event.last_message.clone(),
+            transcript: event.transcript.clone(),
+            time: chrono::Local::now().to_rfc3339(),
+            status: None,
+        };
+        crate::handoff::save_failure(&ws, &failure)?;
+        let path = crate::handoff::write(&ws)?;
         response.stderr = format!(
             "savepoint: the turn ended on an API error ({}). Your work is safe in git on {}. \
              A hand-off brief for another assistant is in {}; `savepoint handoff` prints it \
@@ -259,6 +270,12 @@ pub fn prepare(event: &Event) -> Result<Option<Plan>> {
             path.display()
         );
         response.stdout = response.stderr.clone();
+    } else if matches!(event.kind, Kind::TurnEnd) {
+        // A later turn of the failed session went through: the failure is
+        // history, not what the next assistant must know.
+        if crate::handoff::load_failure(&ws).is_some_and(|f| f.session == event.session) {
+            crate::handoff::clear_failure(&ws)?;
+        }
     }
     Ok(Some(Plan {
         response,
@@ -274,15 +291,6 @@ pub fn prepare(event: &Event) -> Result<Option<Plan>> {
 /// Claude Code reports a failed turn itself (StopFailure).
 fn has_failure_event(agent: &str) -> bool {
     agent == "claude"
-}
-
-/// Write `<state>/handoff.md` from what is recorded now.
-fn write_brief(ws: &Workspace) -> Result<PathBuf> {
-    let brief = crate::handoff::brief(ws)?;
-    let path = ws.ensure_state_dir()?.join("handoff.md");
-    crate::atomic::write_with_mode(&path, brief.as_bytes(), crate::atomic::PRIVATE)
-        .map_err(|e| Error::io("write", &path, e))?;
-    Ok(path)
 }
 
 /// Give `job` to the running watcher: its pid when it took it. A failed
@@ -307,11 +315,34 @@ pub fn run_job(job: &Job) -> Result<Served> {
     let ws = Workspace::discover(&job.dir)?;
     let cfg = Config::load(ws.repo())?;
     let served = snapshot(&ws, &cfg, job.meta.clone(), job.failed)?;
-    if job.failed {
-        write_brief(&ws)?;
-    }
     log(&ws, &format!("{} {}", job.meta.trigger, served.describe()));
+    if job.failed {
+        // The brief again, naming the snapshot; then — the work and the
+        // brief safe — what the provider's status page says.
+        crate::handoff::write(&ws)?;
+        let agent = job.meta.agent.as_deref().unwrap_or("");
+        let verdict =
+            crate::provider_status::check(&cfg, agent, crate::provider_status::DEFAULT_BUDGET);
+        if let (Some(v), Some(mut f)) = (verdict, crate::handoff::load_failure(&ws)) {
+            log(
+                &ws,
+                &format!("{} provider status: {}", job.meta.trigger, v.line()),
+            );
+            f.status = Some(v);
+            crate::handoff::save_failure(&ws, &f)?;
+            crate::handoff::write(&ws)?;
+        }
+    }
     Ok(served)
+}
+
+/// After a failed turn's job: what the provider's status page said, for
+/// the message (empty when it was not asked or did not answer).
+pub fn status_note(ws: &Workspace) -> String {
+    crate::handoff::load_failure(ws)
+        .and_then(|f| f.status)
+        .map(|v| format!("{} {}", v.line(), v.advice()))
+        .unwrap_or_default()
 }
 
 impl Served {

@@ -9,10 +9,14 @@ use super::Ctx;
 /// Print a hand-off brief of the unsquashed work for another assistant.
 ///
 /// For another assistant or a person, when yours is down or you switch.
-/// Markdown with stable headings: the repository, branch and base commit;
-/// the session's prompts in order; files changed since the base commit; the
-/// latest snapshot; anything skipped; and the exact commands to see,
-/// restore or squash the work. Plain enough to paste into any chat.
+/// Markdown with stable headings: what went wrong (after a failed turn:
+/// the failing session, its error, the provider's status and what to do),
+/// the repository, branch and base commit, the session's prompts in order,
+/// how each turn ended and the session's plan (from the client's
+/// transcript), the files changed and the change itself as a unified diff
+/// (bounded; binary and large files named), anything skipped, and the exact
+/// commands to see, restore or squash the work. Plain enough to paste into
+/// any chat, complete enough for an assistant that cannot run git.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  savepoint handoff | pbcopy\n  savepoint handoff --write HANDOFF.md"

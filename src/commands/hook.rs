@@ -257,9 +257,17 @@ fn act(ctx: &Ctx, event: &Event, guard: &Guard) -> agent::Response {
         }
     }
     match agent::prepare(&event) {
-        Ok(Some(plan)) => {
+        Ok(Some(mut plan)) => {
             if let Some(job) = &plan.job {
                 execute(&plan.ws, job, guard);
+                if job.failed {
+                    let note = agent::status_note(&plan.ws);
+                    if !note.is_empty() {
+                        let r = &mut plan.response;
+                        r.stderr = format!("{}\nsavepoint: {note}", r.stderr);
+                        r.stdout = r.stderr.clone();
+                    }
+                }
             }
             plan.response
         }

@@ -110,6 +110,19 @@ const KEYS: &[(&str, &str)] = &[
     ("savepoint.remote", "origin"),
     ("savepoint.pushInterval", "off"),
     ("savepoint.autostart", "false"),
+    ("savepoint.statusUrl", "auto"),
+    (
+        "savepoint.statusUrl.anthropic",
+        "https://status.anthropic.com/api/v2/summary.json",
+    ),
+    (
+        "savepoint.statusUrl.google",
+        "https://status.cloud.google.com/incidents.json",
+    ),
+    (
+        "savepoint.statusUrl.openai",
+        "https://status.openai.com/api/v2/summary.json",
+    ),
 ];
 
 pub fn config(ctx: &Ctx, args: &ConfigArgs) -> Result<()> {
@@ -185,7 +198,7 @@ pub fn config(ctx: &Ctx, args: &ConfigArgs) -> Result<()> {
         };
         writeln!(
             out,
-            "{:<24} {:<14} {}",
+            "{:<29} {:<14} {}",
             s.key,
             s.value,
             u.paint(ui::DIM, &origin)

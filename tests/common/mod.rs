@@ -44,6 +44,13 @@ impl TestRepo {
             dir: tempfile::tempdir().expect("tempdir"),
             home: tempfile::tempdir().expect("tempdir"),
         };
+        // Failed turns never ask a real status page from a test (a test
+        // that wants the check sets the repository's own config).
+        std::fs::write(
+            t.home.path().join(".gitconfig"),
+            "[savepoint]\n\tstatusUrl = none\n",
+        )
+        .expect("write the test's global git config");
         t.git(&["init", "-q", "-b", "main"]);
         t.git(&["config", "user.name", "Test"]);
         t.git(&["config", "user.email", "test@example.com"]);
