@@ -342,7 +342,8 @@ fn every_claude_fixture_gives_the_right_trigger_and_trailers() {
         );
         if *fixture == "StopFailure.json" {
             let err = String::from_utf8_lossy(&out.stderr);
-            assert!(err.contains("work is safe"), "{err}");
+            let said = format!("{err}{}", String::from_utf8_lossy(&out.stdout));
+            assert_eq!(said.matches("work is safe").count(), 1, "said once: {said}");
             let brief = std::fs::read_to_string(repo.abs(".git/savepoint/handoff.md")).unwrap();
             assert!(brief.contains("## How to continue"), "{brief}");
             assert!(brief.contains("Refactor the parser"), "{brief}");

@@ -269,7 +269,6 @@ pub fn prepare(event: &Event) -> Result<Option<Plan>> {
             ws.chain_ref()?,
             path.display()
         );
-        response.stdout = response.stderr.clone();
     } else if matches!(event.kind, Kind::TurnEnd) {
         // A later turn of the failed session went through: the failure is
         // history, not what the next assistant must know.

@@ -215,7 +215,7 @@ fn git(ctx: &Ctx, name: &str) {
             ..Default::default()
         };
         let served = agent::snapshot(&ws, &cfg, meta, false)?;
-        agent::log(&ws, &format!("hook:{name} {served:?}"));
+        agent::log(&ws, &format!("hook:{name} {}", served.describe()));
         Ok(())
     })();
     if let Err(e) = result {
@@ -265,7 +265,6 @@ fn act(ctx: &Ctx, event: &Event, guard: &Guard) -> agent::Response {
                     if !note.is_empty() {
                         let r = &mut plan.response;
                         r.stderr = format!("{}\nsavepoint: {note}", r.stderr);
-                        r.stdout = r.stderr.clone();
                     }
                 }
             }
