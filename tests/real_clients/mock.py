@@ -3,18 +3,31 @@
 
 Usage: python3 mock.py [--port N] [--ttl SECONDS] [--log FILE] [--port-file FILE]
   --port 0 picks a free port; it is written to --port-file (if given) and printed.
-  The server exits by itself after --ttl seconds (default 300).
+  The server listens on 127.0.0.1 only and exits by itself after --ttl seconds (default 300).
 
-Behaviour (stateless: decided from each request body):
+APIs:
   * Anthropic  POST /v1/messages        (stream or not)
   * Gemini     POST /v1beta/models/<m>:streamGenerateContent?alt=sse, :generateContent, :countTokens
   * OpenAI     POST /v1/responses        (SSE), GET /v1/models
+
+Scripted turns (stateless: decided from each request body). The prompt carries the
+script as directives, run one per model request:
+  [[write PATH]]    the model's file tool writes PATH (relative to the client's cwd) with
+                    "mock wrote PATH\n" (Write / write_file / apply_patch Add File)
+  [[bash COMMAND]]  the model's shell tool runs COMMAND (Bash / run_shell_command / exec_command)
+  [[fail STATUS]]   this model request answers HTTP STATUS (529 overloaded, 500, ...)
+  [[reply]]         plain text (also what comes once every directive has run)
+The prompt is the latest user text with a directive; the step is the number of tool results
+after it, so a retried or resumed conversation always gets the same answer. Requests
+that offer no tools (titles, classifiers) get short plain text and never fail.
+
+Without directives (the recipe in docs/real-clients.md):
   Main agent turn without a tool result in the conversation  -> one tool call that
   writes MOCK_FILE (default "mock_hello.txt", relative to the client's cwd) with MOCK_TEXT.
   Turn that already contains a tool result                   -> final text "MOCK DONE".
   Auxiliary requests (no tools offered)                       -> short plain text.
 
-Fault injection:
+Fault injection without directives:
   env MOCK_FAIL=529|500|...   every model request answers that status (Anthropic error JSON),
   env MOCK_FAIL_AFTER=N         the first N model requests succeed, the rest fail (e.g. N=1: tool call
                                 then outage before the final answer),
@@ -54,6 +67,27 @@ def cwd_from_text(s):
         if m:
             return m.group(1).rstrip(".:,")
     return None
+
+
+DIRECTIVE = re.compile(r"\[\[(write|bash|fail|reply)(?:[ \t]+(.*?))?\]\]", re.S)
+
+
+def script_step(entries):
+    """entries: the conversation's user side in order, ("text", str) or ("result", None).
+    Returns None (no script: the legacy behaviour) or (directive, argument)."""
+    idx = None
+    for i, (kind, text) in enumerate(entries):
+        if kind == "text" and DIRECTIVE.search(text or ""):
+            idx = i
+    if idx is None:
+        return None
+    steps = [(d, (a or "").strip()) for d, a in DIRECTIVE.findall(entries[idx][1])]
+    done = sum(1 for kind, _ in entries[idx + 1:] if kind == "result")
+    return steps[done] if done < len(steps) else ("reply", "")
+
+
+def written(path):
+    return "mock wrote %s\n" % path
 
 
 class H(BaseHTTPRequestHandler):
@@ -109,6 +143,16 @@ class H(BaseHTTPRequestHandler):
             return 0
         return STATE["fail"]
 
+    def scripted(self, entries, offered, default_status):
+        """The script step for this request (None without a script, or when the main
+        tools are not offered) and the status to answer (0: success)."""
+        step = script_step(entries) if offered else None
+        if step and step[0] == "fail":
+            return step, int(step[1] or default_status)
+        if step:
+            return step, 0
+        return None, self.fail_status()
+
     # ---------- routing ----------
     def do_GET(self):
         log_req(self.path, None, self.headers)
@@ -143,13 +187,25 @@ class H(BaseHTTPRequestHandler):
 
     # ---------- Anthropic ----------
     def anthropic(self, b):
-        st = self.fail_status()
-        if st:
-            etype = {529: "overloaded_error", 500: "api_error", 429: "rate_limit_error"}.get(st, "api_error")
-            return self.send_json({"type": "error", "error": {"type": etype, "message": "mock %d" % st}}, st)
         model = b.get("model", "claude-mock")
         tools = [t.get("name") for t in b.get("tools") or []]
         msgs = b.get("messages") or []
+        entries = []
+        for m in msgs:
+            c = m.get("content")
+            if m.get("role") != "user":
+                continue
+            if isinstance(c, str):
+                entries.append(("text", c))
+            for x in c if isinstance(c, list) else []:
+                if isinstance(x, dict) and x.get("type") == "text":
+                    entries.append(("text", x.get("text", "")))
+                elif isinstance(x, dict) and x.get("type") == "tool_result":
+                    entries.append(("result", None))
+        step, st = self.scripted(entries, "Write" in tools, 529)
+        if st:
+            etype = {529: "overloaded_error", 500: "api_error", 429: "rate_limit_error"}.get(st, "api_error")
+            return self.send_json({"type": "error", "error": {"type": etype, "message": "mock %d" % st}}, st)
         last = msgs[-1] if msgs else {}
         has_result = isinstance(last.get("content"), list) and any(
             isinstance(c, dict) and c.get("type") == "tool_result" for c in last["content"])
@@ -157,9 +213,21 @@ class H(BaseHTTPRequestHandler):
         if isinstance(sysprompt, list):
             sysprompt = "\n".join(x.get("text", "") for x in sysprompt if isinstance(x, dict))
         allmsg = json.dumps(msgs)
-        if "Write" in tools and not has_result:
-            cwd = cwd_from_text(sysprompt or "") or cwd_from_text(allmsg) or os.getcwd()
-            block = {"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:20], "name": "Write",
+        cwd = cwd_from_text(sysprompt or "") or cwd_from_text(allmsg) or os.getcwd()
+        tool_id = "toolu_" + uuid.uuid4().hex[:20]
+        if step and step[0] == "write":
+            block = {"type": "tool_use", "id": tool_id, "name": "Write",
+                     "input": {"file_path": os.path.join(cwd, step[1]), "content": written(step[1])}}
+            stop = "tool_use"
+        elif step and step[0] == "bash":
+            block = {"type": "tool_use", "id": tool_id, "name": "Bash",
+                     "input": {"command": step[1], "description": "mock shell step"}}
+            stop = "tool_use"
+        elif step:
+            block = {"type": "text", "text": FINAL}
+            stop = "end_turn"
+        elif "Write" in tools and not has_result:
+            block = {"type": "tool_use", "id": tool_id, "name": "Write",
                      "input": {"file_path": os.path.join(cwd, FILE), "content": TEXT}}
             stop = "tool_use"
         else:
@@ -192,7 +260,21 @@ class H(BaseHTTPRequestHandler):
 
     # ---------- Gemini ----------
     def gemini(self, model, method, b):
-        st = self.fail_status()
+        decls = []
+        for t in b.get("tools") or []:
+            for d in t.get("functionDeclarations") or []:
+                decls.append(d.get("name"))
+        contents = b.get("contents") or []
+        entries = []
+        for c in contents:
+            if c.get("role", "user") != "user":
+                continue
+            for part in c.get("parts") or []:
+                if "text" in part:
+                    entries.append(("text", part["text"]))
+                elif "functionResponse" in part:
+                    entries.append(("result", None))
+        step, st = self.scripted(entries, "write_file" in decls, 500)
         if st:
             status = {529: 503, 500: 500}.get(st, st)
             return self.send_json({"error": {"code": status, "message": "mock %d" % st,
@@ -201,18 +283,21 @@ class H(BaseHTTPRequestHandler):
             return self.send_json({"totalTokens": 42})
         if method in ("embedContent", "batchEmbedContents"):
             return self.send_json({"embedding": {"values": [0.0] * 8}})
-        decls = []
-        for t in b.get("tools") or []:
-            for d in t.get("functionDeclarations") or []:
-                decls.append(d.get("name"))
-        contents = b.get("contents") or []
         last = contents[-1] if contents else {}
         has_result = any("functionResponse" in part for part in last.get("parts", []))
         gc = b.get("generationConfig") or b.get("config") or {}
         usage = {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15}
-        if "write_file" in decls and not has_result:
-            si = json.dumps(b.get("systemInstruction") or "") + json.dumps(contents)
-            cwd = cwd_from_text(si.replace("\\n", "\n")) or os.getcwd()
+        si = json.dumps(b.get("systemInstruction") or "") + json.dumps(contents)
+        cwd = cwd_from_text(si.replace("\\n", "\n")) or os.getcwd()
+        if step and step[0] == "write":
+            part = {"functionCall": {"name": "write_file", "args": {
+                "file_path": os.path.join(cwd, step[1]), "content": written(step[1])}}}
+        elif step and step[0] == "bash":
+            part = {"functionCall": {"name": "run_shell_command", "args": {
+                "command": step[1], "description": "mock shell step"}}}
+        elif step:
+            part = {"text": FINAL}
+        elif "write_file" in decls and not has_result:
             part = {"functionCall": {"name": "write_file",
                                      "args": {"file_path": os.path.join(cwd, FILE), "content": TEXT}}}
         elif decls:
@@ -234,20 +319,47 @@ class H(BaseHTTPRequestHandler):
 
     # ---------- OpenAI Responses (Codex) ----------
     def openai_responses(self, b):
-        st = self.fail_status()
-        if st:
-            return self.send_json({"error": {"message": "mock %d" % st, "type": "server_error"}}, st)
         tools = []
         for t in b.get("tools") or []:
             tools.append(t.get("name") or (t.get("function") or {}).get("name") or t.get("type"))
         inp = b.get("input") or []
-        has_result = any(isinstance(i, dict) and i.get("type") in (
-            "function_call_output", "custom_tool_call_output", "local_shell_call_output") for i in inp)
+        results = ("function_call_output", "custom_tool_call_output", "local_shell_call_output")
+        entries = []
+        for i in inp:
+            if not isinstance(i, dict):
+                continue
+            if i.get("type") in results:
+                entries.append(("result", None))
+            elif i.get("type", "message") == "message" and i.get("role") == "user":
+                c = i.get("content")
+                for x in c if isinstance(c, list) else [{"text": c}]:
+                    if isinstance(x, dict) and isinstance(x.get("text"), str):
+                        entries.append(("text", x["text"]))
+        step, st = self.scripted(entries, bool(tools), 500)
+        if st:
+            return self.send_json({"error": {"message": "mock %d" % st, "type": "server_error"}}, st)
+        has_result = any(isinstance(i, dict) and i.get("type") in results for i in inp)
         rid = "resp_" + uuid.uuid4().hex[:20]
         ev = [(None, {"type": "response.created", "response": {"id": rid}})]
-        if not has_result and tools:
-            call_id = "call_" + uuid.uuid4().hex[:16]
-            tdefs = {(t.get("name") or t.get("type")): t for t in b.get("tools") or []}
+        call_id = "call_" + uuid.uuid4().hex[:16]
+        tdefs = {(t.get("name") or t.get("type")): t for t in b.get("tools") or []}
+        if step and step[0] in ("write", "bash"):
+            if step[0] == "write":
+                patch = "*** Begin Patch\n*** Add File: %s\n%s*** End Patch\n" % (
+                    step[1], "".join("+" + l + "\n" for l in written(step[1]).rstrip("\n").split("\n")))
+                if tdefs.get("apply_patch", {}).get("type") == "custom":
+                    item = {"type": "custom_tool_call", "id": "ctc_1", "status": "completed",
+                            "call_id": call_id, "name": "apply_patch", "input": patch}
+                else:
+                    item = {"type": "function_call", "id": "fc_1", "call_id": call_id, "name": "apply_patch",
+                            "arguments": json.dumps({"input": patch})}
+            else:
+                item = {"type": "function_call", "id": "fc_1", "call_id": call_id, "name": "exec_command",
+                        "arguments": json.dumps({"cmd": step[1]})}
+        elif step:
+            item = {"type": "message", "role": "assistant", "id": "msg_1", "status": "completed",
+                    "content": [{"type": "output_text", "text": FINAL, "annotations": []}]}
+        elif not has_result and tools:
             patch = "*** Begin Patch\n*** Add File: %s\n%s*** End Patch\n" % (
                 FILE, "".join("+" + l + "\n" for l in TEXT.rstrip("\n").split("\n")))
             if "apply_patch" in tdefs and tdefs["apply_patch"].get("type") == "custom":
