@@ -522,7 +522,10 @@ fn measure_write_on_a_big_repository() {
                 session: Some("sess".into()),
                 agent: Some("claude".into()),
                 tool: Some("Edit".into()),
-                prompts: (i % 10 == 0).then(|| format!("prompt number {i}")).into_iter().collect(),
+                prompts: (i % 10 == 0)
+                    .then(|| format!("prompt number {i}"))
+                    .into_iter()
+                    .collect(),
                 ..Default::default()
             };
             let oid = savepoint::chain::append(

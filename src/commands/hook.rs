@@ -258,6 +258,9 @@ fn act(ctx: &Ctx, event: &Event, guard: &Guard) -> agent::Response {
     }
     match agent::prepare(&event) {
         Ok(Some(mut plan)) => {
+            if plan.job.is_none() {
+                agent::log(&plan.ws, &format!("{} no snapshot", event.trigger()));
+            }
             if let Some(job) = &plan.job {
                 execute(&plan.ws, job, guard);
                 if job.failed {
@@ -354,7 +357,13 @@ fn worker() {
                 }
             }
         }
-        Err(e) => tracing::warn!("hook worker: unreadable job: {e}"),
+        Err(e) => {
+            if let Ok(ws) = std::env::current_dir()
+                .and_then(|d| Workspace::discover(&d).map_err(std::io::Error::other))
+            {
+                agent::log(&ws, &format!("hook worker: unreadable job ({e})"));
+            }
+        }
     }
 }
 

@@ -703,7 +703,14 @@ impl Session {
             })
             .collect();
         s.git_hooks_before = s.git_hooks();
-        let out = s.savepoint(&["hooks", "install", kind.install_flag()]);
+        // Installed as a user would: the client on PATH (Codex's own hooks
+        // are chosen by the version `codex --version` reports).
+        let mut cmd = s.repo.cmd();
+        cmd.args(["hooks", "install", kind.install_flag()])
+            .env("CODEX_HOME", s.codex_home())
+            .env("PATH", path_with(&[&s.client.bin_dir]))
+            .stdin(Stdio::null());
+        let out = run_bounded(&mut cmd, SAVEPOINT_TIMEOUT, None);
         assert!(out.status.success(), "hooks install: {}", out.stderr);
         s.user_baseline = s.user_state();
         s.staged_baseline = s.staged();
