@@ -123,6 +123,9 @@ pub struct SnapshotInfo {
     pub sessions: Vec<String>,
     pub message: String,
     pub files: Vec<String>,
+    /// Those of `files` the snapshot deleted.
+    #[serde(skip)]
+    pub deleted: Vec<String>,
     #[serde(skip)]
     pub oid: Oid,
     #[serde(skip)]
@@ -158,24 +161,25 @@ pub fn info(repo: &Repository, oid: Oid, refname: &str) -> Result<SnapshotInfo> 
         .git_context(|| format!("read commit {oid}"))?;
     let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
     let t = trailers::parse(&message).unwrap_or_default();
-    let tree = commit
-        .tree()
-        .git_context(|| format!("read tree of {oid}"))?;
-    let parent_tree = match commit.parent(0) {
-        Ok(p) => Some(
-            p.tree()
-                .git_context(|| format!("read tree of {}", p.id()))?,
-        ),
-        Err(_) => None,
-    };
     // A crafted (fetched) snapshot too deep to read still gets listed.
-    let files = match changed_paths(repo, parent_tree.as_ref(), &tree) {
-        Err(crate::Error::TreeTooDeep { limit }) => {
+    let (files, deleted) = match own_changes(repo, &commit, &[]) {
+        Err(crate::Error::TreeTooDeep { limit }) => (
             vec![format!(
                 "(tree nested deeper than {limit} directories: not read)"
-            )]
+            )],
+            Vec::new(),
+        ),
+        other => {
+            let changes = other?;
+            let deleted = changes
+                .iter()
+                .filter(|c| c.new.is_none())
+                .map(|c| c.path_lossy())
+                .collect();
+            let mut files: Vec<String> = changes.iter().map(|c| c.path_lossy()).collect();
+            files.dedup();
+            (files, deleted)
         }
-        other => other?,
     };
     let timestamp = commit_time(&commit);
     Ok(SnapshotInfo {
@@ -193,10 +197,97 @@ pub fn info(repo: &Repository, oid: Oid, refname: &str) -> Result<SnapshotInfo> 
         subject: commit.summary().unwrap_or("").to_owned(),
         message: message.trim_end().to_owned(),
         files,
+        deleted,
         oid,
         timestamp,
         skipped: t.skipped,
     })
+}
+
+impl SnapshotInfo {
+    /// The one-line summary `log` shows: the subject without its
+    /// `savepoint: <trigger>: ` prefix. A summary savepoint generated (not
+    /// a user's label) is written anew from the snapshot's changes, with
+    /// deletions marked: `2 files: src/a.rs, old.rs (deleted)`.
+    pub fn summary(&self) -> String {
+        let tail = self
+            .subject
+            .strip_prefix("savepoint: ")
+            .and_then(|s| s.strip_prefix(&format!("{}: ", self.trigger)))
+            .unwrap_or(&self.subject);
+        let shown = crate::snap::SUBJECT_PATHS;
+        if self.deleted.is_empty() || tail != trailers::summarize(&self.files, shown) {
+            return tail.to_owned();
+        }
+        summarize_marked(&self.files, &self.deleted, shown)
+    }
+}
+
+/// [`trailers::summarize`] with deleted paths marked.
+fn summarize_marked(files: &[String], deleted: &[String], show: usize) -> String {
+    let deleted: std::collections::HashSet<&str> = deleted.iter().map(String::as_str).collect();
+    let is_deleted = |f: &String| deleted.contains(f.as_str());
+    let n = files.len();
+    let noun = if n == 1 { "file" } else { "files" };
+    let all_deleted = files.iter().all(is_deleted);
+    let hidden_deleted = files.iter().skip(show).filter(|f| is_deleted(f)).count();
+    let more = match n.saturating_sub(show) {
+        0 => String::new(),
+        rest if all_deleted || hidden_deleted == 0 => format!(", +{rest}"),
+        rest => format!(", +{rest} ({hidden_deleted} deleted)"),
+    };
+    if all_deleted {
+        let shown: Vec<&str> = files.iter().take(show).map(String::as_str).collect();
+        return format!("{n} {noun} deleted: {}{more}", shown.join(", "));
+    }
+    let shown: Vec<String> = files
+        .iter()
+        .take(show)
+        .map(|f| {
+            if is_deleted(f) {
+                format!("{f} (deleted)")
+            } else {
+                f.clone()
+            }
+        })
+        .collect();
+    format!("{n} {noun}: {}{more}", shown.join(", "))
+}
+
+/// Does snapshot `oid` change anything at or below `scope` (work-tree
+/// relative paths; empty: anything) compared with its first parent? Costs
+/// O(changed paths in scope): unchanged and out-of-scope subtrees are never
+/// read.
+pub fn touches(repo: &Repository, oid: Oid, scope: &[Vec<u8>]) -> Result<bool> {
+    let commit = repo
+        .find_commit(oid)
+        .git_context(|| format!("read commit {oid}"))?;
+    match own_changes(repo, &commit, scope) {
+        Ok(changes) => Ok(!changes.is_empty()),
+        // A crafted chain too deep to read: listed, as `info` lists it.
+        Err(Error::TreeTooDeep { .. }) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
+/// What snapshot `commit` changed against its first parent (everything,
+/// for a chain's first snapshot on an unborn branch), within `scope`.
+fn own_changes(
+    repo: &Repository,
+    commit: &Commit<'_>,
+    scope: &[Vec<u8>],
+) -> Result<Vec<crate::treediff::Change>> {
+    let tree = commit
+        .tree()
+        .git_context(|| format!("read tree of {}", commit.id()))?;
+    let parent_tree = match commit.parent(0) {
+        Ok(p) => Some(
+            p.tree()
+                .git_context(|| format!("read tree of {}", p.id()))?,
+        ),
+        Err(_) => None,
+    };
+    crate::treediff::diff(repo, parent_tree.as_ref(), Some(&tree), scope)
 }
 
 /// Paths that differ between two trees (`None`: the empty tree), sorted.
@@ -350,5 +441,26 @@ mod tests {
         assert_eq!(worktree_of(&linked), Some("wt"));
         assert_eq!(worktree_of(&detached_ref("wt")), Some("wt"));
         assert_eq!(worktree_of("refs/savepoint/remotes/o/heads/main"), None);
+    }
+
+    #[test]
+    fn summaries_mark_deletions() {
+        let v = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            summarize_marked(&v(&["a", "b"]), &v(&["b"]), 2),
+            "2 files: a, b (deleted)"
+        );
+        assert_eq!(
+            summarize_marked(&v(&["a", "b", "c", "d"]), &v(&["a", "d"]), 2),
+            "4 files: a (deleted), b, +2 (1 deleted)"
+        );
+        assert_eq!(
+            summarize_marked(&v(&["a", "b", "c"]), &v(&["a", "b", "c"]), 2),
+            "3 files deleted: a, b, +1"
+        );
+        assert_eq!(
+            summarize_marked(&v(&["a"]), &v(&["a"]), 2),
+            "1 file deleted: a"
+        );
     }
 }

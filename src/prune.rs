@@ -8,7 +8,9 @@
 //! past the horizon. A thinned chain is rewritten from its oldest dropped
 //! snapshot on — each kept snapshot keeps its tree, message, author and
 //! dates and its base commit as a parent — and the ref moves with a
-//! compare-and-swap, so the old tip stays in the reflog.
+//! compare-and-swap, so the old tip stays in the reflog. A rewritten chain
+//! no longer fast-forwards a copy pushed before; `push` knows that copy is
+//! ours (see [`crate::remote`]) and replaces it under a lease.
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -6,8 +6,18 @@
 //! Both shell out to `git push` / `git fetch` with explicit refspecs, so the
 //! user's transport, credentials and configuration apply; `refs/heads` is
 //! never pushed.
+//!
+//! `prune` rewrites chains, so a pruned chain no longer fast-forwards the
+//! copy pushed before. That copy is ours: `push` remembers the tip it
+//! pushed per remote and chain (`<state>/pushed.json`) and replaces it with
+//! `--force-with-lease=<ref>:<that tip>`; a remote tip our own reflog knows
+//! counts too. A chain another machine pushed fails both tests and is
+//! refused as before.
 
-use serde::Serialize;
+use std::collections::BTreeMap;
+
+use git2::Oid;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::git::GitCmd;
@@ -72,7 +82,9 @@ pub fn local_name(ws: &Workspace, remote: &str) -> String {
 pub struct Pushed {
     #[serde(rename = "ref")]
     pub refname: String,
-    /// `new`, `updated`, `up to date`, `forced`, `rejected`.
+    /// `new`, `updated`, `up to date`, `forced` (`--force`), `rewritten`
+    /// (our own pushed chain replaced by its pruned version, under a
+    /// lease), `rejected`.
     pub status: String,
     pub detail: String,
 }
@@ -104,15 +116,76 @@ fn git(ws: &Workspace, args: &[String]) -> Result<std::process::Output> {
         .output()
 }
 
-/// Push every local chain to `remote`. Chains the remote has diverging
-/// (pushed from another machine) are rejected unless `force`; the result
-/// lists each ref, and the error names the rejected ones.
+/// `<state>/pushed.json`: per remote, the tip each chain had when it was
+/// last pushed from this work tree — the lease for pushing a rewritten
+/// (pruned) chain over it.
+const PUSHED_FILE: &str = "pushed.json";
+/// Its format; another version is read as "nothing recorded".
+const PUSHED_VERSION: u32 = 1;
+
+/// What [`PUSHED_FILE`] holds.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct PushedTips {
+    version: u32,
+    /// Remote (as [`local_name`] names it) → chain ref → tip pushed.
+    remotes: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl PushedTips {
+    fn load(ws: &Workspace) -> PushedTips {
+        std::fs::read(ws.state_dir().join(PUSHED_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<PushedTips>(&b).ok())
+            .filter(|t| t.version == PUSHED_VERSION)
+            .unwrap_or_default()
+    }
+
+    /// The tips recorded for `remote`.
+    fn for_remote(&self, remote: &str) -> BTreeMap<String, Oid> {
+        self.remotes
+            .get(remote)
+            .into_iter()
+            .flatten()
+            .filter_map(|(r, o)| Some((r.clone(), Oid::from_str(o).ok()?)))
+            .collect()
+    }
+
+    /// Remember that `remote` now has these tips. The file is a cache: a
+    /// failure to write it only costs the next rewritten push a round trip.
+    fn record(ws: &Workspace, remote: &str, tips: &[(String, Oid)]) {
+        if tips.is_empty() {
+            return;
+        }
+        let mut all = PushedTips::load(ws);
+        all.version = PUSHED_VERSION;
+        let known = all.remotes.entry(remote.to_owned()).or_default();
+        for (r, o) in tips {
+            known.insert(r.clone(), o.to_string());
+        }
+        let written = ws.ensure_state_dir().and_then(|dir| {
+            let path = dir.join(PUSHED_FILE);
+            let bytes = serde_json::to_vec_pretty(&all).unwrap_or_default();
+            crate::atomic::write(&path, &bytes, crate::atomic::PRIVATE)
+                .map_err(|e| Error::io("write", path, e))
+        });
+        if let Err(e) = written {
+            tracing::warn!("cannot remember the pushed tips: {e}");
+        }
+    }
+}
+
+/// Push every local chain to `remote`. A chain the remote has diverging
+/// (pushed from another machine) is rejected unless `force`; our own
+/// pushed chain rewritten since (by `prune`) is replaced, with a lease on
+/// the tip we pushed (`--force-with-lease=<ref>:<tip>`), so a chain someone
+/// else pushed in between is still refused. The result lists each ref, and
+/// the error names the rejected ones.
 pub fn push(ws: &Workspace, remote: &str, force: bool) -> Result<Vec<Pushed>> {
     check_remote(ws, remote)?;
-    let local: Vec<String> = crate::chain::all_chains(ws.repo())?
+    let repo = ws.repo();
+    let local: BTreeMap<String, Oid> = crate::chain::all_chains(repo)?
         .into_iter()
-        .map(|(name, _)| name)
-        .filter(|n| {
+        .filter(|(n, _)| {
             PUSHED
                 .iter()
                 .any(|ns| n.starts_with(&format!("refs/savepoint/{ns}/")))
@@ -121,37 +194,58 @@ pub fn push(ws: &Workspace, remote: &str, force: bool) -> Result<Vec<Pushed>> {
     if local.is_empty() {
         return Ok(Vec::new());
     }
-    let mut args = vec!["push".to_owned(), "--porcelain".to_owned()];
-    if force {
-        args.push("--force".to_owned());
+    let key = local_name(ws, remote);
+    // Chains rewritten since we pushed them: not descendants of that tip.
+    let leases: BTreeMap<String, Oid> = if force {
+        BTreeMap::new()
+    } else {
+        PushedTips::load(ws)
+            .for_remote(&key)
+            .into_iter()
+            .filter(|(r, pushed)| {
+                local.get(r).is_some_and(|tip| {
+                    tip != pushed && !repo.graph_descendant_of(*tip, *pushed).unwrap_or(false)
+                })
+            })
+            .collect()
+    };
+    let first = push_refs(ws, remote, &local, &leases, force)?;
+    let mut results = first.results;
+    let mut failure = first.failure;
+    // Rejected without a lease that held (pushed before savepoint recorded
+    // tips, or from another work tree): still ours if the remote's tip is a
+    // state our own chain has had (its reflog).
+    let rejected: Vec<String> = results
+        .iter()
+        .filter(|p| p.status == "rejected")
+        .map(|p| p.refname.clone())
+        .collect();
+    if !force && !rejected.is_empty() {
+        let retry: BTreeMap<String, Oid> = remote_tips(ws, remote, &rejected)
+            .into_iter()
+            .filter(|(r, theirs)| {
+                local.get(r) != Some(theirs) && our_past_tips(ws, r).contains(theirs)
+            })
+            .collect();
+        if !retry.is_empty() {
+            let subset: BTreeMap<String, Oid> = local
+                .iter()
+                .filter(|(r, _)| retry.contains_key(*r))
+                .map(|(r, o)| (r.clone(), *o))
+                .collect();
+            let second = push_refs(ws, remote, &subset, &retry, false)?;
+            results.retain(|p| !retry.contains_key(&p.refname));
+            results.extend(second.results);
+            results.sort_by(|a, b| a.refname.cmp(&b.refname));
+            failure = failure.or(second.failure);
+        }
     }
-    // `--` ends the options: the remote can never be read as one.
-    args.push("--".to_owned());
-    args.push(remote.to_owned());
-    args.extend(local.iter().map(|r| format!("{r}:{r}")));
-    let out = git(ws, &args)?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let mut results = Vec::new();
-    for line in stdout.lines() {
-        // <flag> \t <from>:<to> \t <summary> (<reason>)
-        let mut parts = line.splitn(3, '\t');
-        let (Some(flag), Some(refs), summary) = (parts.next(), parts.next(), parts.next()) else {
-            continue;
-        };
-        let status = match flag.trim() {
-            "*" => "new",
-            " " | "" => "updated",
-            "=" => "up to date",
-            "+" => "forced",
-            "!" => "rejected",
-            _ => continue,
-        };
-        results.push(Pushed {
-            refname: refs.rsplit(':').next().unwrap_or(refs).to_owned(),
-            status: status.to_owned(),
-            detail: summary.unwrap_or("").trim().to_owned(),
-        });
-    }
+    let pushed: Vec<(String, Oid)> = results
+        .iter()
+        .filter(|p| p.status != "rejected")
+        .filter_map(|p| Some((p.refname.clone(), *local.get(&p.refname)?)))
+        .collect();
+    PushedTips::record(ws, &key, &pushed);
     let rejected: Vec<&Pushed> = results.iter().filter(|p| p.status == "rejected").collect();
     if !rejected.is_empty() {
         return Err(Error::Remote {
@@ -167,13 +261,111 @@ pub fn push(ws: &Workspace, remote: &str, force: bool) -> Result<Vec<Pushed>> {
             ),
         });
     }
-    if !out.status.success() {
+    if let Some(reason) = failure {
         return Err(Error::Remote {
             remote: remote.to_owned(),
-            reason: first_error(&out.stderr),
+            reason,
         });
     }
     Ok(results)
+}
+
+/// What one `git push` did.
+struct PushRun {
+    results: Vec<Pushed>,
+    /// git failed for a reason other than rejected refs.
+    failure: Option<String>,
+}
+
+/// `git push --porcelain` of exactly these tips (`<id>:<ref>`: what is
+/// recorded is what was pushed, even if a snapshot lands meanwhile), with
+/// a lease for each ref in `leases`.
+fn push_refs(
+    ws: &Workspace,
+    remote: &str,
+    tips: &BTreeMap<String, Oid>,
+    leases: &BTreeMap<String, Oid>,
+    force: bool,
+) -> Result<PushRun> {
+    let mut args = vec!["push".to_owned(), "--porcelain".to_owned()];
+    if force {
+        args.push("--force".to_owned());
+    }
+    args.extend(
+        leases
+            .iter()
+            .map(|(r, old)| format!("--force-with-lease={r}:{old}")),
+    );
+    // `--` ends the options: the remote can never be read as one.
+    args.push("--".to_owned());
+    args.push(remote.to_owned());
+    args.extend(tips.iter().map(|(r, tip)| format!("{tip}:{r}")));
+    let out = git(ws, &args)?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut results = Vec::new();
+    for line in stdout.lines() {
+        // <flag> \t <from>:<to> \t <summary> (<reason>)
+        let mut parts = line.splitn(3, '\t');
+        let (Some(flag), Some(refs), summary) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let refname = refs.rsplit(':').next().unwrap_or(refs).to_owned();
+        let status = match flag.trim() {
+            "*" => "new",
+            " " | "" => "updated",
+            "=" => "up to date",
+            "+" if leases.contains_key(&refname) => "rewritten",
+            "+" => "forced",
+            "!" => "rejected",
+            _ => continue,
+        };
+        results.push(Pushed {
+            refname,
+            status: status.to_owned(),
+            detail: summary.unwrap_or("").trim().to_owned(),
+        });
+    }
+    let rejected = results.iter().any(|p| p.status == "rejected");
+    let failure = (!out.status.success() && !rejected).then(|| first_error(&out.stderr));
+    Ok(PushRun { results, failure })
+}
+
+/// The remote's tips of `refs` (those it has).
+fn remote_tips(ws: &Workspace, remote: &str, refs: &[String]) -> BTreeMap<String, Oid> {
+    let mut args = vec!["ls-remote".to_owned(), "--".to_owned(), remote.to_owned()];
+    args.extend(refs.iter().cloned());
+    let Ok(out) = git(ws, &args) else {
+        return BTreeMap::new();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (oid, name) = l.split_once('\t')?;
+            let name = name.trim();
+            refs.iter()
+                .any(|r| r == name)
+                .then(|| Some((name.to_owned(), Oid::from_str(oid.trim()).ok()?)))?
+        })
+        .collect()
+}
+
+/// Every tip `refname` has had, from its reflog (`git reflog`: both ref
+/// stores).
+fn our_past_tips(ws: &Workspace, refname: &str) -> Vec<Oid> {
+    let args = [
+        "reflog".to_owned(),
+        "show".to_owned(),
+        "--format=%H".to_owned(),
+        "--end-of-options".to_owned(),
+        refname.to_owned(),
+    ];
+    match git(ws, &args) {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| Oid::from_str(l.trim()).ok())
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Fetch `remote`'s chains into `refs/savepoint/remotes/<remote>/`.

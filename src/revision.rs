@@ -2,6 +2,10 @@
 //! current chain: `@` (latest snapshot), `@~N` (N snapshots back) and
 //! `@{<time>}` (the latest snapshot at or before a time: `@{10m}`, `@{2h}`,
 //! `@{yesterday}`, `@{2026-11-24 14:00}`).
+//!
+//! `@{/<text>}` names the newest snapshot of the current chain whose message
+//! contains the text, like git's `:/<text>`: a label typed with `snap -m`, a
+//! prompt, a path named in the summary.
 
 use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeZone};
 use git2::Oid;
@@ -17,6 +21,8 @@ pub enum Spec {
     Back(usize),
     /// `@{<time>}`: latest snapshot at or before this instant.
     At(DateTime<Local>),
+    /// `@{/<text>}`: the newest snapshot whose message contains the text.
+    Message(String),
     /// Anything else: a git revision.
     Git(String),
 }
@@ -35,6 +41,15 @@ pub fn parse(spec: &str, now: DateTime<Local>) -> std::result::Result<Spec, Stri
             .parse::<usize>()
             .map(Spec::Back)
             .map_err(|_| format!("`@~` takes a number of snapshots, e.g. @~3 (got {rest:?})"));
+    }
+    if let Some(text) = s.strip_prefix("@{/").and_then(|r| r.strip_suffix('}')) {
+        return match text.trim() {
+            "" => Err(
+                "`@{/…}` takes some text of the snapshot's message, e.g. @{/before refactor}"
+                    .into(),
+            ),
+            text => Ok(Spec::Message(text.to_owned())),
+        };
     }
     if let Some(inner) = s.strip_prefix("@{").and_then(|r| r.strip_suffix('}')) {
         return parse_time(inner, now).map(Spec::At);
@@ -149,6 +164,39 @@ pub fn resolve(ws: &Workspace, spec: &str) -> Result<Oid> {
                 when.format("%Y-%m-%d %H:%M:%S")
             )))
         }
+        Spec::Message(text) => {
+            let (refname, tip) = current_tip(ws, spec)?;
+            let matches = message_matcher(&text);
+            for oid in chain::walk(repo, tip, None)? {
+                let commit = repo
+                    .find_commit(oid)
+                    .git_context(|| format!("read {oid}"))?;
+                if matches(&String::from_utf8_lossy(commit.message_bytes())) {
+                    return Ok(oid);
+                }
+            }
+            Err(err(format!(
+                "no snapshot on {refname} has {text:?} in its message"
+            )))
+        }
+    }
+}
+
+/// Does a message contain `text`? Case-insensitive unless `text` has an
+/// upper-case letter (smart case, as in ripgrep and fd).
+fn message_matcher(text: &str) -> impl Fn(&str) -> bool + '_ {
+    let fold = !text.chars().any(char::is_uppercase);
+    let needle = if fold {
+        text.to_lowercase()
+    } else {
+        text.to_owned()
+    };
+    move |message: &str| {
+        if fold {
+            message.to_lowercase().contains(&needle)
+        } else {
+            message.contains(&needle)
+        }
     }
 }
 
@@ -180,6 +228,22 @@ mod tests {
         assert_eq!(parse("@~12", now()), Ok(Spec::Back(12)));
         assert!(parse("@~x", now()).is_err());
         assert_eq!(parse("HEAD~2", now()), Ok(Spec::Git("HEAD~2".into())));
+    }
+
+    #[test]
+    fn messages() {
+        assert_eq!(
+            parse("@{/before letting}", now()),
+            Ok(Spec::Message("before letting".into()))
+        );
+        assert_eq!(parse("@{/ x }", now()), Ok(Spec::Message("x".into())));
+        assert!(parse("@{/}", now()).is_err());
+        assert!(parse("@{/  }", now()).is_err());
+        let m = message_matcher("refactor");
+        assert!(m("savepoint: manual: Before the REFACTOR"));
+        let m = message_matcher("Refactor");
+        assert!(!m("savepoint: manual: before the refactor"));
+        assert!(m("savepoint: manual: Refactor it"));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Taking a snapshot end to end: lock, compute the tree (full scan or
-//! incremental), skip when nothing changed, write the commit, flush, move the
-//! shadow ref. This is the one entry point `snap`, the watcher and the hooks
-//! share, so every trigger obeys the same rules.
+//! incremental), skip when nothing changed (unless the user typed a label),
+//! write the commit, flush, move the shadow ref. This is the one entry
+//! point `snap`, the watcher and the hooks share, so every trigger obeys
+//! the same rules.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -67,7 +68,7 @@ impl GitState {
 }
 
 /// How many changed paths a subject line names before `+N`.
-const SUBJECT_PATHS: usize = 2;
+pub const SUBJECT_PATHS: usize = 2;
 /// How many skipped files get their own trailer line.
 const SKIPPED_TRAILERS: usize = 20;
 
@@ -78,6 +79,10 @@ pub struct SnapRequest {
     pub trigger: String,
     /// A user message (`snap -m`): replaces the file summary in the subject.
     pub message: Option<String>,
+    /// `message` is a label the user typed (`snap -m`): a snapshot is
+    /// recorded even when the tree is unchanged, so the label can be found
+    /// and named later (`@{/<text>}`). Hooks' messages never force one.
+    pub label: bool,
     pub session: Option<String>,
     /// `claude`, `gemini`, `codex`, `cursor`, `human` (the agent trailer).
     pub agent: Option<String>,
@@ -98,6 +103,7 @@ impl SnapRequest {
         SnapRequest {
             trigger: trigger.into(),
             message: None,
+            label: false,
             session: None,
             agent: None,
             tool: None,
@@ -222,7 +228,9 @@ pub fn take(
     if let Some(prompt) = &req.prompt {
         pending.push(req.session.clone(), prompt);
     }
-    if unchanged {
+    // A label the user typed is always recorded (DESIGN §1).
+    let labelled = req.label && req.message.as_deref().is_some_and(|m| !m.trim().is_empty());
+    if unchanged && !labelled {
         if req.prompt.is_some() {
             pending.save(&state);
         }

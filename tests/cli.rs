@@ -478,3 +478,248 @@ fn patches_are_byte_exact_and_apply_with_git() {
         );
     }
 }
+
+/// `savepoint watch --detach` for as long as the value lives: stopped on
+/// drop, also when the test fails.
+struct DetachedWatcher<'a>(&'a TestRepo);
+
+impl<'a> DetachedWatcher<'a> {
+    fn start(repo: &'a TestRepo) -> DetachedWatcher<'a> {
+        repo.run_ok(&["watch", "--detach", "--debounce", "100"]);
+        DetachedWatcher(repo)
+    }
+}
+
+impl Drop for DetachedWatcher<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.cmd().arg("stop").output();
+    }
+}
+
+/// Wait (at most 30 s) until the watcher has recorded the work tree as it
+/// is; returns the chain's tip.
+fn wait_recorded(repo: &TestRepo) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let out = repo.git_output(
+            &[
+                "rev-parse",
+                "-q",
+                "--verify",
+                "refs/savepoint/heads/main^{tree}",
+            ],
+            None,
+        );
+        let tip_tree = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if tip_tree == repo.oracle_tree() {
+            return repo.rev("refs/savepoint/heads/main");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watcher did not record the work tree"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Issue 18 item 3: with the watcher running every change is already
+/// recorded, so `snap -m` finds an unchanged tree — the label is recorded
+/// anyway, `log` shows it and `@{/<text>}` names it.
+#[test]
+fn a_label_typed_with_snap_m_is_recorded_and_named_with_a_watcher_running() {
+    let repo = TestRepo::new();
+    repo.write("src/lib.rs", "fn a() {}\n");
+    repo.commit_all("base");
+    let _watcher = DetachedWatcher::start(&repo);
+    repo.write("src/lib.rs", "fn a() { before the refactor }\n");
+    let recorded = wait_recorded(&repo);
+
+    let label = "before letting the agent refactor";
+    let out = repo.json(&["snap", "-m", label]);
+    for key in ["id", "ref", "created", "trigger", "tree"] {
+        assert!(out.get(key).is_some(), "missing {key} in {out}");
+    }
+    assert_eq!(out["created"], true, "the label was dropped: {out}");
+    assert_eq!(out["trigger"], "manual");
+    assert_eq!(
+        out["tree"],
+        repo.tree_of(&recorded),
+        "a label only: same tree"
+    );
+    let labelled = repo.rev("refs/savepoint/heads/main");
+    assert!(labelled.starts_with(out["id"].as_str().unwrap()));
+    assert_eq!(parents(&repo, &labelled), vec![recorded.clone()]);
+
+    // `log` shows it; `log --json` has it in "message".
+    assert!(stdout(&repo.run_ok(&["log"])).contains(label));
+    let log = repo.json(&["log"]);
+    assert!(log[0]["message"].as_str().unwrap().contains(label), "{log}");
+
+    // The agent goes on; the label still names the restore point.
+    repo.write("src/lib.rs", "fn a() { refactored }\n");
+    wait_recorded(&repo);
+    let show = stdout(&repo.run_ok(&["show", "@{/before letting}"]));
+    assert!(show.contains(&labelled), "{show}");
+    let diff = stdout(&repo.run_ok(&["diff", "@{/before letting}", "--", "src/"]));
+    assert!(
+        diff.contains("-fn a() { before the refactor }") && diff.contains("+fn a() { refactored }"),
+        "{diff}"
+    );
+    // Smart case: upper case in the text makes it case-sensitive.
+    let out = repo
+        .cmd()
+        .args(["show", "@{/Before letting}"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no snapshot") && err.contains("savepoint log"),
+        "{err}"
+    );
+
+    // Without a label an unchanged tree still records nothing.
+    wait_recorded(&repo);
+    let out = repo.json(&["snap"]);
+    assert_eq!(out["created"], false, "{out}");
+}
+
+/// Issue 18 item 6 (and item 7's papercuts in these commands): `diff`,
+/// `show` and `log` take paths like git — relative to the current
+/// directory, after `--` or alone when they exist — with the watcher
+/// recording in the background.
+#[test]
+fn diff_show_and_log_take_paths_like_git_with_a_watcher_running() {
+    let repo = TestRepo::new();
+    repo.write("src/a.rs", "a\n");
+    repo.write("src/b.rs", "b\n");
+    repo.write("docs/guide.md", "guide\n");
+    repo.commit_all("base");
+    let _watcher = DetachedWatcher::start(&repo);
+    // An empty chain with a watcher running: no advice to start one.
+    let log = stdout(&repo.run_ok(&["log"]));
+    assert!(
+        log.contains("no snapshots") && log.contains("the watcher (pid"),
+        "{log}"
+    );
+
+    repo.write("src/a.rs", "a changed\n");
+    let touched_a = wait_recorded(&repo);
+    repo.write("docs/guide.md", "guide changed\n");
+    let touched_docs = wait_recorded(&repo);
+    repo.remove("src/b.rs");
+    let deleted_b = wait_recorded(&repo);
+
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let short = |id: &str| id[..12].to_owned();
+    let all = repo.json(&["log"]);
+    let touching = |prefix: &str| -> Vec<String> {
+        all.as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| {
+                s["files"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| f.as_str().unwrap().starts_with(prefix))
+            })
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // `log -- src/` lists exactly the snapshots that touched src/.
+    let json = |args: &[&str]| -> Value {
+        serde_json::from_slice(&repo.run_ok(args).stdout).expect("JSON output")
+    };
+    let src = ids(&json(&["log", "--json", "--", "src/"]));
+    assert_eq!(src, touching("src/"));
+    assert!(src.contains(&short(&touched_a)) && src.contains(&short(&deleted_b)));
+    assert!(!src.contains(&short(&touched_docs)), "{src:?}");
+    // An existing path needs no `--`; `-n` counts matching snapshots.
+    assert_eq!(ids(&repo.json(&["log", "docs"])), touching("docs/"));
+    assert_eq!(
+        ids(&json(&["log", "--json", "-n", "1", "--", "src"])),
+        src[..1]
+    );
+    // Relative to the current directory, like git.
+    let in_src = |args: &[&str]| {
+        let out = repo
+            .cmd()
+            .current_dir(repo.abs("src"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout(&out)
+    };
+    let a_only = in_src(&["log", "--json", "--", "a.rs"]);
+    assert!(a_only.contains(&short(&touched_a)) && !a_only.contains(&short(&deleted_b)));
+    // The summary marks the deletion.
+    let text = stdout(&repo.run_ok(&["log"]));
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&short(&deleted_b)))
+        .unwrap();
+    assert!(
+        line.contains("deleted") && line.contains("src/b.rs"),
+        "{line}"
+    );
+
+    // diff: base → work tree, limited to paths.
+    let diff = stdout(&repo.run_ok(&["diff", "HEAD", "--", "src/"]));
+    assert!(diff.contains("+a changed") && diff.contains("-b"), "{diff}");
+    assert!(!diff.contains("guide"), "{diff}");
+    let diff = in_src(&["diff", "HEAD", "a.rs"]);
+    assert!(
+        diff.contains("+a changed") && !diff.contains("b.rs"),
+        "{diff}"
+    );
+    let stat = stdout(&repo.run_ok(&["diff", "HEAD", "--stat", "--", "docs"]));
+    assert!(
+        stat.contains("docs/guide.md") && !stat.contains("src/"),
+        "{stat}"
+    );
+    // Everything is recorded: nothing to show, said in words.
+    assert_eq!(stdout(&repo.run_ok(&["diff", "--", "src/"])), "");
+    let stat = stdout(&repo.run_ok(&["diff", "--stat"]));
+    assert_eq!(stat.trim(), "no changes", "{stat}");
+    // show: the metadata, and the patch under those paths only.
+    let show = stdout(&repo.run_ok(&["show", &touched_docs, "--", "src/"]));
+    assert!(
+        show.contains(&touched_docs) && !show.contains("diff --git"),
+        "{show}"
+    );
+    let show = stdout(&repo.run_ok(&["show", &touched_docs, "--", "docs/"]));
+    assert!(show.contains("+guide changed"), "{show}");
+
+    // Paths outside the work tree, and names that are neither: clear errors.
+    let outside = repo
+        .cmd()
+        .args(["diff", "--", "../elsewhere"])
+        .output()
+        .unwrap();
+    assert_eq!(outside.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&outside.stderr);
+    assert!(err.contains("outside the work tree"), "{err}");
+    let neither = repo.cmd().args(["diff", "no-such"]).output().unwrap();
+    assert_eq!(neither.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&neither.stderr);
+    assert!(
+        err.starts_with("error: cannot resolve snapshot `no-such`") && err.contains("--"),
+        "{err}"
+    );
+}

@@ -381,3 +381,161 @@ fn fetch_from_a_url_or_a_path() {
     ]);
     assert_eq!(refs.lines().count(), 2, "{refs}");
 }
+
+/// `savepoint watch --detach` for as long as the value lives: stopped on
+/// drop, also when the test fails.
+struct DetachedWatcher<'a>(&'a TestRepo);
+
+impl<'a> DetachedWatcher<'a> {
+    fn start(repo: &'a TestRepo) -> DetachedWatcher<'a> {
+        repo.run_ok(&["watch", "--detach", "--debounce", "100"]);
+        DetachedWatcher(repo)
+    }
+}
+
+impl Drop for DetachedWatcher<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.cmd().arg("stop").output();
+    }
+}
+
+const CHAIN: &str = "refs/savepoint/heads/main";
+
+/// Append a snapshot taken at `time` (Unix seconds) to the chain (HEAD's
+/// tree), the ref moved with a reflog entry, as savepoint moves it: the
+/// history an old chain has, which `prune` thins.
+fn old_snapshot(repo: &TestRepo, time: i64, n: usize) -> String {
+    let r = git2::Repository::open(repo.path()).unwrap();
+    let head = r.head().unwrap().peel_to_commit().unwrap();
+    let tip = r.refname_to_id(CHAIN).ok();
+    let parents: Vec<git2::Commit<'_>> = savepoint::chain::parents_for(&r, tip, Some(head.id()))
+        .unwrap()
+        .iter()
+        .map(|p| r.find_commit(*p).unwrap())
+        .collect();
+    let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
+    let when = git2::Time::new(time, 0);
+    let sig = git2::Signature::new("Test", "test@example.com", &when).unwrap();
+    let msg = savepoint::trailers::format_message(
+        &format!("savepoint: watch: old {n}"),
+        None,
+        &savepoint::trailers::Trailers {
+            trigger: "watch".into(),
+            base: head.id().to_string(),
+            ..Default::default()
+        },
+    );
+    let oid = r
+        .commit(None, &sig, &sig, &msg, &head.tree().unwrap(), &parents)
+        .unwrap()
+        .to_string();
+    repo.git(&["update-ref", "--create-reflog", "-m", "test", CHAIN, &oid]);
+    oid
+}
+
+fn is_ancestor(repo: &TestRepo, a: &str, b: &str) -> bool {
+    repo.git_output(&["merge-base", "--is-ancestor", a, b], None)
+        .status
+        .success()
+}
+
+const DAY: i64 = 86_400;
+
+/// Noon (UTC) ten days ago: snapshots a few minutes around it share a day,
+/// of which `prune` keeps only the newest.
+fn ten_days_ago_noon() -> i64 {
+    (chrono::Utc::now().timestamp() - 10 * DAY).div_euclid(DAY) * DAY + DAY / 2
+}
+
+/// Issue 18 item 5: the watcher prunes (daily) and pushes (every
+/// `savepoint.pushInterval`); the pruned chain no longer fast-forwards the
+/// copy it pushed before, and that copy is ours — it is replaced, with a
+/// lease on the tip pushed.
+#[test]
+fn the_watcher_pushes_its_pruned_chain_over_the_copy_it_pushed() {
+    let repo = TestRepo::new();
+    repo.write("a", "a\n");
+    repo.commit_all("init");
+    let _bare = bare_remote(&repo);
+    // A week-old day of work: three snapshots, of which prune keeps one.
+    let noon = ten_days_ago_noon();
+    let dropped = old_snapshot(&repo, noon - 600, 1);
+    old_snapshot(&repo, noon - 300, 2);
+    let pushed = old_snapshot(&repo, noon, 3);
+    let out = repo.json(&["push"]);
+    assert_eq!(out[0]["status"], "new", "{out}");
+
+    repo.git(&["config", "savepoint.pushInterval", "1s"]);
+    let _watcher = DetachedWatcher::start(&repo);
+    // A change: the watcher snapshots it, prunes the chain, pushes.
+    repo.write("a", "changed while watching\n");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let local = loop {
+        let local = repo.rev(CHAIN);
+        let remote = ls_remote(&repo, CHAIN);
+        let pruned = !is_ancestor(&repo, &dropped, &local);
+        if pruned && remote.starts_with(&local) {
+            break local;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watcher's push did not replace the pushed chain (local {local}, remote {remote:?}, pruned: {pruned}): {}",
+            std::fs::read_to_string(repo.abs(".git/savepoint/watch.log")).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(
+        !is_ancestor(&repo, &pushed, &local),
+        "the chain was rewritten"
+    );
+    let again = repo.json(&["push"]);
+    assert_eq!(again[0]["status"], "up to date", "{again}");
+    repo.assert_fsck_clean();
+}
+
+/// Issue 18 item 5: `prune` then `push` by hand, with the watcher running.
+/// Our own pushed chain is replaced (also when the pushed tip was not
+/// recorded, e.g. pushed by an older savepoint: our reflog knows it); a
+/// chain another machine pushed meanwhile is still refused.
+#[test]
+fn push_after_prune_replaces_our_chain_but_never_another_machines() {
+    let a = TestRepo::new();
+    a.write("a", "a\n");
+    a.commit_all("init");
+    let bare = bare_remote(&a);
+    let noon = ten_days_ago_noon();
+    old_snapshot(&a, noon - 300, 1);
+    let first = old_snapshot(&a, noon, 2);
+    a.run_ok(&["push"]);
+    let _watcher = DetachedWatcher::start(&a);
+    // Pushed before savepoint remembered pushed tips.
+    let _ = std::fs::remove_file(a.abs(".git/savepoint/pushed.json"));
+    a.run_ok(&["prune"]);
+    assert!(!is_ancestor(&a, &first, CHAIN), "prune rewrote the chain");
+    let out = a.json(&["push"]);
+    assert_eq!(out[0]["status"], "rewritten", "{out}");
+    assert!(ls_remote(&a, CHAIN).starts_with(&a.rev(CHAIN)));
+
+    // Machine B replaces the remote's copy with its own chain.
+    let b = TestRepo::new();
+    b.write("b", "b\n");
+    b.snap("manual");
+    let url = format!("file://{}", bare.path().display());
+    b.git(&["remote", "add", "origin", &url]);
+    b.run_ok(&["push", "--force"]);
+    let theirs = b.rev(CHAIN);
+    // A prunes again (one more old snapshot of the same day) and pushes.
+    old_snapshot(&a, noon + 60, 3);
+    a.run_ok(&["prune"]);
+    let out = a.cmd().arg("push").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("another machine") && err.contains("savepoint fetch"),
+        "{err}"
+    );
+    assert!(
+        ls_remote(&a, CHAIN).starts_with(&theirs),
+        "another machine's chain was overwritten"
+    );
+}

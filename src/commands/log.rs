@@ -1,22 +1,39 @@
 //! `savepoint log`: list snapshots, newest first.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::Result;
 use savepoint::chain::{self, SnapshotInfo};
 
+use super::diff::Operands;
 use super::Ctx;
 use crate::ui;
 
 /// List snapshots of the current chain, newest first.
 ///
-/// One line per snapshot: short id, age, trigger and what changed. Ids work
-/// anywhere a <snap> is taken (`savepoint show`, `diff`, …).
+/// One line per snapshot: short id, age, trigger and what changed (a label
+/// typed with `snap -m` instead, when there is one). Ids work anywhere a
+/// <snap> is taken (`savepoint show`, `diff`, …), and so does a label:
+/// `@{/<text>}` names the newest snapshot whose message contains the text.
+///
+/// Paths (relative to the current directory, like git's) list only the
+/// snapshots that changed something at or below them.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  savepoint log -n 10\n  savepoint log --all\n  savepoint log --json | jq '.[0].files'"
+    after_help = "Examples:\n  savepoint log -n 10\n  savepoint log --all\n  savepoint log -- src/parser/     # only snapshots that touched src/parser/\n  savepoint log --json | jq '.[0].files'"
 )]
 pub struct Args {
+    /// Only snapshots that changed these files or directories (relative to
+    /// the current directory; put them after `--` when they no longer
+    /// exist).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Paths after `--`: also those that no longer exist.
+    #[arg(last = true, value_name = "PATH")]
+    pub paths_after_dashes: Vec<PathBuf>,
+
     /// Show at most N snapshots.
     #[arg(short = 'n', long = "max-count", value_name = "N")]
     pub max_count: Option<usize>,
@@ -36,6 +53,13 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let ws = ctx.workspace()?;
     let repo = ws.repo();
+    let given: Vec<String> = args
+        .paths
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let scope = Operands::read(ctx, &ws, &given, &args.paths_after_dashes, 0, "log")?.scope;
+    let filtered = !scope.is_empty();
     let chains: Vec<(String, git2::Oid)> = if args.all {
         chain::all_chains(repo)?
     } else {
@@ -47,7 +71,17 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     };
     let mut infos: Vec<SnapshotInfo> = Vec::new();
     for (refname, tip) in &chains {
-        for oid in chain::walk(repo, *tip, args.max_count)? {
+        // With paths, the walk goes on until N snapshots touched them.
+        let limit = if filtered { None } else { args.max_count };
+        let mut found = 0;
+        for oid in chain::walk(repo, *tip, limit)? {
+            if args.max_count.is_some_and(|n| found >= n) {
+                break;
+            }
+            if filtered && !chain::touches(repo, oid, &scope)? {
+                continue;
+            }
+            found += 1;
             infos.push(chain::info(repo, oid, refname)?);
         }
     }
@@ -65,19 +99,25 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         } else {
             format!("on {}", ws.chain_ref()?)
         };
-        writeln!(
-            out,
-            "no snapshots {what} yet — take one with `savepoint snap` (or start `savepoint watch`)"
-        )?;
+        if filtered && !chains.is_empty() {
+            writeln!(out, "no snapshot {what} changed those paths")?;
+            return Ok(());
+        }
+        let next = match savepoint::watch::control::running_pid(&ws) {
+            Ok(Some(pid)) => {
+                format!(
+                "the watcher{} records the next change you make; `savepoint snap` takes one now",
+                if pid == 0 { String::new() } else { format!(" (pid {pid})") }
+            )
+            }
+            _ => "take one with `savepoint snap` (or start `savepoint watch --detach`)".to_owned(),
+        };
+        writeln!(out, "no snapshots {what} yet — {next}")?;
         return Ok(());
     }
     let u = &ctx.ui;
     for i in &infos {
-        let summary = i
-            .subject
-            .strip_prefix("savepoint: ")
-            .and_then(|s| s.strip_prefix(&format!("{}: ", i.trigger)))
-            .unwrap_or(&i.subject);
+        let summary = i.summary();
         let chain_col = if args.all {
             format!(
                 "{} ",
@@ -96,7 +136,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
             chain_col,
             u.paint(ui::DIM, &ui::relative_age(&i.timestamp)),
             u.paint(ui::TRIGGER, &ui::text(&i.trigger)),
-            ui::text(summary)
+            ui::text(&summary)
         )?;
         for p in &i.prompts {
             writeln!(

@@ -18,7 +18,9 @@ use crate::ui;
 /// deleted branches go once every snapshot is past the horizon. Kept
 /// snapshots keep their trees, messages and dates; the old tip stays in the
 /// ref's reflog (`git reflog refs/savepoint/heads/<branch>`). The watcher
-/// runs this once a day.
+/// runs this once a day. A pruned chain you pushed before replaces the
+/// pushed copy at the next `savepoint push` (a chain another machine
+/// pushed is still refused).
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  savepoint prune --dry-run\n  git config savepoint.keepAll 2d && savepoint prune"

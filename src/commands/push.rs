@@ -14,9 +14,14 @@ use crate::ui;
 /// the same names with git's own transport and credentials; branches are
 /// never pushed. A chain the remote has from another machine is not
 /// overwritten (unless --force): fetch it, it is kept side by side.
+///
+/// A chain you pushed and `prune` has thinned since is yours: it replaces
+/// the pushed copy (status `rewritten`), with a lease on the tip you pushed
+/// (`git push --force-with-lease=<ref>:<tip>`), so a chain another machine
+/// pushed in between is still refused.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  savepoint push                 # savepoint.remote, else origin\n  savepoint push backup\n  git config savepoint.pushInterval 15m   # the watcher pushes by itself"
+    after_help = "Examples:\n  savepoint push                 # savepoint.remote, else origin\n  savepoint push backup\n  savepoint prune && savepoint push      # the pruned chain replaces the pushed one\n  git config savepoint.pushInterval 15m   # the watcher pushes by itself"
 )]
 pub struct PushArgs {
     /// The remote (default: savepoint.remote, else origin).
@@ -26,7 +31,9 @@ pub struct PushArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Print JSON: an array of {"ref","status","detail"}.
+    /// Print JSON: an array of {"ref","status","detail"}; "status" is `new`,
+    /// `updated`, `up to date`, `forced` (--force) or `rewritten` (a pruned
+    /// chain replaced its pushed copy).
     #[arg(long)]
     pub json: bool,
 }

@@ -1,10 +1,12 @@
 //! `savepoint show`: one snapshot's metadata and what it changed.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::Result;
 use savepoint::{chain, revision};
 
+use super::diff::Operands;
 use super::Ctx;
 use crate::ui;
 
@@ -12,15 +14,21 @@ use crate::ui;
 ///
 /// Prints the snapshot's id, time, trigger, base commit, session, tool,
 /// prompt and skipped files, then its patch against the previous snapshot
-/// (or the commit the chain started from).
+/// (or the commit the chain started from). Paths (relative to the current
+/// directory, after `--`) limit the patch to those files and directories.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  savepoint show @\n  savepoint show @~2 --stat\n  savepoint show @{1h}"
+    after_help = "Examples:\n  savepoint show @\n  savepoint show @~2 --stat\n  savepoint show @{1h}\n  savepoint show \"@{/before refactor}\" # the newest snapshot whose message says so\n  savepoint show @ -- src/             # only what it changed under src/"
 )]
 pub struct Args {
-    /// The snapshot: an id, @, @~N, @{<time>} or any git revision.
-    #[arg(value_name = "SNAP", default_value = "@")]
-    pub snap: String,
+    /// The snapshot (default @): an id, @, @~N, @{<time>}, @{/<text>} or
+    /// any git revision.
+    #[arg(value_name = "SNAP")]
+    pub snap: Vec<String>,
+
+    /// Only these files or directories (relative to the current directory).
+    #[arg(last = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
 
     /// Only list changed files with added/removed line counts.
     #[arg(long)]
@@ -30,7 +38,11 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let ws = ctx.workspace()?;
     let repo = ws.repo();
-    let oid = revision::resolve(&ws, &args.snap)?;
+    let ops = Operands::read(ctx, &ws, &args.snap, &args.paths, 1, "show")?;
+    let oid = match ops.snaps.first() {
+        Some(oid) => *oid,
+        None => revision::resolve(&ws, "@")?,
+    };
     let refname = ws.chain_ref()?;
     let info = chain::info(repo, oid, &refname)?;
     let commit = repo.find_commit(oid)?;
@@ -74,5 +86,12 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     drop(out);
     let new_tree = commit.tree()?;
     let old_tree = commit.parent(0).ok().map(|p| p.tree()).transpose()?;
-    super::diff::print_tree_diff(ctx, repo, old_tree.as_ref(), &new_tree, args.stat)
+    super::diff::print_tree_diff(
+        ctx,
+        repo,
+        old_tree.as_ref(),
+        &new_tree,
+        args.stat,
+        &ops.scope,
+    )
 }

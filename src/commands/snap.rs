@@ -17,14 +17,19 @@ use crate::ui;
 /// Records exactly what `git add -A && git write-tree` would (ignored files
 /// left out, tracked files kept, exec bits, symlinks, submodules) as a commit
 /// on `refs/savepoint/heads/<branch>`, without touching your index, HEAD or
-/// branches. Nothing is written when the tree equals the latest snapshot.
+/// branches. Nothing is written when the tree equals the latest snapshot —
+/// except with `-m`: a label you type is always recorded, also when the
+/// watcher has already saved every change, so you can find it in
+/// `savepoint log` and name it later as `@{/<text>}`.
 /// Untracked files above `savepoint.maxFileSize` are left out and named.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  savepoint snap\n  savepoint snap -m \"tests green before refactor\"\n  savepoint snap --json | jq -r .id"
+    after_help = "Examples:\n  savepoint snap\n  savepoint snap -m \"before letting the agent refactor\"\n  savepoint diff \"@{/before letting}\"        # that labelled snapshot → work tree\n  savepoint restore \"@{/before letting}\" -- src/\n  savepoint snap --json | jq -r .id"
 )]
 pub struct Args {
-    /// Describe the snapshot (replaces the file summary in its subject).
+    /// Label the snapshot (replaces the file summary in its subject). A
+    /// label is recorded even when nothing changed; find it with
+    /// `savepoint log`, name it with `@{/<text>}`.
     #[arg(short, long, value_name = "MSG")]
     pub message: Option<String>,
 
@@ -45,6 +50,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let mut req = SnapRequest::new("manual");
     req.agent = Some("human".into());
     req.message = args.message.clone();
+    req.label = true;
     let outcome = {
         let _progress = ui::Progress::start(counter, "scanning");
         snap::take(&ws, &cfg, &req, Some(&mut engine))?
@@ -61,9 +67,14 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
             .subject
             .split_once(": manual: ")
             .map_or(outcome.subject.as_str(), |(_, s)| s);
+        let unchanged = if outcome.files.is_empty() {
+            u.paint(ui::DIM, " (a label only: no file changed)")
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "{} {} {}",
+            "{} {} {}{unchanged}",
             u.paint(ui::ID, id),
             u.paint(ui::REF, &outcome.refname),
             ui::text(summary)
