@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
     diff, handoff, hook, hooks, log, meta, prune, push, recover, restore, show, snap, squash,
-    status, stop, watch,
+    status, stop, undo, watch,
 };
 
 /// Snapshots your work tree on a shadow ref so an interrupted session never
@@ -63,6 +63,7 @@ pub enum Command {
     Diff(diff::Args),
     Restore(restore::Args),
     Recover(recover::Args),
+    Undo(undo::Args),
     Watch(watch::Args),
     Status(status::Args),
     Stop(stop::Args),

@@ -9,9 +9,12 @@
 //! after the loss — the chain is searched backwards for the latest snapshot
 //! with files the work tree lost (deleted, or reverted to HEAD's version by
 //! `git checkout .` / `git reset --hard`), and only those files come back.
-//! A `restore`/`recover` is deliberate: the search never reaches past its
-//! safety snapshot, and right after one there is nothing to recover (its
-//! safety snapshot is how to undo it).
+//!
+//! A `restore`/`recover`/`undo` is deliberate: the search never reaches
+//! past it. The state it left is the oldest state searched (the last
+//! restore's record, [`restore::LastRestore`], keeps it: without a watcher
+//! no snapshot holds it), so a loss after a recover is a new loss that
+//! `recover` finds, and right after one there is nothing to recover.
 
 use git2::{Oid, Repository, Tree};
 
@@ -19,17 +22,30 @@ use crate::chain::{self, SnapshotInfo};
 use crate::config::Config;
 use crate::error::{GitContext, Result};
 use crate::repo::Workspace;
-use crate::restore::{self, Plan};
+use crate::restore::{self, LastRestore, Plan};
 use crate::treediff::{self, Leaf, MODE_GITLINK};
 
 /// How far back the search for lost files goes.
 const SEARCH_DEPTH: usize = 1000;
 
+/// Where recovered work comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A snapshot of the chain.
+    Snapshot(Box<SnapshotInfo>),
+    /// The state the last restore/recover/undo left in the work tree: no
+    /// snapshot holds it when nothing was recorded since.
+    AfterRestore(LastRestore),
+}
+
 /// A recovery to propose.
 #[derive(Debug, Clone)]
 pub struct Recovery {
-    /// The snapshot to bring work back from.
-    pub snapshot: SnapshotInfo,
+    /// Where the work comes back from.
+    pub source: Source,
+    /// What to restore from (a snapshot commit, or the tree of the state a
+    /// restore left).
+    pub target: Oid,
     /// Why this snapshot, in sentences for the user.
     pub reasons: Vec<String>,
     /// Only these paths (files lost since the snapshot); empty: the whole
@@ -54,6 +70,12 @@ fn tree_of(repo: &Repository, commit: Oid) -> Result<Tree<'_>> {
         .git_context(|| format!("read the tree of {commit}"))
 }
 
+/// A state the search looks at, newest first.
+enum Candidate<'r> {
+    Snapshot(Oid),
+    AfterRestore(Tree<'r>),
+}
+
 /// Look for work to recover. Reads only; writes no snapshot.
 pub fn find(ws: &Workspace, cfg: &Config) -> Result<Found> {
     let repo = ws.repo();
@@ -67,68 +89,105 @@ pub fn find(ws: &Workspace, cfg: &Config) -> Result<Found> {
     let here = ws.chain_ref()?;
     let mut reasons = Vec::new();
     let (refname, tip) = match chain::tip(repo, &here)? {
-        Some(t) => (here, t),
-        None => {
-            // This work tree's other chains (another branch, detached):
-            // never another work tree's, whose files are not lost here.
-            let worktree = ws.worktree_name();
-            let mut local: Vec<(String, Oid, i64)> = Vec::new();
-            for (name, tip) in chain::all_chains(repo)? {
-                if chain::worktree_of(&name) != Some(worktree.as_str()) {
-                    continue;
-                }
-                let time = repo
-                    .find_commit(tip)
-                    .git_context(|| format!("read {tip}"))?
-                    .time()
-                    .seconds();
-                local.push((name, tip, time));
+        Some(t) => (here, Some(t)),
+        None => match latest_other_chain(ws)? {
+            Some((name, tip)) => {
+                reasons.push(format!(
+                    "{here} has no snapshots (HEAD is on another branch than before?); \
+                     using the most recent snapshot, on {name}"
+                ));
+                (name, Some(tip))
             }
-            let Some((name, tip, _)) = local.into_iter().max_by_key(|(_, _, t)| *t) else {
+            // A restore before the first snapshot of any chain still left
+            // a state to compare with.
+            None if LastRestore::for_chain(ws, &here).is_some() => (here, None),
+            None => {
                 return Ok(Found::Nothing {
                     reason: "there are no snapshots of this work tree yet".into(),
-                });
-            };
-            reasons.push(format!(
-                "{here} has no snapshots (HEAD is on another branch than before?); \
-                 using the most recent snapshot, on {name}"
-            ));
-            (name, tip)
-        }
+                })
+            }
+        },
     };
-    let tip_info = chain::info(repo, tip, &refname)?;
-    let restored_at = restore::Marker::load(ws, &refname);
-    if is_safety(&tip_info) || restored_at == Some(tip) {
-        // A restore (or recover) was the last thing recorded: the work tree
-        // is what the user chose; what it replaced is in that snapshot.
+
+    // The states to look at, newest first: the snapshots taken since the
+    // last restore of this chain, then the state that restore left. With
+    // no record of it, its safety snapshot marks where the search stops.
+    let mut walked = match tip {
+        Some(tip) => chain::walk(repo, tip, Some(SEARCH_DEPTH))?,
+        None => Vec::new(),
+    };
+    if let Some(tip) = tip.filter(|t| walked.first() != Some(t)) {
+        // A tip that is no snapshot (a fetched or crafted chain) is still
+        // the latest state recorded.
+        walked.insert(0, tip);
+    }
+    let last = LastRestore::for_chain(ws, &refname)
+        .filter(|l| l.safety_oid().is_none_or(|s| walked.contains(&s)));
+    let mut candidates = Vec::new();
+    for &oid in &walked {
+        let stop = match &last {
+            Some(l) => l.safety_oid() == Some(oid),
+            None => restore::is_safety_snapshot(repo, oid)?,
+        };
+        if stop {
+            break;
+        }
+        candidates.push(Candidate::Snapshot(oid));
+    }
+    let last_name = last.as_ref().map(|l| l.kind.name()).unwrap_or("restore");
+    if let Some(after) = last.as_ref().and_then(|l| l.after_tree(repo)) {
+        candidates.push(Candidate::AfterRestore(after));
+    }
+    let Some(latest) = candidates.first() else {
+        // Nothing since a restore that left no record.
+        let safety = walked
+            .first()
+            .map(|&t| chain::short_id(t))
+            .unwrap_or_default();
         return Ok(Found::Nothing {
             reason: format!(
                 "nothing was recorded on {refname} since the last restore or recover; \
-                 the state before it is snapshot {} (undo it with: savepoint restore {})",
-                tip_info.id, tip_info.id
+                 the state before it is snapshot {safety} (`savepoint undo` brings it back)"
             ),
         });
-    }
-    if let Some(h) = head {
-        if tip_info.base != h.to_string() && tip_info.base != "unborn" {
-            reasons.push(format!(
-                "HEAD moved since that snapshot (it was taken on {}, HEAD is now {})",
-                short(&tip_info.base),
-                chain::short_id(h)
-            ));
-        }
-    }
-    let tip_tree = tree_of(repo, tip)?;
-    if tip_tree.id() != current_id {
-        let mut plan = Plan::new(repo, &current, &tip_tree, &[])?;
+    };
+
+    let describe = |c: &Candidate<'_>| -> Result<(Source, Oid)> {
+        Ok(match c {
+            Candidate::Snapshot(oid) => (
+                Source::Snapshot(Box::new(chain::info(repo, *oid, &refname)?)),
+                *oid,
+            ),
+            Candidate::AfterRestore(tree) => (
+                Source::AfterRestore(last.clone().expect("a candidate from the record")),
+                tree.id(),
+            ),
+        })
+    };
+    // The work tree differs from the latest state: bring that back whole
+    // (keeping files with unsaved work).
+    let latest_tree = candidate_tree(repo, latest)?;
+    if latest_tree.id() != current_id {
+        let mut plan = Plan::new(repo, &current, &latest_tree, &[])?;
         let kept = plan.keep_unsaved(ws)?;
         if !plan.is_empty() {
+            let (source, target) = describe(latest)?;
             reasons.insert(
                 0,
-                format!("the work tree differs from the latest snapshot on {refname}"),
+                match &source {
+                    Source::Snapshot(_) => {
+                        format!("the work tree differs from the latest snapshot on {refname}")
+                    }
+                    Source::AfterRestore(_) => format!(
+                        "the work tree differs from the state the last {last_name} left \
+                         (nothing was recorded on {refname} since)"
+                    ),
+                },
             );
+            reasons.extend(head_moved(&source, head));
             return Ok(Found::Recovery(Box::new(Recovery {
-                snapshot: tip_info,
+                source,
+                target,
                 reasons,
                 scope: Vec::new(),
                 plan,
@@ -136,32 +195,32 @@ pub fn find(ws: &Workspace, cfg: &Config) -> Result<Found> {
             })));
         }
     }
-    // The latest snapshot matches the work tree (or differs only by new
+    // The latest state matches the work tree (or differs only by new
     // files): look further back for files lost since.
-    for oid in chain::walk(repo, tip, Some(SEARCH_DEPTH))?
-        .into_iter()
-        .skip(1)
-    {
-        if restored_at == Some(oid) || is_safety(&chain::info(repo, oid, &refname)?) {
-            break; // before a deliberate restore: not a loss
-        }
-        let tree = tree_of(repo, oid)?;
+    for candidate in candidates.iter().skip(1) {
+        let tree = candidate_tree(repo, candidate)?;
         let lost = lost_paths(repo, &current, &tree, head_tree.as_ref())?;
         if lost.is_empty() {
             continue;
         }
         let plan = Plan::new(repo, &current, &tree, &lost)?;
+        let (source, target) = describe(candidate)?;
+        let since = match &source {
+            Source::Snapshot(info) => format!("snapshot {}", info.id),
+            Source::AfterRestore(_) => format!("the last {last_name}"),
+        };
         reasons.insert(
             0,
             format!(
                 "the latest snapshot on {refname} already matches the work tree (it was \
-                 taken after the loss); {} lost since snapshot {} come back",
+                 taken after the loss); {} lost since {since} come back",
                 crate::plural(lost.len() as u64, "file"),
-                chain::short_id(oid)
             ),
         );
+        reasons.extend(head_moved(&source, head));
         return Ok(Found::Recovery(Box::new(Recovery {
-            snapshot: chain::info(repo, oid, &refname)?,
+            source,
+            target,
             reasons,
             scope: lost,
             plan,
@@ -169,11 +228,73 @@ pub fn find(ws: &Workspace, cfg: &Config) -> Result<Found> {
         })));
     }
     Ok(Found::Nothing {
-        reason: format!(
-            "the work tree matches the latest snapshot ({}) and has every file of the \
-             snapshots before it",
-            tip_info.id
-        ),
+        reason: match (&latest, &last) {
+            (Candidate::AfterRestore(_), Some(l)) => format!(
+                "the work tree is as the last {} left it (to undo that: `savepoint undo`)",
+                l.kind.name()
+            ),
+            _ => format!(
+                "the work tree matches the latest snapshot ({}) and has every file {}",
+                walked
+                    .first()
+                    .map(|&t| chain::short_id(t))
+                    .unwrap_or_default(),
+                if last.is_some() {
+                    format!("recorded since the last {last_name}")
+                } else {
+                    "of the snapshots before it".to_owned()
+                }
+            ),
+        },
+    })
+}
+
+fn candidate_tree<'r>(repo: &'r Repository, c: &Candidate<'r>) -> Result<Tree<'r>> {
+    match c {
+        Candidate::Snapshot(oid) => tree_of(repo, *oid),
+        Candidate::AfterRestore(tree) => Ok(tree.clone()),
+    }
+}
+
+/// This work tree's most recent snapshot on another of its chains
+/// (another branch, detached): never another work tree's, whose files are
+/// not lost here.
+fn latest_other_chain(ws: &Workspace) -> Result<Option<(String, Oid)>> {
+    let repo = ws.repo();
+    let worktree = ws.worktree_name();
+    let mut local: Vec<(String, Oid, i64)> = Vec::new();
+    for (name, tip) in chain::all_chains(repo)? {
+        if chain::worktree_of(&name) != Some(worktree.as_str()) {
+            continue;
+        }
+        let time = repo
+            .find_commit(tip)
+            .git_context(|| format!("read {tip}"))?
+            .time()
+            .seconds();
+        local.push((name, tip, time));
+    }
+    Ok(local
+        .into_iter()
+        .max_by_key(|(_, _, t)| *t)
+        .map(|(name, tip, _)| (name, tip)))
+}
+
+/// "HEAD moved since …" when the state recovered from was taken on
+/// another commit than HEAD's.
+fn head_moved(source: &Source, head: Option<Oid>) -> Option<String> {
+    let head = head?;
+    let (base, what) = match source {
+        Source::Snapshot(info) => (Some(info.base.as_str()), "that snapshot".to_owned()),
+        Source::AfterRestore(l) => (l.head.as_deref(), format!("the last {}", l.kind.name())),
+    };
+    let base = base.filter(|b| *b != "unborn" && !b.is_empty())?;
+    (base != head.to_string()).then(|| {
+        format!(
+            "HEAD moved since {what} (HEAD was {} then, it is {} now)",
+            short(base),
+            chain::short_id(head)
+        )
     })
 }
 
@@ -204,11 +325,6 @@ fn lost_paths(
         }
     }
     Ok(lost)
-}
-
-/// Taken by `restore`/`recover` just before they changed the work tree.
-fn is_safety(info: &SnapshotInfo) -> bool {
-    info.trigger.ends_with("-safety")
 }
 
 fn short(id: &str) -> &str {

@@ -1,4 +1,5 @@
-//! Restoring a snapshot into the work tree: `restore` and `recover`.
+//! Restoring a snapshot into the work tree: `restore`, `recover` and
+//! `undo`.
 //!
 //! The current state is taken as a snapshot tree first (the safety
 //! snapshot, or a plain scan for `--dry-run`). Its tree is exactly the set
@@ -15,7 +16,16 @@
 //! name and renamed into place: a crash leaves old or new content, never a
 //! truncated file. Large blobs are streamed from `git cat-file`, never held
 //! whole in memory. HEAD, the index and branches are not touched.
+//!
+//! Every restore that changed the work tree is remembered in the state dir
+//! ([`LastRestore`]: the state before, the state it left, where the chain
+//! stood). The chain alone cannot say this: a watcher records the restored
+//! state within a second, so "the latest snapshot" soon is the result, not
+//! what the restore replaced. `undo` puts back what the last restore
+//! changed ([`find_undo`]); `recover` treats the state a restore left as
+//! the newest known good state, so a loss after a recover is a new loss.
 
+use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -82,8 +92,24 @@ impl Plan {
         target: &Tree<'_>,
         scope: &[Vec<u8>],
     ) -> Result<Plan> {
+        Plan::limited(repo, current, target, scope, None)
+    }
+
+    /// [`Plan::new`], also limited to the paths in `only` and what lies
+    /// below them (a set, looked up per path: it may hold every path of a
+    /// large restore).
+    pub fn limited(
+        repo: &Repository,
+        current: &Tree<'_>,
+        target: &Tree<'_>,
+        scope: &[Vec<u8>],
+        only: Option<&BTreeSet<Vec<u8>>>,
+    ) -> Result<Plan> {
         let mut plan = Plan::default();
         for change in treediff::diff(repo, Some(current), Some(target), scope)? {
+            if only.is_some_and(|set| !at_or_under_any(&change.path, set)) {
+                continue;
+            }
             if let Some(new) = change.new {
                 match classify_path(&change.path, new.mode) {
                     None => {}
@@ -155,6 +181,15 @@ impl Plan {
             .map(|s| s.change.path_lossy())
             .collect()
     }
+}
+
+/// Is `path`, or a directory above it, in `set`?
+fn at_or_under_any(path: &[u8], set: &BTreeSet<Vec<u8>>) -> bool {
+    set.contains(path)
+        || path
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == b'/' && set.contains(&path[..i]))
 }
 
 /// Why a snapshot path cannot be restored.
@@ -330,10 +365,40 @@ fn refuse_git_dirs(ws: &Workspace, plan: &Plan) -> Result<()> {
     }
 }
 
+/// Which command changes the work tree: it names the safety snapshot's
+/// trigger and how the change is described later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    Restore,
+    Recover,
+    Undo,
+}
+
+impl Operation {
+    /// The command's name: `restore`, `recover`, `undo`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Restore => "restore",
+            Operation::Recover => "recover",
+            Operation::Undo => "undo",
+        }
+    }
+
+    /// The trigger of the safety snapshot taken first. An undo restores
+    /// the state before the last restore: `restore-safety` too.
+    pub fn safety_trigger(self) -> &'static str {
+        match self {
+            Operation::Restore | Operation::Undo => "restore-safety",
+            Operation::Recover => "recover-safety",
+        }
+    }
+}
+
 /// What a restore did (or, with `dry_run`, would do).
 #[derive(Debug, Clone, Serialize)]
 pub struct RestoreOutcome {
-    /// The snapshot restored from (12 hex).
+    /// The snapshot (or tree) restored from (12 hex).
     pub target: String,
     /// The snapshot holding the state before the restore — the new safety
     /// snapshot, or the chain's latest one when it already matched; restoring
@@ -362,18 +427,38 @@ pub struct RestoreOutcome {
 /// What to restore.
 #[derive(Debug, Clone)]
 pub struct RestoreRequest {
-    /// The snapshot (commit) to restore from: resolve it before calling, so
-    /// `@` means the latest snapshot *before* the safety snapshot.
+    /// What to restore from: a commit — resolve a `<snap>` before calling,
+    /// so `@` means the latest snapshot *before* the safety snapshot — or
+    /// a tree.
     pub target: Oid,
     /// Work-tree-relative paths (files or directories); empty: everything.
+    /// A path in neither the target nor the work tree is an error.
     pub scope: Vec<Vec<u8>>,
+    /// Only these paths and what lies below them, without that check
+    /// (`undo`: the paths the last restore changed). `None`: no limit.
+    pub only: Option<BTreeSet<Vec<u8>>>,
     pub dry_run: bool,
-    /// `restore-safety` or `recover-safety`.
-    pub trigger: String,
+    /// Which command restores: the safety snapshot's trigger, and what
+    /// [`LastRestore`] remembers.
+    pub kind: Operation,
     /// Do not delete files whose content is not HEAD's (unsaved work made
     /// after the snapshot): `recover` brings work back, it never removes
     /// any. They are listed in [`RestoreOutcome::kept`].
     pub keep_unsaved: bool,
+}
+
+impl RestoreRequest {
+    /// Restore all of `target` for `kind`; `recover` keeps unsaved work.
+    pub fn new(kind: Operation, target: Oid) -> RestoreRequest {
+        RestoreRequest {
+            target,
+            scope: Vec::new(),
+            only: None,
+            dry_run: false,
+            kind,
+            keep_unsaved: kind == Operation::Recover,
+        }
+    }
 }
 
 /// The work tree's state as a snapshot tree, without recording it.
@@ -385,11 +470,9 @@ pub fn current_tree(ws: &Workspace, cfg: &Config) -> Result<Oid> {
 /// Restore `req.target` (or the paths in `req.scope`) into the work tree.
 pub fn restore(ws: &Workspace, cfg: &Config, req: &RestoreRequest) -> Result<RestoreOutcome> {
     let repo = ws.repo();
-    let target_commit = repo
-        .find_commit(req.target)
-        .git_context(|| format!("read snapshot {}", req.target))?;
-    let target_tree = target_commit
-        .tree()
+    let target_tree = repo
+        .find_object(req.target, None)
+        .and_then(|o| o.peel_to_tree())
         .git_context(|| format!("read the tree of {}", req.target))?;
     // Check the scope before recording anything.
     for p in &req.scope {
@@ -398,7 +481,7 @@ pub fn restore(ws: &Workspace, cfg: &Config, req: &RestoreRequest) -> Result<Res
     let (current, safety_outcome) = if req.dry_run {
         (current_tree(ws, cfg)?, None)
     } else {
-        let out = snap::take(ws, cfg, &SnapRequest::new(req.trigger.clone()), None)?;
+        let out = snap::take(ws, cfg, &SnapRequest::new(req.kind.safety_trigger()), None)?;
         (
             Oid::from_str(&out.tree).git_context(|| "parse the safety tree id".to_owned())?,
             Some(out),
@@ -417,7 +500,13 @@ pub fn restore(ws: &Workspace, cfg: &Config, req: &RestoreRequest) -> Result<Res
             });
         }
     }
-    let mut plan = Plan::new(repo, &current_tree, &target_tree, &req.scope)?;
+    let mut plan = Plan::limited(
+        repo,
+        &current_tree,
+        &target_tree,
+        &req.scope,
+        req.only.as_ref(),
+    )?;
     refuse_git_dirs(ws, &plan)?;
     let kept = if req.keep_unsaved {
         plan.keep_unsaved(ws)?
@@ -444,51 +533,278 @@ pub fn restore(ws: &Workspace, cfg: &Config, req: &RestoreRequest) -> Result<Res
             || has_gitattributes(&current_tree);
         let failed = apply(ws, &outcome.plan, filters)?;
         outcome.failed.extend(failed);
-        Marker::record(ws)?;
+        LastRestore::record(ws, cfg, req, &outcome);
     }
     Ok(outcome)
 }
 
-/// Where the chain stood when the last restore changed the work tree.
-/// `recover` treats a restore as deliberate: it never proposes to undo one
-/// or to look for losses before it. Kept in the state dir (a cache: without
-/// it, safety snapshots still stop the search).
+/// The format of `last-restore.json`; another number (or the format of
+/// savepoint 0.1, which had none) is ignored, like a missing file.
+const LAST_RESTORE_FORMAT: u32 = 2;
+
+/// The last `restore`, `recover` or `undo` that changed the work tree,
+/// kept in `<git-dir>/savepoint/last-restore.json` (a cache: without it
+/// `undo` falls back to the chain's latest safety snapshot, and `recover`
+/// stops its search at safety snapshots).
+///
+/// Trees, not only the safety snapshot: the state the restore left is
+/// recorded nowhere else when no watcher runs, and it is what `recover`
+/// compares a later loss with; the paths between `before` and `after` are
+/// the ones `undo` puts back.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Marker {
+pub struct LastRestore {
+    #[serde(default)]
+    pub format: u32,
+    /// The chain the safety snapshot went to.
     #[serde(rename = "ref")]
     pub refname: String,
-    /// The chain's tip right after the restore (usually its safety snapshot).
-    pub tip: String,
+    pub kind: Operation,
+    /// When it finished (Unix seconds).
+    pub time: i64,
+    /// What it restored from (a commit or a tree, full id).
+    pub target: String,
+    /// The snapshot holding the state before — its safety snapshot, or the
+    /// chain's tip when that already held it — and so where the chain
+    /// stood: later snapshots were taken after the restore. `None`: the
+    /// chain had no snapshot and the state before was HEAD's.
+    pub safety: Option<String>,
+    /// The work tree's state before (a tree id).
+    pub before: String,
+    /// The work tree's state right after (a tree id; written when it was
+    /// scanned, referenced by a snapshot once one records that state).
+    pub after: String,
+    /// HEAD's commit at the time (`None`: unborn).
+    pub head: Option<String>,
 }
 
-impl Marker {
+impl LastRestore {
     fn path(ws: &Workspace) -> PathBuf {
         ws.state_dir().join("last-restore.json")
     }
 
-    fn record(ws: &Workspace) -> Result<()> {
-        let refname = ws.chain_ref()?;
-        let Some(tip) = crate::chain::tip(ws.repo(), &refname)? else {
-            return Ok(());
+    /// Remember a restore that changed the work tree. Best effort: a
+    /// failure is logged, the restore itself has succeeded.
+    fn record(ws: &Workspace, cfg: &Config, req: &RestoreRequest, outcome: &RestoreOutcome) {
+        let Some(safety) = &outcome.safety_outcome else {
+            return;
         };
-        let marker = Marker {
-            refname,
-            tip: tip.to_string(),
+        let after = match current_tree(ws, cfg) {
+            Ok(tree) => tree,
+            Err(e) => {
+                tracing::warn!(
+                    "could not record the state after the {}: {e}",
+                    req.kind.name()
+                );
+                return;
+            }
+        };
+        let last = LastRestore {
+            format: LAST_RESTORE_FORMAT,
+            refname: safety.refname.clone(),
+            kind: req.kind,
+            time: chrono::Utc::now().timestamp(),
+            target: req.target.to_string(),
+            safety: safety.oid.map(|o| o.to_string()),
+            before: outcome.current_tree.to_string(),
+            after: after.to_string(),
+            head: safety
+                .head
+                .as_ref()
+                .and_then(|h| h.commit())
+                .map(|h| h.to_string()),
         };
         let path = Self::path(ws);
-        let bytes = serde_json::to_vec(&marker).expect("serialisable");
-        if let Err(e) = std::fs::write(&path, bytes) {
+        let bytes = serde_json::to_vec(&last).expect("serialisable");
+        if let Err(e) = crate::atomic::write(&path, &bytes, crate::atomic::PRIVATE) {
             tracing::warn!(path = %path.display(), error = %e, "could not record the restore");
         }
-        Ok(())
     }
 
-    /// The last restore's marker, if it is about chain `refname`.
-    pub fn load(ws: &Workspace, refname: &str) -> Option<Oid> {
+    /// The last restore of this work tree, on any chain.
+    pub fn load(ws: &Workspace) -> Option<LastRestore> {
         let bytes = std::fs::read(Self::path(ws)).ok()?;
-        let m: Marker = serde_json::from_slice(&bytes).ok()?;
-        (m.refname == refname).then(|| Oid::from_str(&m.tip).ok())?
+        let last: LastRestore = serde_json::from_slice(&bytes).ok()?;
+        // Ids only, so that every use (and every slice of one) is sound,
+        // whatever a damaged or hand-edited file holds.
+        let ids = [&last.target, &last.before, &last.after]
+            .into_iter()
+            .chain(&last.safety)
+            .chain(&last.head);
+        let valid = ids
+            .into_iter()
+            .all(|id| id.bytes().all(|b| b.is_ascii_hexdigit()) && Oid::from_str(id).is_ok());
+        (last.format == LAST_RESTORE_FORMAT && valid).then_some(last)
     }
+
+    /// The last restore, if it was on chain `refname`.
+    pub fn for_chain(ws: &Workspace, refname: &str) -> Option<LastRestore> {
+        Self::load(ws).filter(|l| l.refname == refname)
+    }
+
+    /// The snapshot holding the state before.
+    pub fn safety_oid(&self) -> Option<Oid> {
+        self.safety.as_deref().and_then(|s| Oid::from_str(s).ok())
+    }
+
+    /// The tree of the state before, if it is still in the repository.
+    pub fn before_tree<'r>(&self, repo: &'r Repository) -> Option<Tree<'r>> {
+        tree_by_id(repo, &self.before)
+    }
+
+    /// The tree of the state right after, if it is still in the repository.
+    pub fn after_tree<'r>(&self, repo: &'r Repository) -> Option<Tree<'r>> {
+        tree_by_id(repo, &self.after)
+    }
+
+    /// When it finished, in the local time zone.
+    pub fn timestamp(&self) -> chrono::DateTime<chrono::FixedOffset> {
+        use chrono::TimeZone;
+        chrono::Local
+            .timestamp_opt(self.time, 0)
+            .single()
+            .map(|t| t.fixed_offset())
+            .unwrap_or_default()
+    }
+
+    /// Its target as savepoint prints ids.
+    pub fn target_short(&self) -> &str {
+        &self.target[..self.target.len().min(12)]
+    }
+
+    /// Whether it restored from a commit (a snapshot `show` can display),
+    /// not from the tree of a state a restore left.
+    pub fn target_is_commit(&self, repo: &Repository) -> bool {
+        Oid::from_str(&self.target).is_ok_and(|t| repo.find_commit(t).is_ok())
+    }
+}
+
+fn tree_by_id<'r>(repo: &'r Repository, id: &str) -> Option<Tree<'r>> {
+    repo.find_tree(Oid::from_str(id).ok()?).ok()
+}
+
+/// What `undo` puts back.
+#[derive(Debug, Clone)]
+pub struct Undo {
+    /// The restore it undoes; `None` when nothing recorded it (the state
+    /// dir was cleared) and the chain's latest safety snapshot stands in.
+    pub last: Option<LastRestore>,
+    /// What to restore from: the state before (a tree), or that safety
+    /// snapshot.
+    pub target: Oid,
+    /// The snapshot holding that state (12 hex), when there is one.
+    pub safety: Option<String>,
+    /// The paths the last restore changed; `None`: the whole work tree.
+    pub only: Option<BTreeSet<Vec<u8>>>,
+}
+
+/// The result of looking for something to undo.
+#[derive(Debug, Clone)]
+pub enum UndoFound {
+    Nothing { reason: String },
+    Undo(Box<Undo>),
+}
+
+/// How far back `undo` looks for a safety snapshot when nothing recorded
+/// the last restore.
+const UNDO_SEARCH_DEPTH: usize = 1000;
+
+/// Find what `undo` would put back: the paths the last `restore`,
+/// `recover` or `undo` of this work tree changed, as they were before it —
+/// whatever was recorded since. Reads only.
+pub fn find_undo(ws: &Workspace) -> Result<UndoFound> {
+    let repo = ws.repo();
+    let refname = ws.chain_ref()?;
+    if let Some(last) = LastRestore::load(ws) {
+        let safety = last
+            .safety
+            .as_deref()
+            .map(|s| s[..s.len().min(12)].to_owned());
+        if last.refname != refname {
+            let how = match &safety {
+                Some(id) => format!("`savepoint restore {id}` brings that state back here"),
+                None => "`savepoint restore HEAD` brings HEAD's state back here".into(),
+            };
+            return Ok(UndoFound::Nothing {
+                reason: format!(
+                    "the last {} was on {}, and HEAD is on another branch now ({refname}); \
+                     switch back to undo it there, or {how}",
+                    last.kind.name(),
+                    last.refname
+                ),
+            });
+        }
+        let before = last.before_tree(repo).map(|t| t.id()).or_else(|| {
+            let commit = repo.find_commit(last.safety_oid()?).ok()?;
+            commit.tree().ok().map(|t| t.id())
+        });
+        if let Some(before) = before {
+            let before_tree = repo
+                .find_tree(before)
+                .git_context(|| format!("read tree {before}"))?;
+            // Named by its safety snapshot when that holds the same state.
+            let target = last
+                .safety_oid()
+                .filter(|&s| {
+                    repo.find_commit(s)
+                        .and_then(|c| c.tree())
+                        .is_ok_and(|t| t.id() == before)
+                })
+                .unwrap_or(before);
+            // The paths the restore changed; all of them when the state
+            // it left is gone (`git gc` of an unreferenced tree).
+            let only = match last.after_tree(repo) {
+                Some(after) => Some(
+                    treediff::diff(repo, Some(&before_tree), Some(&after), &[])?
+                        .into_iter()
+                        .map(|c| c.path)
+                        .collect::<BTreeSet<_>>(),
+                ),
+                None => None,
+            };
+            return Ok(UndoFound::Undo(Box::new(Undo {
+                last: Some(last),
+                target,
+                safety,
+                only,
+            })));
+        }
+        tracing::debug!("the state before the last restore is gone; looking for a safety snapshot");
+    }
+    // Nothing recorded it: the chain's latest safety snapshot.
+    let Some(tip) = crate::chain::tip(repo, &refname)? else {
+        return Ok(UndoFound::Nothing {
+            reason: format!("{refname} has no snapshots, so no restore or recover was made here"),
+        });
+    };
+    for oid in crate::chain::walk(repo, tip, Some(UNDO_SEARCH_DEPTH))? {
+        if is_safety_snapshot(repo, oid)? {
+            return Ok(UndoFound::Undo(Box::new(Undo {
+                last: None,
+                target: oid,
+                safety: Some(crate::chain::short_id(oid)),
+                only: None,
+            })));
+        }
+    }
+    Ok(UndoFound::Nothing {
+        reason: format!(
+            "no restore or recover is recorded for this work tree (savepoint remembers \
+             the last one in {}) and {refname} has no restore-safety or recover-safety \
+             snapshot; `savepoint log` lists the snapshots and `savepoint restore <id>` \
+             brings one back",
+            LastRestore::path(ws).display()
+        ),
+    })
+}
+
+/// Was snapshot `oid` taken by `restore`/`recover` just before they
+/// changed the work tree (trigger `restore-safety`, `recover-safety`)?
+pub fn is_safety_snapshot(repo: &Repository, oid: Oid) -> Result<bool> {
+    let commit = repo
+        .find_commit(oid)
+        .git_context(|| format!("read commit {oid}"))?;
+    let message = String::from_utf8_lossy(commit.message_bytes());
+    Ok(crate::trailers::parse(&message).is_some_and(|t| t.trigger.ends_with("-safety")))
 }
 
 fn has_gitattributes(tree: &Tree<'_>) -> bool {

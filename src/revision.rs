@@ -108,6 +108,9 @@ pub fn parse_time(t: &str, now: DateTime<Local>) -> std::result::Result<DateTime
 }
 
 /// Resolve `spec` to a commit id in `ws` (shorthands use the current chain).
+/// `@{<time>}` before the chain's first snapshot resolves to the state the
+/// chain began from, and before any snapshot to HEAD's commit: the oldest
+/// state known, said on stderr (a warning), never an error.
 pub fn resolve(ws: &Workspace, spec: &str) -> Result<Oid> {
     let err = |reason: String| Error::Revision {
         spec: spec.to_owned(),
@@ -150,7 +153,11 @@ pub fn resolve(ws: &Workspace, spec: &str) -> Result<Oid> {
                 .ok_or_else(|| err(format!("{refname} has only {} snapshot(s)", ids.len())))
         }
         Spec::At(when) => {
-            let (refname, tip) = current_tip(ws, spec)?;
+            let refname = ws.chain_ref()?;
+            let Some(tip) = chain::tip(repo, &refname)? else {
+                return before_any_snapshot(ws, spec, &refname);
+            };
+            let mut first = tip;
             for oid in chain::walk(repo, tip, None)? {
                 let commit = repo
                     .find_commit(oid)
@@ -158,11 +165,9 @@ pub fn resolve(ws: &Workspace, spec: &str) -> Result<Oid> {
                 if chain::commit_time(&commit).timestamp() <= when.timestamp() {
                     return Ok(oid);
                 }
+                first = oid;
             }
-            Err(err(format!(
-                "no snapshot on {refname} at or before {}",
-                when.format("%Y-%m-%d %H:%M:%S")
-            )))
+            chain_base(repo, spec, &refname, first)
         }
         Spec::Message(text) => {
             let (refname, tip) = current_tip(ws, spec)?;
@@ -198,6 +203,79 @@ fn message_matcher(text: &str) -> impl Fn(&str) -> bool + '_ {
             message.contains(&needle)
         }
     }
+}
+
+/// `@{<time>}` older than every snapshot of `refname`: the state the chain
+/// began from (DESIGN: "a time older than the chain means the chain's base
+/// state, said so") — its first snapshot's parent, HEAD's commit then; on
+/// an unborn branch the empty tree, as a commit (see [`empty_base`]). Said
+/// on stderr, so `--json` output stays valid.
+fn chain_base(repo: &git2::Repository, spec: &str, refname: &str, first: Oid) -> Result<Oid> {
+    let commit = repo
+        .find_commit(first)
+        .git_context(|| format!("read {first}"))?;
+    let began = chain::commit_time(&commit);
+    let (base, what) = match commit.parent_id(0) {
+        Ok(parent) => (
+            parent,
+            format!("HEAD's commit then, {}", chain::short_id(parent)),
+        ),
+        Err(_) => (
+            empty_base(repo, &commit)?,
+            "no files (the branch had no commit yet)".to_owned(),
+        ),
+    };
+    tracing::warn!(
+        "{spec} is before the first snapshot on {refname} ({}): \
+         using the state that chain began from — {what}",
+        began.format("%Y-%m-%d %H:%M:%S")
+    );
+    Ok(base)
+}
+
+/// `@{<time>}` on a chain with no snapshot yet: HEAD's commit is the
+/// oldest state known (said so); on an unborn branch there is none.
+fn before_any_snapshot(ws: &Workspace, spec: &str, refname: &str) -> Result<Oid> {
+    match ws.head()?.commit() {
+        Some(head) => {
+            tracing::warn!(
+                "{refname} has no snapshots yet: {spec} means HEAD's commit {}, \
+                 the oldest state known",
+                chain::short_id(head)
+            );
+            Ok(head)
+        }
+        None => current_tip(ws, spec).map(|(_, tip)| tip),
+    }
+}
+
+/// The state of an unborn branch, no files, as a commit, so that every
+/// command that takes a `<snap>` can read it: the empty tree, no parent,
+/// dated like the chain's first snapshot `first` (the same id each time;
+/// written to the object store, referenced by nothing).
+fn empty_base(repo: &git2::Repository, first: &git2::Commit<'_>) -> Result<Oid> {
+    let tree = repo
+        .treebuilder(None)
+        .and_then(|b| b.write())
+        .git_context(|| "write the empty tree".to_owned())?;
+    let tree = repo
+        .find_tree(tree)
+        .git_context(|| "read the empty tree".to_owned())?;
+    let sig = git2::Signature::new(
+        "savepoint",
+        "savepoint@localhost",
+        &first.committer().when(),
+    )
+    .git_context(|| "make a signature".to_owned())?;
+    repo.commit(
+        None,
+        &sig,
+        &sig,
+        "savepoint: the empty state before the first commit\n",
+        &tree,
+        &[],
+    )
+    .git_context(|| "write the empty base commit".to_owned())
 }
 
 /// The current chain's name and tip; an error naming `spec` when the chain

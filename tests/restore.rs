@@ -632,3 +632,395 @@ fn restore_in_a_partial_clone_fetches_missing_blobs_through_git() {
         "only in history\n"
     );
 }
+
+// ---------------------------------------------------------------------
+// Issue 18: the everyday story with a watcher running, as the README's
+// Quick start sets it up (`savepoint watch --detach`).
+
+const MAIN: &str = "refs/savepoint/heads/main";
+const WAIT: std::time::Duration = std::time::Duration::from_secs(40);
+
+/// A watcher started as users start it, `savepoint watch --detach`, and
+/// stopped when the test ends — also when it fails.
+struct DetachedWatcher<'a> {
+    repo: &'a TestRepo,
+}
+
+impl<'a> DetachedWatcher<'a> {
+    fn start(repo: &'a TestRepo) -> DetachedWatcher<'a> {
+        repo.run_ok(&["watch", "--detach"]);
+        DetachedWatcher { repo }
+    }
+
+    /// Wait (bounded) until the chain's tip holds exactly what git would
+    /// record of the work tree now: the watcher has recorded this state.
+    fn wait_recorded(&self, what: &str) {
+        let start = std::time::Instant::now();
+        loop {
+            let tip = self.repo.git_output(
+                &["rev-parse", "-q", "--verify", &format!("{MAIN}^{{tree}}")],
+                None,
+            );
+            let tip = String::from_utf8_lossy(&tip.stdout).trim().to_owned();
+            if tip == self.repo.oracle_tree() {
+                return;
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "the watcher did not record {what}\n{}",
+                std::fs::read_to_string(self.repo.abs(".git/savepoint/watch.log"))
+                    .unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for DetachedWatcher<'_> {
+    fn drop(&mut self) {
+        let _ = self.repo.cmd().args(["stop", "--timeout", "30"]).output();
+    }
+}
+
+/// Run savepoint; the user's index, HEAD and branches must be byte for
+/// byte what they were before. Returns (exit code, stdout, stderr).
+fn run_untouched(repo: &TestRepo, args: &[&str]) -> (Option<i32>, String, String) {
+    let before = repo.user_state();
+    let out = repo.cmd().args(args).output().expect("run savepoint");
+    let after = repo.user_state();
+    assert_eq!(after.index, before.index, "{args:?} touched the index");
+    assert_eq!(after.head, before.head, "{args:?} touched HEAD");
+    assert_eq!(after.branches, before.branches, "{args:?} touched a branch");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// [`run_untouched`] that must succeed; its stdout.
+fn ok_untouched(repo: &TestRepo, args: &[&str]) -> String {
+    let (code, out, err) = run_untouched(repo, args);
+    assert_eq!(code, Some(0), "savepoint {args:?} failed:\n{out}\n{err}");
+    out
+}
+
+/// Committed files, then work in progress: a modified tracked file, a new
+/// file, a modified file in `src/`.
+fn repo_for_the_story() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write(".gitignore", "*.log\n");
+    repo.write("a.txt", "committed a\n");
+    repo.write("src/lib.rs", "pub fn committed() {}\n");
+    repo.write("README.md", "# story\n");
+    repo.commit_all("init");
+    repo
+}
+
+fn do_wip(repo: &TestRepo) {
+    repo.write("a.txt", "work in progress on a\n");
+    repo.write("new.txt", "a new file\n");
+    repo.write("src/lib.rs", "pub fn wip() {}\n");
+}
+
+/// The loss of the issue: `rm new.txt; git checkout -- .`.
+fn lose_it(repo: &TestRepo) {
+    repo.remove("new.txt");
+    repo.git(&["checkout", "--", "."]);
+}
+
+/// Issue 18 item 1: with a watcher running, the restored state is
+/// recorded within a second, so `restore @` names the restored state
+/// itself; `savepoint undo` puts back what the restore replaced (only the
+/// paths it changed: later edits elsewhere stay), shows its plan, needs
+/// `--yes` without a terminal, and a second `undo` redoes.
+#[test]
+fn issue18_undo_puts_back_what_a_restore_replaced_with_a_watcher_running() {
+    let repo = repo_for_the_story();
+    let w = DetachedWatcher::start(&repo);
+    do_wip(&repo);
+    w.wait_recorded("the first work");
+    let first = repo.rev(MAIN);
+    repo.write("a.txt", "second version of a\n");
+    repo.write("src/lib.rs", "pub fn second() {}\n");
+    repo.write("later.txt", "made later\n");
+    w.wait_recorded("the second work");
+    let before_restore = repo.fingerprint(|p| p.ends_with(".log"));
+
+    let restore_out = ok_untouched(&repo, &["restore", &first]);
+    let restored = repo.fingerprint(|p| p.ends_with(".log"));
+    assert_eq!(restored["a.txt"].0, b"work in progress on a\n");
+    assert!(!restored.contains_key("later.txt"));
+    w.wait_recorded("the restored state");
+    // What the issue saw: `restore @` is the restored state now.
+    let out = ok_untouched(&repo, &["restore", "@"]);
+    assert!(out.contains("nothing to restore"), "{out}");
+    assert!(
+        restore_out.contains("undo with: savepoint undo"),
+        "{restore_out}"
+    );
+
+    // Edits after the restore: a new file and a file the restore left alone.
+    repo.write("notes.txt", "written after the restore\n");
+    repo.write("README.md", "# story, edited after the restore\n");
+    w.wait_recorded("edits after the restore");
+    let mut expected = before_restore.clone();
+    expected.insert(
+        "notes.txt".into(),
+        (b"written after the restore\n".to_vec(), false),
+    );
+    expected.insert(
+        "README.md".into(),
+        (b"# story, edited after the restore\n".to_vec(), false),
+    );
+
+    // The plan, changing nothing (no snapshot either).
+    let now = repo.fingerprint(|p| p.ends_with(".log"));
+    let refs = repo.git(&["for-each-ref"]);
+    let out = ok_untouched(&repo, &["undo", "--dry-run"]);
+    assert!(out.contains("undo the restore of"), "{out}");
+    assert!(out.contains("modify a.txt"), "{out}");
+    assert!(out.contains("create later.txt"), "{out}");
+    assert!(
+        !out.contains("notes.txt") && !out.contains("README.md"),
+        "{out}"
+    );
+    assert!(out.contains("dry run: nothing was changed"), "{out}");
+    assert_eq!(repo.fingerprint(|p| p.ends_with(".log")), now);
+    assert_eq!(
+        repo.git(&["for-each-ref"]),
+        refs,
+        "a dry run recorded something"
+    );
+    // No terminal, no --yes: refused, nothing changed.
+    let (code, out, err) = run_untouched(&repo, &["undo"]);
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(err.contains("savepoint undo --yes"), "{err}");
+    assert_eq!(repo.fingerprint(|p| p.ends_with(".log")), now);
+
+    let out = ok_untouched(&repo, &["undo", "--yes"]);
+    assert!(out.contains("`savepoint undo` again redoes it"), "{out}");
+    assert_eq!(repo.fingerprint(|p| p.ends_with(".log")), expected, "{out}");
+    w.wait_recorded("the undone state");
+
+    // A second undo redoes; --json is valid JSON saying what it undid.
+    let (code, out, err) = run_untouched(&repo, &["undo", "--yes", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let json: Value = serde_json::from_str(&out).expect("undo --json is JSON");
+    assert_eq!(json["undoes"]["command"], "undo", "{json}");
+    assert_eq!(json["dry_run"], false);
+    assert!(
+        json["deleted"]
+            .as_array()
+            .unwrap()
+            .contains(&"later.txt".into()),
+        "{json}"
+    );
+    let redone = repo.fingerprint(|p| p.ends_with(".log"));
+    assert_eq!(redone["a.txt"], restored["a.txt"]);
+    assert_eq!(redone["src/lib.rs"], restored["src/lib.rs"]);
+    assert!(!redone.contains_key("later.txt"));
+    assert_eq!(
+        redone["notes.txt"], expected["notes.txt"],
+        "edits since were kept"
+    );
+    assert_eq!(
+        redone["README.md"], expected["README.md"],
+        "edits since were kept"
+    );
+    drop(w);
+    repo.assert_fsck_clean();
+}
+
+/// Issue 18 item 2: after a recover, the same loss again is a new loss.
+/// `recover` brings the work back again — with no watcher, with a watcher
+/// that recorded the damage (and maybe not the recovered state before it),
+/// and with one that recorded the recovered state first — and right after
+/// each recover there is nothing left to recover.
+#[test]
+fn issue18_a_loss_after_a_recover_is_recovered_again() {
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Setup {
+        NoWatcher,
+        WatcherSawTheDamage,
+        WatcherSawTheRecoveredStateFirst,
+    }
+    for setup in [
+        Setup::NoWatcher,
+        Setup::WatcherSawTheDamage,
+        Setup::WatcherSawTheRecoveredStateFirst,
+    ] {
+        let repo = repo_for_the_story();
+        let w = (setup != Setup::NoWatcher).then(|| DetachedWatcher::start(&repo));
+        let recorded = |what: &str| match &w {
+            Some(w) => w.wait_recorded(what),
+            None => {
+                repo.snap("manual");
+            }
+        };
+        do_wip(&repo);
+        recorded("the work");
+        let work = repo.fingerprint(|p| p.ends_with(".log"));
+        let mut outputs = Vec::new();
+        for round in 1..=3 {
+            lose_it(&repo);
+            assert_ne!(repo.fingerprint(|p| p.ends_with(".log")), work);
+            if let Some(w) = &w {
+                w.wait_recorded("the damage");
+            }
+            let out = ok_untouched(&repo, &["recover", "--yes"]);
+            assert_eq!(
+                repo.fingerprint(|p| p.ends_with(".log")),
+                work,
+                "{setup:?}, round {round}:\n{out}"
+            );
+            outputs.push(out);
+            let out = ok_untouched(&repo, &["recover", "--yes"]);
+            assert!(
+                out.contains("nothing to recover"),
+                "{setup:?} round {round}: {out}"
+            );
+            if setup == Setup::WatcherSawTheRecoveredStateFirst {
+                w.as_ref().unwrap().wait_recorded("the recovered state");
+            }
+        }
+        for out in &outputs {
+            assert!(out.contains("undo with: savepoint undo"), "{out}");
+        }
+        // `undo` of the last recover gives the damaged state back: it is
+        // the undo of that recover, as it says.
+        let out = ok_untouched(&repo, &["undo", "--yes"]);
+        assert!(out.contains("as before the recover"), "{out}");
+        assert!(!repo.abs("new.txt").exists(), "{out}");
+        drop(w);
+        repo.assert_fsck_clean();
+    }
+}
+
+/// Issue 18 item 7: when `recover` searches back past snapshots taken on
+/// the current HEAD, it says that HEAD moved since the snapshot it uses.
+#[test]
+fn issue18_recover_says_head_moved_when_it_searches_back() {
+    let repo = repo_for_the_story();
+    let w = DetachedWatcher::start(&repo);
+    do_wip(&repo);
+    repo.write("unrelated.txt", "committed later\n");
+    w.wait_recorded("the work");
+    let base = repo.rev("HEAD");
+    // HEAD moves (a commit of a file the snapshot already has: the tree
+    // stays as recorded), then the work is lost and the watcher records
+    // the loss on the new HEAD.
+    repo.git(&["add", "unrelated.txt"]);
+    repo.git(&["commit", "-q", "-m", "unrelated"]);
+    lose_it(&repo);
+    w.wait_recorded("the damage");
+    let out = ok_untouched(&repo, &["recover", "--dry-run"]);
+    assert!(out.contains("already matches the work tree"), "{out}");
+    assert!(out.contains("HEAD moved since that snapshot"), "{out}");
+    assert!(out.contains(&base[..12]), "{out}");
+}
+
+/// Issue 18 item 4: the Quick start's `diff @{1h}` and `restore @{1h} --
+/// src/` on a chain younger than an hour mean the state the chain began
+/// from — HEAD's commit then, or no files on an unborn branch — and say so
+/// on stderr, while `--json` output stays valid.
+#[test]
+fn issue18_a_time_older_than_the_chain_means_the_state_it_began_from() {
+    for unborn in [false, true] {
+        let repo = TestRepo::new();
+        if !unborn {
+            repo.write("src/lib.rs", "pub fn committed() {}\n");
+            repo.write("README.md", "# committed\n");
+            repo.commit_all("init");
+        }
+        let w = DetachedWatcher::start(&repo);
+        repo.write("src/lib.rs", "pub fn changed() {}\n");
+        repo.write("src/new.rs", "pub fn new() {}\n");
+        repo.write("README.md", "# changed\n");
+        w.wait_recorded("the work");
+
+        let (code, out, err) = run_untouched(&repo, &["diff", "@{1h}"]);
+        assert_eq!(code, Some(0), "unborn: {unborn}\n{err}");
+        assert!(err.contains("before the first snapshot"), "{err}");
+        assert!(out.contains("+pub fn new() {}"), "{out}");
+        assert!(out.contains("+pub fn changed() {}"), "{out}");
+        if unborn {
+            assert!(err.contains("no files"), "{err}");
+            assert!(!out.contains("-pub fn committed"), "{out}");
+        } else {
+            assert!(err.contains(&repo.rev("HEAD")[..12]), "{err}");
+            assert!(out.contains("-pub fn committed() {}"), "{out}");
+        }
+
+        let (code, out, err) = run_untouched(&repo, &["restore", "@{1h}", "--json", "--", "src/"]);
+        assert_eq!(code, Some(0), "unborn: {unborn}\n{err}");
+        assert!(err.contains("before the first snapshot"), "{err}");
+        let json: Value = serde_json::from_str(&out).expect("restore --json is JSON");
+        assert!(
+            json["deleted"]
+                .as_array()
+                .unwrap()
+                .contains(&"src/new.rs".into()),
+            "{json}"
+        );
+        assert!(!repo.abs("src/new.rs").exists());
+        if unborn {
+            assert!(!repo.abs("src/lib.rs").exists());
+        } else {
+            assert_eq!(
+                std::fs::read_to_string(repo.abs("src/lib.rs")).unwrap(),
+                "pub fn committed() {}\n"
+            );
+        }
+        // Only src/: the rest is as it was.
+        assert_eq!(
+            std::fs::read_to_string(repo.abs("README.md")).unwrap(),
+            "# changed\n"
+        );
+        // And undone, the watcher having recorded the restore.
+        w.wait_recorded("the restored state");
+        ok_untouched(&repo, &["undo", "--yes"]);
+        assert_eq!(
+            std::fs::read_to_string(repo.abs("src/new.rs")).unwrap(),
+            "pub fn new() {}\n"
+        );
+        drop(w);
+        repo.assert_fsck_clean();
+    }
+}
+
+/// The record of the last restore is a cache: a record of savepoint 0.1,
+/// or a damaged one, is ignored — `undo` falls back to the latest safety
+/// snapshot (and says so), `recover` still works — never a crash.
+#[test]
+fn issue18_an_old_or_damaged_restore_record_is_ignored() {
+    let repo = repo_for_the_story();
+    do_wip(&repo);
+    let work = repo.snap("manual").id.unwrap();
+    repo.write("a.txt", "after the snapshot\n");
+    ok_untouched(&repo, &["restore", &work]);
+    let record = repo.abs(".git/savepoint/last-restore.json");
+    let tip = repo.rev(MAIN);
+    for content in [
+        format!(r#"{{"ref":"{MAIN}","tip":"{tip}"}}"#),
+        "not json".to_owned(),
+        format!(
+            r#"{{"format":2,"ref":"{MAIN}","kind":"restore","time":0,"target":"é","safety":"ééééééééééééé","before":"x","after":"y","head":null}}"#
+        ),
+    ] {
+        std::fs::write(&record, &content).unwrap();
+        let out = ok_untouched(&repo, &["undo", "--dry-run"]);
+        assert!(
+            out.contains("no record of the last restore"),
+            "{content}: {out}"
+        );
+        assert!(out.contains("modify a.txt"), "{content}: {out}");
+        let (code, _, err) = run_untouched(&repo, &["recover", "--dry-run"]);
+        assert_eq!(code, Some(0), "{content}: {err}");
+    }
+    ok_untouched(&repo, &["undo", "--yes"]);
+    assert_eq!(
+        std::fs::read_to_string(repo.abs("a.txt")).unwrap(),
+        "after the snapshot\n"
+    );
+}

@@ -17,6 +17,7 @@ pub mod snap;
 pub mod squash;
 pub mod status;
 pub mod stop;
+pub mod undo;
 pub mod watch;
 
 use std::path::PathBuf;
@@ -59,6 +60,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Diff(args) => diff::run(&ctx, args),
         Command::Restore(args) => restore::run(&ctx, args),
         Command::Recover(args) => recover::run(&ctx, args),
+        Command::Undo(args) => undo::run(&ctx, args),
         Command::Watch(args) => watch::run(&ctx, args),
         Command::Hooks(args) => hooks::run(&ctx, args),
         Command::Hook(args) => hook::run(&ctx, args),

@@ -5,8 +5,8 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{bail, Result};
 use savepoint::config::Config;
-use savepoint::recover::{self, Found};
-use savepoint::restore::{self, RestoreRequest};
+use savepoint::recover::{self, Found, Source};
+use savepoint::restore::{self, Operation, RestoreRequest};
 
 use super::Ctx;
 use crate::ui;
@@ -21,9 +21,13 @@ use crate::ui;
 /// the snapshot lacks are kept, never deleted. When the latest snapshot
 /// already matches the work tree (the watcher recorded the loss), only the
 /// files lost since an earlier snapshot come back.
+///
+/// A restore or recover is deliberate: the search never goes past the last
+/// one, and the state it left counts as recorded — the same loss after a
+/// recover is found again. `savepoint undo` undoes a recover.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  savepoint recover             # preview, then confirm\n  savepoint recover --dry-run   # preview only\n  savepoint recover --yes       # no questions (scripts, agents)"
+    after_help = "Examples:\n  savepoint recover             # preview, then confirm\n  savepoint recover --dry-run   # preview only\n  savepoint recover --yes       # no questions (scripts, agents)\n  savepoint undo                # put back what the recover replaced"
 )]
 pub struct Args {
     /// Restore without asking (required when stdin is not a terminal).
@@ -47,26 +51,42 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         Found::Recovery(r) => r,
     };
     let u = &ctx.ui;
-    let s = &rec.snapshot;
-    {
+    let from = {
         let mut out = std::io::stdout().lock();
-        writeln!(
-            out,
-            "{} {} on {} ({}, {}: {})",
-            u.paint(ui::BOLD, "recover from snapshot"),
-            u.paint(ui::ID, &s.id),
-            u.paint(ui::REF, &s.refname),
-            ui::relative_age(&s.timestamp),
-            s.trigger,
-            ui::text(
-                s.subject
-                    .split_once(&format!("{}: ", s.trigger))
-                    .map_or(s.subject.as_str(), |(_, rest)| rest)
-            )
-        )?;
-        if let Some(p) = &s.prompt {
-            writeln!(out, "  prompt: {}", ui::text(p))?;
-        }
+        let from = match &rec.source {
+            Source::Snapshot(s) => {
+                writeln!(
+                    out,
+                    "{} {} on {} ({}, {}: {})",
+                    u.paint(ui::BOLD, "recover from snapshot"),
+                    u.paint(ui::ID, &s.id),
+                    u.paint(ui::REF, &s.refname),
+                    ui::relative_age(&s.timestamp),
+                    s.trigger,
+                    ui::text(
+                        s.subject
+                            .split_once(&format!("{}: ", s.trigger))
+                            .map_or(s.subject.as_str(), |(_, rest)| rest)
+                    )
+                )?;
+                if let Some(p) = &s.prompt {
+                    writeln!(out, "  prompt: {}", ui::text(p))?;
+                }
+                format!("from {}", u.paint(ui::ID, &s.id))
+            }
+            Source::AfterRestore(last) => {
+                let what = format!("the state the last {} left", last.kind.name());
+                writeln!(
+                    out,
+                    "{} {what} on {} ({}, from {})",
+                    u.paint(ui::BOLD, "recover"),
+                    u.paint(ui::REF, &last.refname),
+                    ui::relative_age(&last.timestamp()),
+                    u.paint(ui::ID, last.target_short()),
+                )?;
+                format!("from {what}")
+            }
+        };
         for r in &rec.reasons {
             writeln!(out, "  - {}", ui::text(r))?;
         }
@@ -78,39 +98,37 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
                 ui::path(k)
             )?;
         }
-    }
+        from
+    };
     if args.dry_run {
         println!("{}", u.paint(ui::DIM, "dry run: nothing was changed"));
         return Ok(());
     }
-    if !args.yes {
-        if !std::io::stdin().is_terminal() {
-            bail!("not restoring without confirmation: run `savepoint recover --yes` (stdin is not a terminal)");
-        }
-        eprint!(
-            "Restore {}? [y/N] ",
-            savepoint::plural(rec.plan.steps.len() as u64, "path")
-        );
-        std::io::stderr().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-            println!("nothing changed");
-            return Ok(());
-        }
+    if !args.yes
+        && !confirm(
+            &format!(
+                "Restore {}?",
+                savepoint::plural(rec.plan.steps.len() as u64, "path")
+            ),
+            "savepoint recover --yes",
+        )?
+    {
+        println!("nothing changed");
+        return Ok(());
     }
     let outcome = restore::restore(
         &ws,
         &cfg,
         &RestoreRequest {
-            target: s.oid,
             scope: rec.scope.clone(),
-            dry_run: false,
-            trigger: "recover-safety".into(),
-            keep_unsaved: true,
+            ..RestoreRequest::new(Operation::Recover, rec.target)
         },
     )?;
-    super::restore::report(ctx, ws.repo(), &outcome)?;
+    let source = super::restore::Source {
+        from,
+        undo: "undo with: savepoint undo",
+    };
+    super::restore::report(ctx, ws.repo(), &outcome, &source)?;
     if !outcome.failed.is_empty() {
         bail!(
             "{} could not be restored (the rest was)",
@@ -118,4 +136,20 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Ask `question [y/N]` on the terminal; without one, refuse and name
+/// `with_yes`, the command that needs no question.
+pub fn confirm(question: &str, with_yes: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("not restoring without confirmation: run `{with_yes}` (stdin is not a terminal)");
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }

@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{bail, Result};
 use git2::Repository;
 use savepoint::config::Config;
-use savepoint::restore::{self, Action, Plan, RestoreOutcome, RestoreRequest};
+use savepoint::restore::{self, Action, Operation, Plan, RestoreOutcome, RestoreRequest};
 use savepoint::revision;
 
 use super::Ctx;
@@ -24,11 +24,13 @@ use crate::ui;
 /// afterwards `git status` shows the restored changes as unstaged work.
 ///
 /// The current state is saved first as a `restore-safety` snapshot, so a
-/// restore can always be undone (`savepoint restore @` right after, or the
-/// id it prints).
+/// restore can always be undone: `savepoint undo` puts back what it
+/// changed, also after a watcher has recorded the restored state. A time
+/// older than the chain (`@{1h}` on a chain begun 10 minutes ago) means
+/// the state the chain began from; it says so.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  savepoint restore @~1                 # the whole tree, one snapshot back\n  savepoint restore @{10m} -- src/      # just src/, as it was 10 minutes ago\n  savepoint restore 3f9c2a1b7d4e --dry-run\n  savepoint restore @                   # right after a restore: undo it"
+    after_help = "Examples:\n  savepoint restore @~1                 # the whole tree, one snapshot back\n  savepoint restore @{10m} -- src/      # just src/, as it was 10 minutes ago\n  savepoint restore 3f9c2a1b7d4e --dry-run\n  savepoint undo                        # changed your mind: put it back"
 )]
 pub struct Args {
     /// The snapshot to restore (`@`, `@~N`, `@{10m}`, an id, any revision).
@@ -66,17 +68,20 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         &ws,
         &cfg,
         &RestoreRequest {
-            target,
             scope,
             dry_run: args.dry_run,
-            trigger: "restore-safety".into(),
-            keep_unsaved: false,
+            ..RestoreRequest::new(Operation::Restore, target)
         },
     )?;
     if args.json {
         super::print_json(&outcome)?;
     } else {
-        report(ctx, ws.repo(), &outcome)?;
+        report(
+            ctx,
+            ws.repo(),
+            &outcome,
+            &Source::snapshot(&ctx.ui, &outcome),
+        )?;
     }
     if !outcome.failed.is_empty() {
         bail!(
@@ -87,15 +92,34 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// What a restore restored from, for its report: `from 3f9c2a1b7d4e`.
+pub struct Source {
+    /// After "restored 3 paths ": `from 3f9c2a1b7d4e` (rendered).
+    pub from: String,
+    /// After "the state before is snapshot X; ": how to undo.
+    pub undo: &'static str,
+}
+
+impl Source {
+    /// The outcome's own target snapshot; `savepoint undo` undoes it.
+    pub fn snapshot(u: &ui::Ui, o: &RestoreOutcome) -> Source {
+        Source {
+            from: format!("from {}", u.paint(ui::ID, &o.target)),
+            undo: "undo with: savepoint undo",
+        }
+    }
+}
+
 /// Print what a restore did (or would do) and how to undo it.
-pub fn report(ctx: &Ctx, repo: &Repository, o: &RestoreOutcome) -> Result<()> {
+pub fn report(ctx: &Ctx, repo: &Repository, o: &RestoreOutcome, source: &Source) -> Result<()> {
     let u = &ctx.ui;
     let mut out = std::io::stdout().lock();
-    let id = u.paint(ui::ID, &o.target);
+    let from = &source.from;
     if o.plan.is_empty() {
         writeln!(
             out,
-            "nothing to restore: the work tree already matches {id}"
+            "nothing to restore: the work tree already matches {}",
+            u.paint(ui::ID, &o.target)
         )?;
     } else {
         let verb = if o.dry_run {
@@ -105,7 +129,7 @@ pub fn report(ctx: &Ctx, repo: &Repository, o: &RestoreOutcome) -> Result<()> {
         };
         writeln!(
             out,
-            "{verb} {} from {id}:",
+            "{verb} {} {from}:",
             savepoint::plural(o.plan.steps.len() as u64, "path")
         )?;
         print_plan(ctx, repo, &o.plan, &mut out)?;
@@ -132,13 +156,11 @@ pub fn report(ctx: &Ctx, repo: &Repository, o: &RestoreOutcome) -> Result<()> {
         match &o.safety {
             Some(safety) => writeln!(
                 out,
-                "the state before is snapshot {}; undo with: savepoint restore {safety}",
-                u.paint(ui::ID, safety)
+                "the state before is snapshot {}; {}",
+                u.paint(ui::ID, safety),
+                source.undo
             )?,
-            None => writeln!(
-                out,
-                "the state before was HEAD's; undo with: savepoint restore HEAD"
-            )?,
+            None => writeln!(out, "the state before was HEAD's; {}", source.undo)?,
         }
     }
     Ok(())
