@@ -724,3 +724,95 @@ fn diff_show_and_log_take_paths_like_git_with_a_watcher_running() {
         "{err}"
     );
 }
+
+/// Issue 18 item 7: `-C` must name a directory, as with `git -C`: a file
+/// or a missing path is said as such (not "not a git repository").
+#[test]
+fn dash_c_names_a_directory_or_says_what_is_wrong() {
+    let repo = TestRepo::new();
+    repo.write("file.txt", "x\n");
+    for (dir, want) in [
+        (repo.abs("file.txt"), "Not a directory"),
+        (repo.abs("missing"), "No such file or directory"),
+    ] {
+        let out = repo.cmd().arg("-C").arg(&dir).arg("log").output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("cannot change to") && err.contains(want),
+            "{err}"
+        );
+    }
+}
+
+/// Issue 18: the README's Quick start, in order, with the watcher running
+/// as it recommends — every command succeeds and does what its comment
+/// says (`recover` with `--yes`: there is no terminal to ask on).
+#[test]
+fn the_quick_start_works_as_written_with_a_watcher() {
+    let repo = TestRepo::new();
+    repo.write("src/a.rs", "fn a() {}\n");
+    repo.write("src/b.rs", "fn b() {}\n");
+    repo.commit_all("init");
+    // Index, HEAD and branches (the work tree's status changes, of course).
+    let user_state = || {
+        let mut s = repo.user_state();
+        s.status = String::new();
+        s
+    };
+    let user = user_state();
+    let committed_a = "fn a() {}\n";
+    let _watcher = DetachedWatcher::start(&repo);
+    repo.run_ok(&["hooks", "install", "--claude"]);
+    let out = repo.run_ok(&["snap", "-m", "before letting the agent refactor"]);
+    assert!(stdout(&out).contains("before letting"), "{}", stdout(&out));
+    // ... the agent works ...
+    repo.write("src/a.rs", "fn a() { refactored }\n");
+    repo.write("src/c.rs", "fn c() {}\n");
+    wait_recorded(&repo);
+    repo.write("src/b.rs", "fn b() { refactored }\n");
+    wait_recorded(&repo);
+    assert!(stdout(&repo.run_ok(&["log"])).contains("before letting the agent refactor"));
+    repo.run_ok(&["diff"]);
+    let out = repo.run_ok(&["diff", "@{1h}"]);
+    assert!(stdout(&out).contains("src/c.rs"), "{}", stdout(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("began"));
+    repo.run_ok(&["show", "@~2"]);
+    assert_eq!(user_state(), user, "index, HEAD and branches untouched");
+    // ... things go wrong (git's checkout rewrites the index's stat data) ...
+    repo.git(&["checkout", "--", "."]);
+    let user = user_state();
+    repo.remove("src/c.rs");
+    repo.run_ok(&["recover", "--yes"]);
+    assert_eq!(
+        std::fs::read_to_string(repo.abs("src/a.rs")).unwrap(),
+        "fn a() { refactored }\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.abs("src/c.rs")).unwrap(),
+        "fn c() {}\n"
+    );
+    wait_recorded(&repo);
+    repo.run_ok(&["restore", "@{1h}", "--", "src/"]);
+    assert_eq!(
+        std::fs::read_to_string(repo.abs("src/a.rs")).unwrap(),
+        committed_a
+    );
+    assert!(!repo.abs("src/c.rs").exists(), "src/ as the chain began");
+    wait_recorded(&repo);
+    repo.run_ok(&["undo", "--yes"]);
+    assert_eq!(
+        std::fs::read_to_string(repo.abs("src/a.rs")).unwrap(),
+        "fn a() { refactored }\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.abs("src/c.rs")).unwrap(),
+        "fn c() {}\n"
+    );
+    repo.run_ok(&["stop"]);
+    assert_eq!(
+        user_state(),
+        user,
+        "index, HEAD and branches untouched"
+    );
+}

@@ -43,7 +43,13 @@ impl Ctx {
 
 pub fn run(cli: Cli) -> Result<()> {
     let dir = match cli.dir {
-        Some(d) => d,
+        // Like `git -C`: the directory must exist (a file or a typo is
+        // said as such, not as "not a git repository").
+        Some(d) => match std::fs::metadata(&d) {
+            Ok(m) if m.is_dir() => d,
+            Ok(_) => anyhow::bail!("cannot change to '{}': Not a directory", d.display()),
+            Err(e) => anyhow::bail!("cannot change to '{}': {e}", d.display()),
+        },
         None => std::env::current_dir()?,
     };
     let ctx = Ctx {
