@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -147,7 +147,7 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn start(counter: Arc<AtomicU64>, what: &'static str) -> Progress {
+    pub fn start(counter: Arc<savepoint::snapshot::ScanProgress>, what: &'static str) -> Progress {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let handle = std::io::stderr().is_terminal().then(|| {
             let stop = Arc::clone(&stop);
@@ -160,8 +160,9 @@ impl Progress {
                     waited += tick;
                     if waited >= Duration::from_secs(1) {
                         eprint!(
-                            "\r\x1b[2K{what}: {} files…",
-                            counter.load(Ordering::Relaxed)
+                            "\r\x1b[2K{what}: {} files, {} read…",
+                            counter.files.load(Ordering::Relaxed),
+                            human_bytes(counter.bytes.load(Ordering::Relaxed))
                         );
                         shown = true;
                     }
@@ -184,6 +185,21 @@ impl Drop for Progress {
     }
 }
 
+/// `512 B`, `3.4 MiB`, `1.2 GiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
 /// Untrusted text (a prompt, a session id, a fetched commit message) for
 /// one line of terminal output: control characters are shown as escapes,
 /// so the text cannot clear the screen, retitle the terminal, move the
@@ -195,4 +211,15 @@ pub fn text(s: &str) -> Cow<'_, str> {
 /// A path for terminal output, quoted like git's `quote_path` when needed.
 pub fn path(s: &str) -> Cow<'_, str> {
     savepoint::text::quote_path(s)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn byte_counts_read_like_people_write_them() {
+        assert_eq!(super::human_bytes(512), "512 B");
+        assert_eq!(super::human_bytes(1536), "1.5 KiB");
+        assert_eq!(super::human_bytes(9 << 20), "9.0 MiB");
+        assert_eq!(super::human_bytes(3 << 30), "3.0 GiB");
+    }
 }

@@ -810,9 +810,5 @@ fn the_quick_start_works_as_written_with_a_watcher() {
         "fn c() {}\n"
     );
     repo.run_ok(&["stop"]);
-    assert_eq!(
-        user_state(),
-        user,
-        "index, HEAD and branches untouched"
-    );
+    assert_eq!(user_state(), user, "index, HEAD and branches untouched");
 }

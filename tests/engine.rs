@@ -816,3 +816,25 @@ fn changed_paths_for_another_chain_give_a_full_scan() {
     assert_eq!(out.refname, "refs/savepoint/heads/other");
     assert_eq!(out.tree, repo.oracle_tree());
 }
+
+/// Issue 18 item 7: the scan's progress counts bytes as well as files, and
+/// the bytes advance while a large file streams in (a progress line must
+/// not stand still on one big file).
+#[test]
+fn scan_progress_counts_files_and_bytes() {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+    let repo = TestRepo::new();
+    repo.write("small.txt", "hello\n");
+    let big = vec![7u8; 9 << 20]; // above the streaming threshold
+    std::fs::write(repo.abs("big.bin"), &big).unwrap();
+    let ws = repo.workspace();
+    let cfg = Config::load(ws.repo()).unwrap();
+    let mut engine = Engine::new(&ws, ScanOptions::from_config(&cfg)).unwrap();
+    let progress = Arc::new(savepoint::snapshot::ScanProgress::default());
+    engine.set_progress(Arc::clone(&progress));
+    let out = engine.scan(&ws).unwrap();
+    assert_eq!(out.tree.to_string(), repo.oracle_tree());
+    assert_eq!(progress.files.load(Ordering::Relaxed), 2);
+    assert_eq!(progress.bytes.load(Ordering::Relaxed), (9 << 20) + 6);
+}

@@ -1086,3 +1086,33 @@ fn a_failed_turn_asks_the_providers_status_page() {
     assert!(brief.contains("s-failed"), "{brief}");
     assert_eq!(log_json(&repo)[0]["trigger"], "claude:StopFailure");
 }
+
+/// Issue 18 item 7: `core.hooksPath` inside the work tree (husky): install
+/// says that it wrote into the repository's files and names the tracked
+/// hooks it chained; uninstall puts them back byte for byte.
+#[test]
+fn hooks_in_the_work_tree_are_announced_and_restored() {
+    let repo = TestRepo::new();
+    let husky_hook = "#!/bin/sh\nnpx lint-staged\n";
+    repo.write(".husky/post-commit", husky_hook);
+    repo.chmod(".husky/post-commit", 0o755);
+    repo.commit_all("husky");
+    repo.git(&["config", "core.hooksPath", ".husky"]);
+    let out = repo.run_ok(&["hooks", "install"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("core.hooksPath is inside the work tree"),
+        "{err}"
+    );
+    assert!(err.contains(".husky/post-commit"), "{err}");
+    assert!(
+        !err.contains(".husky/post-merge"),
+        "untracked ones are not named: {err}"
+    );
+    repo.run_ok(&["hooks", "uninstall"]);
+    assert_eq!(
+        std::fs::read_to_string(repo.abs(".husky/post-commit")).unwrap(),
+        husky_hook
+    );
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+}

@@ -140,6 +140,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
             }
             let changed = githooks::install(&ws)?;
             let dir = githooks::hooks_dir(&ws)?;
+            warn_if_tracked(&ws, &dir, &changed);
             if changed.is_empty() {
                 writeln!(out, "git hooks: already installed in {}", dir.display())?;
             }
@@ -422,4 +423,58 @@ fn codex_status(out: &mut impl Write, u: &ui::Ui) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `core.hooksPath` inside the work tree (husky's `.husky/`, a shared
+/// `hooks/` directory): the hooks savepoint wrote or chained there may be
+/// files the repository tracks — say so, and what to do, rather than
+/// leave a surprise in `git status`.
+fn warn_if_tracked(ws: &savepoint::repo::Workspace, dir: &Path, changed: &[githooks::HookStatus]) {
+    let Ok(rel) = dir.strip_prefix(ws.workdir()) else {
+        return;
+    };
+    if rel.as_os_str().is_empty() || changed.is_empty() {
+        return;
+    }
+    let listed = savepoint::git::GitCmd::new(ws.git_dir(), ws.workdir())
+        .args(["ls-files", "-z", "--"])
+        .arg(rel)
+        .output();
+    let tracked: Vec<String> = match listed {
+        Ok(out) if out.status.success() => out
+            .stdout
+            .split(|&b| b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect(),
+        _ => return,
+    };
+    let touched: Vec<&str> = changed
+        .iter()
+        .filter_map(|h| {
+            let p = rel.join(&h.name);
+            let p = p.to_string_lossy();
+            tracked.iter().find(|t| **t == p).map(String::as_str)
+        })
+        .collect();
+    eprintln!(
+        "warning: core.hooksPath is inside the work tree ({}): savepoint's git hooks were written \
+         into your repository's files{}. Keep them out of your commits (they run \
+         `savepoint hook git …` only where savepoint is installed); `savepoint hooks uninstall` \
+         puts every file back byte for byte.",
+        ui::text(&rel.display().to_string()),
+        if touched.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; these tracked hooks now run through savepoint's wrapper and show as changed in \
+                 `git status`: {}",
+                touched
+                    .iter()
+                    .map(|t| ui::text(t))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    );
 }

@@ -1,7 +1,6 @@
 //! `savepoint snap`: take a snapshot now.
 
 use std::io::Write;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -45,7 +44,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         tracing::info!("a {op} is in progress; snapshotting the work tree as it is");
     }
     let mut engine = Engine::new(&ws, ScanOptions::from_config(&cfg))?;
-    let counter = Arc::new(AtomicU64::new(0));
+    let counter = Arc::new(savepoint::snapshot::ScanProgress::default());
     engine.set_progress(Arc::clone(&counter));
     let mut req = SnapRequest::new("manual");
     req.agent = Some("human".into());

@@ -55,12 +55,21 @@ impl BlobWriter {
     /// Hash and store the raw bytes of an open regular file (opened by the
     /// caller without following symlinks: see `fsys::open_file_at`).
     /// Returns the id and whether a new object may have been written.
-    pub fn write_file(&self, mut f: std::fs::File, size: u64) -> Result<(Oid, bool), HashError> {
+    /// `bytes` (a progress counter) advances as the file is read.
+    pub fn write_file(
+        &self,
+        mut f: std::fs::File,
+        size: u64,
+        bytes: Option<&std::sync::atomic::AtomicU64>,
+    ) -> Result<(Oid, bool), HashError> {
         if size > STREAM_THRESHOLD {
-            return self.stream_file(f);
+            return self.stream_file(f, bytes);
         }
         let mut data = Vec::with_capacity(size as usize);
         f.read_to_end(&mut data).map_err(HashError::Read)?;
+        if let Some(b) = bytes {
+            b.fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        }
         self.write_bytes(&data)
     }
 
@@ -98,7 +107,11 @@ impl BlobWriter {
     /// taken when the file is opened and that many bytes are stored (what
     /// git does for a file that grows meanwhile); a file that shrinks is
     /// read again, a few times, then reported as unreadable.
-    fn stream_file(&self, mut f: std::fs::File) -> Result<(Oid, bool), HashError> {
+    fn stream_file(
+        &self,
+        mut f: std::fs::File,
+        bytes: Option<&std::sync::atomic::AtomicU64>,
+    ) -> Result<(Oid, bool), HashError> {
         use std::io::Seek;
         let odb = self.repo.odb()?;
         for _ in 0..STREAM_ATTEMPTS {
@@ -120,6 +133,9 @@ impl BlobWriter {
                 w.write_all(&buf[..n])
                     .map_err(|e| HashError::Store(e.to_string()))?;
                 left -= n as u64;
+                if let Some(b) = bytes {
+                    b.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                }
             }
             if left == 0 {
                 return Ok((w.finalize()?, true));

@@ -189,6 +189,14 @@ impl TreeOutcome {
     }
 }
 
+/// How far a scan has got: files examined, bytes read and hashed (updated
+/// while a large file streams in, so a progress line never stands still).
+#[derive(Debug, Default)]
+pub struct ScanProgress {
+    pub files: AtomicU64,
+    pub bytes: AtomicU64,
+}
+
 /// A reusable snapshot engine for one work tree. The watcher keeps one
 /// alive (the index view and stat cache stay in memory); a one-shot `snap`
 /// builds one, scans once and drops it.
@@ -203,7 +211,7 @@ pub struct Engine {
     symlinks: bool,
     attrs: AttrRules,
     index_modes: IndexModes,
-    progress: Option<Arc<AtomicU64>>,
+    progress: Option<Arc<ScanProgress>>,
     /// Paths that became tracked or untracked when the index was last
     /// re-read (`git add -f`, `git rm --cached`): an incremental update must
     /// look at them although no work-tree file changed.
@@ -246,8 +254,8 @@ impl Engine {
         })
     }
 
-    /// A counter the engine increments per file examined, for progress UIs.
-    pub fn set_progress(&mut self, counter: Arc<AtomicU64>) {
+    /// Counters the engine advances as it works, for progress UIs.
+    pub fn set_progress(&mut self, counter: Arc<ScanProgress>) {
         self.progress = Some(counter);
     }
 

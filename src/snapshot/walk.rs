@@ -10,7 +10,7 @@
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::attr::{AttrDir, AttrRules, Conversion, Eol};
@@ -40,7 +40,7 @@ pub struct Ctx<'a> {
     pub symlinks: bool,
     pub attrs: &'a AttrRules,
     pub max_file_size: u64,
-    pub progress: Option<&'a AtomicU64>,
+    pub progress: Option<&'a super::ScanProgress>,
 }
 
 /// A directory to list: its relative path, absolute path and the ignore
@@ -219,7 +219,7 @@ impl<'a> Worker<'a> {
         let ctx = self.ctx;
         self.out.stats.files += 1;
         if let Some(p) = ctx.progress {
-            p.fetch_add(1, Ordering::Relaxed);
+            p.files.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(t) = tracked.filter(|t| ctx.tracked.keeps_indexed(t, || true)) {
             // Skip-worktree / assume-unchanged: git does not look at it.
@@ -320,7 +320,9 @@ impl<'a> Worker<'a> {
                         }
                     }
                     match self.writer() {
-                        Ok(w) if conv.is_none() => w.write_file(f, stat.size),
+                        Ok(w) if conv.is_none() => {
+                            w.write_file(f, stat.size, ctx.progress.map(|p| &p.bytes))
+                        }
                         Ok(w) => w.write_normalized(f, conv.eol, tracked.map(|t| t.oid)),
                         Err(e) => Err(e),
                     }
