@@ -18,7 +18,9 @@ use crate::commands::{
 /// `refs/savepoint/heads/<branch>`. Your branch, index and HEAD are never
 /// touched. Snapshot names: any git revision, or `@` (latest), `@~N`
 /// (N snapshots back), `@{10m}` / `@{yesterday}` / `@{2026-11-24 14:00}`
-/// (latest snapshot at or before a time).
+/// (latest snapshot at or before a time; the state the chain began from
+/// when it is younger), `@{/text}` (the newest snapshot whose label or
+/// message contains the text, e.g. a `snap -m` label).
 #[derive(Debug, Parser)]
 #[command(
     name = "savepoint",
@@ -27,7 +29,7 @@ use crate::commands::{
     max_term_width = 100
 )]
 #[command(
-    after_help = "Examples:\n  savepoint snap -m \"before the big refactor\"\n  savepoint log -n 5\n  savepoint diff @~1\n  savepoint show @{1h}\n  savepoint watch --detach && savepoint status"
+    after_help = "Examples:\n  savepoint snap -m \"before the big refactor\"\n  savepoint log -n 5\n  savepoint diff @~1\n  savepoint show @{1h}\n  savepoint restore \"@{/before the big}\" -- src/\n  savepoint undo\n  savepoint watch --detach && savepoint status"
 )]
 pub struct Cli {
     /// Run as if savepoint was started in <PATH> (like `git -C`).
