@@ -480,48 +480,7 @@ fn patches_are_byte_exact_and_apply_with_git() {
     }
 }
 
-/// `savepoint watch --detach` for as long as the value lives: stopped on
-/// drop, also when the test fails.
-struct DetachedWatcher<'a>(&'a TestRepo);
-
-impl<'a> DetachedWatcher<'a> {
-    fn start(repo: &'a TestRepo) -> DetachedWatcher<'a> {
-        repo.run_ok(&["watch", "--detach", "--debounce", "100"]);
-        DetachedWatcher(repo)
-    }
-}
-
-impl Drop for DetachedWatcher<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.cmd().arg("stop").output();
-    }
-}
-
-/// Wait (at most 30 s) until the watcher has recorded the work tree as it
-/// is; returns the chain's tip.
-fn wait_recorded(repo: &TestRepo) -> String {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let out = repo.git_output(
-            &[
-                "rev-parse",
-                "-q",
-                "--verify",
-                "refs/savepoint/heads/main^{tree}",
-            ],
-            None,
-        );
-        let tip_tree = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        if tip_tree == repo.oracle_tree() {
-            return repo.rev("refs/savepoint/heads/main");
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the watcher did not record the work tree"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
+use common::wait_recorded;
 
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -535,9 +494,9 @@ fn a_label_typed_with_snap_m_is_recorded_and_named_with_a_watcher_running() {
     let repo = TestRepo::new();
     repo.write("src/lib.rs", "fn a() {}\n");
     repo.commit_all("base");
-    let _watcher = DetachedWatcher::start(&repo);
+    let _watcher = common::DetachedWatcher::start(&repo);
     repo.write("src/lib.rs", "fn a() { before the refactor }\n");
-    let recorded = wait_recorded(&repo);
+    let recorded = wait_recorded(&repo, "the work tree");
 
     let label = "before letting the agent refactor";
     let out = repo.json(&["snap", "-m", label]);
@@ -562,7 +521,7 @@ fn a_label_typed_with_snap_m_is_recorded_and_named_with_a_watcher_running() {
 
     // The agent goes on; the label still names the restore point.
     repo.write("src/lib.rs", "fn a() { refactored }\n");
-    wait_recorded(&repo);
+    wait_recorded(&repo, "the work tree");
     let show = stdout(&repo.run_ok(&["show", "@{/before letting}"]));
     assert!(show.contains(&labelled), "{show}");
     let diff = stdout(&repo.run_ok(&["diff", "@{/before letting}", "--", "src/"]));
@@ -584,7 +543,7 @@ fn a_label_typed_with_snap_m_is_recorded_and_named_with_a_watcher_running() {
     );
 
     // Without a label an unchanged tree still records nothing.
-    wait_recorded(&repo);
+    wait_recorded(&repo, "the work tree");
     let out = repo.json(&["snap"]);
     assert_eq!(out["created"], false, "{out}");
 }
@@ -600,7 +559,7 @@ fn diff_show_and_log_take_paths_like_git_with_a_watcher_running() {
     repo.write("src/b.rs", "b\n");
     repo.write("docs/guide.md", "guide\n");
     repo.commit_all("base");
-    let _watcher = DetachedWatcher::start(&repo);
+    let _watcher = common::DetachedWatcher::start(&repo);
     // An empty chain with a watcher running: no advice to start one.
     let log = stdout(&repo.run_ok(&["log"]));
     assert!(
@@ -609,11 +568,11 @@ fn diff_show_and_log_take_paths_like_git_with_a_watcher_running() {
     );
 
     repo.write("src/a.rs", "a changed\n");
-    let touched_a = wait_recorded(&repo);
+    let touched_a = wait_recorded(&repo, "the work tree");
     repo.write("docs/guide.md", "guide changed\n");
-    let touched_docs = wait_recorded(&repo);
+    let touched_docs = wait_recorded(&repo, "the work tree");
     repo.remove("src/b.rs");
-    let deleted_b = wait_recorded(&repo);
+    let deleted_b = wait_recorded(&repo, "the work tree");
 
     let ids = |v: &Value| -> Vec<String> {
         v.as_array()
@@ -762,16 +721,16 @@ fn the_quick_start_works_as_written_with_a_watcher() {
     };
     let user = user_state();
     let committed_a = "fn a() {}\n";
-    let _watcher = DetachedWatcher::start(&repo);
+    let _watcher = common::DetachedWatcher::start(&repo);
     repo.run_ok(&["hooks", "install", "--claude"]);
     let out = repo.run_ok(&["snap", "-m", "before letting the agent refactor"]);
     assert!(stdout(&out).contains("before letting"), "{}", stdout(&out));
     // ... the agent works ...
     repo.write("src/a.rs", "fn a() { refactored }\n");
     repo.write("src/c.rs", "fn c() {}\n");
-    wait_recorded(&repo);
+    wait_recorded(&repo, "the work tree");
     repo.write("src/b.rs", "fn b() { refactored }\n");
-    wait_recorded(&repo);
+    wait_recorded(&repo, "the work tree");
     assert!(stdout(&repo.run_ok(&["log"])).contains("before letting the agent refactor"));
     repo.run_ok(&["diff"]);
     let out = repo.run_ok(&["diff", "@{1h}"]);
@@ -792,14 +751,14 @@ fn the_quick_start_works_as_written_with_a_watcher() {
         std::fs::read_to_string(repo.abs("src/c.rs")).unwrap(),
         "fn c() {}\n"
     );
-    wait_recorded(&repo);
+    wait_recorded(&repo, "the work tree");
     repo.run_ok(&["restore", "@{1h}", "--", "src/"]);
     assert_eq!(
         std::fs::read_to_string(repo.abs("src/a.rs")).unwrap(),
         committed_a
     );
     assert!(!repo.abs("src/c.rs").exists(), "src/ as the chain began");
-    wait_recorded(&repo);
+    wait_recorded(&repo, "the work tree");
     repo.run_ok(&["undo", "--yes"]);
     assert_eq!(
         std::fs::read_to_string(repo.abs("src/a.rs")).unwrap(),

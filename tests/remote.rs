@@ -382,23 +382,6 @@ fn fetch_from_a_url_or_a_path() {
     assert_eq!(refs.lines().count(), 2, "{refs}");
 }
 
-/// `savepoint watch --detach` for as long as the value lives: stopped on
-/// drop, also when the test fails.
-struct DetachedWatcher<'a>(&'a TestRepo);
-
-impl<'a> DetachedWatcher<'a> {
-    fn start(repo: &'a TestRepo) -> DetachedWatcher<'a> {
-        repo.run_ok(&["watch", "--detach", "--debounce", "100"]);
-        DetachedWatcher(repo)
-    }
-}
-
-impl Drop for DetachedWatcher<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.cmd().arg("stop").output();
-    }
-}
-
 const CHAIN: &str = "refs/savepoint/heads/main";
 
 /// Append a snapshot taken at `time` (Unix seconds) to the chain (HEAD's
@@ -466,7 +449,7 @@ fn the_watcher_pushes_its_pruned_chain_over_the_copy_it_pushed() {
     assert_eq!(out[0]["status"], "new", "{out}");
 
     repo.git(&["config", "savepoint.pushInterval", "1s"]);
-    let _watcher = DetachedWatcher::start(&repo);
+    let _watcher = common::DetachedWatcher::start(&repo);
     // A change: the watcher snapshots it, prunes the chain, pushes.
     repo.write("a", "changed while watching\n");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -507,7 +490,7 @@ fn push_after_prune_replaces_our_chain_but_never_another_machines() {
     old_snapshot(&a, noon - 300, 1);
     let first = old_snapshot(&a, noon, 2);
     a.run_ok(&["push"]);
-    let _watcher = DetachedWatcher::start(&a);
+    let _watcher = common::DetachedWatcher::start(&a);
     // Pushed before savepoint remembered pushed tips.
     let _ = std::fs::remove_file(a.abs(".git/savepoint/pushed.json"));
     a.run_ok(&["prune"]);

@@ -638,49 +638,8 @@ fn restore_in_a_partial_clone_fetches_missing_blobs_through_git() {
 // Quick start sets it up (`savepoint watch --detach`).
 
 const MAIN: &str = "refs/savepoint/heads/main";
-const WAIT: std::time::Duration = std::time::Duration::from_secs(40);
 
-/// A watcher started as users start it, `savepoint watch --detach`, and
-/// stopped when the test ends — also when it fails.
-struct DetachedWatcher<'a> {
-    repo: &'a TestRepo,
-}
-
-impl<'a> DetachedWatcher<'a> {
-    fn start(repo: &'a TestRepo) -> DetachedWatcher<'a> {
-        repo.run_ok(&["watch", "--detach"]);
-        DetachedWatcher { repo }
-    }
-
-    /// Wait (bounded) until the chain's tip holds exactly what git would
-    /// record of the work tree now: the watcher has recorded this state.
-    fn wait_recorded(&self, what: &str) {
-        let start = std::time::Instant::now();
-        loop {
-            let tip = self.repo.git_output(
-                &["rev-parse", "-q", "--verify", &format!("{MAIN}^{{tree}}")],
-                None,
-            );
-            let tip = String::from_utf8_lossy(&tip.stdout).trim().to_owned();
-            if tip == self.repo.oracle_tree() {
-                return;
-            }
-            assert!(
-                start.elapsed() < WAIT,
-                "the watcher did not record {what}\n{}",
-                std::fs::read_to_string(self.repo.abs(".git/savepoint/watch.log"))
-                    .unwrap_or_default()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for DetachedWatcher<'_> {
-    fn drop(&mut self) {
-        let _ = self.repo.cmd().args(["stop", "--timeout", "30"]).output();
-    }
-}
+use common::DetachedWatcher;
 
 /// Run savepoint; the user's index, HEAD and branches must be byte for
 /// byte what they were before. Returns (exit code, stdout, stderr).
@@ -853,7 +812,9 @@ fn issue18_a_loss_after_a_recover_is_recovered_again() {
         let repo = repo_for_the_story();
         let w = (setup != Setup::NoWatcher).then(|| DetachedWatcher::start(&repo));
         let recorded = |what: &str| match &w {
-            Some(w) => w.wait_recorded(what),
+            Some(w) => {
+                w.wait_recorded(what);
+            }
             None => {
                 repo.snap("manual");
             }

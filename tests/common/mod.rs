@@ -376,3 +376,54 @@ pub struct UserState {
     pub branches: String,
     pub status: String,
 }
+
+/// `savepoint watch --detach` (100 ms debounce) for as long as the value
+/// lives, as users run it: stopped on drop, also when the test fails.
+pub struct DetachedWatcher<'a> {
+    repo: &'a TestRepo,
+}
+
+impl<'a> DetachedWatcher<'a> {
+    pub fn start(repo: &'a TestRepo) -> DetachedWatcher<'a> {
+        repo.run_ok(&["watch", "--detach", "--debounce", "100"]);
+        DetachedWatcher { repo }
+    }
+
+    /// [`wait_recorded`] for this watcher's repository.
+    pub fn wait_recorded(&self, what: &str) -> String {
+        wait_recorded(self.repo, what)
+    }
+}
+
+impl Drop for DetachedWatcher<'_> {
+    fn drop(&mut self) {
+        let _ = self.repo.cmd().args(["stop", "--timeout", "30"]).output();
+    }
+}
+
+/// Wait (at most 40 s) until the tip of `refs/savepoint/heads/main` holds
+/// exactly what git would record of the work tree now — the watcher has
+/// recorded this state; returns the tip.
+pub fn wait_recorded(repo: &TestRepo, what: &str) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let tip = repo.git_output(
+            &[
+                "rev-parse",
+                "-q",
+                "--verify",
+                "refs/savepoint/heads/main^{tree}",
+            ],
+            None,
+        );
+        if String::from_utf8_lossy(&tip.stdout).trim() == repo.oracle_tree() {
+            return repo.rev("refs/savepoint/heads/main");
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(40),
+            "the watcher did not record {what}\n{}",
+            std::fs::read_to_string(repo.abs(".git/savepoint/watch.log")).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
