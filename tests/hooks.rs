@@ -697,6 +697,36 @@ fn every_waiting_prompt_is_kept_in_order_with_its_session() {
     }
 }
 
+/// The processes below `root` (children, their children, …; Linux `/proc`).
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let after = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
+        if let Some(ppid) = after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|f| f.parse::<u32>().ok())
+        {
+            parent_of.push((pid, ppid));
+        }
+    }
+    let mut out = vec![root];
+    let mut i = 0;
+    while i < out.len() {
+        let p = out[i];
+        out.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    out.remove(0);
+    out
+}
+
 /// The processes of process group `pgid` (Linux `/proc`).
 fn group_members(pgid: u32) -> Vec<(u32, Option<PathBuf>)> {
     let mut out = Vec::new();
@@ -802,7 +832,24 @@ fn stop_failure_survives_the_client_killing_the_hook_group() {
     }
     let group = Pid::from_raw(pgid as i32).unwrap();
     let _ = kill_process_group(group, Signal::TERM);
-    let _ = child.wait();
+    // Some clients signal the whole process tree, not only the group: so
+    // does this test, every process that appears below the hook (its
+    // worker the moment it is spawned), until the hook has exited.
+    loop {
+        for pid in descendants(pgid) {
+            if let Some(p) = Pid::from_raw(pid as i32) {
+                let _ = rustix::process::kill_process(p, Signal::TERM);
+            }
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the hook never exited"
+        );
+        std::thread::yield_now();
+    }
     // Then SIGKILL whatever is left of the group.
     let _ = kill_process_group(group, Signal::KILL);
 

@@ -321,12 +321,20 @@ fn execute(ws: &Workspace, job: &agent::Job, guard: &Guard) {
     }
 }
 
+/// Start the worker. Clients end a hook by signalling its process group —
+/// and some its whole process tree, the worker included, a few
+/// milliseconds after it started: so it is started through `sh` with
+/// TERM, HUP and INT already ignored (an ignored signal stays ignored
+/// across `exec`; a handler would not), leaving no moment in which the
+/// signal could kill it. In a process group of its own, stdin the job,
+/// stdout and stderr detached from the client's pipes.
 fn spawn_worker(job: &agent::Job) -> std::io::Result<std::process::Child> {
     use std::os::unix::process::CommandExt;
     use std::process::Stdio;
     let exe = std::env::current_exe()?;
-    let mut child = std::process::Command::new(exe)
-        .args(["hook", "worker"])
+    let mut child = std::process::Command::new("/bin/sh")
+        .args(["-c", "trap '' TERM HUP INT; exec \"$0\" hook worker"])
+        .arg(exe)
         .current_dir(&job.dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
