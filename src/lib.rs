@@ -44,3 +44,11 @@ pub fn plural(n: impl Into<u64>, noun: &str) -> String {
         n => format!("{n} {noun}s"),
     }
 }
+
+/// FNV-1a (64-bit): a hash that is the same on every version and platform
+/// (unlike std's), for names derived from user strings.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}

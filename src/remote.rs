@@ -70,11 +70,7 @@ pub fn local_name(ws: &Workspace, remote: &str) -> String {
     if base.is_empty() {
         base = "url".to_owned();
     }
-    // FNV-1a: stable across versions and platforms (unlike std's hasher).
-    let hash = remote.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
-    });
-    format!("{base}-{:08x}", hash as u32)
+    format!("{base}-{:08x}", crate::fnv1a(remote.as_bytes()) as u32)
 }
 
 /// One ref's fate in a push.

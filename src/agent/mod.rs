@@ -298,7 +298,13 @@ pub fn hand_to_watcher(ws: &Workspace, job: &Job) -> Option<u32> {
     if job.failed {
         return None;
     }
-    match control::send(ws, &Request::Snap(job.meta.clone())) {
+    send_to_watcher(ws, &job.meta)
+}
+
+/// Ask the running watcher to snapshot with `meta`: its pid when it
+/// accepted, `None` when no watcher answered.
+fn send_to_watcher(ws: &Workspace, meta: &SnapMeta) -> Option<u32> {
+    match control::send(ws, &Request::Snap(meta.clone())) {
         Ok(Some(reply)) if reply.ok => Some(reply.pid),
         Ok(_) => None,
         Err(e) => {
@@ -357,12 +363,8 @@ impl Served {
 
 /// Snapshot through the running watcher (instant) or here.
 pub fn snapshot(ws: &Workspace, cfg: &Config, meta: SnapMeta, direct: bool) -> Result<Served> {
-    if !direct {
-        match control::send(ws, &Request::Snap(meta.clone())) {
-            Ok(Some(reply)) if reply.ok => return Ok(Served::Watcher(reply.pid)),
-            Ok(_) => {}
-            Err(e) => tracing::debug!(error = %e, "watcher unreachable; snapshotting here"),
-        }
+    if let Some(pid) = (!direct).then(|| send_to_watcher(ws, &meta)).flatten() {
+        return Ok(Served::Watcher(pid));
     }
     let mut req = SnapRequest::new(meta.trigger);
     req.session = meta.session;

@@ -22,11 +22,7 @@ fn dir(state: &Path) -> PathBuf {
 /// (ids are client-chosen strings; a hash keeps the name a safe file name).
 fn marker(state: &Path, event: &Event) -> PathBuf {
     let session = event.session.as_deref().unwrap_or("");
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in session.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
+    let h = crate::fnv1a(session.as_bytes());
     dir(state).join(format!("{}-{h:016x}", event.agent))
 }
 
