@@ -291,10 +291,10 @@ fn hook_claude(repo: &TestRepo, fixture: &str) -> Output {
             .join(fixture),
     )
     .unwrap();
-    let payload = raw.replace("/home/dev/project", repo.path().to_str().unwrap());
-    let out = repo.pipe(&["hook", "claude"], payload.as_bytes());
-    assert_eq!(out.status.code(), Some(0), "{fixture}: {out:?}");
-    out
+    pipe_claude(
+        repo,
+        &raw.replace("/home/dev/project", repo.path().to_str().unwrap()),
+    )
 }
 
 const SESSION: &str = "9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f";
@@ -647,27 +647,19 @@ fn every_waiting_prompt_is_kept_in_order_with_its_session() {
                 serde_json::json!({ "prompt": prompt }),
             );
             pipe_claude(&repo, &p);
-            let start = Instant::now();
-            while waiting_prompts(&repo) != n + 1 {
-                assert!(
-                    start.elapsed() < Duration::from_secs(30),
-                    "watcher {with_watcher}: prompt {n} never queued"
-                );
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            common::wait_until(
+                &format!("watcher {with_watcher}: prompt {n} queued"),
+                Duration::from_secs(30),
+                || waiting_prompts(&repo) == n + 1,
+            );
         }
         assert!(log_json(&repo).is_empty(), "nothing changed, no snapshot");
         repo.write("src/parser.rs", "fn parse() { refactored }\n");
         pipe_claude(&repo, &claude_payload(&repo, "Stop", "s-one", Value::Null));
-        let start = Instant::now();
-        let log = loop {
-            let log = log_json(&repo);
-            if !log.is_empty() {
-                break log;
-            }
-            assert!(start.elapsed() < Duration::from_secs(30), "no snapshot");
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        common::wait_until("a snapshot", Duration::from_secs(30), || {
+            !log_json(&repo).is_empty()
+        });
+        let log = log_json(&repo);
         assert_eq!(log.len(), 1, "{log:?}");
         let texts: Vec<&str> = prompts.iter().map(|(_, p)| *p).collect();
         assert_eq!(
@@ -680,14 +672,9 @@ fn every_waiting_prompt_is_kept_in_order_with_its_session() {
         assert_eq!(log[0]["sessions"], serde_json::json!(["s-one", "s-two"]));
         // Carried, so no longer waiting (the queue is cleared right after
         // the ref moves: a crash in between repeats prompts, never loses one).
-        let start = Instant::now();
-        while waiting_prompts(&repo) != 0 {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "prompts still waiting"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        common::wait_until("no prompt waiting", Duration::from_secs(30), || {
+            waiting_prompts(&repo) == 0
+        });
         let msg = repo.git(&["log", "-1", "--format=%B", "refs/savepoint/heads/main"]);
         assert_eq!(msg.matches("Savepoint-Prompt: ").count(), 3, "{msg}");
         if let Some(w) = watcher.as_mut() {
@@ -697,38 +684,16 @@ fn every_waiting_prompt_is_kept_in_order_with_its_session() {
     }
 }
 
-/// The processes below `root` (children, their children, …; Linux `/proc`).
-fn descendants(root: u32) -> Vec<u32> {
-    let mut parent_of = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-            continue;
-        };
-        let after = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
-        if let Some(ppid) = after
-            .split_whitespace()
-            .nth(1)
-            .and_then(|f| f.parse::<u32>().ok())
-        {
-            parent_of.push((pid, ppid));
-        }
-    }
-    let mut out = vec![root];
-    let mut i = 0;
-    while i < out.len() {
-        let p = out[i];
-        out.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
-        i += 1;
-    }
-    out.remove(0);
-    out
+/// One process, from Linux `/proc/<pid>/stat` and `exe`.
+struct Proc {
+    pid: u32,
+    ppid: u32,
+    pgrp: u32,
+    exe: Option<PathBuf>,
 }
 
-/// The processes of process group `pgid` (Linux `/proc`).
-fn group_members(pgid: u32) -> Vec<(u32, Option<PathBuf>)> {
+/// Every process this user can see.
+fn processes() -> Vec<Proc> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
@@ -739,14 +704,34 @@ fn group_members(pgid: u32) -> Vec<(u32, Option<PathBuf>)> {
         };
         // pid (comm) state ppid pgrp …; comm may hold spaces and parens.
         let after = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
-        let pgrp = after
+        let mut fields = after
             .split_whitespace()
-            .nth(2)
-            .and_then(|f| f.parse::<u32>().ok());
-        if pgrp == Some(pgid) {
-            out.push((pid, std::fs::read_link(e.path().join("exe")).ok()));
+            .skip(1)
+            .map(|f| f.parse::<u32>().ok());
+        if let (Some(Some(ppid)), Some(Some(pgrp))) = (fields.next(), fields.next()) {
+            let exe = std::fs::read_link(e.path().join("exe")).ok();
+            out.push(Proc {
+                pid,
+                ppid,
+                pgrp,
+                exe,
+            });
         }
     }
+    out
+}
+
+/// The processes below `root` (children, their children, …).
+fn descendants(root: u32) -> Vec<u32> {
+    let all = processes();
+    let mut out = vec![root];
+    let mut i = 0;
+    while i < out.len() {
+        let p = out[i];
+        out.extend(all.iter().filter(|c| c.ppid == p).map(|c| c.pid));
+        i += 1;
+    }
+    out.remove(0);
     out
 }
 
@@ -820,9 +805,9 @@ fn stop_failure_survives_the_client_killing_the_hook_group() {
     drop(stdin);
     // SIGTERM as soon as savepoint runs in the group (Claude: 2–188 ms).
     let start = Instant::now();
-    while !group_members(pgid)
+    while !processes()
         .iter()
-        .any(|(_, e)| e.as_deref() == Some(exe.as_path()))
+        .any(|p| p.pgrp == pgid && p.exe.as_deref() == Some(exe.as_path()))
     {
         assert!(
             start.elapsed() < Duration::from_secs(30),
@@ -853,24 +838,20 @@ fn stop_failure_survives_the_client_killing_the_hook_group() {
     // Then SIGKILL whatever is left of the group.
     let _ = kill_process_group(group, Signal::KILL);
 
-    let start = Instant::now();
     let brief_path = repo.abs(".git/savepoint/handoff.md");
-    loop {
-        let log = log_json(&repo);
-        let brief = std::fs::read_to_string(&brief_path).unwrap_or_default();
-        if let Some(s) = log.first().filter(|s| s["trigger"] == "claude:StopFailure") {
-            let id = s["id"].as_str().unwrap();
-            if brief.contains(id) {
-                assert_eq!(s["session"], "failing-session");
-                break;
-            }
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no StopFailure snapshot named by the brief: {log:?}\n{brief}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (mut log, mut brief) = (Vec::new(), String::new());
+    let named = common::poll(Duration::from_secs(60), || {
+        log = log_json(&repo);
+        brief = std::fs::read_to_string(&brief_path).unwrap_or_default();
+        log.first()
+            .filter(|s| s["trigger"] == "claude:StopFailure")
+            .is_some_and(|s| brief.contains(s["id"].as_str().unwrap()))
+    });
+    assert!(
+        named,
+        "no StopFailure snapshot named by the brief: {log:?}\n{brief}"
+    );
+    assert_eq!(log[0]["session"], "failing-session");
     assert_eq!(
         repo.tree_of("refs/savepoint/heads/main"),
         repo.oracle_tree()
@@ -884,15 +865,13 @@ fn stop_failure_survives_the_client_killing_the_hook_group() {
 
 /// Poll `savepoint log --json` until `done` holds for the newest entry.
 fn wait_for_log(repo: &TestRepo, what: &str, done: impl Fn(&Value) -> bool) -> Vec<Value> {
-    let start = Instant::now();
-    loop {
-        let log = log_json(repo);
-        if log.first().is_some_and(&done) {
-            return log;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "{what}: {log:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut log = Vec::new();
+    let found = common::poll(Duration::from_secs(30), || {
+        log = log_json(repo);
+        log.first().is_some_and(&done)
+    });
+    assert!(found, "{what}: {log:?}");
+    log
 }
 
 /// Issue 17 item 5: with a watcher, SessionStart answers from the chain

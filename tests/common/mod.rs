@@ -405,8 +405,7 @@ impl Drop for DetachedWatcher<'_> {
 /// exactly what git would record of the work tree now — the watcher has
 /// recorded this state; returns the tip.
 pub fn wait_recorded(repo: &TestRepo, what: &str) -> String {
-    let start = std::time::Instant::now();
-    loop {
+    let recorded = || {
         let tip = repo.git_output(
             &[
                 "rev-parse",
@@ -416,14 +415,36 @@ pub fn wait_recorded(repo: &TestRepo, what: &str) -> String {
             ],
             None,
         );
-        if String::from_utf8_lossy(&tip.stdout).trim() == repo.oracle_tree() {
-            return repo.rev("refs/savepoint/heads/main");
-        }
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(40),
+        String::from_utf8_lossy(&tip.stdout).trim() == repo.oracle_tree()
+    };
+    if !poll(std::time::Duration::from_secs(40), recorded) {
+        panic!(
             "the watcher did not record {what}\n{}",
             std::fs::read_to_string(repo.abs(".git/savepoint/watch.log")).unwrap_or_default()
         );
-        std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    repo.rev("refs/savepoint/heads/main")
+}
+
+/// Check `done` every 10 ms until it holds (`true`) or `limit` has passed
+/// (`false`): waiting on observable state, never a fixed sleep.
+pub fn poll(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        if done() {
+            return true;
+        }
+        if start.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// [`poll`], failing the test (naming `what`) when `limit` passes first.
+pub fn wait_until(what: &str, limit: std::time::Duration, done: impl FnMut() -> bool) {
+    assert!(
+        poll(limit, done),
+        "timed out after {limit:?} waiting for {what}"
+    );
 }
