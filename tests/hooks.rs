@@ -1142,3 +1142,32 @@ fn hooks_in_the_work_tree_are_announced_and_restored() {
     );
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
 }
+
+/// `savepoint.autostart`: SessionStart starts the watcher — after its
+/// notice, which must come from the work tree (the new watcher has not
+/// recorded anything yet), not from the chain's tip.
+#[test]
+fn session_start_autostarts_the_watcher_after_an_honest_notice() {
+    let repo = TestRepo::new();
+    repo.write("src/parser.rs", "fn parse() {}\n");
+    repo.commit_all("init");
+    repo.git(&["config", "savepoint.autostart", "true"]);
+    repo.write("src/parser.rs", "fn parse() { earlier session }\n");
+    pipe_claude(
+        &repo,
+        &claude_payload(&repo, "Stop", "earlier", Value::Null),
+    );
+    assert_eq!(log_json(&repo)[0]["session"], "earlier");
+    repo.git(&["checkout", "--", "."]);
+    let out = pipe_claude(
+        &repo,
+        &claude_payload(&repo, "SessionStart", "new", Value::Null),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("last snapshot of session earlier"), "{text}");
+    let state = repo.abs(".git/savepoint");
+    common::wait_until("the autostarted watcher", Duration::from_secs(30), || {
+        savepoint::watch::control::WatchState::load(&state).is_some()
+    });
+    repo.run_ok(&["stop"]);
+}

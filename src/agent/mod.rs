@@ -172,6 +172,7 @@ pub struct Job {
 /// once, and the slow part still to do.
 pub struct Plan {
     pub ws: Workspace,
+    pub cfg: Config,
     pub response: Response,
     pub job: Option<Job>,
 }
@@ -208,6 +209,7 @@ pub fn prepare(event: &Event) -> Result<Option<Plan>> {
             };
             return Ok(Some(Plan {
                 ws,
+                cfg,
                 response,
                 job: None,
             }));
@@ -215,6 +217,7 @@ pub fn prepare(event: &Event) -> Result<Option<Plan>> {
         Kind::Other => {
             return Ok(Some(Plan {
                 ws,
+                cfg,
                 response: Response::default(),
                 job: None,
             }))
@@ -284,6 +287,7 @@ pub fn prepare(event: &Event) -> Result<Option<Plan>> {
             failed: failed.is_some(),
         }),
         ws,
+        cfg,
     }))
 }
 

@@ -249,15 +249,14 @@ fn act(ctx: &Ctx, event: &Event, guard: &Guard) -> agent::Response {
     let dir = event.cwd.clone().unwrap_or_else(|| ctx.dir.clone());
     let mut event = event.clone();
     event.cwd = Some(dir.clone());
-    if matches!(event.kind, agent::Kind::SessionStart { .. }) {
-        if let Ok(ws) = Workspace::discover(&dir) {
-            if let Ok(cfg) = Config::load(ws.repo()) {
-                autostart(&ws, &cfg);
-            }
-        }
-    }
+    let session_start = matches!(event.kind, agent::Kind::SessionStart { .. });
     match agent::prepare(&event) {
         Ok(Some(mut plan)) => {
+            // After the notice: it must not take a watcher that has not
+            // scanned yet for one that has recorded the work tree.
+            if session_start {
+                autostart(&plan.ws, &plan.cfg);
+            }
             if plan.job.is_none() {
                 agent::log(&plan.ws, &format!("{} no snapshot", event.trigger()));
             }
@@ -277,6 +276,11 @@ fn act(ctx: &Ctx, event: &Event, guard: &Guard) -> agent::Response {
         Err(e) => {
             if let Ok(ws) = Workspace::discover(Path::new(&dir)) {
                 agent::log(&ws, &format!("{} failed: {e}", event.trigger()));
+                if session_start {
+                    if let Ok(cfg) = Config::load(ws.repo()) {
+                        autostart(&ws, &cfg);
+                    }
+                }
             }
             agent::Response::default()
         }
