@@ -10,6 +10,7 @@ pub mod agent;
 pub mod atomic;
 pub mod chain;
 pub mod config;
+pub mod detach;
 pub mod durable;
 pub mod error;
 pub mod fsat;

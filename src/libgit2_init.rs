@@ -1,5 +1,5 @@
-//! The one place savepoint changes libgit2's process-wide settings, and the
-//! crate's only `unsafe` code.
+//! The one place savepoint changes libgit2's process-wide settings, and one
+//! of the crate's two pieces of `unsafe` code (the other: [`crate::detach`]).
 //!
 //! libgit2 refuses to open a repository whose config names a
 //! `extensions.*` it does not know. Some of those are harmless for what

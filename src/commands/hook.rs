@@ -325,26 +325,20 @@ fn execute(ws: &Workspace, job: &agent::Job, guard: &Guard) {
     }
 }
 
-/// Start the worker. Clients end a hook by signalling its process group —
-/// and some its whole process tree, the worker included, a few
-/// milliseconds after it started: so it is started through `sh` with
-/// TERM, HUP and INT already ignored (an ignored signal stays ignored
-/// across `exec`; a handler would not), leaving no moment in which the
-/// signal could kill it. In a process group of its own, stdin the job,
-/// stdout and stderr detached from the client's pipes.
+/// Start the worker (see [`savepoint::detach`]: a process group of its
+/// own, the client's stop signals ignored from its first instruction),
+/// stdin the job, stdout and stderr detached from the client's pipes.
 fn spawn_worker(job: &agent::Job) -> std::io::Result<std::process::Child> {
-    use std::os::unix::process::CommandExt;
     use std::process::Stdio;
     let exe = std::env::current_exe()?;
-    let mut child = std::process::Command::new("/bin/sh")
-        .args(["-c", "trap '' TERM HUP INT; exec \"$0\" hook worker"])
-        .arg(exe)
-        .current_dir(&job.dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()?;
+    let mut child = savepoint::detach::spawn_immune(
+        std::process::Command::new(exe)
+            .args(["hook", "worker"])
+            .current_dir(&job.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )?;
     let bytes = serde_json::to_vec(job).map_err(std::io::Error::other)?;
     let mut stdin = child.stdin.take().expect("piped stdin");
     stdin.write_all(&bytes)?;
@@ -352,14 +346,9 @@ fn spawn_worker(job: &agent::Job) -> std::io::Result<std::process::Child> {
     Ok(child)
 }
 
-/// `savepoint hook worker`: read the job, ignore the signals a client
-/// sends when it exits, do the job, log the outcome.
+/// `savepoint hook worker`: read the job, do it, log the outcome (started
+/// by [`spawn_worker`] with the client's stop signals already ignored).
 fn worker() {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let ignored = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for sig in [SIGTERM, SIGHUP, SIGINT] {
-        let _ = signal_hook::flag::register(sig, std::sync::Arc::clone(&ignored));
-    }
     let input = read_stdin();
     match serde_json::from_slice::<agent::Job>(&input) {
         Ok(job) => {
