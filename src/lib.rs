@@ -6,35 +6,22 @@
 //! binary (`src/main.rs`) renders what these modules return.
 #![deny(unsafe_code)]
 
-pub mod agent;
-pub mod atomic;
-pub mod chain;
-pub mod config;
-pub mod detach;
-pub mod durable;
+// The layers, bottom up: `fs` (fd-relative, atomic and durable writes)
+// and `git` (the command builder, the ref store, tree diffs) are plumbing;
+// `workspace` is one work tree with its config, state directory and lock;
+// `snapshot` computes trees (`engine`) and records them on chains
+// (`record`, `chain`); `ops` are the operations on chains (restore,
+// recover, squash, prune, hand-off, remote copies); `integrations` turn git
+// hooks and coding agents' events into snapshots; `watch` is the daemon.
 pub mod error;
-pub mod fsat;
+pub mod fs;
 pub mod git;
-pub mod githooks;
-pub mod handoff;
-pub mod libgit2_init;
-pub mod lock;
-pub mod pending;
-pub mod provider_status;
-pub mod prune;
-pub mod recover;
-pub mod refs;
-pub mod remote;
-pub mod repo;
-pub mod restore;
-pub mod revision;
-pub mod snap;
+pub mod integrations;
+pub mod ops;
 pub mod snapshot;
-pub mod squash;
 pub mod text;
-pub mod trailers;
-pub mod treediff;
 pub mod watch;
+pub mod workspace;
 
 pub use error::{Error, Result};
 

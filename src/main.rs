@@ -4,8 +4,6 @@
 #![forbid(unsafe_code)]
 
 mod cli;
-mod commands;
-mod ui;
 
 use std::process::ExitCode;
 
@@ -14,11 +12,11 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_tracing(cli.verbose, cli.is_daemon());
-    match commands::run(cli) {
+    match cli::commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if ui::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if cli::output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            ui::print_error(&e);
+            cli::output::print_error(&e);
             ExitCode::from(1)
         }
     }
@@ -41,7 +39,7 @@ fn init_tracing(verbose: u8, daemon: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
-        .with_ansi(!daemon && ui::stderr_color());
+        .with_ansi(!daemon && cli::output::stderr_color());
     if daemon {
         fmt.init();
     } else {

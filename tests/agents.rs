@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Output;
 
 use common::TestRepo;
-use savepoint::agent::codex;
+use savepoint::integrations::agents::codex;
 use serde_json::Value;
 
 fn fixture(repo: &TestRepo, rel: &str) -> String {

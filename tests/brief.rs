@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::TestRepo;
-use savepoint::config::Config;
-use savepoint::handoff::{self, Failure};
-use savepoint::provider_status::Verdict;
-use savepoint::snap::SnapRequest;
+use savepoint::integrations::provider_status::Verdict;
+use savepoint::ops::handoff::{self, Failure};
+use savepoint::snapshot::record::SnapRequest;
+use savepoint::workspace::config::Config;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -30,7 +30,7 @@ fn snap(repo: &TestRepo, trigger: &str, session: &str, prompt: Option<&str>, too
     req.agent = trigger.split(':').next().map(str::to_owned);
     req.prompt = prompt.map(str::to_owned);
     req.tool = tool.map(str::to_owned);
-    savepoint::snap::take(&ws, &cfg, &req, None).unwrap();
+    savepoint::snapshot::record::take(&ws, &cfg, &req, None).unwrap();
 }
 
 /// The lines outside code fences, as a Markdown reader sees them.
@@ -516,7 +516,7 @@ fn measure_write_on_a_big_repository() {
                 git2::FileMode::Blob,
             );
             tree = b.create_updated(git, &base).unwrap();
-            let trailers = savepoint::trailers::Trailers {
+            let trailers = savepoint::snapshot::trailers::Trailers {
                 trigger: "claude:PostToolUse".into(),
                 base: head.id().to_string(),
                 session: Some("sess".into()),
@@ -528,9 +528,9 @@ fn measure_write_on_a_big_repository() {
                     .collect(),
                 ..Default::default()
             };
-            let oid = savepoint::chain::append(
+            let oid = savepoint::snapshot::chain::append(
                 git,
-                &savepoint::chain::NewSnapshot {
+                &savepoint::snapshot::chain::NewSnapshot {
                     refname: &refname,
                     old_tip,
                     tree,
@@ -557,9 +557,9 @@ fn measure_write_on_a_big_repository() {
         }
         times.sort();
         let t = Instant::now();
-        let _ = savepoint::agent::transcript::read(
+        let _ = savepoint::integrations::agents::transcript::read(
             &transcript,
-            savepoint::agent::transcript::Format::Claude,
+            savepoint::integrations::agents::transcript::Format::Claude,
         );
         let read = t.elapsed();
         let ws = repo.workspace();
@@ -571,7 +571,7 @@ fn measure_write_on_a_big_repository() {
         let md = handoff::brief_with(&ws, None, None).unwrap();
         let no_transcript = t.elapsed();
         let t = Instant::now();
-        savepoint::atomic::write_with_mode(&home.path().join("x.md"), md.as_bytes(), 0o600)
+        savepoint::fs::atomic::write_with_mode(&home.path().join("x.md"), md.as_bytes(), 0o600)
             .unwrap();
         let atomic = t.elapsed();
         eprintln!(
@@ -601,7 +601,7 @@ fn status_url_keys_are_listed_validated_and_turn_the_check_off() {
             .unwrap_or_else(|| panic!("{key} missing in {v}"))
             .clone()
     };
-    for p in savepoint::provider_status::PROVIDERS {
+    for p in savepoint::integrations::provider_status::PROVIDERS {
         let s = get(&v, &format!("savepoint.statusUrl.{}", p.key));
         assert_eq!(s["value"], p.default_url);
         assert_eq!(s["source"], "default");
@@ -619,7 +619,7 @@ fn status_url_keys_are_listed_validated_and_turn_the_check_off() {
     assert_eq!(get(&v, "savepoint.statusUrl.openai")["source"], "local");
     let cfg = Config::load(repo.workspace().repo()).unwrap();
     assert_eq!(
-        savepoint::provider_status::check(&cfg, "codex", Duration::from_secs(1)),
+        savepoint::integrations::provider_status::check(&cfg, "codex", Duration::from_secs(1)),
         None
     );
     assert_eq!(

@@ -9,11 +9,11 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use common::TestRepo;
-use savepoint::config::Config;
-use savepoint::snap::SnapRequest;
-use savepoint::snapshot::{Engine, ScanOptions};
+use savepoint::snapshot::engine::{Engine, ScanOptions};
+use savepoint::snapshot::record::SnapRequest;
+use savepoint::workspace::config::Config;
 
-fn scan(repo: &TestRepo) -> savepoint::snapshot::TreeOutcome {
+fn scan(repo: &TestRepo) -> savepoint::snapshot::engine::TreeOutcome {
     let ws = repo.workspace();
     let cfg = Config::load(ws.repo()).unwrap();
     Engine::new(&ws, ScanOptions::from_config(&cfg))
@@ -158,7 +158,7 @@ fn scan_with(
     repo: &TestRepo,
     max_file_size: u64,
     exclude: &[&str],
-) -> savepoint::snapshot::TreeOutcome {
+) -> savepoint::snapshot::engine::TreeOutcome {
     let ws = repo.workspace();
     let cfg = Config::load(ws.repo()).unwrap();
     let mut opts = ScanOptions::from_config(&cfg);
@@ -475,9 +475,10 @@ fn linked_worktree_has_its_own_chain_and_state() {
     let wt = wt_parent.path().join("wt");
     repo.git(&["worktree", "add", "-q", "-b", "feat", wt.to_str().unwrap()]);
     std::fs::write(wt.join("a"), "in worktree").unwrap();
-    let ws = savepoint::repo::Workspace::discover(&wt).unwrap();
+    let ws = savepoint::workspace::Workspace::discover(&wt).unwrap();
     let cfg = Config::load(ws.repo()).unwrap();
-    let out = savepoint::snap::take(&ws, &cfg, &SnapRequest::new("manual"), None).unwrap();
+    let out =
+        savepoint::snapshot::record::take(&ws, &cfg, &SnapRequest::new("manual"), None).unwrap();
     assert!(out.created);
     // Linked work trees always have their own namespace (two of them may
     // have one branch checked out).
@@ -590,7 +591,8 @@ fn files_vanishing_and_appearing_during_scans_never_fail_a_snapshot() {
     let ws = repo.workspace();
     let cfg = Config::load(ws.repo()).unwrap();
     for _ in 0..25 {
-        let out = savepoint::snap::take(&ws, &cfg, &SnapRequest::new("manual"), None).unwrap();
+        let out = savepoint::snapshot::record::take(&ws, &cfg, &SnapRequest::new("manual"), None)
+            .unwrap();
         if let Some(oid) = out.oid {
             ws.repo().find_commit(oid).unwrap().tree().unwrap();
         }
@@ -653,7 +655,7 @@ fn index_versions_2_3_4_intent_to_add_and_symlink_loops() {
 
 #[test]
 fn index_parser_refuses_what_it_does_not_understand() {
-    use savepoint::snapshot::index::parse;
+    use savepoint::snapshot::engine::index::parse;
     let repo = TestRepo::new();
     repo.write("a", "1");
     repo.write("b/c", "2");
@@ -812,7 +814,7 @@ fn changed_paths_for_another_chain_give_a_full_scan() {
     let mut req = SnapRequest::new("watch");
     req.changed_paths = Some(vec![repo.abs("common.txt")]);
     req.expected_ref = Some(main_ref);
-    let out = savepoint::snap::take(&ws, &cfg, &req, Some(&mut engine)).unwrap();
+    let out = savepoint::snapshot::record::take(&ws, &cfg, &req, Some(&mut engine)).unwrap();
     assert_eq!(out.refname, "refs/savepoint/heads/other");
     assert_eq!(out.tree, repo.oracle_tree());
 }
@@ -831,7 +833,7 @@ fn scan_progress_counts_files_and_bytes() {
     let ws = repo.workspace();
     let cfg = Config::load(ws.repo()).unwrap();
     let mut engine = Engine::new(&ws, ScanOptions::from_config(&cfg)).unwrap();
-    let progress = Arc::new(savepoint::snapshot::ScanProgress::default());
+    let progress = Arc::new(savepoint::snapshot::engine::ScanProgress::default());
     engine.set_progress(Arc::clone(&progress));
     let out = engine.scan(&ws).unwrap();
     assert_eq!(out.tree.to_string(), repo.oracle_tree());

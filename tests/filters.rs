@@ -9,10 +9,10 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use common::TestRepo;
-use savepoint::config::Config;
-use savepoint::snapshot::{Engine, ScanOptions, SkipReason, TreeOutcome};
+use savepoint::snapshot::engine::{Engine, ScanOptions, SkipReason, TreeOutcome};
+use savepoint::workspace::config::Config;
 
-fn engine(repo: &TestRepo) -> (savepoint::repo::Workspace, Engine) {
+fn engine(repo: &TestRepo) -> (savepoint::workspace::Workspace, Engine) {
     let ws = repo.workspace();
     let cfg = Config::load(ws.repo()).unwrap();
     let e = Engine::new(&ws, ScanOptions::from_config(&cfg)).unwrap();
@@ -150,7 +150,7 @@ fn required_filter_failure_is_not_raw() {
     repo.write("other.txt", "other\n");
     // git add -A itself refuses ...
     let tmp = tempfile::NamedTempFile::new().unwrap();
-    savepoint::snapshot::fallback::copy_index(&repo.abs(".git/index"), tmp.path()).unwrap();
+    savepoint::snapshot::engine::fallback::copy_index(&repo.abs(".git/index"), tmp.path()).unwrap();
     let add = repo.git_output(&["add", "-A"], Some(tmp.path()));
     assert!(!add.status.success(), "git add -A should fail");
     // ... so the snapshot keeps everything else, the tracked file's indexed

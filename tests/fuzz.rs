@@ -6,9 +6,9 @@
 
 use chrono::{Local, TimeZone};
 use proptest::prelude::*;
-use savepoint::agent::claude;
-use savepoint::agent::Kind;
-use savepoint::revision::{self, Spec};
+use savepoint::integrations::agents::claude;
+use savepoint::integrations::agents::Kind;
+use savepoint::snapshot::revision::{self, Spec};
 
 /// A fixed seed unless `PROPTEST_RNG_SEED` asks for another: every run
 /// checks the same inputs and a failure reproduces.

@@ -437,11 +437,11 @@ fn session_start_tells_a_new_session_what_can_be_recovered() {
     assert!(hook_claude(&repo, "SessionStart.json").stdout.is_empty());
     // An earlier session's work, then it is lost.
     repo.write("src/parser.rs", "fn parse() { earlier session }\n");
-    let mut req = savepoint::snap::SnapRequest::new("claude:Stop");
+    let mut req = savepoint::snapshot::record::SnapRequest::new("claude:Stop");
     req.session = Some("earlier-session".into());
     let ws = repo.workspace();
-    let cfg = savepoint::config::Config::load(ws.repo()).unwrap();
-    savepoint::snap::take(&ws, &cfg, &req, None).unwrap();
+    let cfg = savepoint::workspace::config::Config::load(ws.repo()).unwrap();
+    savepoint::snapshot::record::take(&ws, &cfg, &req, None).unwrap();
     repo.git(&["checkout", "--", "."]);
     let out = hook_claude(&repo, "SessionStart.json");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -1009,7 +1009,7 @@ fn entries_of_an_older_install_are_upgraded_and_still_removable() {
     .unwrap();
     let mut old: Value = serde_json::from_str(
         &template
-            .replace(savepoint::agent::settings::SIGNAL_GUARD, "")
+            .replace(savepoint::integrations::agents::settings::SIGNAL_GUARD, "")
             .replace("&& exec savepoint", "&& savepoint"),
     )
     .unwrap();
@@ -1037,7 +1037,7 @@ fn entries_of_an_older_install_are_upgraded_and_still_removable() {
     assert_eq!(ours.clone().count(), 7, "one entry per event: {commands:?}");
     assert!(ours
         .into_iter()
-        .all(|c| c.starts_with(savepoint::agent::settings::SIGNAL_GUARD)));
+        .all(|c| c.starts_with(savepoint::integrations::agents::settings::SIGNAL_GUARD)));
     assert!(commands.contains(&"my-own-stop-hook"));
     let again = std::fs::read(&path).unwrap();
     repo.run_ok(&["hooks", "install", "--claude"]);

@@ -782,7 +782,7 @@ fn snapshot_never_records_a_file_swapped_in_from_outside() {
         })
     };
     let ws = repo.workspace();
-    let cfg = savepoint::config::Config::load(ws.repo()).unwrap();
+    let cfg = savepoint::workspace::config::Config::load(ws.repo()).unwrap();
     let r = git2::Repository::open(repo.path()).unwrap();
     let started = std::time::Instant::now();
     let mut leaks = Vec::new();
@@ -791,9 +791,9 @@ fn snapshot_never_records_a_file_swapped_in_from_outside() {
         rounds += 1;
         // A fresh engine each round: no stat cache to hide a re-read.
         let _ = std::fs::remove_file(repo.abs(".git/savepoint/stat-cache"));
-        let mut engine = savepoint::snapshot::Engine::new(
+        let mut engine = savepoint::snapshot::engine::Engine::new(
             &ws,
-            savepoint::snapshot::ScanOptions::from_config(&cfg),
+            savepoint::snapshot::engine::ScanOptions::from_config(&cfg),
         )
         .unwrap();
         let Ok(out) = engine.scan(&ws) else { continue };

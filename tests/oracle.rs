@@ -17,8 +17,8 @@ use std::path::PathBuf;
 
 use common::TestRepo;
 use proptest::prelude::*;
-use savepoint::config::Config;
-use savepoint::snapshot::{Engine, ScanOptions};
+use savepoint::snapshot::engine::{Engine, ScanOptions};
+use savepoint::workspace::config::Config;
 
 /// Path components chosen to collide often and to cover odd names.
 const NAMES: &[&[u8]] = &[
@@ -184,7 +184,7 @@ impl Setup {
         let index = repo.abs(".git/index");
         if index.exists() {
             // Keep the mtime: git's racy-entry check depends on it.
-            savepoint::snapshot::fallback::copy_index(&index, tmp.path()).unwrap();
+            savepoint::snapshot::engine::fallback::copy_index(&index, tmp.path()).unwrap();
         } else {
             std::fs::remove_file(tmp.path()).unwrap();
         }
@@ -439,7 +439,7 @@ fn new_repo() -> TestRepo {
     repo
 }
 
-fn engine(repo: &TestRepo) -> (savepoint::repo::Workspace, Engine) {
+fn engine(repo: &TestRepo) -> (savepoint::workspace::Workspace, Engine) {
     let ws = repo.workspace();
     let cfg = Config::load(ws.repo()).unwrap();
     let e = Engine::new(&ws, ScanOptions::from_config(&cfg)).unwrap();

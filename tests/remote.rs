@@ -391,18 +391,19 @@ fn old_snapshot(repo: &TestRepo, time: i64, n: usize) -> String {
     let r = git2::Repository::open(repo.path()).unwrap();
     let head = r.head().unwrap().peel_to_commit().unwrap();
     let tip = r.refname_to_id(CHAIN).ok();
-    let parents: Vec<git2::Commit<'_>> = savepoint::chain::parents_for(&r, tip, Some(head.id()))
-        .unwrap()
-        .iter()
-        .map(|p| r.find_commit(*p).unwrap())
-        .collect();
+    let parents: Vec<git2::Commit<'_>> =
+        savepoint::snapshot::chain::parents_for(&r, tip, Some(head.id()))
+            .unwrap()
+            .iter()
+            .map(|p| r.find_commit(*p).unwrap())
+            .collect();
     let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
     let when = git2::Time::new(time, 0);
     let sig = git2::Signature::new("Test", "test@example.com", &when).unwrap();
-    let msg = savepoint::trailers::format_message(
+    let msg = savepoint::snapshot::trailers::format_message(
         &format!("savepoint: watch: old {n}"),
         None,
-        &savepoint::trailers::Trailers {
+        &savepoint::snapshot::trailers::Trailers {
             trigger: "watch".into(),
             base: head.id().to_string(),
             ..Default::default()

@@ -15,7 +15,7 @@ use common::TestRepo;
 /// A repository made by `git init -b main <extra>` (instead of
 /// [`TestRepo::new`]'s plain init), with the test identity.
 fn init_with(extra: &[&str]) -> TestRepo {
-    savepoint::libgit2_init::init();
+    savepoint::git::libgit2_init::init();
     let t = TestRepo {
         dir: tempfile::tempdir().expect("tempdir"),
         home: tempfile::tempdir().expect("tempdir"),
@@ -527,11 +527,11 @@ fn reftable_repository_snap_log_restore_recover() {
 
     // A compare-and-swap against a stale tip is refused and moves nothing.
     let ws = repo.workspace();
-    let tip = savepoint::chain::tip(ws.repo(), "refs/savepoint/heads/main")
+    let tip = savepoint::snapshot::chain::tip(ws.repo(), "refs/savepoint/heads/main")
         .unwrap()
         .unwrap();
     let base = git2::Oid::from_str(&head_before).unwrap();
-    let stale = savepoint::chain::move_ref(
+    let stale = savepoint::snapshot::chain::move_ref(
         ws.repo(),
         "refs/savepoint/heads/main",
         Some(base),
@@ -543,8 +543,13 @@ fn reftable_repository_snap_log_restore_recover() {
         "{stale:?}"
     );
     assert_eq!(repo.rev("refs/savepoint/heads/main"), tip.to_string());
-    let create_over =
-        savepoint::chain::move_ref(ws.repo(), "refs/savepoint/heads/main", None, base, "test");
+    let create_over = savepoint::snapshot::chain::move_ref(
+        ws.repo(),
+        "refs/savepoint/heads/main",
+        None,
+        base,
+        "test",
+    );
     assert!(matches!(
         create_over,
         Err(savepoint::Error::RefMoved { .. })
@@ -631,7 +636,7 @@ fn sha256_repository_is_one_clear_error() {
         assert!(stderr.contains("not supported"), "{stderr}");
     }
     assert!(matches!(
-        savepoint::repo::Workspace::discover(repo.path()),
+        savepoint::workspace::Workspace::discover(repo.path()),
         Err(savepoint::Error::UnsupportedObjectFormat { .. })
     ));
     // Hooks never fail the agent or git, and stay quiet.

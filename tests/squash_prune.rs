@@ -7,7 +7,7 @@ mod common;
 
 use common::TestRepo;
 use git2::{Oid, Signature, Time};
-use savepoint::trailers::{self, Trailers};
+use savepoint::snapshot::trailers::{self, Trailers};
 use serde_json::Value;
 
 fn status_porcelain(repo: &TestRepo) -> String {
@@ -56,12 +56,12 @@ fn work(repo: &TestRepo) {
 fn squash_commits_the_exact_work_and_leaves_git_status_clean() {
     let repo = TestRepo::new();
     work(&repo);
-    let mut req = savepoint::snap::SnapRequest::new("claude:UserPromptSubmit");
+    let mut req = savepoint::snapshot::record::SnapRequest::new("claude:UserPromptSubmit");
     req.prompt = Some("Add the new module and retire f02".into());
     req.session = Some("s1".into());
     let ws = repo.workspace();
-    let cfg = savepoint::config::Config::load(ws.repo()).unwrap();
-    savepoint::snap::take(&ws, &cfg, &req, None).unwrap();
+    let cfg = savepoint::workspace::config::Config::load(ws.repo()).unwrap();
+    savepoint::snapshot::record::take(&ws, &cfg, &req, None).unwrap();
     repo.write("lib/f03.rs", "// changed after the prompt\n");
 
     let oracle = repo.oracle_tree();
@@ -171,7 +171,7 @@ fn synthetic(repo: &git2::Repository, refname: &str, time: i64, n: usize) -> Oid
     builder.insert(format!("s{n:03}"), blob, 0o100644).unwrap();
     let tree = repo.find_tree(builder.write().unwrap()).unwrap();
     let tip = repo.refname_to_id(refname).ok();
-    let parents = savepoint::chain::parents_for(repo, tip, Some(head.id())).unwrap();
+    let parents = savepoint::snapshot::chain::parents_for(repo, tip, Some(head.id())).unwrap();
     let parents: Vec<_> = parents
         .iter()
         .map(|p| repo.find_commit(*p).unwrap())
@@ -231,14 +231,14 @@ fn prune_keeps_exactly_what_retention_says() {
     synthetic(&r, "refs/savepoint/heads/gone-but-recent", now - HOUR, 91);
 
     let ws = repo.workspace();
-    let cfg = savepoint::config::Config::load(ws.repo()).unwrap();
-    let retention = savepoint::prune::Retention::from_config(&cfg);
-    let plans = savepoint::prune::plan(&ws, &retention, now).unwrap();
+    let cfg = savepoint::workspace::config::Config::load(ws.repo()).unwrap();
+    let retention = savepoint::ops::prune::Retention::from_config(&cfg);
+    let plans = savepoint::ops::prune::plan(&ws, &retention, now).unwrap();
     let main = plans.iter().find(|p| p.refname == refname).unwrap();
     let dropped: Vec<String> = main.dropped.iter().map(|d| d.id.clone()).collect();
     let expect_dropped: Vec<String> = [6, 3, 1, 0]
         .iter()
-        .map(|&i| savepoint::chain::short_id(ids[i]))
+        .map(|&i| savepoint::snapshot::chain::short_id(ids[i]))
         .collect();
     assert_eq!(dropped, expect_dropped);
     assert!(plans
@@ -246,11 +246,11 @@ fn prune_keeps_exactly_what_retention_says() {
         .any(|p| p.refname == "refs/savepoint/heads/gone" && p.delete));
     assert!(!plans.iter().any(|p| p.refname.ends_with("gone-but-recent")));
 
-    let problems = savepoint::prune::apply(&ws, &plans).unwrap();
+    let problems = savepoint::ops::prune::apply(&ws, &plans).unwrap();
     assert!(problems.is_empty(), "{problems:?}");
     let kept_idx = [2, 4, 5, 7, 8, 9, 10];
     let tip = r.refname_to_id(refname).unwrap();
-    let chain = savepoint::chain::walk(&r, tip, None).unwrap();
+    let chain = savepoint::snapshot::chain::walk(&r, tip, None).unwrap();
     let kept_trees: Vec<Oid> = chain
         .iter()
         .rev()
@@ -283,7 +283,7 @@ fn prune_keeps_exactly_what_retention_says() {
     );
     repo.assert_fsck_clean();
     // Nothing more to do.
-    assert!(savepoint::prune::plan(&ws, &retention, now)
+    assert!(savepoint::ops::prune::plan(&ws, &retention, now)
         .unwrap()
         .is_empty());
 
@@ -302,7 +302,7 @@ fn handoff_brief_golden() {
     repo.write("src/parser.rs", "fn parse() {}\n");
     repo.commit_all("Initial parser");
     let ws = repo.workspace();
-    let cfg = savepoint::config::Config::load(ws.repo()).unwrap();
+    let cfg = savepoint::workspace::config::Config::load(ws.repo()).unwrap();
     let steps: [(&str, Option<&str>, Option<&str>, &str); 3] = [
         (
             "claude:UserPromptSubmit",
@@ -325,17 +325,17 @@ fn handoff_brief_golden() {
     ];
     for (trigger, prompt, tool, content) in steps {
         repo.write("src/parser.rs", content);
-        let mut req = savepoint::snap::SnapRequest::new(trigger);
+        let mut req = savepoint::snapshot::record::SnapRequest::new(trigger);
         req.session = Some("session-1".into());
         req.prompt = prompt.map(str::to_owned);
         req.tool = tool.map(str::to_owned);
-        savepoint::snap::take(&ws, &cfg, &req, None).unwrap();
+        savepoint::snapshot::record::take(&ws, &cfg, &req, None).unwrap();
     }
     repo.write("src/error.rs", "pub struct Line(usize);\n");
-    let mut req = savepoint::snap::SnapRequest::new("claude:UserPromptSubmit");
+    let mut req = savepoint::snapshot::record::SnapRequest::new("claude:UserPromptSubmit");
     req.session = Some("session-1".into());
     req.prompt = Some("Now add an error type".into());
-    savepoint::snap::take(&ws, &cfg, &req, None).unwrap();
+    savepoint::snapshot::record::take(&ws, &cfg, &req, None).unwrap();
 
     let out = repo.run_ok(&["handoff"]);
     let brief = String::from_utf8(out.stdout).unwrap();

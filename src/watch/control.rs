@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::repo::Workspace;
+use crate::workspace::Workspace;
 
 /// Longest request line accepted on the socket.
 const MAX_REQUEST: u64 = 1 << 20;
@@ -157,7 +157,7 @@ impl WatchState {
     pub fn save(&self, state_dir: &Path) {
         let path = status_path(state_dir);
         let ok = serde_json::to_vec_pretty(self).ok().and_then(|bytes| {
-            crate::atomic::write_with_mode(&path, &bytes, crate::atomic::PRIVATE).ok()
+            crate::fs::atomic::write_with_mode(&path, &bytes, crate::fs::atomic::PRIVATE).ok()
         });
         if ok.is_none() {
             tracing::debug!(path = %path.display(), "could not write watcher status");
@@ -528,7 +528,7 @@ pub struct Status {
 pub fn status(ws: &Workspace) -> Result<Status> {
     let repo = ws.repo();
     let refname = ws.chain_ref()?;
-    let tip = crate::chain::tip(repo, &refname)?;
+    let tip = crate::snapshot::chain::tip(repo, &refname)?;
     let (last_snapshot, last_snapshot_time, snapshots) = match tip {
         Some(t) => {
             let commit = repo.find_commit(t).map_err(|source| Error::Git {
@@ -536,9 +536,9 @@ pub fn status(ws: &Workspace) -> Result<Status> {
                 source,
             })?;
             (
-                Some(crate::chain::short_id(t)),
-                Some(crate::chain::commit_time(&commit).to_rfc3339()),
-                crate::chain::walk(repo, t, None)?.len(),
+                Some(crate::snapshot::chain::short_id(t)),
+                Some(crate::snapshot::chain::commit_time(&commit).to_rfc3339()),
+                crate::snapshot::chain::walk(repo, t, None)?.len(),
             )
         }
         None => (None, None, 0),

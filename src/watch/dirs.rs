@@ -10,9 +10,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::snapshot::fsys::{self, Kind};
-use crate::snapshot::ignore::{DirRules, Excludes};
-use crate::snapshot::index::Tracked;
+use crate::snapshot::engine::fsys::{self, Kind};
+use crate::snapshot::engine::ignore::{DirRules, Excludes};
+use crate::snapshot::engine::index::Tracked;
 
 /// What the set knows about one watched directory.
 #[derive(Clone)]
@@ -223,7 +223,7 @@ mod tests {
         std::fs::write(root.join("sub/.git/HEAD"), "ref: refs/heads/main\n").unwrap();
         std::fs::write(root.join(".gitignore"), "target/\nbuild/\n*.log\n").unwrap();
         let tracked = Tracked {
-            entries: vec![crate::snapshot::index::TrackedEntry {
+            entries: vec![crate::snapshot::engine::index::TrackedEntry {
                 path: b"build/keep/file".to_vec(),
                 mode: 0o100644,
                 oid: git2::Oid::zero(),

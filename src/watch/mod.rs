@@ -26,11 +26,11 @@ use std::time::{Duration, Instant};
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher as _};
 
-use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::repo::{Head, Workspace};
-use crate::snap::{self, SnapOutcome, SnapRequest};
-use crate::snapshot::{Engine, ScanOptions};
+use crate::snapshot::engine::{Engine, ScanOptions};
+use crate::snapshot::record::{self, SnapOutcome, SnapRequest};
+use crate::workspace::config::Config;
+use crate::workspace::{Head, Workspace};
 use control::{Request, SnapMeta, WatchLock, WatchState};
 use debounce::Debouncer;
 use dirs::{Rules, WatchSet};
@@ -598,7 +598,10 @@ impl<'a> Daemon<'a> {
     fn on_index_change(&mut self, now: Instant) {
         let changed = self.engine.refresh_index_changes(self.ws);
         for rel in changed {
-            let abs = self.ws.workdir().join(crate::snapshot::bytes_path(&rel));
+            let abs = self
+                .ws
+                .workdir()
+                .join(crate::snapshot::engine::bytes_path(&rel));
             if let Some(dir) = abs.parent() {
                 self.ensure_watched(dir);
             }
@@ -689,7 +692,7 @@ impl<'a> Daemon<'a> {
                 if full {
                     self.after_scan(started.elapsed());
                 }
-                // (A prompt that found nothing new is kept by `snap::take`
+                // (A prompt that found nothing new is kept by `record::take`
                 // for the next snapshot.)
                 if out.created {
                     self.state.last_snapshot_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
@@ -717,7 +720,7 @@ impl<'a> Daemon<'a> {
 
     /// Take a snapshot and record it in the status.
     fn take(&mut self, req: SnapRequest) -> Result<SnapOutcome> {
-        let out = snap::take(self.ws, self.cfg, &req, Some(&mut self.engine))?;
+        let out = record::take(self.ws, self.cfg, &req, Some(&mut self.engine))?;
         if self.cache_saved.elapsed() >= CACHE_SAVE_EVERY {
             self.engine.save_cache();
             self.cache_saved = Instant::now();
@@ -737,18 +740,18 @@ impl<'a> Daemon<'a> {
     /// After a snapshot: the daily prune, and a push every
     /// `savepoint.pushInterval` (in the background: the network may be slow).
     fn housekeeping(&mut self) {
-        if crate::prune::due(self.ws, PRUNE_EVERY) {
+        if crate::ops::prune::due(self.ws, PRUNE_EVERY) {
             self.prune();
         }
         if let Some(every) = self.cfg.push_interval {
             if self.last_push.is_none_or(|t| t.elapsed() >= every) {
                 self.last_push = Some(Instant::now());
-                let remote = crate::remote::choose(None, self.cfg.remote.as_deref());
+                let remote = crate::ops::remote::choose(None, self.cfg.remote.as_deref());
                 let workdir = self.ws.workdir().to_path_buf();
                 let git_dir = self.ws.git_dir().to_path_buf();
                 std::thread::spawn(move || {
                     let result = Workspace::open(&git_dir, &workdir)
-                        .and_then(|ws| crate::remote::push(&ws, &remote, false));
+                        .and_then(|ws| crate::ops::remote::push(&ws, &remote, false));
                     match result {
                         Ok(refs) => {
                             tracing::info!(remote = %remote, refs = refs.len(), "pushed snapshot chains")
@@ -762,12 +765,12 @@ impl<'a> Daemon<'a> {
 
     /// The daily prune (retention from the config).
     fn prune(&mut self) {
-        crate::prune::mark_done(self.ws);
-        let retention = crate::prune::Retention::from_config(self.cfg);
-        let result = crate::prune::plan(self.ws, &retention, chrono::Utc::now().timestamp())
+        crate::ops::prune::mark_done(self.ws);
+        let retention = crate::ops::prune::Retention::from_config(self.cfg);
+        let result = crate::ops::prune::plan(self.ws, &retention, chrono::Utc::now().timestamp())
             .and_then(|plans| {
                 let dropped: usize = plans.iter().map(|p| p.dropped.len()).sum();
-                crate::prune::apply(self.ws, &plans).map(|problems| (dropped, problems))
+                crate::ops::prune::apply(self.ws, &plans).map(|problems| (dropped, problems))
             });
         match result {
             Ok((dropped, problems)) => {

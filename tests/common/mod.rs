@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use assert_cmd::cargo::CommandCargoExt;
-use savepoint::config::Config;
-use savepoint::repo::Workspace;
-use savepoint::snap::{SnapOutcome, SnapRequest};
+use savepoint::snapshot::record::{SnapOutcome, SnapRequest};
+use savepoint::workspace::config::Config;
+use savepoint::workspace::Workspace;
 
 pub struct TestRepo {
     pub dir: tempfile::TempDir,
@@ -39,7 +39,7 @@ impl TestRepo {
     /// `git init` on branch `main` with a local identity.
     pub fn new() -> TestRepo {
         // Before any test thread opens a repository through git2 directly.
-        savepoint::libgit2_init::init();
+        savepoint::git::libgit2_init::init();
         let t = TestRepo {
             dir: tempfile::tempdir().expect("tempdir"),
             home: tempfile::tempdir().expect("tempdir"),
@@ -234,7 +234,8 @@ impl TestRepo {
         let index = self.path().join(".git/index");
         if index.exists() {
             // Keep the mtime: git's racy-entry check depends on it.
-            savepoint::snapshot::fallback::copy_index(&index, tmp.path()).expect("copy index");
+            savepoint::snapshot::engine::fallback::copy_index(&index, tmp.path())
+                .expect("copy index");
         } else {
             std::fs::remove_file(tmp.path()).ok();
         }
@@ -259,7 +260,8 @@ impl TestRepo {
     pub fn snap(&self, trigger: &str) -> SnapOutcome {
         let ws = self.workspace();
         let cfg = Config::load(ws.repo()).expect("config");
-        savepoint::snap::take(&ws, &cfg, &SnapRequest::new(trigger), None).expect("snapshot")
+        savepoint::snapshot::record::take(&ws, &cfg, &SnapRequest::new(trigger), None)
+            .expect("snapshot")
     }
 
     /// Everything savepoint promises not to touch.

@@ -1,0 +1,437 @@
+//! `savepoint hook git|claude|gemini|codex|cursor`: the entry points the
+//! installed hooks call. They never fail the caller: whatever happens, the
+//! exit status is 0, agents that read stdout as JSON get JSON, and problems
+//! are logged to `<git-dir>/savepoint/hook.log`.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use anyhow::Result;
+use savepoint::integrations::agents::{self, claude, codex, cursor, gemini, Event};
+use savepoint::watch::{control, WatchOptions};
+use savepoint::workspace::config::Config;
+use savepoint::workspace::Workspace;
+
+use super::Ctx;
+
+/// Largest hook payload parsed. Payloads carry whole file contents
+/// (`tool_input`), so this is generous; fields that large are cut to size
+/// by the trailers anyway. Anything beyond is drained and logged.
+const MAX_PAYLOAD: u64 = 256 << 20;
+
+/// Print a line for the agent; a closed or broken stdout is not an error
+/// (the hook's exit status must stay 0).
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
+/// [`say`] on stderr.
+fn say_err(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// Entry points the installed git and agent hooks call.
+///
+/// `hook git <name> [args]` snapshots with trigger `hook:<name>`; the agent
+/// entry points read the agent's payload and snapshot with trigger
+/// `<agent>:<Event>` and the session, tool, prompt and agent recorded. All
+/// hand the request to a running watcher when there is one, and always exit
+/// 0.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples (what the installed hooks run):\n  savepoint hook git post-commit\n  echo '{\"hook_event_name\":\"Stop\",\"session_id\":\"s\"}' | savepoint hook claude"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    pub source: Source,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Source {
+    /// Called by savepoint's git hooks.
+    Git {
+        /// The hook's name (post-commit, post-checkout, …).
+        name: String,
+        /// The arguments git passed to the hook.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Called by Claude Code with the hook payload (JSON) on stdin.
+    Claude,
+    /// Called by Gemini CLI with the hook payload (JSON) on stdin; answers
+    /// JSON on stdout.
+    Gemini,
+    /// Called by Codex CLI: as its `notify` program (the JSON payload is the
+    /// last argument; `--chain PROGRAM…` runs a previous notify program
+    /// too), or as a hook with the payload on stdin.
+    Codex {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Called by Cursor with the hook payload (JSON) on stdin; answers JSON
+    /// on stdout.
+    Cursor,
+    /// The slow part of an agent hook (a snapshot, the brief after a failed
+    /// turn), run by the hook in a process group of its own so it completes
+    /// when the client kills the hook's group. Reads the job (JSON) on
+    /// stdin. Not for direct use.
+    #[command(hide = true)]
+    Worker,
+}
+
+pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
+    // (A worker's job was decided before: it runs whatever the variable
+    // says now.)
+    let no_hooks = std::env::var_os("SAVEPOINT_NO_HOOKS").is_some_and(|v| !v.is_empty());
+    if no_hooks && !matches!(args.source, Source::Worker) {
+        match &args.source {
+            Source::Gemini | Source::Cursor => say("{}"),
+            _ => {}
+        }
+        return Ok(());
+    }
+    // Whatever goes wrong — even a bug that panics — the hook exits 0 and
+    // agents that read JSON still get JSON.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(ctx, args)));
+    if let Err(panic) = outcome {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        if let Ok(ws) = Workspace::discover(&ctx.dir) {
+            agents::log(
+                &ws,
+                &format!("hook panicked (a bug; please report it): {what}"),
+            );
+        }
+        if matches!(args.source, Source::Gemini | Source::Cursor) {
+            say("{}");
+        }
+    }
+    Ok(())
+}
+
+fn dispatch(ctx: &Ctx, args: &Args) {
+    match &args.source {
+        Source::Git { name, .. } => return git(ctx, name),
+        Source::Worker => return worker(),
+        _ => {}
+    }
+    // From here on the client may kill this process's group at any moment
+    // (Claude Code does, right after StopFailure and at turn end): TERM,
+    // HUP and INT only end the wait for the worker.
+    let guard = Guard::new();
+    match &args.source {
+        Source::Claude => {
+            let r = agent_hook(ctx, &read_stdin(), claude::parse, &guard);
+            print_plain(&r);
+        }
+        Source::Gemini => {
+            let r = agent_hook(ctx, &read_stdin(), gemini::parse, &guard);
+            say(&gemini::reply(&r.unwrap_or_default().1));
+        }
+        Source::Cursor => {
+            let r = agent_hook(ctx, &read_stdin(), cursor::parse, &guard);
+            let (name, resp) = r.unwrap_or_default();
+            say(&cursor::reply(name.as_deref(), &resp));
+        }
+        Source::Codex { args } => codex_hook(ctx, args, &guard),
+        Source::Git { .. } | Source::Worker => {}
+    }
+}
+
+/// Signals that would end the hook before its work is done. Registered
+/// first thing, so a SIGTERM that comes while the brief is being written
+/// only cuts short the wait for the worker; `None` when the platform
+/// refuses (the hook then works as a plain process).
+struct Guard {
+    signals: std::cell::Cell<Option<signal_hook::iterator::Signals>>,
+}
+
+impl Guard {
+    fn new() -> Guard {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        Guard {
+            signals: std::cell::Cell::new(
+                signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT]).ok(),
+            ),
+        }
+    }
+
+    /// Wait for `child` to finish (`true`), or for a signal (`false`; the
+    /// child is left running: it is in a process group of its own).
+    fn wait(&self, mut child: std::process::Child) -> bool {
+        let Some(mut signals) = self.signals.take() else {
+            let _ = child.wait();
+            return true;
+        };
+        let handle = signals.handle();
+        std::thread::spawn(move || {
+            let _ = child.wait();
+            handle.close();
+        });
+        // A signal that came earlier is delivered here at once.
+        signals.forever().next().is_none()
+    }
+}
+
+fn read_stdin() -> Vec<u8> {
+    let mut input = Vec::new();
+    let mut stdin = std::io::stdin().lock();
+    let _ = (&mut stdin).take(MAX_PAYLOAD).read_to_end(&mut input);
+    // Drain the rest so the agent never blocks writing to us.
+    let extra = std::io::copy(&mut stdin, &mut std::io::sink()).unwrap_or(0);
+    if extra > 0 {
+        tracing::warn!(
+            bytes = extra,
+            "hook payload over {MAX_PAYLOAD} bytes; the rest was ignored"
+        );
+    }
+    input
+}
+
+fn print_plain(r: &Option<(Option<String>, agents::Response)>) {
+    if let Some((_, r)) = r {
+        if !r.stdout.is_empty() {
+            say(&r.stdout);
+        }
+        if !r.stderr.is_empty() {
+            say_err(&r.stderr);
+        }
+    }
+}
+
+fn git(ctx: &Ctx, name: &str) {
+    let Ok(ws) = Workspace::discover(&ctx.dir) else {
+        return;
+    };
+    let result = (|| -> savepoint::Result<()> {
+        let cfg = Config::load(ws.repo())?;
+        autostart(&ws, &cfg);
+        let meta = control::SnapMeta {
+            trigger: format!("hook:{name}"),
+            ..Default::default()
+        };
+        let served = agents::snapshot(&ws, &cfg, meta, false)?;
+        agents::log(&ws, &format!("hook:{name} {}", served.describe()));
+        Ok(())
+    })();
+    if let Err(e) = result {
+        agents::log(&ws, &format!("hook:{name} failed: {e}"));
+    }
+}
+
+/// Parse a payload with `parse` and act on it; `None` when the payload was
+/// malformed (logged). Returns the event's name and the response.
+fn agent_hook(
+    ctx: &Ctx,
+    input: &[u8],
+    parse: fn(&[u8]) -> std::result::Result<Event, String>,
+    guard: &Guard,
+) -> Option<(Option<String>, agents::Response)> {
+    match parse(input) {
+        Ok(event) => Some((Some(event.name.clone()), act(ctx, &event, guard))),
+        Err(why) => {
+            if let Ok(ws) = Workspace::discover(&ctx.dir) {
+                let sample: String = String::from_utf8_lossy(input).chars().take(200).collect();
+                agents::log(&ws, &format!("ignored malformed input ({why}): {sample:?}"));
+            }
+            None
+        }
+    }
+}
+
+/// The fast part here and now; the slow part (the snapshot) to the
+/// watcher, or to a worker that outlives this process.
+fn act(ctx: &Ctx, event: &Event, guard: &Guard) -> agents::Response {
+    let dir = event.cwd.clone().unwrap_or_else(|| ctx.dir.clone());
+    let mut event = event.clone();
+    event.cwd = Some(dir.clone());
+    let session_start = matches!(event.kind, agents::Kind::SessionStart { .. });
+    match agents::prepare(&event) {
+        Ok(Some(mut plan)) => {
+            // After the notice: it must not take a watcher that has not
+            // scanned yet for one that has recorded the work tree.
+            if session_start {
+                autostart(&plan.ws, &plan.cfg);
+            }
+            if plan.job.is_none() {
+                agents::log(&plan.ws, &format!("{} no snapshot", event.trigger()));
+            }
+            if let Some(job) = &plan.job {
+                execute(&plan.ws, job, guard);
+                if job.failed {
+                    let note = agents::status_note(&plan.ws);
+                    if !note.is_empty() {
+                        let r = &mut plan.response;
+                        r.stderr = format!("{}\nsavepoint: {note}", r.stderr);
+                    }
+                }
+            }
+            plan.response
+        }
+        Ok(None) => agents::Response::default(),
+        Err(e) => {
+            if let Ok(ws) = Workspace::discover(Path::new(&dir)) {
+                agents::log(&ws, &format!("{} failed: {e}", event.trigger()));
+                if session_start {
+                    if let Ok(cfg) = Config::load(ws.repo()) {
+                        autostart(&ws, &cfg);
+                    }
+                }
+            }
+            agents::Response::default()
+        }
+    }
+}
+
+/// Carry out a hook's job so that it completes whatever the client does
+/// to this process: the watcher takes it when one runs; otherwise a
+/// worker (`savepoint hook worker`) in a process group of its own, with
+/// TERM/HUP/INT ignored and no tie to the client's pipes, does, and this
+/// process waits for it unless the client signals it first. Where no
+/// worker can be started, the job runs here.
+fn execute(ws: &Workspace, job: &agents::Job, guard: &Guard) {
+    if let Some(pid) = agents::hand_to_watcher(ws, job) {
+        agents::log(
+            ws,
+            &format!("{} handed to the watcher (pid {pid})", job.meta.trigger),
+        );
+        return;
+    }
+    match spawn_worker(job) {
+        Ok(child) => {
+            if !guard.wait(child) {
+                agents::log(
+                    ws,
+                    &format!(
+                        "{}: the client ended the hook; its worker carries on",
+                        job.meta.trigger
+                    ),
+                );
+            }
+        }
+        Err(e) => {
+            agents::log(
+                ws,
+                &format!("{}: no worker ({e}); working here", job.meta.trigger),
+            );
+            if let Err(e) = agents::run_job(job) {
+                agents::log(ws, &format!("{} failed: {e}", job.meta.trigger));
+            }
+        }
+    }
+}
+
+/// Start the worker (see [`savepoint::integrations::detach`]: a process group of its
+/// own, the client's stop signals ignored from its first instruction),
+/// stdin the job, stdout and stderr detached from the client's pipes.
+fn spawn_worker(job: &agents::Job) -> std::io::Result<std::process::Child> {
+    use std::process::Stdio;
+    let exe = std::env::current_exe()?;
+    let mut child = savepoint::integrations::detach::spawn_immune(
+        std::process::Command::new(exe)
+            .args(["hook", "worker"])
+            .current_dir(&job.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )?;
+    let bytes = serde_json::to_vec(job).map_err(std::io::Error::other)?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(&bytes)?;
+    drop(stdin);
+    Ok(child)
+}
+
+/// `savepoint hook worker`: read the job, do it, log the outcome (started
+/// by [`spawn_worker`] with the client's stop signals already ignored).
+fn worker() {
+    let input = read_stdin();
+    match serde_json::from_slice::<agents::Job>(&input) {
+        Ok(job) => {
+            if let Err(e) = agents::run_job(&job) {
+                if let Ok(ws) = Workspace::discover(&job.dir) {
+                    agents::log(&ws, &format!("{} failed: {e}", job.meta.trigger));
+                }
+            }
+        }
+        Err(e) => {
+            if let Ok(ws) = std::env::current_dir()
+                .and_then(|d| Workspace::discover(&d).map_err(std::io::Error::other))
+            {
+                agents::log(&ws, &format!("hook worker: unreadable job ({e})"));
+            }
+        }
+    }
+}
+
+/// Codex: `notify` (payload = last argument, maybe after `--chain PROG…`)
+/// or a hook (payload on stdin).
+fn codex_hook(ctx: &Ctx, args: &[String], guard: &Guard) {
+    let Some((payload, rest)) = args.split_last() else {
+        let r = agent_hook(ctx, &read_stdin(), codex::parse_hook, guard);
+        print_plain(&r);
+        return;
+    };
+    // A previous notify program keeps getting its notifications.
+    if let Some(pos) = rest.iter().position(|a| a == codex::CHAIN) {
+        if let Some((program, program_args)) = rest[pos + 1..].split_first() {
+            let spawned = std::process::Command::new(program)
+                .args(program_args)
+                .arg(payload)
+                .stdin(std::process::Stdio::null())
+                .spawn();
+            if let Err(e) = spawned {
+                if let Ok(ws) = Workspace::discover(&ctx.dir) {
+                    agents::log(
+                        &ws,
+                        &format!("codex: chained notify program {program} failed: {e}"),
+                    );
+                }
+            }
+        }
+    }
+    let bytes = payload.as_bytes();
+    let parse = |input: &[u8]| -> std::result::Result<Event, String> {
+        let mut e = codex::parse_notify(input)?;
+        e.prompt = codex::prompts(input).pop();
+        Ok(e)
+    };
+    match parse(bytes) {
+        Ok(event) => {
+            act(ctx, &event, guard);
+        }
+        Err(why) => {
+            if let Ok(ws) = Workspace::discover(&ctx.dir) {
+                agents::log(
+                    &ws,
+                    &format!("codex: ignored malformed notify payload ({why})"),
+                );
+            }
+        }
+    }
+}
+
+/// `savepoint.autostart`: start the watcher when none runs (without
+/// waiting for its start-up scan).
+fn autostart(ws: &Workspace, cfg: &Config) {
+    if !cfg.autostart || !matches!(control::running_pid(ws), Ok(None)) {
+        return;
+    }
+    let started = std::env::current_exe()
+        .map_err(|e| e.to_string())
+        .and_then(|exe| {
+            control::spawn_detached(ws, &exe, &WatchOptions::from_config(cfg))
+                .map_err(|e| e.to_string())
+        });
+    match started {
+        Ok(child) => agents::log(
+            ws,
+            &format!("autostart: watcher started (pid {})", child.id()),
+        ),
+        Err(e) => agents::log(ws, &format!("autostart failed: {e}")),
+    }
+}

@@ -1,0 +1,592 @@
+//! Incremental snapshots: patch a previous snapshot tree for a list of
+//! changed paths. Only those paths are examined (plus their ancestors' ignore
+//! rules) and only the trees on their way to the root are rewritten, through
+//! libgit2's `TreeUpdateBuilder`: cost O(changed paths), not O(repository).
+//! A changed path that is a directory is re-walked (new directories,
+//! `mkdir -p a/b/c`, moved trees). A changed `.gitattributes` may change
+//! how any file below it converts, so it means a full scan. Anything
+//! unexpected falls back to a full scan, which is always correct.
+
+use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use git2::build::TreeUpdateBuilder;
+use git2::{FileMode, Oid};
+
+use super::ignore::DirRules;
+use super::stat::{Stat, MODE_GITLINK};
+use super::tree::{self, TreeStats};
+use super::walk::{self, Job, Worker};
+use super::{bytes_path, now, Engine, TreeOutcome};
+use crate::error::{GitContext, Result};
+use crate::workspace::Workspace;
+
+impl Engine {
+    /// The snapshot tree after `paths` changed, starting from `base_tree`
+    /// (the previous snapshot's tree, taken of this same work tree). Paths
+    /// may be absolute (inside the work tree) or relative to it; paths in
+    /// `.git` or outside the work tree are ignored.
+    pub fn update(
+        &mut self,
+        ws: &Workspace,
+        base_tree: Oid,
+        paths: &[PathBuf],
+    ) -> Result<TreeOutcome> {
+        let started = Instant::now();
+        if !self.refresh_tracked(ws)
+            || paths.iter().any(|p| {
+                p.as_os_str().is_empty()
+                    || p == ws.workdir()
+                    || p.file_name().is_some_and(|n| n == ".gitattributes")
+            })
+        {
+            return self.scan(ws);
+        }
+        let index_changed = std::mem::take(&mut self.index_changed);
+        let mut paths = std::borrow::Cow::Borrowed(paths);
+        let through_links = real_paths_behind_symlinks(ws.workdir(), &paths);
+        if !through_links.is_empty() {
+            paths.to_mut().extend(through_links);
+        }
+        if !index_changed.is_empty() {
+            paths
+                .to_mut()
+                .extend(index_changed.iter().map(|r| bytes_path(r).to_path_buf()));
+        }
+        match self.try_update(ws, base_tree, &paths, started) {
+            Ok(out) => Ok(out),
+            Err(e) => {
+                tracing::warn!(error = %e, "incremental update failed; doing a full scan");
+                self.scan(ws)
+            }
+        }
+    }
+
+    fn try_update(
+        &mut self,
+        ws: &Workspace,
+        base_tree: Oid,
+        paths: &[PathBuf],
+        started: Instant,
+    ) -> Result<TreeOutcome> {
+        let repo = ws.repo();
+        let base = repo
+            .find_tree(base_tree)
+            .git_context(|| format!("read tree {base_tree}"))?;
+        let mut rels = normalize(ws.workdir(), paths);
+        rels.retain(|rel| !ws.is_in_git_dir(rel));
+        let rels = widen_to_replaced_ancestors(&base, rels);
+        let recorded_at = now();
+        let tracked = self.tracked.as_ref().expect("refreshed");
+        if tracked.ignore_case.is_some()
+            && rels.iter().any(|r| {
+                tracked.differs_in_case(r)
+                    || case_variant_in(repo, &base, r)
+                    || case_variant_on_disk(ws.workdir(), r)
+            })
+        {
+            // core.ignorecase: a case variant of a path in the index or in
+            // the snapshot; git's spelling rules need the whole picture.
+            return self.scan(ws);
+        }
+        let ctx = self.ctx(ws, tracked);
+        let mut worker = Worker::new(&ctx);
+        let mut rules_memo: HashMap<Vec<u8>, (Arc<DirRules>, bool)> = HashMap::new();
+        let mut builder = TreeUpdateBuilder::new();
+        let mut ts = TreeStats::default();
+        let odb = repo
+            .odb()
+            .git_context(|| "open object database".to_owned())?;
+        let in_base = |rel: &[u8]| base.get_path(bytes_path(rel)).is_ok();
+        // Files waiting for git's conversion, patched in after the loop.
+        let mut late: Vec<Vec<u8>> = Vec::new();
+
+        for rel in &rels {
+            let abs = ws.workdir().join(bytes_path(rel));
+            let parent = parent_of(rel);
+            let Some((rules, parent_ignored)) =
+                dir_rules(ws.workdir(), parent, &ctx, &mut rules_memo)
+            else {
+                // An ancestor is not a directory (or is a nested repository):
+                // nothing at this path can be in the snapshot, except what
+                // git keeps as indexed.
+                keep_or_remove(rel, tracked, &odb, &mut ts, &mut builder, in_base(rel))?;
+                continue;
+            };
+            let meta = std::fs::symlink_metadata(&abs);
+            let tracked_here = tracked.get(rel);
+            if let Err(e) = &meta {
+                if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    // In a directory we may not search: what is tracked
+                    // there keeps its indexed content, as in a full scan.
+                    for t in tracked_here.into_iter().chain(tracked.below(rel)) {
+                        builder.upsert(bytes_path(&t.path), t.oid, file_mode(t.mode));
+                    }
+                    worker.out.skipped.push(super::Skipped {
+                        path: parent.to_vec(),
+                        reason: super::SkipReason::Unreadable {
+                            error: e.to_string(),
+                        },
+                    });
+                    continue;
+                }
+            }
+            match meta.ok() {
+                Some(m) if m.is_dir() => {
+                    let ignored = parent_ignored || rules.is_ignored(ctx.excludes, &abs, true);
+                    let mut out = if ignored {
+                        walk::Out::default()
+                    } else {
+                        let job = Job {
+                            rel: rel.clone(),
+                            abs: abs.clone(),
+                            parent_rules: Arc::clone(&rules),
+                            parent_attrs: worker.attr_dir(parent),
+                            parent_fd: None,
+                        };
+                        walk::walk(&ctx, vec![job], 1)
+                    };
+                    out.entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+                    // Tracked entries below this directory the walk did not yield.
+                    let mut extra = Worker::new(&ctx);
+                    extra.out.repo_dirs = std::mem::take(&mut out.repo_dirs);
+                    extra.tracked_pass(&out.entries, tracked.below(rel), &out.deferred);
+                    let mut deferred = std::mem::take(&mut out.deferred);
+                    deferred.append(&mut extra.out.deferred);
+                    extra.resolve_deferred(deferred);
+                    if let Some(t) = tracked_here.filter(|t| t.mode == MODE_GITLINK) {
+                        if !out.entries.iter().any(|e| &e.path == rel)
+                            && !super::fsys::is_nested_repo(&abs)
+                        {
+                            out.entries.push(tree::Entry {
+                                path: rel.clone(),
+                                mode: MODE_GITLINK,
+                                oid: t.oid,
+                            });
+                        }
+                    }
+                    out.entries.extend(std::mem::take(&mut extra.out.entries));
+                    out.entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+                    worker.out.stats.add(&out.stats);
+                    worker.out.stats.add(&extra.out.stats);
+                    worker
+                        .out
+                        .cache
+                        .extend(out.cache.into_iter().chain(extra.out.cache));
+                    worker
+                        .out
+                        .skipped
+                        .extend(out.skipped.into_iter().chain(extra.out.skipped));
+                    worker
+                        .out
+                        .written
+                        .extend(out.written.into_iter().chain(extra.out.written));
+                    worker
+                        .out
+                        .store_errors
+                        .extend(out.store_errors.into_iter().chain(extra.out.store_errors));
+                    if let [only] = out.entries.as_slice() {
+                        if &only.path == rel {
+                            builder.upsert(bytes_path(rel), only.oid, FileMode::Commit);
+                            continue;
+                        }
+                    }
+                    let entries: Vec<_> = out
+                        .entries
+                        .into_iter()
+                        .filter(|e| e.path.len() > rel.len())
+                        .collect();
+                    if entries.is_empty() {
+                        if in_base(rel) {
+                            builder.remove(bytes_path(rel));
+                        }
+                    } else {
+                        let oid = tree::write_tree(&odb, &entries, rel.len() + 1, &mut ts)
+                            .git_context(|| "write subtree".to_owned())?;
+                        builder.upsert(bytes_path(rel), oid, FileMode::Tree);
+                    }
+                }
+                Some(m) if m.is_file() || m.file_type().is_symlink() => {
+                    let ignored = parent_ignored || rules.is_ignored(ctx.excludes, &abs, false);
+                    let before = worker.out.entries.len();
+                    let deferred_before = worker.out.deferred.len();
+                    if !ignored || tracked_here.is_some() {
+                        worker.file(rel.clone(), Stat::from_metadata(&m));
+                    }
+                    if worker.out.deferred.len() > deferred_before {
+                        late.push(rel.clone());
+                        continue;
+                    }
+                    match worker.out.entries.get(before) {
+                        Some(e) => {
+                            builder.upsert(bytes_path(rel), e.oid, file_mode(e.mode));
+                        }
+                        None => {
+                            keep_or_remove(
+                                rel,
+                                tracked,
+                                &odb,
+                                &mut ts,
+                                &mut builder,
+                                in_base(rel),
+                            )?;
+                        }
+                    }
+                }
+                _ => {
+                    // Gone, or a FIFO/socket/device: not in the snapshot,
+                    // except what git keeps as indexed.
+                    keep_or_remove(rel, tracked, &odb, &mut ts, &mut builder, in_base(rel))?;
+                }
+            }
+        }
+        if !late.is_empty() {
+            let before = worker.out.entries.len();
+            let deferred = std::mem::take(&mut worker.out.deferred);
+            worker.resolve_deferred(deferred);
+            let done: HashMap<&[u8], &tree::Entry> = worker.out.entries[before..]
+                .iter()
+                .map(|e| (e.path.as_slice(), e))
+                .collect();
+            for rel in &late {
+                match done.get(rel.as_slice()) {
+                    Some(e) => {
+                        builder.upsert(bytes_path(rel), e.oid, file_mode(e.mode));
+                    }
+                    None => {
+                        if in_base(rel) {
+                            builder.remove(bytes_path(rel));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(e) = worker.out.store_errors.first() {
+            return Err(crate::error::Error::ObjectStore { reason: e.clone() });
+        }
+        let tree = builder
+            .create_updated(repo, &base)
+            .git_context(|| "update snapshot tree".to_owned())?;
+        let mut stats = std::mem::take(&mut worker.out.stats);
+        stats.incremental = true;
+        stats.trees_written += ts.written.len() as u64;
+        let mut written = std::mem::take(&mut worker.out.written);
+        written.extend(ts.written);
+        written.extend(trees_on_paths(repo, tree, &rels));
+        let cache_updates = std::mem::take(&mut worker.out.cache);
+        let skipped = std::mem::take(&mut worker.out.skipped);
+        drop(worker);
+        self.merge_cache(&rels, cache_updates, recorded_at);
+        Ok(TreeOutcome::finish(tree, skipped, stats, written, started))
+    }
+
+    /// Fold an incremental update into the stat cache: the changed paths'
+    /// entries are replaced by what this update saw, in O(changed paths).
+    /// Entries below a directory that was deleted linger harmlessly (an
+    /// entry only counts when path and full stat match) until the next full
+    /// scan replaces the whole cache.
+    fn merge_cache(
+        &mut self,
+        rels: &[Vec<u8>],
+        updates: Vec<(Vec<u8>, super::cache::CacheEntry)>,
+        recorded_at: (i64, u32),
+    ) {
+        if rels.is_empty() {
+            return;
+        }
+        for r in rels {
+            self.cache.entries.remove(r);
+        }
+        // Entries that were not touched keep their old racy horizon only if
+        // it is earlier; the newer one is conservative for all of them.
+        self.cache.recorded_at = self.cache.recorded_at.max(recorded_at);
+        self.cache.entries.extend(updates);
+        self.cache_dirty = true;
+        if self.autosave {
+            self.save_cache();
+        }
+    }
+}
+
+/// Nothing usable is at `rel`: keep the index entries at or below it that
+/// git leaves as indexed (skip-worktree, assume-unchanged), drop the rest.
+fn keep_or_remove(
+    rel: &[u8],
+    tracked: &super::index::Tracked,
+    odb: &git2::Odb<'_>,
+    ts: &mut TreeStats,
+    builder: &mut TreeUpdateBuilder,
+    in_base: bool,
+) -> Result<()> {
+    let kept: Vec<tree::Entry> = tracked
+        .get(rel)
+        .into_iter()
+        .chain(tracked.below(rel))
+        .filter(|t| tracked.keeps_indexed(t, || false))
+        .map(|t| tree::Entry {
+            path: t.path.clone(),
+            mode: t.mode,
+            oid: t.oid,
+        })
+        .collect();
+    match kept.as_slice() {
+        [] => {
+            if in_base {
+                builder.remove(bytes_path(rel));
+            }
+        }
+        [only] if only.path == rel => {
+            builder.upsert(bytes_path(rel), only.oid, file_mode(only.mode));
+        }
+        _ => {
+            let kept: Vec<_> = kept.into_iter().filter(|e| e.path != rel).collect();
+            let oid = tree::write_tree(odb, &kept, rel.len() + 1, ts)
+                .git_context(|| "write subtree".to_owned())?;
+            builder.upsert(bytes_path(rel), oid, FileMode::Tree);
+        }
+    }
+    Ok(())
+}
+
+/// The trees from `root` down to each changed path: those are the ones
+/// `TreeUpdateBuilder` may have written.
+fn trees_on_paths(repo: &git2::Repository, root: Oid, rels: &[Vec<u8>]) -> Vec<Oid> {
+    let mut out = vec![root];
+    let Ok(root_tree) = repo.find_tree(root) else {
+        return out;
+    };
+    for rel in rels {
+        let mut end = 0;
+        while let Some(pos) = rel[end..].iter().position(|&b| b == b'/') {
+            if let Ok(e) = root_tree.get_path(bytes_path(&rel[..end + pos])) {
+                out.push(e.id());
+            }
+            end += pos + 1;
+        }
+        if let Ok(e) = root_tree.get_path(bytes_path(rel)) {
+            if e.kind() == Some(git2::ObjectType::Tree) {
+                out.push(e.id());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn file_mode(mode: u32) -> FileMode {
+    match mode {
+        0o100755 => FileMode::BlobExecutable,
+        0o120000 => FileMode::Link,
+        0o160000 => FileMode::Commit,
+        _ => FileMode::Blob,
+    }
+}
+
+/// Relative, `/`-separated, deduplicated paths with no path below another
+/// one in the list (the ancestor's re-walk covers it). `.git` internals and
+/// paths outside the work tree are dropped.
+pub fn normalize(workdir: &Path, paths: &[PathBuf]) -> Vec<Vec<u8>> {
+    let mut rels: Vec<Vec<u8>> = paths
+        .iter()
+        .filter_map(|p| {
+            let rel = if p.is_absolute() {
+                p.strip_prefix(workdir).ok()?
+            } else {
+                p.as_path()
+            };
+            let mut out = Vec::new();
+            for c in rel.components() {
+                match c {
+                    std::path::Component::Normal(n) => {
+                        if n.as_bytes() == b".git" {
+                            return None;
+                        }
+                        if !out.is_empty() {
+                            out.push(b'/');
+                        }
+                        out.extend_from_slice(n.as_bytes());
+                    }
+                    std::path::Component::CurDir => {}
+                    _ => return None,
+                }
+            }
+            Some(out)
+        })
+        .collect();
+    if rels.iter().any(|r| r.is_empty()) {
+        return vec![Vec::new()];
+    }
+    rels.sort();
+    rels.dedup();
+    let mut kept: Vec<Vec<u8>> = Vec::with_capacity(rels.len());
+    for r in rels {
+        if !kept.iter().any(|k| super::index::is_at_or_under(&r, k)) {
+            kept.push(r);
+        }
+    }
+    kept
+}
+
+/// A changed path below something that is a file (or symlink, gitlink) in
+/// the base tree means that ancestor became a directory: re-walk from the
+/// ancestor, so the old entry is replaced even if its removal was not
+/// reported.
+fn widen_to_replaced_ancestors(base: &git2::Tree<'_>, rels: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut widened = false;
+    let rels: Vec<Vec<u8>> = rels
+        .into_iter()
+        .map(|rel| {
+            let mut end = 0;
+            while let Some(pos) = rel[end..].iter().position(|&b| b == b'/') {
+                let anc = &rel[..end + pos];
+                match base.get_path(bytes_path(anc)) {
+                    Ok(e) if e.kind() != Some(git2::ObjectType::Tree) => {
+                        widened = true;
+                        return anc.to_vec();
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+                end += pos + 1;
+            }
+            rel
+        })
+        .collect();
+    if !widened {
+        return rels;
+    }
+    let paths: Vec<PathBuf> = rels.iter().map(|r| bytes_path(r).to_path_buf()).collect();
+    normalize(Path::new(""), &paths)
+}
+
+/// A path reported through a symlinked directory (`link/b.txt`, where
+/// `link -> dir`; hooks pass the path the agent used) changed a file at its
+/// real location (`dir/b.txt`): return those real paths when they lie
+/// inside the work tree. The reported path itself stays in the list (it
+/// resolves to the symlink entry).
+fn real_paths_behind_symlinks(workdir: &Path, paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut real_root: Option<Option<PathBuf>> = None;
+    // Paths of one burst share a few parents: resolve each parent once.
+    let mut resolved: HashMap<PathBuf, Option<PathBuf>> = HashMap::new();
+    for p in paths {
+        let abs = if p.is_absolute() {
+            p.clone()
+        } else {
+            workdir.join(p)
+        };
+        let (Some(parent), Some(name)) = (abs.parent(), abs.file_name()) else {
+            continue;
+        };
+        if parent == workdir || !parent.starts_with(workdir) {
+            continue;
+        }
+        let real_parent = resolved
+            .entry(parent.to_path_buf())
+            .or_insert_with(|| std::fs::canonicalize(parent).ok());
+        let Some(real_parent) = real_parent.as_deref() else {
+            continue; // the directory is gone: nothing behind it changed
+        };
+        let root = real_root.get_or_insert_with(|| std::fs::canonicalize(workdir).ok());
+        let Some(root) = root.as_deref() else {
+            continue;
+        };
+        if let Ok(rel_parent) = real_parent.strip_prefix(root) {
+            let real = workdir.join(rel_parent).join(name);
+            if real != abs {
+                out.push(real);
+            }
+        }
+    }
+    out
+}
+
+/// Does the tree hold, along `rel`, a name that differs from `rel`'s only
+/// in case?
+fn case_variant_in(repo: &git2::Repository, base: &git2::Tree<'_>, rel: &[u8]) -> bool {
+    let mut tree = base.clone();
+    for name in rel.split(|&b| b == b'/') {
+        let mut next = None;
+        for e in tree.iter() {
+            let n = e.name_bytes();
+            if n == name {
+                next = Some(e.id());
+            } else if n.eq_ignore_ascii_case(name) {
+                return true;
+            }
+        }
+        match next.and_then(|id| repo.find_tree(id).ok()) {
+            Some(t) => tree = t,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// Is there, along `rel`, a file or directory whose name differs from
+/// `rel`'s only in case? On a case-sensitive file system both spellings can
+/// exist side by side (`a/` and `A/`), and git folds them into one
+/// directory: only a full scan sees both. (On a case-insensitive file system
+/// a listing shows one spelling, and nothing is found.)
+fn case_variant_on_disk(workdir: &Path, rel: &[u8]) -> bool {
+    let mut dir = workdir.to_path_buf();
+    for name in rel.split(|&b| b == b'/') {
+        let variant = std::fs::read_dir(&dir).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                let n = e.file_name();
+                n.as_bytes() != name && n.as_bytes().eq_ignore_ascii_case(name)
+            })
+        });
+        if variant {
+            return true;
+        }
+        let next = dir.join(bytes_path(name));
+        if std::fs::symlink_metadata(&next).is_err() {
+            return false;
+        }
+        dir = next;
+    }
+    false
+}
+
+fn parent_of(rel: &[u8]) -> &[u8] {
+    match rel.iter().rposition(|&b| b == b'/') {
+        Some(i) => &rel[..i],
+        None => &[],
+    }
+}
+
+/// The ignore rules in effect inside directory `dir` and whether `dir`
+/// itself is ignored; `None` if `dir` (or an ancestor) is not a real
+/// directory or is a nested repository.
+fn dir_rules(
+    workdir: &Path,
+    dir: &[u8],
+    ctx: &walk::Ctx<'_>,
+    memo: &mut HashMap<Vec<u8>, (Arc<DirRules>, bool)>,
+) -> Option<(Arc<DirRules>, bool)> {
+    if let Some(hit) = memo.get(dir) {
+        return Some(hit.clone());
+    }
+    let abs = workdir.join(bytes_path(dir));
+    let result = if dir.is_empty() {
+        let has = abs.join(".gitignore").is_file();
+        let root = DirRules::root(ctx.excludes.ignore_case());
+        (DirRules::child(&root, &abs, has), false)
+    } else {
+        let (parent_rules, parent_ignored) = dir_rules(workdir, parent_of(dir), ctx, memo)?;
+        let meta = std::fs::symlink_metadata(&abs).ok()?;
+        if !meta.is_dir() || super::fsys::is_nested_repo(&abs) {
+            return None;
+        }
+        let ignored = parent_ignored || parent_rules.is_ignored(ctx.excludes, &abs, true);
+        let has = abs.join(".gitignore").is_file();
+        (DirRules::child(&parent_rules, &abs, has), ignored)
+    };
+    memo.insert(dir.to_vec(), result.clone());
+    Some(result)
+}
