@@ -24,13 +24,12 @@ fn fixture(name: &str) -> PathBuf {
 /// Take a snapshot with agent metadata.
 fn snap(repo: &TestRepo, trigger: &str, session: &str, prompt: Option<&str>, tool: Option<&str>) {
     let ws = repo.workspace();
-    let cfg = Config::load(ws.repo()).unwrap();
     let mut req = SnapRequest::new(trigger);
     req.session = Some(session.into());
     req.agent = trigger.split(':').next().map(str::to_owned);
     req.prompt = prompt.map(str::to_owned);
     req.tool = tool.map(str::to_owned);
-    savepoint::snapshot::record::take(&ws, &cfg, &req, None).unwrap();
+    savepoint::snapshot::record::take(&ws, &req, None).unwrap();
 }
 
 /// The lines outside code fences, as a Markdown reader sees them.

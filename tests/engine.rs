@@ -476,9 +476,7 @@ fn linked_worktree_has_its_own_chain_and_state() {
     repo.git(&["worktree", "add", "-q", "-b", "feat", wt.to_str().unwrap()]);
     std::fs::write(wt.join("a"), "in worktree").unwrap();
     let ws = savepoint::workspace::Workspace::discover(&wt).unwrap();
-    let cfg = Config::load(ws.repo()).unwrap();
-    let out =
-        savepoint::snapshot::record::take(&ws, &cfg, &SnapRequest::new("manual"), None).unwrap();
+    let out = savepoint::snapshot::record::take(&ws, &SnapRequest::new("manual"), None).unwrap();
     assert!(out.created);
     // Linked work trees always have their own namespace (two of them may
     // have one branch checked out).
@@ -589,10 +587,9 @@ fn files_vanishing_and_appearing_during_scans_never_fail_a_snapshot() {
         })
     };
     let ws = repo.workspace();
-    let cfg = Config::load(ws.repo()).unwrap();
     for _ in 0..25 {
-        let out = savepoint::snapshot::record::take(&ws, &cfg, &SnapRequest::new("manual"), None)
-            .unwrap();
+        let out =
+            savepoint::snapshot::record::take(&ws, &SnapRequest::new("manual"), None).unwrap();
         if let Some(oid) = out.oid {
             ws.repo().find_commit(oid).unwrap().tree().unwrap();
         }
@@ -814,7 +811,7 @@ fn changed_paths_for_another_chain_give_a_full_scan() {
     let mut req = SnapRequest::new("watch");
     req.changed_paths = Some(vec![repo.abs("common.txt")]);
     req.expected_ref = Some(main_ref);
-    let out = savepoint::snapshot::record::take(&ws, &cfg, &req, Some(&mut engine)).unwrap();
+    let out = savepoint::snapshot::record::take(&ws, &req, Some(&mut engine)).unwrap();
     assert_eq!(out.refname, "refs/savepoint/heads/other");
     assert_eq!(out.tree, repo.oracle_tree());
 }

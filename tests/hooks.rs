@@ -440,8 +440,7 @@ fn session_start_tells_a_new_session_what_can_be_recovered() {
     let mut req = savepoint::snapshot::record::SnapRequest::new("claude:Stop");
     req.session = Some("earlier-session".into());
     let ws = repo.workspace();
-    let cfg = savepoint::workspace::config::Config::load(ws.repo()).unwrap();
-    savepoint::snapshot::record::take(&ws, &cfg, &req, None).unwrap();
+    savepoint::snapshot::record::take(&ws, &req, None).unwrap();
     repo.git(&["checkout", "--", "."]);
     let out = hook_claude(&repo, "SessionStart.json");
     let text = String::from_utf8_lossy(&out.stdout);

@@ -60,8 +60,7 @@ fn squash_commits_the_exact_work_and_leaves_git_status_clean() {
     req.prompt = Some("Add the new module and retire f02".into());
     req.session = Some("s1".into());
     let ws = repo.workspace();
-    let cfg = savepoint::workspace::config::Config::load(ws.repo()).unwrap();
-    savepoint::snapshot::record::take(&ws, &cfg, &req, None).unwrap();
+    savepoint::snapshot::record::take(&ws, &req, None).unwrap();
     repo.write("lib/f03.rs", "// changed after the prompt\n");
 
     let oracle = repo.oracle_tree();
@@ -302,7 +301,6 @@ fn handoff_brief_golden() {
     repo.write("src/parser.rs", "fn parse() {}\n");
     repo.commit_all("Initial parser");
     let ws = repo.workspace();
-    let cfg = savepoint::workspace::config::Config::load(ws.repo()).unwrap();
     let steps: [(&str, Option<&str>, Option<&str>, &str); 3] = [
         (
             "claude:UserPromptSubmit",
@@ -329,13 +327,13 @@ fn handoff_brief_golden() {
         req.session = Some("session-1".into());
         req.prompt = prompt.map(str::to_owned);
         req.tool = tool.map(str::to_owned);
-        savepoint::snapshot::record::take(&ws, &cfg, &req, None).unwrap();
+        savepoint::snapshot::record::take(&ws, &req, None).unwrap();
     }
     repo.write("src/error.rs", "pub struct Line(usize);\n");
     let mut req = savepoint::snapshot::record::SnapRequest::new("claude:UserPromptSubmit");
     req.session = Some("session-1".into());
     req.prompt = Some("Now add an error type".into());
-    savepoint::snapshot::record::take(&ws, &cfg, &req, None).unwrap();
+    savepoint::snapshot::record::take(&ws, &req, None).unwrap();
 
     let out = repo.run_ok(&["handoff"]);
     let brief = String::from_utf8(out.stdout).unwrap();

@@ -24,6 +24,7 @@
 //! branch was switched) it is stale and no longer shown.
 
 use crate::text::{code_span, escape_controls as esc, fence_for, quote_path};
+use crate::workspace::state::StateFile;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -143,10 +144,6 @@ const MAX_MESSAGE_CHARS: usize = 1500;
 const MAX_LINE_CHARS: usize = 300;
 /// Names listed under `## Skipped`.
 const MAX_SKIPPED: usize = 50;
-/// The saved failure (private state).
-const FAILURE_FILE: &str = "failure.json";
-/// Its format; another version is ignored.
-const FAILURE_VERSION: u32 = 1;
 /// A saved failure larger than this is not read.
 const MAX_FAILURE_BYTES: u64 = 1 << 20;
 
@@ -189,12 +186,12 @@ fn head_id(head: &Head) -> String {
 pub fn save_failure(ws: &Workspace, f: &Failure) -> Result<()> {
     let head = ws.head()?;
     let saved = SavedFailure {
-        version: FAILURE_VERSION,
+        version: StateFile::Failure.format(),
         head: head_id(&head),
         chain: ws.chain_ref_for(&head),
         failure: f.clone(),
     };
-    let path = ws.ensure_state_dir()?.join(FAILURE_FILE);
+    let path = ws.state().ensure_file(StateFile::Failure)?;
     let json = serde_json::to_vec_pretty(&saved)
         .map_err(|e| Error::io("serialize", &path, std::io::Error::other(e)))?;
     crate::fs::atomic::write_with_mode(&path, &json, crate::fs::atomic::PRIVATE)
@@ -207,7 +204,7 @@ pub fn save_failure(ws: &Workspace, f: &Failure) -> Result<()> {
 /// squashed, the branch switched or reset).
 pub fn load_failure(ws: &Workspace) -> Option<Failure> {
     use std::io::Read;
-    let path = ws.state_dir().join(FAILURE_FILE);
+    let path = ws.state().file(StateFile::Failure);
     let file = std::fs::File::open(&path).ok()?;
     if !file.metadata().ok()?.is_file() {
         return None;
@@ -220,7 +217,7 @@ pub fn load_failure(ws: &Workspace) -> Option<Failure> {
         return None;
     }
     let saved: SavedFailure = serde_json::from_slice(&bytes).ok()?;
-    if saved.version != FAILURE_VERSION {
+    if saved.version != StateFile::Failure.format() {
         return None;
     }
     let head = ws.head().ok()?;
@@ -230,7 +227,7 @@ pub fn load_failure(ws: &Workspace) -> Option<Failure> {
 
 /// Forget the saved failure (a later turn of the session succeeded).
 pub fn clear_failure(ws: &Workspace) -> Result<()> {
-    let path = ws.state_dir().join(FAILURE_FILE);
+    let path = ws.state().file(StateFile::Failure);
     match std::fs::remove_file(&path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -242,7 +239,7 @@ pub fn clear_failure(ws: &Workspace) -> Result<()> {
 /// the saved failure; returns its path.
 pub fn write(ws: &Workspace) -> Result<PathBuf> {
     let md = brief(ws)?;
-    let path = ws.ensure_state_dir()?.join("handoff.md");
+    let path = ws.state().ensure_file(StateFile::Handoff)?;
     crate::fs::atomic::write_with_mode(&path, md.as_bytes(), crate::fs::atomic::PRIVATE)
         .map_err(|e| Error::io("write", &path, e))?;
     Ok(path)

@@ -23,6 +23,7 @@ use crate::snapshot::chain;
 use crate::snapshot::trailers;
 use crate::workspace::config::Config;
 use crate::workspace::lock::SnapshotLock;
+use crate::workspace::state::StateFile;
 use crate::workspace::Workspace;
 
 /// The retention windows.
@@ -129,7 +130,7 @@ pub fn plan(ws: &Workspace, retention: &Retention, now: i64) -> Result<Vec<Chain
 /// Carry out the plans (under the snapshot lock). A chain that moved since
 /// it was planned is left alone and reported as an error in the result.
 pub fn apply(ws: &Workspace, plans: &[ChainPlan]) -> Result<Vec<String>> {
-    let _lock = SnapshotLock::acquire(&ws.ensure_state_dir()?, Duration::from_secs(30))?;
+    let _lock = SnapshotLock::acquire(ws.state().ensure()?, Duration::from_secs(30))?;
     let repo = ws.repo();
     let mut problems = Vec::new();
     for p in plans {
@@ -217,7 +218,7 @@ fn rewrite(repo: &Repository, decisions: &[(Oid, bool)]) -> Result<Oid> {
 
 /// `<state>/last-prune`: when the watcher last pruned.
 pub fn due(ws: &Workspace, every: Duration) -> bool {
-    let marker = ws.state_dir().join("last-prune");
+    let marker = ws.state().file(StateFile::LastPrune);
     !std::fs::metadata(&marker)
         .and_then(|m| m.modified())
         .is_ok_and(|t| t.elapsed().is_ok_and(|age| age < every))
@@ -225,7 +226,10 @@ pub fn due(ws: &Workspace, every: Duration) -> bool {
 
 /// Record that a prune ran now.
 pub fn mark_done(ws: &Workspace) {
-    if let Ok(dir) = ws.ensure_state_dir() {
-        let _ = std::fs::write(dir.join("last-prune"), chrono::Local::now().to_rfc3339());
+    if let Ok(dir) = ws.state().ensure() {
+        let _ = std::fs::write(
+            StateFile::LastPrune.path_in(dir),
+            chrono::Local::now().to_rfc3339(),
+        );
     }
 }

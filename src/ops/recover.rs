@@ -22,7 +22,6 @@ use crate::error::{GitContext, Result};
 use crate::git::treediff::{self, Leaf, MODE_GITLINK};
 use crate::ops::restore::{self, LastRestore, Plan};
 use crate::snapshot::chain::{self, SnapshotInfo};
-use crate::workspace::config::Config;
 use crate::workspace::Workspace;
 
 /// How far back the search for lost files goes.
@@ -77,9 +76,9 @@ enum Candidate<'r> {
 }
 
 /// Look for work to recover. Reads only; writes no snapshot.
-pub fn find(ws: &Workspace, cfg: &Config) -> Result<Found> {
+pub fn find(ws: &Workspace) -> Result<Found> {
     let repo = ws.repo();
-    let current_id = restore::current_tree(ws, cfg)?;
+    let current_id = restore::current_tree(ws)?;
     let current = repo
         .find_tree(current_id)
         .git_context(|| format!("read tree {current_id}"))?;

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::git::command::GitCmd;
+use crate::workspace::state::StateFile;
 use crate::workspace::Workspace;
 
 /// The remote to use: the argument, else `savepoint.remote`, else `origin`.
@@ -112,14 +113,10 @@ fn git(ws: &Workspace, args: &[String]) -> Result<std::process::Output> {
         .output()
 }
 
-/// `<state>/pushed.json`: per remote, the tip each chain had when it was
-/// last pushed from this work tree — the lease for pushing a rewritten
-/// (pruned) chain over it.
-const PUSHED_FILE: &str = "pushed.json";
-/// Its format; another version is read as "nothing recorded".
-const PUSHED_VERSION: u32 = 1;
-
-/// What [`PUSHED_FILE`] holds.
+/// What [`StateFile::Pushed`] holds: per remote, the tip each chain had
+/// when it was last pushed from this work tree — the lease for pushing a
+/// rewritten (pruned) chain over it. Another format version is read as
+/// "nothing recorded".
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct PushedTips {
     version: u32,
@@ -129,10 +126,10 @@ struct PushedTips {
 
 impl PushedTips {
     fn load(ws: &Workspace) -> PushedTips {
-        std::fs::read(ws.state_dir().join(PUSHED_FILE))
+        std::fs::read(ws.state().file(StateFile::Pushed))
             .ok()
             .and_then(|b| serde_json::from_slice::<PushedTips>(&b).ok())
-            .filter(|t| t.version == PUSHED_VERSION)
+            .filter(|t| t.version == StateFile::Pushed.format())
             .unwrap_or_default()
     }
 
@@ -153,13 +150,13 @@ impl PushedTips {
             return;
         }
         let mut all = PushedTips::load(ws);
-        all.version = PUSHED_VERSION;
+        all.version = StateFile::Pushed.format();
         let known = all.remotes.entry(remote.to_owned()).or_default();
         for (r, o) in tips {
             known.insert(r.clone(), o.to_string());
         }
-        let written = ws.ensure_state_dir().and_then(|dir| {
-            let path = dir.join(PUSHED_FILE);
+        let written = ws.state().ensure().and_then(|dir| {
+            let path = StateFile::Pushed.path_in(dir);
             let bytes = serde_json::to_vec_pretty(&all).unwrap_or_default();
             crate::fs::atomic::write(&path, &bytes, crate::fs::atomic::PRIVATE)
                 .map_err(|e| Error::io("write", path, e))

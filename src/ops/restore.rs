@@ -41,7 +41,7 @@ use crate::git::command::GitCmd;
 use crate::git::treediff::{self, Change, Leaf, MODE_EXEC, MODE_FILE, MODE_GITLINK, MODE_LINK};
 use crate::snapshot::engine::{blob, Engine, ScanOptions};
 use crate::snapshot::record::{self, SnapOutcome, SnapRequest};
-use crate::workspace::config::Config;
+use crate::workspace::state::StateFile;
 use crate::workspace::Workspace;
 
 /// What happens to one path.
@@ -462,13 +462,14 @@ impl RestoreRequest {
 }
 
 /// The work tree's state as a snapshot tree, without recording it.
-pub fn current_tree(ws: &Workspace, cfg: &Config) -> Result<Oid> {
+pub fn current_tree(ws: &Workspace) -> Result<Oid> {
+    let cfg = ws.config()?;
     let mut engine = Engine::new(ws, ScanOptions::from_config(cfg))?;
     Ok(engine.scan(ws)?.tree)
 }
 
 /// Restore `req.target` (or the paths in `req.scope`) into the work tree.
-pub fn restore(ws: &Workspace, cfg: &Config, req: &RestoreRequest) -> Result<RestoreOutcome> {
+pub fn restore(ws: &Workspace, req: &RestoreRequest) -> Result<RestoreOutcome> {
     let repo = ws.repo();
     let target_tree = repo
         .find_object(req.target, None)
@@ -479,9 +480,9 @@ pub fn restore(ws: &Workspace, cfg: &Config, req: &RestoreRequest) -> Result<Res
         check_path(p)?;
     }
     let (current, safety_outcome) = if req.dry_run {
-        (current_tree(ws, cfg)?, None)
+        (current_tree(ws)?, None)
     } else {
-        let out = record::take(ws, cfg, &SnapRequest::new(req.kind.safety_trigger()), None)?;
+        let out = record::take(ws, &SnapRequest::new(req.kind.safety_trigger()), None)?;
         (
             Oid::from_str(&out.tree).git_context(|| "parse the safety tree id".to_owned())?,
             Some(out),
@@ -533,14 +534,10 @@ pub fn restore(ws: &Workspace, cfg: &Config, req: &RestoreRequest) -> Result<Res
             || has_gitattributes(&current_tree);
         let failed = apply(ws, &outcome.plan, filters)?;
         outcome.failed.extend(failed);
-        LastRestore::record(ws, cfg, req, &outcome);
+        LastRestore::record(ws, req, &outcome);
     }
     Ok(outcome)
 }
-
-/// The format of `last-restore.json`; another number (or the format of
-/// savepoint 0.1, which had none) is ignored, like a missing file.
-const LAST_RESTORE_FORMAT: u32 = 2;
 
 /// The last `restore`, `recover` or `undo` that changed the work tree,
 /// kept in `<git-dir>/savepoint/last-restore.json` (a cache: without it
@@ -579,16 +576,16 @@ pub struct LastRestore {
 
 impl LastRestore {
     fn path(ws: &Workspace) -> PathBuf {
-        ws.state_dir().join("last-restore.json")
+        ws.state().file(StateFile::LastRestore)
     }
 
     /// Remember a restore that changed the work tree. Best effort: a
     /// failure is logged, the restore itself has succeeded.
-    fn record(ws: &Workspace, cfg: &Config, req: &RestoreRequest, outcome: &RestoreOutcome) {
+    fn record(ws: &Workspace, req: &RestoreRequest, outcome: &RestoreOutcome) {
         let Some(safety) = &outcome.safety_outcome else {
             return;
         };
-        let after = match current_tree(ws, cfg) {
+        let after = match current_tree(ws) {
             Ok(tree) => tree,
             Err(e) => {
                 tracing::warn!(
@@ -599,7 +596,7 @@ impl LastRestore {
             }
         };
         let last = LastRestore {
-            format: LAST_RESTORE_FORMAT,
+            format: StateFile::LastRestore.format(),
             refname: safety.refname.clone(),
             kind: req.kind,
             time: chrono::Utc::now().timestamp(),
@@ -633,7 +630,7 @@ impl LastRestore {
         let valid = ids
             .into_iter()
             .all(|id| id.bytes().all(|b| b.is_ascii_hexdigit()) && Oid::from_str(id).is_ok());
-        (last.format == LAST_RESTORE_FORMAT && valid).then_some(last)
+        (last.format == StateFile::LastRestore.format() && valid).then_some(last)
     }
 
     /// The last restore, if it was on chain `refname`.
@@ -931,7 +928,7 @@ struct TempDir {
 
 impl TempDir {
     fn new(ws: &Workspace) -> Self {
-        let path = ws.state_dir().join("tmp");
+        let path = ws.state().file(StateFile::RestoreTmp);
         let dir = std::fs::create_dir_all(&path)
             .and_then(|()| Dir::open(&path))
             .and_then(|d| d.device().map(|dev| (d, dev)))

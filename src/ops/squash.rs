@@ -14,6 +14,7 @@
 //! that range.
 
 use crate::text::{escape_controls as esc, quote_path};
+use crate::workspace::state::StateFile;
 use std::path::{Path, PathBuf};
 
 use git2::Oid;
@@ -23,7 +24,6 @@ use crate::git::command::GitCmd;
 use crate::git::treediff;
 use crate::snapshot::chain::{self, SnapshotInfo};
 use crate::snapshot::record::{self, SnapRequest};
-use crate::workspace::config::Config;
 use crate::workspace::{Head, Workspace};
 
 /// The trailer of a squash commit naming the snapshots it replaces.
@@ -68,7 +68,7 @@ pub struct Squashed {
 
 /// Check the preconditions, take the fresh snapshot and work out the
 /// commit; nothing of the user's is changed yet.
-pub fn prepare(ws: &Workspace, cfg: &Config, req: &SquashRequest) -> Result<Prepared> {
+pub fn prepare(ws: &Workspace, req: &SquashRequest) -> Result<Prepared> {
     if let Some(op) = ws.operation_in_progress() {
         return Err(Error::Squash {
             reason: format!("a {op} is in progress; finish or abort it first"),
@@ -98,7 +98,7 @@ pub fn prepare(ws: &Workspace, cfg: &Config, req: &SquashRequest) -> Result<Prep
         }
     };
     let snapshots_before = crate::ops::handoff::unsquashed(ws)?;
-    let out = record::take(ws, cfg, &SnapRequest::new("squash"), None)?;
+    let out = record::take(ws, &SnapRequest::new("squash"), None)?;
     let tree = Oid::from_str(&out.tree).git_context(|| "parse the snapshot tree".to_owned())?;
     let repo = ws.repo();
     let head_oid = head.commit();
@@ -303,7 +303,7 @@ pub fn commit(ws: &Workspace, prepared: &Prepared, message: &str) -> Result<Squa
 fn move_branch(ws: &Workspace, refname: &str, old: Option<Oid>, new: Oid, log: &str) -> Result<()> {
     let repo = ws.repo();
     let lock = repo.commondir().join(format!("{refname}.lock"));
-    let marker = ws.ensure_state_dir()?.join("squash-ref-lock");
+    let marker = ws.state().ensure_file(StateFile::SquashRefLock)?;
     if let Some(pid) = std::fs::read_to_string(&marker)
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok())
@@ -342,7 +342,7 @@ fn move_branch(ws: &Workspace, refname: &str, old: Option<Oid>, new: Oid, log: &
 /// touched), then `git update-index -q --refresh` for stat data of the
 /// committed paths. Built in the state dir.
 fn stage_index(ws: &Workspace, commit: Oid) -> std::result::Result<PathBuf, String> {
-    let state = ws.ensure_state_dir().map_err(|e| e.to_string())?;
+    let state = ws.state().ensure().map_err(|e| e.to_string())?;
     let staged = state.join(format!("squash-index.{}", std::process::id()));
     let user_index = ws.index_path();
     if user_index.exists() {

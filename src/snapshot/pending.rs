@@ -6,6 +6,7 @@
 //! and a `Savepoint-Session` for every session among them. Read and written
 //! under the snapshot lock only.
 
+use crate::workspace::state::StateFile;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -30,12 +31,12 @@ pub struct Queue {
 }
 
 fn path(state: &Path) -> PathBuf {
-    state.join("pending-prompts.json")
+    StateFile::PendingPrompts.path_in(state)
 }
 
 /// Where versions before the queue kept their one prompt.
 fn legacy_path(state: &Path) -> PathBuf {
-    state.join("pending-prompt.json")
+    StateFile::LegacyPendingPrompt.path_in(state)
 }
 
 impl Queue {

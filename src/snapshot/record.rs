@@ -14,7 +14,6 @@ use crate::error::{GitContext, Result};
 use crate::snapshot::chain::{self, NewSnapshot};
 use crate::snapshot::engine::{Engine, ScanOptions, ScanStats, Skipped};
 use crate::snapshot::trailers::{self, Trailers};
-use crate::workspace::config::Config;
 use crate::workspace::lock::SnapshotLock;
 use crate::workspace::Workspace;
 
@@ -143,21 +142,16 @@ pub struct SnapOutcome {
 }
 
 /// Take a snapshot of `ws` now.
-pub fn take(
-    ws: &Workspace,
-    cfg: &Config,
-    req: &SnapRequest,
-    engine: Option<&mut Engine>,
-) -> Result<SnapOutcome> {
-    let state = ws.ensure_state_dir()?;
-    let _lock = SnapshotLock::acquire(&state, req.lock_timeout)?;
+pub fn take(ws: &Workspace, req: &SnapRequest, engine: Option<&mut Engine>) -> Result<SnapOutcome> {
+    let state = ws.state().ensure()?;
+    let _lock = SnapshotLock::acquire(state, req.lock_timeout)?;
     let repo = ws.repo();
 
     let mut own_engine;
     let engine = match engine {
         Some(e) => e,
         None => {
-            own_engine = Engine::new(ws, ScanOptions::from_config(cfg))?;
+            own_engine = Engine::new(ws, ScanOptions::from_config(ws.config()?))?;
             &mut own_engine
         }
     };
@@ -223,7 +217,7 @@ pub fn take(
     };
     // Prompts are never lost: a prompt that finds nothing new waits (with
     // the others) for the next snapshot that records something.
-    let mut pending = crate::snapshot::pending::Queue::load(&state);
+    let mut pending = crate::snapshot::pending::Queue::load(state);
     let had_pending = !pending.prompts.is_empty();
     if let Some(prompt) = &req.prompt {
         pending.push(req.session.clone(), prompt);
@@ -232,7 +226,7 @@ pub fn take(
     let labelled = req.label && req.message.as_deref().is_some_and(|m| !m.trim().is_empty());
     if unchanged && !labelled {
         if req.prompt.is_some() {
-            pending.save(&state);
+            pending.save(state);
         }
         return Ok(result);
     }
@@ -309,7 +303,7 @@ pub fn take(
         },
     )?;
     if had_pending {
-        crate::snapshot::pending::Queue::clear(&state);
+        crate::snapshot::pending::Queue::clear(state);
     }
     result.id = Some(chain::short_id(oid));
     result.oid = Some(oid);

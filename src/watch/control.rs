@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::workspace::state::StateFile;
 use crate::workspace::Workspace;
 
 /// Longest request line accepted on the socket.
@@ -25,16 +26,16 @@ const MAX_REQUEST: u64 = 1 << 20;
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn pid_path(state_dir: &Path) -> PathBuf {
-    state_dir.join("watch.pid")
+    StateFile::WatchPid.path_in(state_dir)
 }
 pub fn status_path(state_dir: &Path) -> PathBuf {
-    state_dir.join("watch.json")
+    StateFile::WatchStatus.path_in(state_dir)
 }
 pub fn socket_path(state_dir: &Path) -> PathBuf {
-    state_dir.join("watch.sock")
+    StateFile::WatchSocket.path_in(state_dir)
 }
 pub fn log_path(state_dir: &Path) -> PathBuf {
-    state_dir.join("watch.log")
+    StateFile::WatchLog.path_in(state_dir)
 }
 
 /// Proof that this process is the work tree's watcher; released on drop or
@@ -75,8 +76,8 @@ fn parse_pid(s: &str) -> Option<u32> {
 impl WatchLock {
     /// Become the watcher of this work tree, or say who already is.
     pub fn acquire(ws: &Workspace) -> Result<WatchLock> {
-        let state = ws.ensure_state_dir()?;
-        let mut file = open_pid_file(&state)?;
+        let state = ws.state().ensure()?;
+        let mut file = open_pid_file(state)?;
         // `status` takes the lock for an instant to probe it: retry briefly.
         let start = Instant::now();
         loop {
@@ -91,7 +92,7 @@ impl WatchLock {
                         workdir: ws.workdir().to_path_buf(),
                     })
                 }
-                Err(TryLockError::Error(e)) => return Err(Error::io("lock", pid_path(&state), e)),
+                Err(TryLockError::Error(e)) => return Err(Error::io("lock", pid_path(state), e)),
             }
         }
         let _ = file.set_len(0);
@@ -111,18 +112,18 @@ impl Drop for WatchLock {
 
 /// The pid of the running watcher of this work tree, if any.
 pub fn running_pid(ws: &Workspace) -> Result<Option<u32>> {
-    let state = ws.state_dir();
-    if !pid_path(&state).exists() {
+    let state = ws.state().path();
+    if !pid_path(state).exists() {
         return Ok(None);
     }
-    let mut file = open_pid_file(&state)?;
+    let mut file = open_pid_file(state)?;
     match file.try_lock_shared() {
         Ok(()) => {
             let _ = file.unlock();
             Ok(None)
         }
         Err(TryLockError::WouldBlock) => Ok(Some(read_pid(&mut file).unwrap_or(0))),
-        Err(TryLockError::Error(e)) => Err(Error::io("lock", pid_path(&state), e)),
+        Err(TryLockError::Error(e)) => Err(Error::io("lock", pid_path(state), e)),
     }
 }
 
@@ -379,7 +380,7 @@ fn connect(path: &Path, timeout: Duration) -> std::io::Result<Option<UnixStream>
 /// Send a request to this work tree's watcher. `Ok(None)` when no watcher
 /// listens (the caller then does the work itself).
 pub fn send(ws: &Workspace, req: &Request) -> Result<Option<Reply>> {
-    let path = socket_path(&ws.state_dir());
+    let path = socket_path(ws.state().path());
     let Some(mut conn) = connect(&path, CLIENT_TIMEOUT)
         .map_err(|e| Error::io("connect to the watcher at", &path, e))?
     else {
@@ -410,8 +411,8 @@ pub fn spawn_detached(
 ) -> Result<std::process::Child> {
     use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
-    let state = ws.ensure_state_dir()?;
-    let log = log_path(&state);
+    let state = ws.state().ensure()?;
+    let log = log_path(state);
     if std::fs::metadata(&log).is_ok_and(|m| m.len() > 10 * 1024 * 1024) {
         let _ = std::fs::rename(&log, log.with_extension("log.1"));
     }
@@ -467,7 +468,7 @@ pub fn stop(ws: &Workspace, timeout: Duration) -> Result<Stopped> {
     if !asked {
         // Signal only a process proven to hold the watch lock: the pid file
         // is just text anyone who can write the state dir may change.
-        let proven = pid != 0 && super::lockholder::holds_lock(pid, &pid_path(&ws.state_dir()));
+        let proven = pid != 0 && super::lockholder::holds_lock(pid, &pid_path(ws.state().path()));
         if !proven {
             return Err(Error::Watch {
                 path: ws.workdir().to_path_buf(),
@@ -544,11 +545,11 @@ pub fn status(ws: &Workspace) -> Result<Status> {
         None => (None, None, 0),
     };
     let pid = running_pid(ws)?;
-    let state_dir = ws.state_dir();
+    let state_dir = ws.state().path();
     let live = pid
-        .and_then(|_| WatchState::load(&state_dir))
+        .and_then(|_| WatchState::load(state_dir))
         .filter(|s| Some(s.pid) == pid);
-    let log = log_path(&state_dir);
+    let log = log_path(state_dir);
     Ok(Status {
         watching: pid.is_some(),
         pid,

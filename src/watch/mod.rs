@@ -103,24 +103,19 @@ enum Backend {
 
 /// Run the watcher until it is stopped (signal, `savepoint stop`) or the
 /// work tree disappears. Takes a final snapshot before returning.
-pub fn run(
-    ws: &Workspace,
-    cfg: &Config,
-    opts: &WatchOptions,
-    report: &mut dyn FnMut(Report),
-) -> Result<()> {
+pub fn run(ws: &Workspace, opts: &WatchOptions, report: &mut dyn FnMut(Report)) -> Result<()> {
     let _lock = WatchLock::acquire(ws)?;
-    let state_dir = ws.ensure_state_dir()?;
+    let state_dir = ws.state().ensure()?;
     let (tx, rx) = mpsc::channel();
     spawn_signal_thread(tx.clone())?;
-    let socket = control::bind(&state_dir).map(|listener| {
+    let socket = control::bind(state_dir).map(|listener| {
         let tx = tx.clone();
         std::thread::spawn(move || {
             control::serve(listener, move |req| tx.send(Msg::Request(req)).is_ok())
         });
-        control::socket_path(&state_dir)
+        control::socket_path(state_dir)
     });
-    let mut daemon = Daemon::new(ws, cfg, opts, report)?;
+    let mut daemon = Daemon::new(ws, ws.config()?, opts, report)?;
     let result = daemon
         .start(tx)
         .and_then(|()| daemon.event_loop(&rx))
@@ -137,7 +132,7 @@ pub fn run(
     if let Some(sock) = socket {
         let _ = std::fs::remove_file(sock);
     }
-    let _ = std::fs::remove_file(control::status_path(&state_dir));
+    let _ = std::fs::remove_file(control::status_path(state_dir));
     result
 }
 
@@ -213,7 +208,7 @@ impl<'a> Daemon<'a> {
                 started: chrono::Local::now().to_rfc3339(),
                 ..WatchState::default()
             },
-            state_dir: ws.state_dir(),
+            state_dir: ws.state().path().to_path_buf(),
             last_head: ws.head().ok(),
             not_before: None,
             rebuild: false,
@@ -720,7 +715,7 @@ impl<'a> Daemon<'a> {
 
     /// Take a snapshot and record it in the status.
     fn take(&mut self, req: SnapRequest) -> Result<SnapOutcome> {
-        let out = record::take(self.ws, self.cfg, &req, Some(&mut self.engine))?;
+        let out = record::take(self.ws, &req, Some(&mut self.engine))?;
         if self.cache_saved.elapsed() >= CACHE_SAVE_EVERY {
             self.engine.save_cache();
             self.cache_saved = Instant::now();

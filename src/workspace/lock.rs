@@ -21,7 +21,7 @@ pub struct SnapshotLock {
 impl SnapshotLock {
     /// Take the lock in `state_dir`, waiting at most `timeout`.
     pub fn acquire(state_dir: &Path, timeout: Duration) -> Result<SnapshotLock> {
-        let path = state_dir.join("lock");
+        let path = super::state::StateFile::Lock.path_in(state_dir);
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)

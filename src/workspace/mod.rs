@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod lock;
+pub mod state;
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +42,9 @@ pub struct Workspace {
     /// Git dirs (this work tree's and the common one) that lie inside the
     /// work tree under a name other than `.git`: relative, `/`-separated.
     git_dirs_inside: Vec<Vec<u8>>,
+    state: state::StateDir,
+    /// `savepoint.*` configuration, read on first use.
+    config: std::cell::OnceCell<config::Config>,
 }
 
 /// Variables with which git's caller names the repository or work tree.
@@ -154,10 +158,13 @@ impl Workspace {
         // Normalise away a trailing slash so joins and prefixes behave.
         let workdir = workdir.components().collect::<PathBuf>();
         let git_dirs_inside = git_dirs_inside(&workdir, &[repo.path(), repo.commondir()]);
+        let state = state::StateDir::new(repo.path());
         Ok(Workspace {
             repo,
             workdir,
             git_dirs_inside,
+            state,
+            config: std::cell::OnceCell::new(),
         })
     }
 
@@ -200,30 +207,25 @@ impl Workspace {
         self.git_dir().join("index")
     }
 
-    /// `<git-dir>/savepoint/`: private, disposable state (stat cache, lock).
-    pub fn state_dir(&self) -> PathBuf {
-        self.git_dir().join("savepoint")
+    /// `<git-dir>/savepoint/`: this work tree's private state.
+    pub fn state(&self) -> &state::StateDir {
+        &self.state
     }
 
-    /// Create the state dir if needed and return it.
-    pub fn ensure_state_dir(&self) -> Result<PathBuf> {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        let dir = self.state_dir();
-        // 0700: it holds prompts, logs and the watcher's socket.
-        match std::fs::symlink_metadata(&dir) {
-            Ok(m) if m.is_dir() => {
-                if m.permissions().mode() & 0o077 != 0 {
-                    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-                        .map_err(|e| Error::io("restrict the state dir", &dir, e))?;
-                }
-            }
-            _ => std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&dir)
-                .map_err(|e| Error::io("create state dir", &dir, e))?,
+    /// The `savepoint.*` configuration, read from git config once per
+    /// workspace (errors name the offending key).
+    pub fn config(&self) -> Result<&config::Config> {
+        if let Some(cfg) = self.config.get() {
+            return Ok(cfg);
         }
-        Ok(dir)
+        let cfg = config::Config::load(&self.repo)?;
+        Ok(self.config.get_or_init(|| cfg))
+    }
+
+    /// Replace the configuration (command-line flags that override it,
+    /// tests); later [`Workspace::config`] calls return `cfg`.
+    pub fn set_config(&mut self, cfg: config::Config) {
+        self.config = std::cell::OnceCell::from(cfg);
     }
 
     /// `main` for the main work tree, else the linked work tree's name.

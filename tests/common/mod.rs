@@ -10,7 +10,6 @@ use std::process::{Command, Output};
 
 use assert_cmd::cargo::CommandCargoExt;
 use savepoint::snapshot::record::{SnapOutcome, SnapRequest};
-use savepoint::workspace::config::Config;
 use savepoint::workspace::Workspace;
 
 pub struct TestRepo {
@@ -259,9 +258,7 @@ impl TestRepo {
     /// Take a snapshot through the library.
     pub fn snap(&self, trigger: &str) -> SnapOutcome {
         let ws = self.workspace();
-        let cfg = Config::load(ws.repo()).expect("config");
-        savepoint::snapshot::record::take(&ws, &cfg, &SnapRequest::new(trigger), None)
-            .expect("snapshot")
+        savepoint::snapshot::record::take(&ws, &SnapRequest::new(trigger), None).expect("snapshot")
     }
 
     /// Everything savepoint promises not to touch.

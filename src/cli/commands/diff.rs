@@ -11,7 +11,6 @@ use anyhow::{bail, Result};
 use git2::{Diff, DiffFormat, DiffOptions, Oid, Repository, Tree};
 use savepoint::snapshot::engine::{Engine, ScanOptions};
 use savepoint::snapshot::revision;
-use savepoint::workspace::config::Config;
 use savepoint::workspace::Workspace;
 
 use super::Ctx;
@@ -59,8 +58,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let new_tree = match ops.snaps.get(1) {
         Some(oid) => repo.find_commit(*oid)?.tree()?,
         None => {
-            let cfg = Config::load(repo)?;
-            let mut engine = Engine::new(&ws, ScanOptions::from_config(&cfg))?;
+            let cfg = ws.config()?;
+            let mut engine = Engine::new(&ws, ScanOptions::from_config(cfg))?;
             let outcome = engine.scan(&ws)?;
             repo.find_tree(outcome.tree)?
         }

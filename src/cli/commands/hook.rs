@@ -9,7 +9,6 @@ use std::path::Path;
 use anyhow::Result;
 use savepoint::integrations::agents::{self, claude, codex, cursor, gemini, Event};
 use savepoint::watch::{control, WatchOptions};
-use savepoint::workspace::config::Config;
 use savepoint::workspace::Workspace;
 
 use super::Ctx;
@@ -208,13 +207,12 @@ fn git(ctx: &Ctx, name: &str) {
         return;
     };
     let result = (|| -> savepoint::Result<()> {
-        let cfg = Config::load(ws.repo())?;
-        autostart(&ws, &cfg);
+        autostart(&ws);
         let meta = control::SnapMeta {
             trigger: format!("hook:{name}"),
             ..Default::default()
         };
-        let served = agents::snapshot(&ws, &cfg, meta, false)?;
+        let served = agents::snapshot(&ws, meta, false)?;
         agents::log(&ws, &format!("hook:{name} {}", served.describe()));
         Ok(())
     })();
@@ -255,7 +253,7 @@ fn act(ctx: &Ctx, event: &Event, guard: &Guard) -> agents::Response {
             // After the notice: it must not take a watcher that has not
             // scanned yet for one that has recorded the work tree.
             if session_start {
-                autostart(&plan.ws, &plan.cfg);
+                autostart(&plan.ws);
             }
             if plan.job.is_none() {
                 agents::log(&plan.ws, &format!("{} no snapshot", event.trigger()));
@@ -277,9 +275,7 @@ fn act(ctx: &Ctx, event: &Event, guard: &Guard) -> agents::Response {
             if let Ok(ws) = Workspace::discover(Path::new(&dir)) {
                 agents::log(&ws, &format!("{} failed: {e}", event.trigger()));
                 if session_start {
-                    if let Ok(cfg) = Config::load(ws.repo()) {
-                        autostart(&ws, &cfg);
-                    }
+                    autostart(&ws);
                 }
             }
             agents::Response::default()
@@ -417,7 +413,10 @@ fn codex_hook(ctx: &Ctx, args: &[String], guard: &Guard) {
 
 /// `savepoint.autostart`: start the watcher when none runs (without
 /// waiting for its start-up scan).
-fn autostart(ws: &Workspace, cfg: &Config) {
+fn autostart(ws: &Workspace) {
+    let Ok(cfg) = ws.config() else {
+        return;
+    };
     if !cfg.autostart || !matches!(control::running_pid(ws), Ok(None)) {
         return;
     }

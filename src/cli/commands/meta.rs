@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::CommandFactory;
 use savepoint::watch::control;
-use savepoint::workspace::config::Config;
 use savepoint::workspace::Workspace;
 
 use super::Ctx;
@@ -128,7 +127,7 @@ const KEYS: &[(&str, &str)] = &[
 pub fn config(ctx: &Ctx, args: &ConfigArgs) -> Result<()> {
     let ws = ctx.workspace()?;
     // Validate everything first: an invalid value is an error naming the key.
-    Config::load(ws.repo())?;
+    ws.config()?;
     let out = savepoint::git::command::GitCmd::new(ws.git_dir(), ws.workdir())
         .args([
             "config",

@@ -4,7 +4,6 @@ use std::io::Write;
 
 use anyhow::Result;
 use savepoint::ops::prune::{self, Retention};
-use savepoint::workspace::config::Config;
 
 use super::Ctx;
 use crate::cli::output as ui;
@@ -37,10 +36,10 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let ws = ctx.workspace()?;
-    let cfg = Config::load(ws.repo())?;
+    let cfg = ws.config()?;
     let plans = prune::plan(
         &ws,
-        &Retention::from_config(&cfg),
+        &Retention::from_config(cfg),
         chrono::Utc::now().timestamp(),
     )?;
     let problems = if args.dry_run {

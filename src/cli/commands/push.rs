@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 use savepoint::ops::remote;
-use savepoint::workspace::config::Config;
 
 use super::Ctx;
 use crate::cli::output as ui;
@@ -55,7 +54,7 @@ pub struct FetchArgs {
 
 pub fn push(ctx: &Ctx, args: &PushArgs) -> Result<()> {
     let ws = ctx.workspace()?;
-    let cfg = Config::load(ws.repo())?;
+    let cfg = ws.config()?;
     let name = remote::choose(args.remote.as_deref(), cfg.remote.as_deref());
     let pushed = remote::push(&ws, &name, args.force)?;
     if args.json {
@@ -76,7 +75,7 @@ pub fn push(ctx: &Ctx, args: &PushArgs) -> Result<()> {
 
 pub fn fetch(ctx: &Ctx, args: &FetchArgs) -> Result<()> {
     let ws = ctx.workspace()?;
-    let cfg = Config::load(ws.repo())?;
+    let cfg = ws.config()?;
     let name = remote::choose(args.remote.as_deref(), cfg.remote.as_deref());
     let refs = remote::fetch(&ws, &name)?;
     if refs.is_empty() {

@@ -6,7 +6,6 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::{bail, Result};
 use savepoint::ops::recover::{self, Found, Source};
 use savepoint::ops::restore::{self, Operation, RestoreRequest};
-use savepoint::workspace::config::Config;
 
 use super::Ctx;
 use crate::cli::output as ui;
@@ -41,8 +40,7 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let ws = ctx.workspace()?;
-    let cfg = Config::load(ws.repo())?;
-    let found = recover::find(&ws, &cfg)?;
+    let found = recover::find(&ws)?;
     let rec = match found {
         Found::Nothing { reason } => {
             println!("nothing to recover: {reason}");
@@ -118,7 +116,6 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     }
     let outcome = restore::restore(
         &ws,
-        &cfg,
         &RestoreRequest {
             scope: rec.scope.clone(),
             ..RestoreRequest::new(Operation::Recover, rec.target)

@@ -9,7 +9,6 @@ use anyhow::{bail, Result};
 use git2::Repository;
 use savepoint::ops::restore::{self, Action, Operation, Plan, RestoreOutcome, RestoreRequest};
 use savepoint::snapshot::revision;
-use savepoint::workspace::config::Config;
 
 use super::Ctx;
 use crate::cli::output as ui;
@@ -53,7 +52,6 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let ws = ctx.workspace()?;
-    let cfg = Config::load(ws.repo())?;
     // Resolve before the safety snapshot: `@` is the latest snapshot now.
     let target = revision::resolve(&ws, &args.snap)?;
     let mut scope = args
@@ -66,7 +64,6 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     }
     let outcome = restore::restore(
         &ws,
-        &cfg,
         &RestoreRequest {
             scope,
             dry_run: args.dry_run,

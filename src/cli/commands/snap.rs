@@ -6,7 +6,6 @@ use std::sync::Arc;
 use anyhow::Result;
 use savepoint::snapshot::engine::{Engine, ScanOptions};
 use savepoint::snapshot::record::{self, SnapRequest};
-use savepoint::workspace::config::Config;
 
 use super::Ctx;
 use crate::cli::output as ui;
@@ -39,11 +38,11 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let ws = ctx.workspace()?;
-    let cfg = Config::load(ws.repo())?;
+    let cfg = ws.config()?;
     if let Some(op) = ws.operation_in_progress() {
         tracing::info!("a {op} is in progress; snapshotting the work tree as it is");
     }
-    let mut engine = Engine::new(&ws, ScanOptions::from_config(&cfg))?;
+    let mut engine = Engine::new(&ws, ScanOptions::from_config(cfg))?;
     let counter = Arc::new(savepoint::snapshot::engine::ScanProgress::default());
     engine.set_progress(Arc::clone(&counter));
     let mut req = SnapRequest::new("manual");
@@ -52,7 +51,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     req.label = true;
     let outcome = {
         let _progress = ui::Progress::start(counter, "scanning");
-        record::take(&ws, &cfg, &req, Some(&mut engine))?
+        record::take(&ws, &req, Some(&mut engine))?
     };
     tracing::debug!(stats = ?outcome.stats, "scan finished");
     if args.json {

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use savepoint::ops::squash::{self, SquashRequest};
-use savepoint::workspace::config::Config;
+use savepoint::workspace::state::StateFile;
 
 use super::Ctx;
 use crate::cli::output as ui;
@@ -45,11 +45,10 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let ws = ctx.workspace()?;
-    let cfg = Config::load(ws.repo())?;
     let req = SquashRequest {
         branch: args.branch.clone(),
     };
-    let prepared = squash::prepare(&ws, &cfg, &req)?;
+    let prepared = squash::prepare(&ws, &req)?;
     let message = match (&args.message, args.edit) {
         (Some(m), _) => m.clone(),
         (None, true) => edit(&ws, &prepared.default_message)?,
@@ -97,7 +96,7 @@ fn edit(ws: &savepoint::workspace::Workspace, initial: &str) -> Result<String> {
     if !out.status.success() || editor.is_empty() {
         bail!("no editor configured (set core.editor, GIT_EDITOR, VISUAL or EDITOR), or pass -m");
     }
-    let path = ws.ensure_state_dir()?.join("SQUASH_EDITMSG");
+    let path = ws.state().ensure_file(StateFile::SquashMessage)?;
     let mut f = std::fs::File::create(&path)?;
     write!(
         f,

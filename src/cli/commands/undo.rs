@@ -8,7 +8,6 @@ use std::io::Write;
 
 use anyhow::{bail, Result};
 use savepoint::ops::restore::{self, Operation, RestoreOutcome, RestoreRequest, Undo, UndoFound};
-use savepoint::workspace::config::Config;
 use serde::Serialize;
 
 use super::Ctx;
@@ -70,7 +69,6 @@ struct Report<'a> {
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let ws = ctx.workspace()?;
-    let cfg = Config::load(ws.repo())?;
     let undo = match restore::find_undo(&ws)? {
         UndoFound::Nothing { reason } => {
             if args.json {
@@ -109,7 +107,6 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         // user is to see it (and answer) before anything changes.
         let preview = restore::restore(
             &ws,
-            &cfg,
             &RestoreRequest {
                 dry_run: true,
                 ..request.clone()
@@ -137,7 +134,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
             return Ok(());
         }
     }
-    let outcome = restore::restore(&ws, &cfg, &request)?;
+    let outcome = restore::restore(&ws, &request)?;
     if args.json {
         json(&outcome)?;
     } else {

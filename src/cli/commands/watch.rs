@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use savepoint::snapshot::record::SnapOutcome;
 use savepoint::watch::{self, control, Report, WatchOptions};
-use savepoint::workspace::config::Config;
 
 use super::Ctx;
 use crate::cli::output::{self as ui, Ui};
@@ -55,8 +54,8 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let ws = ctx.workspace()?;
-    let cfg = Config::load(ws.repo())?;
-    let mut opts = WatchOptions::from_config(&cfg);
+    let cfg = ws.config()?;
+    let mut opts = WatchOptions::from_config(cfg);
     if let Some(ms) = args.debounce {
         opts.debounce = Duration::from_millis(ms);
     }
@@ -74,7 +73,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         // Output is best effort: a closed terminal must not stop the watcher.
         let _ = print_report(u, &workdir, r, args.daemon_child);
     };
-    watch::run(&ws, &cfg, &opts, &mut report)?;
+    watch::run(&ws, &opts, &mut report)?;
     Ok(())
 }
 
@@ -164,8 +163,8 @@ fn detach(ctx: &Ctx, ws: &savepoint::workspace::Workspace, opts: &WatchOptions) 
         }
         .into());
     }
-    let state = ws.ensure_state_dir()?;
-    let log = control::log_path(&state);
+    let state = ws.state().ensure()?;
+    let log = control::log_path(state);
     let exe = std::env::current_exe().context("find the savepoint executable")?;
     let mut child = control::spawn_detached(ws, &exe, opts)?;
     let pid = child.id();
@@ -178,7 +177,7 @@ fn detach(ctx: &Ctx, ws: &savepoint::workspace::Workspace, opts: &WatchOptions) 
                 tail(&log, 5)
             );
         }
-        if control::WatchState::load(&state).is_some_and(|s| s.pid == pid) {
+        if control::WatchState::load(state).is_some_and(|s| s.pid == pid) {
             break;
         }
         if start.elapsed() > START_TIMEOUT {

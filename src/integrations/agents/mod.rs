@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::snapshot::chain;
 use crate::snapshot::record::{self, SnapRequest};
 use crate::watch::control::{self, Request, SnapMeta};
-use crate::workspace::config::Config;
+use crate::workspace::state::StateFile;
 use crate::workspace::Workspace;
 
 /// `hook.log` is restarted above this size.
@@ -172,7 +172,6 @@ pub struct Job {
 /// once, and the slow part still to do.
 pub struct Plan {
     pub ws: Workspace,
-    pub cfg: Config,
     pub response: Response,
     pub job: Option<Job>,
 }
@@ -191,7 +190,8 @@ pub fn prepare(event: &Event) -> Result<Option<Plan>> {
         Err(Error::NotARepository { .. } | Error::BareRepository { .. }) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let cfg = Config::load(ws.repo())?;
+    // A broken `savepoint.*` key is reported now, not by the worker.
+    ws.config()?;
     let mut meta = SnapMeta {
         trigger: event.trigger(),
         session: event.session.clone(),
@@ -199,17 +199,16 @@ pub fn prepare(event: &Event) -> Result<Option<Plan>> {
         prompt: event.prompt.clone(),
         ..SnapMeta::default()
     };
-    let state = ws.ensure_state_dir()?;
+    let state = ws.state().ensure()?;
     let mut failed = None;
     match &event.kind {
         Kind::SessionStart { .. } => {
             let response = Response {
-                stdout: session_notice(&ws, &cfg, event.session.as_deref())?,
+                stdout: session_notice(&ws, event.session.as_deref())?,
                 stderr: String::new(),
             };
             return Ok(Some(Plan {
                 ws,
-                cfg,
                 response,
                 job: None,
             }));
@@ -217,13 +216,12 @@ pub fn prepare(event: &Event) -> Result<Option<Plan>> {
         Kind::Other => {
             return Ok(Some(Plan {
                 ws,
-                cfg,
                 response: Response::default(),
                 job: None,
             }))
         }
         Kind::Prompt { text } => {
-            turns::opened(&state, event);
+            turns::opened(state, event);
             meta.prompt = Some(text.clone());
         }
         Kind::ToolUse { tool, paths } => {
@@ -231,13 +229,13 @@ pub fn prepare(event: &Event) -> Result<Option<Plan>> {
             meta.paths = paths.clone();
         }
         Kind::TurnEnd => {
-            turns::closed(&state, event);
+            turns::closed(state, event);
         }
         Kind::PreCompact => {}
         Kind::SessionEnd { .. } => {
             // Clients without a failure event (Codex, Gemini) end a session
             // whose turn died on an API error without ending the turn.
-            if turns::closed(&state, event) && !has_failure_event(event.agent) {
+            if turns::closed(state, event) && !has_failure_event(event.agent) {
                 failed = Some(format!(
                     "the session ended before its turn did; {} reported no turn end",
                     event.agent
@@ -245,7 +243,7 @@ pub fn prepare(event: &Event) -> Result<Option<Plan>> {
             }
         }
         Kind::TurnFailed { error } => {
-            turns::closed(&state, event);
+            turns::closed(state, event);
             failed = Some(error.clone());
         }
     }
@@ -287,7 +285,6 @@ pub fn prepare(event: &Event) -> Result<Option<Plan>> {
             failed: failed.is_some(),
         }),
         ws,
-        cfg,
     }))
 }
 
@@ -322,8 +319,7 @@ fn send_to_watcher(ws: &Workspace, meta: &SnapMeta) -> Option<u32> {
 /// after a failed turn write the brief again so it names that snapshot.
 pub fn run_job(job: &Job) -> Result<Served> {
     let ws = Workspace::discover(&job.dir)?;
-    let cfg = Config::load(ws.repo())?;
-    let served = snapshot(&ws, &cfg, job.meta.clone(), job.failed)?;
+    let served = snapshot(&ws, job.meta.clone(), job.failed)?;
     log(&ws, &format!("{} {}", job.meta.trigger, served.describe()));
     if job.failed {
         // The brief again, naming the snapshot; then — the work and the
@@ -331,7 +327,7 @@ pub fn run_job(job: &Job) -> Result<Served> {
         crate::ops::handoff::write(&ws)?;
         let agent = job.meta.agent.as_deref().unwrap_or("");
         let verdict = crate::integrations::provider_status::check(
-            &cfg,
+            ws.config()?,
             agent,
             crate::integrations::provider_status::DEFAULT_BUDGET,
         );
@@ -369,7 +365,7 @@ impl Served {
 }
 
 /// Snapshot through the running watcher (instant) or here.
-pub fn snapshot(ws: &Workspace, cfg: &Config, meta: SnapMeta, direct: bool) -> Result<Served> {
+pub fn snapshot(ws: &Workspace, meta: SnapMeta, direct: bool) -> Result<Served> {
     if let Some(pid) = (!direct).then(|| send_to_watcher(ws, &meta)).flatten() {
         return Ok(Served::Watcher(pid));
     }
@@ -380,7 +376,7 @@ pub fn snapshot(ws: &Workspace, cfg: &Config, meta: SnapMeta, direct: bool) -> R
     req.prompt = meta.prompt;
     req.message = meta.message;
     req.lock_timeout = HOOK_LOCK_TIMEOUT;
-    let out = record::take(ws, cfg, &req, None)?;
+    let out = record::take(ws, &req, None)?;
     Ok(Served::Direct(out.created.then_some(out.id).flatten()))
 }
 
@@ -396,7 +392,7 @@ const NOTICE_LOOKBACK: usize = 500;
 /// the chain's tip stands for the work tree (the watcher records every
 /// change within its debounce) — no scan. Without a watcher the work tree
 /// is scanned (stat-cached).
-pub fn session_notice(ws: &Workspace, cfg: &Config, session: Option<&str>) -> Result<String> {
+pub fn session_notice(ws: &Workspace, session: Option<&str>) -> Result<String> {
     let repo = ws.repo();
     let refname = ws.chain_ref()?;
     let Some(tip) = chain::tip(repo, &refname)? else {
@@ -443,7 +439,7 @@ pub fn session_notice(ws: &Workspace, cfg: &Config, session: Option<&str>) -> Re
         let current = if matches!(control::running_pid(ws), Ok(Some(_))) {
             tree_of(tip)?
         } else {
-            crate::ops::restore::current_tree(ws, cfg)?
+            crate::ops::restore::current_tree(ws)?
         };
         if current != tree_of(oid)? {
             let id = chain::short_id(oid);
@@ -484,15 +480,15 @@ pub fn session_notice(ws: &Workspace, cfg: &Config, session: Option<&str>) -> Re
 
 /// Append a line to `<git-dir>/savepoint/hook.log` (best effort).
 pub fn log(ws: &Workspace, line: &str) {
-    let Ok(state) = ws.ensure_state_dir() else {
+    let Ok(state) = ws.state().ensure() else {
         return;
     };
-    log_in(&state, line);
+    log_in(state, line);
 }
 
 /// [`log`] for callers without a work tree (malformed input).
 pub fn log_in(state_dir: &Path, line: &str) {
-    let path = state_dir.join("hook.log");
+    let path = StateFile::HookLog.path_in(state_dir);
     if std::fs::metadata(&path).is_ok_and(|m| m.len() > LOG_MAX_BYTES) {
         let _ = std::fs::rename(&path, path.with_extension("log.1"));
     }

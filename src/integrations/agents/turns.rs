@@ -5,6 +5,7 @@
 //! `<git-dir>/savepoint/turns/` (created and removed atomically, so hooks
 //! running side by side never lose each other's update).
 
+use crate::workspace::state::StateFile;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -15,7 +16,7 @@ use super::Event;
 const STALE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 fn dir(state: &Path) -> PathBuf {
-    state.join("turns")
+    StateFile::Turns.path_in(state)
 }
 
 /// The marker of the event's session: agent and a hash of the session id

@@ -16,6 +16,7 @@
 //! Anything unexpected (other version, short file) means "start empty": the
 //! cache is disposable, never a reason to fail.
 
+use crate::workspace::state::StateFile;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,7 +26,6 @@ use git2::Oid;
 use super::stat::Stat;
 
 const MAGIC: &[u8; 4] = b"SPSC";
-const VERSION: u32 = 2;
 
 /// A cached blob id with the stat it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +47,7 @@ pub struct StatCache {
 
 impl StatCache {
     pub fn path_in(state_dir: &Path) -> PathBuf {
-        state_dir.join("stat-cache")
+        StateFile::StatCache.path_in(state_dir)
     }
 
     /// Load, or start empty on any problem.
@@ -69,7 +69,7 @@ impl StatCache {
 
     fn decode(b: &[u8]) -> Option<StatCache> {
         let mut r = Reader(b);
-        if r.take(4)? != MAGIC || r.u32()? != VERSION {
+        if r.take(4)? != MAGIC || r.u32()? != StateFile::StatCache.format() {
             return None;
         }
         let recorded_at = (r.i64()?, r.u32()?);
@@ -109,7 +109,7 @@ impl StatCache {
     fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(32 + self.entries.len() * 100);
         out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&StateFile::StatCache.format().to_le_bytes());
         out.extend_from_slice(&self.recorded_at.0.to_le_bytes());
         out.extend_from_slice(&self.recorded_at.1.to_le_bytes());
         out.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());

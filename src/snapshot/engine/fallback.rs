@@ -45,7 +45,7 @@ pub fn copy_index(from: &Path, to: &Path) -> Result<()> {
 
 /// Full snapshot tree via the git CLI.
 pub fn scan_with_git_cli(ws: &Workspace, started: Instant) -> Result<TreeOutcome> {
-    let state = ws.ensure_state_dir()?;
+    let state = ws.state().ensure()?;
     let tmp = state.join(format!("fallback-index.{}", std::process::id()));
     let user_index = ws.index_path();
     let result = (|| {

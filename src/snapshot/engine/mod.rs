@@ -225,8 +225,8 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(ws: &Workspace, opts: ScanOptions) -> Result<Engine> {
-        let state = ws.ensure_state_dir()?;
-        let cache_path = StatCache::path_in(&state);
+        let state = ws.state().ensure()?;
+        let cache_path = StatCache::path_in(state);
         let repo = ws.repo();
         let cfg = repo.config().git_context(|| "read git config".to_owned())?;
         let filemode = cfg.get_bool("core.fileMode").unwrap_or(true);
@@ -242,7 +242,7 @@ impl Engine {
             attrs: AttrRules::load(repo, ws.git_dir(), ws.workdir()),
             cache: StatCache::load(&cache_path),
             cache_path,
-            state_dir: state.clone(),
+            state_dir: state.to_path_buf(),
             tracked: None,
             filemode,
             symlinks,
