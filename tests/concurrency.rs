@@ -131,3 +131,37 @@ fn snaps_watcher_hooks_and_user_git_in_parallel() {
         repo.oracle_tree()
     );
 }
+
+/// A `<ref>.lock` on a shadow ref that another process holds (git's
+/// `pack-refs` during `gc --auto` locks the loose refs it packs) is waited
+/// for and never deleted: deleting it would defeat that process's
+/// compare-and-swap. Once it is gone, the next snapshot goes through.
+#[test]
+fn a_ref_lock_another_process_holds_is_waited_for_and_never_removed() {
+    let repo = TestRepo::new();
+    repo.write("a.txt", "a\n");
+    repo.commit_all("init");
+    repo.write("a.txt", "a1\n");
+    let first = repo.snap("manual");
+    let lock = repo.abs(".git/refs/savepoint/heads/main.lock");
+    std::fs::write(&lock, "held by git\n").unwrap();
+    repo.write("a.txt", "a2\n");
+    let out = repo.cmd().args(["snap", "--json"]).output().unwrap();
+    assert!(!out.status.success(), "the snapshot must not take the ref");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("locked by another process") && stderr.contains("main.lock"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&lock).unwrap(), b"held by git\n");
+    let tip = repo.rev("refs/savepoint/heads/main");
+    assert_eq!(
+        Some(tip),
+        first.oid.map(|o| o.to_string()),
+        "the chain did not move"
+    );
+    std::fs::remove_file(&lock).unwrap();
+    let out = repo.snap("manual");
+    assert!(out.created);
+    assert_eq!(out.tree, repo.oracle_tree());
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use common::TestRepo;
 use savepoint::snapshot::engine::{Engine, ScanOptions};
-use savepoint::snapshot::record::SnapRequest;
+use savepoint::snapshot::record::{ChainPos, SnapRequest};
 use savepoint::workspace::config::Config;
 
 fn scan(repo: &TestRepo) -> savepoint::snapshot::engine::TreeOutcome {
@@ -788,7 +788,7 @@ fn dangling_dot_git_file_and_empty_dot_git_dir_are_plain_directories() {
 
 /// A checkout the watcher has not seen yet: the changed paths it collected
 /// belong to the old branch's chain, so patching the new branch's (old) tip
-/// with them would record a wrong tree. `expected_ref` makes it a full scan.
+/// with them would record a wrong tree. `since` makes it a full scan.
 #[test]
 fn changed_paths_for_another_chain_give_a_full_scan() {
     let repo = TestRepo::new();
@@ -810,10 +810,51 @@ fn changed_paths_for_another_chain_give_a_full_scan() {
     repo.git(&["checkout", "-q", "other"]);
     let mut req = SnapRequest::new("watch");
     req.changed_paths = Some(vec![repo.abs("common.txt")]);
-    req.expected_ref = Some(main_ref);
+    req.since = Some(ChainPos {
+        refname: main_ref.clone(),
+        tip: ws.repo().refname_to_id(&main_ref).ok(),
+    });
     let out = savepoint::snapshot::record::take(&ws, &req, Some(&mut engine)).unwrap();
     assert_eq!(out.refname, "refs/savepoint/heads/other");
     assert_eq!(out.tree, repo.oracle_tree());
+}
+
+/// The recorder patches changed paths onto the chain only where it left
+/// it: when another process moved the chain since (here a `git update-ref`
+/// back to an older snapshot; in life a hook, `snap`, `undo`), the paths
+/// collected since say nothing about the new tip and a full scan is taken.
+#[test]
+fn changed_paths_on_a_chain_another_process_moved_give_a_full_scan() {
+    let repo = TestRepo::new();
+    repo.write("a.txt", "a0\n");
+    repo.write("b.txt", "b0\n");
+    repo.commit_all("base");
+    repo.write("b.txt", "b1\n");
+    let old = repo.snap("manual").oid.unwrap().to_string();
+    repo.write("b.txt", "b2\n");
+    repo.snap("manual");
+    let ws = repo.workspace();
+    let refname = ws.chain_ref().unwrap();
+    let left_at = ws.repo().refname_to_id(&refname).unwrap();
+    // Another process moves the chain back; the watcher then sees only
+    // a.txt change.
+    repo.git(&["update-ref", &refname, &old]);
+    repo.write("a.txt", "a1\n");
+    let cfg = ws.config().unwrap();
+    let mut engine = Engine::new(&ws, ScanOptions::from_config(cfg)).unwrap();
+    let mut req = SnapRequest::new("watch");
+    req.changed_paths = Some(vec![repo.abs("a.txt")]);
+    req.since = Some(ChainPos {
+        refname: refname.clone(),
+        tip: Some(left_at),
+    });
+    let out = savepoint::snapshot::record::take(&ws, &req, Some(&mut engine)).unwrap();
+    assert!(out.created);
+    assert_eq!(
+        out.tree,
+        repo.oracle_tree(),
+        "b.txt must be b2, not the old tip's b1"
+    );
 }
 
 /// Issue 18 item 7: the scan's progress counts bytes as well as files, and

@@ -14,6 +14,7 @@ use git2::{ErrorCode, Oid, Repository};
 
 use crate::error::{Error, GitContext, Result};
 use crate::git::command::GitCmd;
+use crate::git::reflock::RefLock;
 
 /// How a repository stores its refs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,7 +169,42 @@ pub enum UpdateError {
 
 /// Compare-and-swap `refname` from `old` (`None`: must not exist) to `new`,
 /// with `log` as the reflog message (a reflog is created if needed).
+/// Shadow refs are written under the repository-wide ref lock
+/// ([`crate::git::reflock`]), which also waits out a `<ref>.lock` git holds.
 pub fn update(
+    repo: &Repository,
+    refname: &str,
+    old: Option<Oid>,
+    new: Oid,
+    log: &str,
+) -> std::result::Result<(), UpdateError> {
+    under_ref_lock(repo, refname, || update_once(repo, refname, old, new, log))
+}
+
+/// Run `write` (one attempt) for a shadow ref under the ref lock; other
+/// refs (the user's branch, by `squash`) are written once, as git would.
+fn under_ref_lock(
+    repo: &Repository,
+    refname: &str,
+    mut write: impl FnMut() -> std::result::Result<(), UpdateError>,
+) -> std::result::Result<(), UpdateError> {
+    if !refname.starts_with(crate::snapshot::chain::PREFIX) {
+        return write();
+    }
+    let lock = RefLock::acquire(repo.commondir(), refname).map_err(UpdateError::Failed)?;
+    let written = lock.update_with(|| match write() {
+        Ok(()) => Ok(true),
+        Err(UpdateError::Locked) => Ok(false),
+        Err(e) => Err(e),
+    })?;
+    if written {
+        Ok(())
+    } else {
+        Err(UpdateError::Locked)
+    }
+}
+
+fn update_once(
     repo: &Repository,
     refname: &str,
     old: Option<Oid>,
@@ -210,6 +246,10 @@ pub fn update(
 
 /// Delete `refname` if it still points at `old` (its reflog goes with it).
 pub fn delete(repo: &Repository, refname: &str, old: Oid) -> std::result::Result<(), UpdateError> {
+    under_ref_lock(repo, refname, || delete_once(repo, refname, old))
+}
+
+fn delete_once(repo: &Repository, refname: &str, old: Oid) -> std::result::Result<(), UpdateError> {
     match backend(repo) {
         Backend::Files => {
             let mut r = repo.find_reference(refname).map_err(|e| match e.code() {

@@ -378,7 +378,8 @@ pub fn append(repo: &Repository, snap: &NewSnapshot<'_>) -> Result<Oid> {
 }
 
 /// Compare-and-swap `refname` from `old` to `new` with a reflog entry.
-/// Callers hold the snapshot lock ([`crate::workspace::lock::SnapshotLock`]).
+/// Callers hold the snapshot lock ([`crate::workspace::lock::SnapshotLock`]);
+/// the ref store takes the repository-wide ref lock.
 pub fn move_ref(
     repo: &Repository,
     refname: &str,
@@ -387,18 +388,7 @@ pub fn move_ref(
     log: &str,
 ) -> Result<()> {
     use crate::git::refs::UpdateError;
-    let update = || crate::git::refs::update(repo, refname, old, new, log);
-    let mut result = update();
-    if matches!(result, Err(UpdateError::Locked)) && refname.starts_with(PREFIX) {
-        // Shadow refs are only written under the snapshot lock, which the
-        // caller holds: a `<ref>.lock` file now is the leftover of a
-        // savepoint process killed mid-update.
-        let stale = repo.commondir().join(format!("{refname}.lock"));
-        tracing::info!(lock = %stale.display(), "removing a stale ref lock");
-        let _ = std::fs::remove_file(&stale);
-        result = update();
-    }
-    match result {
+    match crate::git::refs::update(repo, refname, old, new, log) {
         Ok(()) => {}
         Err(UpdateError::Moved) => {
             let found = tip(repo, refname)?
@@ -413,10 +403,15 @@ pub fn move_ref(
             });
         }
         Err(UpdateError::Locked) => {
+            let lock = repo.commondir().join(format!("{refname}.lock"));
             return Err(Error::GitCli {
                 args: format!("update-ref {refname}"),
-                stderr: format!("{refname} is locked by another process"),
-            })
+                stderr: format!(
+                    "{refname} is locked by another process ({}); if no git command is \
+                     running in this repository, remove that file and try again",
+                    lock.display()
+                ),
+            });
         }
         Err(UpdateError::Failed(e)) => return Err(e),
     }

@@ -89,12 +89,25 @@ pub struct SnapRequest {
     pub prompt: Option<String>,
     /// How long to wait for another snapshotter.
     pub lock_timeout: Duration,
-    /// When set, only these paths changed since the chain's tip (watcher).
+    /// When set, only these paths changed since [`SnapRequest::since`]
+    /// (the watcher's events).
     pub changed_paths: Option<Vec<PathBuf>>,
-    /// The chain `changed_paths` were collected for. If HEAD has moved to
-    /// another chain meanwhile (a checkout the watcher has not seen yet),
-    /// the paths say nothing about that chain's tip: a full scan is taken.
-    pub expected_ref: Option<String>,
+    /// The chain position `changed_paths` were collected against: the
+    /// chain and the tip the recorder last wrote or saw. The paths are
+    /// patched onto the tip only when the chain under the lock is still
+    /// exactly there; after a checkout the watcher has not seen yet
+    /// (another chain) or another process moved the chain (a hook, `snap`,
+    /// `undo`, a `git update-ref`), they say nothing about the tip: a full
+    /// scan is taken.
+    pub since: Option<ChainPos>,
+}
+
+/// A chain and its tip at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainPos {
+    pub refname: String,
+    /// `None`: the chain did not exist.
+    pub tip: Option<Oid>,
 }
 
 impl SnapRequest {
@@ -109,7 +122,7 @@ impl SnapRequest {
             prompt: None,
             lock_timeout: Duration::from_secs(30),
             changed_paths: None,
-            expected_ref: None,
+            since: None,
         }
     }
 }
@@ -179,9 +192,13 @@ pub fn take(ws: &Workspace, req: &SnapRequest, engine: Option<&mut Engine>) -> R
             ),
             (None, None) => None,
         };
-        let same_chain = attempt == 1 && req.expected_ref.as_ref().is_none_or(|r| *r == refname);
+        let here = ChainPos {
+            refname: refname.clone(),
+            tip: old_tip,
+        };
+        let unmoved = attempt == 1 && req.since.as_ref() == Some(&here);
         let outcome = match (&req.changed_paths, old_tip.and(reference_tree)) {
-            (Some(paths), Some(base)) if same_chain => engine.update(ws, base, paths)?,
+            (Some(paths), Some(base)) if unmoved => engine.update(ws, base, paths)?,
             _ => engine.scan(ws)?,
         };
         if GitState::read(ws) == before || attempt >= GIT_BUSY_ATTEMPTS {

@@ -28,7 +28,7 @@ use notify::{RecursiveMode, Watcher as _};
 
 use crate::error::{Error, Result};
 use crate::snapshot::engine::{Engine, ScanOptions};
-use crate::snapshot::record::{self, SnapOutcome, SnapRequest};
+use crate::snapshot::record::{self, ChainPos, SnapOutcome, SnapRequest};
 use crate::workspace::config::Config;
 use crate::workspace::{Head, Workspace};
 use control::{Request, SnapMeta, WatchLock, WatchState};
@@ -171,6 +171,9 @@ struct Daemon<'a> {
     state: WatchState,
     state_dir: PathBuf,
     last_head: Option<Head>,
+    /// The chain and tip the last snapshot left: what the pending events
+    /// are changes against.
+    since: Option<ChainPos>,
     /// Do not snapshot before this (git busy, or backing off after an error).
     not_before: Option<Instant>,
     /// The watch set must be recomputed (ignore rules changed, overflow).
@@ -210,6 +213,7 @@ impl<'a> Daemon<'a> {
             },
             state_dir: ws.state().path().to_path_buf(),
             last_head: ws.head().ok(),
+            since: None,
             not_before: None,
             rebuild: false,
             deferred: Default::default(),
@@ -672,7 +676,7 @@ impl<'a> Daemon<'a> {
             req.prompt = m.prompt.clone();
             req.message = m.message.clone();
         }
-        req.expected_ref = self.last_head.as_ref().map(|h| self.ws.chain_ref_for(h));
+        req.since = self.since.clone();
         req.changed_paths = (!batch.full).then(|| {
             let mut paths = batch.paths;
             if let Some(m) = &meta {
@@ -715,7 +719,12 @@ impl<'a> Daemon<'a> {
 
     /// Take a snapshot and record it in the status.
     fn take(&mut self, req: SnapRequest) -> Result<SnapOutcome> {
+        self.since = None;
         let out = record::take(self.ws, &req, Some(&mut self.engine))?;
+        self.since = Some(ChainPos {
+            refname: out.refname.clone(),
+            tip: out.oid,
+        });
         if self.cache_saved.elapsed() >= CACHE_SAVE_EVERY {
             self.engine.save_cache();
             self.cache_saved = Instant::now();

@@ -17,6 +17,9 @@ use crate::error::{Error, Result};
 pub enum StateFile {
     /// The snapshot lock ([`super::lock::SnapshotLock`]): `flock`, holder pid.
     Lock,
+    /// The repository-wide shadow-ref lock ([`crate::git::reflock`]): in
+    /// the state dir of the *common* git dir, shared by all work trees.
+    RefsLock,
     /// The stat cache (binary, [`crate::snapshot::engine::cache`]).
     StatCache,
     /// Prompts waiting for a snapshot ([`crate::snapshot::pending`]).
@@ -59,6 +62,7 @@ impl StateFile {
     pub const fn name(self) -> &'static str {
         match self {
             StateFile::Lock => "lock",
+            StateFile::RefsLock => "refs.lock",
             StateFile::StatCache => "stat-cache",
             StateFile::PendingPrompts => "pending-prompts.json",
             StateFile::LegacyPendingPrompt => "pending-prompt.json",
@@ -103,6 +107,8 @@ pub struct StateDir {
 }
 
 impl StateDir {
+    /// The state dir of the work tree whose git dir is `git_dir` (for the
+    /// common dir's: the repository's common dir).
     pub(crate) fn new(git_dir: &Path) -> StateDir {
         StateDir {
             path: git_dir.join("savepoint"),
@@ -153,6 +159,7 @@ mod tests {
 
     const ALL: &[StateFile] = &[
         StateFile::Lock,
+        StateFile::RefsLock,
         StateFile::StatCache,
         StateFile::PendingPrompts,
         StateFile::LegacyPendingPrompt,
