@@ -22,16 +22,28 @@ pub const PRIVATE: u32 = 0o600;
 /// Replace `path` with `bytes`; a new file gets `new_mode`, an existing one
 /// keeps its mode. Parent directories are created.
 pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
-    write_impl(path, bytes, new_mode, false)
+    write_impl(path, bytes, new_mode, false, true)
+}
+
+/// [`write`] without the fsyncs, for caches: a crash may leave the old
+/// content (or none), never a torn file; saving stays cheap.
+pub fn write_cache(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
+    write_impl(path, bytes, new_mode, false, false)
 }
 
 /// [`write`] that always sets `mode` (e.g. 0755 for a git hook, 0600 for
 /// private state), also on an existing file.
 pub fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    write_impl(path, bytes, mode, true)
+    write_impl(path, bytes, mode, true, true)
 }
 
-fn write_impl(path: &Path, bytes: &[u8], mode: u32, force_mode: bool) -> io::Result<()> {
+fn write_impl(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    force_mode: bool,
+    durable: bool,
+) -> io::Result<()> {
     let target = resolve_links(path)?;
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -55,10 +67,14 @@ fn write_impl(path: &Path, bytes: &[u8], mode: u32, force_mode: bool) -> io::Res
     // The umask may have narrowed the mode at creation.
     tmp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    tmp.as_file().sync_all()?;
+    if durable {
+        tmp.as_file().sync_all()?;
+    }
     tmp.persist(&target).map_err(|e| e.error)?;
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
+    if durable {
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
     }
     Ok(())
 }

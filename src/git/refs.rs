@@ -169,8 +169,9 @@ pub enum UpdateError {
 
 /// Compare-and-swap `refname` from `old` (`None`: must not exist) to `new`,
 /// with `log` as the reflog message (a reflog is created if needed).
-/// Shadow refs are written under the repository-wide ref lock
-/// ([`crate::git::reflock`]), which also waits out a `<ref>.lock` git holds.
+/// Written under the repository-wide ref lock ([`crate::git::reflock`]),
+/// which also waits out a `<ref>.lock` git holds and clears one a killed
+/// savepoint process left.
 pub fn update(
     repo: &Repository,
     refname: &str,
@@ -181,16 +182,13 @@ pub fn update(
     under_ref_lock(repo, refname, || update_once(repo, refname, old, new, log))
 }
 
-/// Run `write` (one attempt) for a shadow ref under the ref lock; other
-/// refs (the user's branch, by `squash`) are written once, as git would.
+/// Run `write` (one attempt at a ref write) under the ref lock: shadow
+/// refs, and the branch `squash` moves.
 fn under_ref_lock(
     repo: &Repository,
     refname: &str,
     mut write: impl FnMut() -> std::result::Result<(), UpdateError>,
 ) -> std::result::Result<(), UpdateError> {
-    if !refname.starts_with(crate::snapshot::chain::PREFIX) {
-        return write();
-    }
     let lock = RefLock::acquire(repo.commondir(), refname).map_err(UpdateError::Failed)?;
     let written = lock.update_with(|| match write() {
         Ok(()) => Ok(true),

@@ -227,9 +227,10 @@ pub fn due(ws: &Workspace, every: Duration) -> bool {
 /// Record that a prune ran now.
 pub fn mark_done(ws: &Workspace) {
     if let Ok(dir) = ws.state().ensure() {
-        let _ = std::fs::write(
-            StateFile::LastPrune.path_in(dir),
-            chrono::Local::now().to_rfc3339(),
+        let _ = crate::fs::atomic::write_cache(
+            &StateFile::LastPrune.path_in(dir),
+            chrono::Local::now().to_rfc3339().as_bytes(),
+            crate::fs::atomic::PRIVATE,
         );
     }
 }

@@ -14,7 +14,6 @@
 //! that range.
 
 use crate::text::{escape_controls as esc, quote_path};
-use crate::workspace::state::StateFile;
 use std::path::{Path, PathBuf};
 
 use git2::Oid;
@@ -297,29 +296,12 @@ pub fn commit(ws: &Workspace, prepared: &Prepared, message: &str) -> Result<Squa
     })
 }
 
-/// Move the branch (compare-and-swap). The ref's lock file is shared with
-/// git, so a leftover one is only removed when a marker in the state dir
-/// proves that a savepoint process, now dead, created it.
+/// Move the branch (compare-and-swap; the ref store's lock waits out a
+/// `<ref>.lock` git holds and clears one a killed savepoint left).
 fn move_branch(ws: &Workspace, refname: &str, old: Option<Oid>, new: Oid, log: &str) -> Result<()> {
     let repo = ws.repo();
     let lock = repo.commondir().join(format!("{refname}.lock"));
-    let marker = ws.state().ensure_file(StateFile::SquashRefLock)?;
-    if let Some(pid) = std::fs::read_to_string(&marker)
-        .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok())
-    {
-        let alive = rustix::process::Pid::from_raw(pid)
-            .is_some_and(|p| rustix::process::test_kill_process(p).is_ok());
-        if !alive && lock.exists() {
-            tracing::info!(lock = %lock.display(), "removing the ref lock a killed squash left");
-            let _ = std::fs::remove_file(&lock);
-        }
-    }
-    std::fs::write(&marker, std::process::id().to_string())
-        .map_err(|e| Error::io("write", &marker, e))?;
-    let result = crate::git::refs::update(repo, refname, old, new, log);
-    let _ = std::fs::remove_file(&marker);
-    result.map_err(|e| match e {
+    crate::git::refs::update(repo, refname, old, new, log).map_err(|e| match e {
         crate::git::refs::UpdateError::Moved => Error::Squash {
             reason: format!("{refname} moved while squashing; nothing was changed, run it again"),
         },

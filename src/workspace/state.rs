@@ -51,8 +51,6 @@ pub enum StateFile {
     WatchLog,
     /// Temporary files of a restore (a directory).
     RestoreTmp,
-    /// Marks a squash whose branch update is in flight.
-    SquashRefLock,
     /// The squash message handed to the editor.
     SquashMessage,
 }
@@ -78,7 +76,6 @@ impl StateFile {
             StateFile::WatchSocket => "watch.sock",
             StateFile::WatchLog => "watch.log",
             StateFile::RestoreTmp => "tmp",
-            StateFile::SquashRefLock => "squash-ref-lock",
             StateFile::SquashMessage => "SQUASH_EDITMSG",
         }
     }
@@ -175,7 +172,6 @@ mod tests {
         StateFile::WatchSocket,
         StateFile::WatchLog,
         StateFile::RestoreTmp,
-        StateFile::SquashRefLock,
         StateFile::SquashMessage,
     ];
 

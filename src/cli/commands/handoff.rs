@@ -33,7 +33,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     match &args.write {
         Some(file) => {
             let path = ctx.dir.join(file);
-            std::fs::write(&path, &brief).with_context(|| format!("write {}", path.display()))?;
+            savepoint::fs::atomic::write(&path, brief.as_bytes(), savepoint::fs::atomic::PUBLIC)
+                .with_context(|| format!("write {}", path.display()))?;
             println!("wrote {}", path.display());
         }
         None => print!("{brief}"),

@@ -18,7 +18,6 @@
 
 use crate::workspace::state::StateFile;
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use git2::Oid;
@@ -131,17 +130,12 @@ impl StatCache {
         out
     }
 
-    /// Write atomically (temp file + rename). Failure only costs speed, so
-    /// it is logged, not returned.
+    /// Write atomically. Failure only costs speed, so it is logged, not
+    /// returned.
     pub fn save(&self, path: &Path) {
-        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-        let result = (|| -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&self.encode())?;
-            std::fs::rename(&tmp, path)
-        })();
+        let result =
+            crate::fs::atomic::write_cache(path, &self.encode(), crate::fs::atomic::PRIVATE);
         if let Err(e) = result {
-            let _ = std::fs::remove_file(&tmp);
             tracing::warn!(path = %path.display(), error = %e, "could not save the stat cache");
         }
     }
