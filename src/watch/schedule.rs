@@ -106,22 +106,22 @@ impl Schedule {
     }
 
     /// When the loop must wake up without a message: the batch's deadline
-    /// (not before `not_before`) or the next poll, whichever comes first.
+    /// or the next poll, whichever comes first — neither before
+    /// `not_before` (a poll that is due while the batch is held back would
+    /// otherwise wake the loop at once, again and again).
     pub(crate) fn wake_at(&self, next_poll: Option<Instant>) -> Option<Instant> {
-        let due = self
-            .deadline()
-            .map(|d| self.not_before.map_or(d, |nb| d.max(nb)));
-        match (due, next_poll) {
+        let held = |t: Instant| self.not_before.map_or(t, |nb| t.max(nb));
+        match (self.deadline().map(held), next_poll.map(held)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
     /// The loop woke up without a message at `now`: is a snapshot due?
-    /// A poll that is due asks for a full scan, whatever holds it back;
-    /// otherwise the batch waits for its deadline and `not_before`, and
-    /// while `git_busy()` (asked only then) it waits [`GIT_BUSY_RETRY`]
-    /// more — unless it is overdue.
+    /// A poll that is due asks for a full scan without waiting for quiet;
+    /// otherwise the batch waits for its deadline. Either waits for
+    /// `not_before`, and while `git_busy()` (asked only then) for
+    /// [`GIT_BUSY_RETRY`] more — unless the batch is overdue.
     pub(crate) fn due(
         &mut self,
         now: Instant,
@@ -135,7 +135,8 @@ impl Schedule {
         let Some(deadline) = self.deadline() else {
             return false;
         };
-        if !polling && now < self.not_before.map_or(deadline, |nb| deadline.max(nb)) {
+        let at = if polling { now } else { deadline };
+        if now < self.not_before.map_or(at, |nb| at.max(nb)) {
             return false;
         }
         // git is writing (checkout, commit, stash): let it finish.
@@ -289,17 +290,43 @@ mod tests {
     }
 
     #[test]
-    fn a_due_poll_is_a_full_scan_whatever_holds_the_batch_back() {
+    fn a_due_poll_is_a_full_scan_without_waiting_for_quiet() {
         let t0 = Instant::now();
         let mut s = Schedule::new(500 * MS, 1000 * MS);
         assert_eq!(s.wake_at(Some(t0 + 2000 * MS)), Some(t0 + 2000 * MS));
         assert!(!s.due(t0 + 1999 * MS, Some(t0 + 2000 * MS), || false));
-        s.retry_full(t0, t0 + 60_000 * MS);
+        s.path("a".into(), t0 + 1900 * MS);
         let poll = t0 + 2000 * MS;
         assert!(s.due(poll, Some(poll), || false));
         assert!(s.take().full);
         // git busy still holds a poll back, until max_wait.
         assert!(!s.due(poll, Some(poll), || true));
         assert!(s.due(poll + 1000 * MS, Some(poll), || true));
+    }
+
+    #[test]
+    fn a_failed_snapshot_in_polling_mode_waits_instead_of_spinning() {
+        // The poll that failed is still "due" (`next_poll` only moves after
+        // a scan that worked): the loop must not wake at once, over and over.
+        let t0 = Instant::now();
+        let mut s = Schedule::new(100 * MS, 1000 * MS);
+        let next_poll = Some(t0);
+        assert!(s.due(t0, next_poll, || false));
+        let _ = s.take();
+        s.retry_full(t0, t0 + 1000 * MS);
+        assert_eq!(s.wake_at(next_poll), Some(t0 + 1000 * MS));
+        assert!(!s.due(t0 + 10 * MS, next_poll, || false));
+        assert!(s.due(t0 + 1000 * MS, next_poll, || false));
+    }
+
+    #[test]
+    fn git_busy_in_polling_mode_waits_instead_of_spinning() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(100 * MS, 1000 * MS);
+        let next_poll = Some(t0);
+        assert!(!s.due(t0, next_poll, || true));
+        assert_eq!(s.wake_at(next_poll), Some(t0 + GIT_BUSY_RETRY));
+        assert!(!s.due(t0 + MS, next_poll, || unreachable!("held back")));
+        assert!(s.due(t0 + GIT_BUSY_RETRY, next_poll, || false));
     }
 }
