@@ -10,6 +10,7 @@ use super::{Daemon, Report};
 use crate::watch::backend;
 use crate::watch::classify::{self, EventAction, PathAction, WatchChange};
 use crate::watch::dirs::Rules;
+use crate::workspace::Head;
 
 impl Daemon<'_> {
     pub(super) fn on_event(&mut self, event: notify::Event) {
@@ -97,10 +98,15 @@ impl Daemon<'_> {
 
     /// A branch switch or a detached HEAD that moved: what was collected
     /// so far belongs to the checkout, and the new chain's tip may be far
-    /// from the work tree — a full scan decides. HEAD is read once: the
-    /// chain reported is the one compared.
+    /// from the work tree — a full scan decides.
     pub(super) fn check_head(&mut self, now: Instant) {
         let head = self.ws.head().ok();
+        self.on_head(head, now);
+    }
+
+    /// HEAD was read as `head`: everything follows from this one read
+    /// (HEAD may have moved again since).
+    fn on_head(&mut self, head: Option<Head>, now: Instant) {
         if !classify::head_moved(self.last_head.as_ref(), head.as_ref()) {
             return;
         }
@@ -152,5 +158,88 @@ impl Daemon<'_> {
         tracing::warn!("{msg}");
         self.state.push_error(&msg);
         (self.report)(Report::Warning(msg));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::watch::daemon::WatchOptions;
+    use crate::workspace::Workspace;
+
+    /// A work tree on `main` with one commit, and a branch `dev` at it.
+    fn on_main() -> (tempfile::TempDir, Workspace) {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(tmp.path()).unwrap();
+        let sig = git2::Signature::new("t", "t@example.com", &git2::Time::new(0, 0)).unwrap();
+        let tree = repo
+            .find_tree(repo.index().unwrap().write_tree().unwrap())
+            .unwrap();
+        let c = repo
+            .commit(Some("refs/heads/main"), &sig, &sig, "init", &tree, &[])
+            .unwrap();
+        repo.set_head("refs/heads/main").unwrap();
+        repo.branch("dev", &repo.find_commit(c).unwrap(), false)
+            .unwrap();
+        let ws = Workspace::open(repo.path(), tmp.path()).unwrap();
+        (tmp, ws)
+    }
+
+    #[test]
+    fn a_branch_switch_schedules_a_full_scan_and_names_the_chain_it_compared() {
+        let (_tmp, ws) = on_main();
+        let cfg = ws.config().unwrap();
+        let opts = WatchOptions::from_config(cfg);
+        let mut reports = Vec::new();
+        let mut report = |r| reports.push(r);
+        let mut d = Daemon::new(&ws, cfg, &opts, &mut report).unwrap();
+        d.last_head = ws.head().ok();
+        let now = Instant::now();
+        d.check_head(now);
+        assert!(d.schedule.take().is_empty(), "HEAD did not move");
+
+        ws.repo().set_head("refs/heads/dev").unwrap();
+        d.check_head(now);
+        let dev = ws.head().unwrap();
+        assert_eq!(d.last_head.as_ref(), Some(&dev));
+        assert!(d.schedule.take().full);
+        d.check_head(now);
+        assert!(d.schedule.take().is_empty(), "reported once");
+        drop(d);
+        let want = ws.chain_ref_for(&dev);
+        assert!(
+            matches!(&reports[..], [Report::BranchSwitch { refname }] if *refname == want),
+            "{reports:?}"
+        );
+    }
+
+    /// HEAD is read once per look: when it moves again right after the
+    /// read, the switch reported is to the chain that was compared (and
+    /// scheduled for), not to whatever a second read would find.
+    #[test]
+    fn a_branch_switch_names_the_head_that_was_read_not_a_later_one() {
+        let (_tmp, ws) = on_main();
+        let cfg = ws.config().unwrap();
+        let opts = WatchOptions::from_config(cfg);
+        let mut reports = Vec::new();
+        let mut report = |r| reports.push(r);
+        let mut d = Daemon::new(&ws, cfg, &opts, &mut report).unwrap();
+        let main = ws.head().unwrap();
+        d.last_head = Some(main.clone());
+        let dev = Head::Branch {
+            name: "dev".into(),
+            commit: main.commit(),
+        };
+        // Read as `dev`; HEAD is back on `main` by the time anyone looks.
+        d.on_head(Some(dev.clone()), Instant::now());
+        assert_eq!(d.last_head.as_ref(), Some(&dev));
+        assert!(d.schedule.take().full);
+        drop(d);
+        let want = ws.chain_ref_for(&dev);
+        assert_ne!(want, ws.chain_ref().unwrap());
+        assert!(
+            matches!(&reports[..], [Report::BranchSwitch { refname }] if *refname == want),
+            "{reports:?}"
+        );
     }
 }
