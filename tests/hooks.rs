@@ -1166,7 +1166,7 @@ fn session_start_autostarts_the_watcher_after_an_honest_notice() {
     assert!(text.contains("last snapshot of session earlier"), "{text}");
     let state = repo.abs(".git/savepoint");
     common::wait_until("the autostarted watcher", Duration::from_secs(30), || {
-        savepoint::watch::control::WatchState::load(&state).is_some()
+        savepoint::watch::WatchState::load(&state).is_some()
     });
     repo.run_ok(&["stop"]);
 }

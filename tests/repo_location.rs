@@ -257,7 +257,7 @@ fn a_git_dir_inside_the_work_tree_is_never_watched() {
     let state_dir = meta.join("savepoint");
     let start = std::time::Instant::now();
     let state = loop {
-        if let Some(st) = savepoint::watch::control::WatchState::load(&state_dir) {
+        if let Some(st) = savepoint::watch::WatchState::load(&state_dir) {
             break st;
         }
         assert!(start.elapsed() < std::time::Duration::from_secs(30));

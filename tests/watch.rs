@@ -10,7 +10,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::TestRepo;
-use savepoint::watch::control::{self, Request, SnapMeta, WatchState};
+use savepoint::watch::{self, Request, SnapMeta, WatchState};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(40);
@@ -342,7 +342,7 @@ fn hooks_hand_their_metadata_to_the_watcher_over_its_socket() {
         ..SnapMeta::default()
     };
     let started = Instant::now();
-    let reply = control::send(&ws, &Request::Snap(meta))
+    let reply = watch::send(&ws, &Request::Snap(meta))
         .unwrap()
         .expect("watcher answers");
     assert!(reply.ok, "{reply:?}");
@@ -361,18 +361,13 @@ fn hooks_hand_their_metadata_to_the_watcher_over_its_socket() {
         prompt: Some("second prompt".into()),
         ..SnapMeta::default()
     };
-    assert!(
-        control::send(&ws, &Request::Snap(meta))
-            .unwrap()
-            .unwrap()
-            .ok
-    );
+    assert!(watch::send(&ws, &Request::Snap(meta)).unwrap().unwrap().ok);
     // Requests are asynchronous; usually the prompt is handled before the
     // next write, but either order must keep the prompt.
     std::thread::sleep(Duration::from_millis(300));
     repo.write("src/new.rs", "// new\n");
     assert!(
-        control::send(
+        watch::send(
             &ws,
             &Request::Snap(SnapMeta {
                 trigger: "claude:Stop".into(),
@@ -639,7 +634,7 @@ fn watcher_socket_is_private_validated_and_not_blocked_by_idle_clients() {
     });
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&state_dir), 0o700);
-    let sock = control::socket_path(&state_dir);
+    let sock = watch::socket_path(&state_dir);
     assert_eq!(mode(&sock), 0o600);
 
     // A forged trigger is refused with a reason.

@@ -13,10 +13,11 @@ use std::sync::Arc;
 use crate::snapshot::engine::fsys::{self, Kind};
 use crate::snapshot::engine::ignore::{DirRules, Excludes};
 use crate::snapshot::engine::index::Tracked;
+use crate::snapshot::engine::Engine;
 
 /// What the set knows about one watched directory.
 #[derive(Clone)]
-pub struct DirInfo {
+pub(crate) struct DirInfo {
     /// Ignore rules in effect inside the directory (its own `.gitignore`
     /// included).
     rules: Arc<DirRules>,
@@ -26,7 +27,7 @@ pub struct DirInfo {
 
 /// The watched directories, by absolute path (sorted, so a directory's
 /// descendants form one range).
-pub struct WatchSet {
+pub(crate) struct WatchSet {
     workdir: PathBuf,
     dirs: BTreeMap<PathBuf, DirInfo>,
     /// Git dirs inside the work tree under another name than `.git`
@@ -36,12 +37,20 @@ pub struct WatchSet {
 
 /// Inputs of the ignore decision, borrowed from the snapshot engine.
 #[derive(Clone, Copy)]
-pub struct Rules<'a> {
-    pub excludes: &'a Excludes,
-    pub tracked: Option<&'a Tracked>,
+pub(crate) struct Rules<'a> {
+    pub(crate) excludes: &'a Excludes,
+    pub(crate) tracked: Option<&'a Tracked>,
 }
 
-impl Rules<'_> {
+impl<'a> Rules<'a> {
+    /// The rules the engine snapshots with right now.
+    pub(crate) fn of(engine: &'a Engine) -> Self {
+        Rules {
+            excludes: engine.excludes(),
+            tracked: engine.tracked(),
+        }
+    }
+
     fn has_tracked_below(&self, rel: &[u8]) -> bool {
         self.tracked.is_some_and(|t| !t.below(rel).is_empty())
     }
@@ -52,7 +61,7 @@ impl Rules<'_> {
 }
 
 impl WatchSet {
-    pub fn new(workdir: &Path) -> Self {
+    pub(crate) fn new(workdir: &Path) -> Self {
         WatchSet {
             workdir: workdir.to_path_buf(),
             dirs: BTreeMap::new(),
@@ -61,25 +70,21 @@ impl WatchSet {
     }
 
     /// Never watch these git dirs (relative to the work tree).
-    pub fn without_git_dirs(mut self, git_dirs: &[Vec<u8>]) -> Self {
+    pub(crate) fn without_git_dirs(mut self, git_dirs: &[Vec<u8>]) -> Self {
         self.git_dirs = git_dirs.to_vec();
         self
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.dirs.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.dirs.is_empty()
-    }
-
-    pub fn contains(&self, dir: &Path) -> bool {
+    pub(crate) fn contains(&self, dir: &Path) -> bool {
         self.dirs.contains_key(dir)
     }
 
     /// Every watched directory.
-    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+    pub(crate) fn paths(&self) -> impl Iterator<Item = &Path> {
         self.dirs.keys().map(PathBuf::as_path)
     }
 
@@ -93,7 +98,7 @@ impl WatchSet {
     /// not yet in the set. `start` must be the work tree root or have its
     /// parent in the set. They are added to the set; the caller adds the OS
     /// watches (and calls [`WatchSet::remove_under`] for those that fail).
-    pub fn discover(&mut self, start: &Path, rules: Rules<'_>) -> Vec<PathBuf> {
+    pub(crate) fn discover(&mut self, start: &Path, rules: Rules<'_>) -> Vec<PathBuf> {
         let parent = if start == self.workdir {
             None
         } else {
@@ -156,7 +161,7 @@ impl WatchSet {
     }
 
     /// Forget `dir` and every watched directory below it; returns them.
-    pub fn remove_under(&mut self, dir: &Path) -> Vec<PathBuf> {
+    pub(crate) fn remove_under(&mut self, dir: &Path) -> Vec<PathBuf> {
         let gone: Vec<PathBuf> = self
             .dirs
             .range(dir.to_path_buf()..)
@@ -171,7 +176,7 @@ impl WatchSet {
     }
 
     /// Is `dir` or anything below it watched?
-    pub fn has_under(&self, dir: &Path) -> bool {
+    pub(crate) fn has_under(&self, dir: &Path) -> bool {
         self.dirs
             .range(dir.to_path_buf()..)
             .next()
@@ -181,7 +186,7 @@ impl WatchSet {
     /// Can a change at `abs` alter the snapshot? False for ignored,
     /// untracked paths in a watched directory (editor swap files, logs).
     /// Unknown parents answer true: the engine decides.
-    pub fn relevant(&self, abs: &Path, is_dir: bool, rules: Rules<'_>) -> bool {
+    pub(crate) fn relevant(&self, abs: &Path, is_dir: bool, rules: Rules<'_>) -> bool {
         let (Some(parent), Some(rel)) = (abs.parent(), self.rel(abs)) else {
             return false;
         };

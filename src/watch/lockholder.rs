@@ -9,7 +9,7 @@
 use std::path::Path;
 
 /// Does process `pid` hold the `flock` on `pid_file`?
-pub fn holds_lock(pid: u32, pid_file: &Path) -> bool {
+pub(crate) fn holds_lock(pid: u32, pid_file: &Path) -> bool {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::fs::MetadataExt;

@@ -197,9 +197,7 @@ impl Workspace {
     /// Is the relative path `rel` a git dir inside the work tree, or below
     /// one?
     pub fn is_in_git_dir(&self, rel: &[u8]) -> bool {
-        self.git_dirs_inside.iter().any(|d| {
-            rel.starts_with(d) && (rel.len() == d.len() || rel.get(d.len()) == Some(&b'/'))
-        })
+        in_git_dirs(&self.git_dirs_inside, rel)
     }
 
     /// The user's index file for this work tree.
@@ -372,6 +370,14 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// Which of `dirs` lie inside `workdir` under a name other than the top
 /// `.git` (which the walk skips by name anyway).
+/// Is the relative path `rel` one of `git_dirs` (relative, as
+/// [`Workspace::git_dirs_inside`] lists them) or below one?
+pub(crate) fn in_git_dirs(git_dirs: &[Vec<u8>], rel: &[u8]) -> bool {
+    git_dirs
+        .iter()
+        .any(|d| rel.starts_with(d) && (rel.len() == d.len() || rel.get(d.len()) == Some(&b'/')))
+}
+
 fn git_dirs_inside(workdir: &Path, dirs: &[&Path]) -> Vec<Vec<u8>> {
     use std::os::unix::ffi::OsStrExt;
     let plain = workdir.join(".git");

@@ -155,9 +155,7 @@ impl TestRepo {
             .expect("start the watcher");
         let state = self.path().join(".git/savepoint");
         let start = std::time::Instant::now();
-        while savepoint::watch::control::WatchState::load(&state)
-            .is_none_or(|s| s.pid != child.id())
-        {
+        while savepoint::watch::WatchState::load(&state).is_none_or(|s| s.pid != child.id()) {
             assert!(
                 start.elapsed() < std::time::Duration::from_secs(30),
                 "watcher did not start"

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use savepoint::integrations::agents::{self, claude, codex, cursor, gemini, Event};
-use savepoint::watch::{control, WatchOptions};
+use savepoint::watch::{self, WatchOptions};
 use savepoint::workspace::Workspace;
 
 use super::Ctx;
@@ -208,7 +208,7 @@ fn git(ctx: &Ctx, name: &str) {
     };
     let result = (|| -> savepoint::Result<()> {
         autostart(&ws);
-        let meta = control::SnapMeta {
+        let meta = watch::SnapMeta {
             trigger: format!("hook:{name}"),
             ..Default::default()
         };
@@ -417,13 +417,13 @@ fn autostart(ws: &Workspace) {
     let Ok(cfg) = ws.config() else {
         return;
     };
-    if !cfg.autostart || !matches!(control::running_pid(ws), Ok(None)) {
+    if !cfg.autostart || !matches!(watch::running_pid(ws), Ok(None)) {
         return;
     }
     let started = std::env::current_exe()
         .map_err(|e| e.to_string())
         .and_then(|exe| {
-            control::spawn_detached(ws, &exe, &WatchOptions::from_config(cfg))
+            watch::spawn_detached(ws, &exe, &WatchOptions::from_config(cfg))
                 .map_err(|e| e.to_string())
         });
     match started {

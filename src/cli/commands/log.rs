@@ -103,7 +103,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
             writeln!(out, "no snapshot {what} changed those paths")?;
             return Ok(());
         }
-        let next = match savepoint::watch::control::running_pid(&ws) {
+        let next = match savepoint::watch::running_pid(&ws) {
             Ok(Some(pid)) => {
                 format!(
                 "the watcher{} records the next change you make; `savepoint snap` takes one now",

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::CommandFactory;
-use savepoint::watch::control;
+use savepoint::watch;
 use savepoint::workspace::Workspace;
 
 use super::Ctx;
@@ -229,7 +229,7 @@ pub fn guide(ctx: &Ctx) -> Result<()> {
         writeln!(out, "\nAll commands: savepoint --help")?;
         return Ok(());
     };
-    let st = control::status(&ws)?;
+    let st = watch::status(&ws)?;
     let hooks = savepoint::integrations::githooks::status(&ws)
         .map(|h| {
             h.iter()

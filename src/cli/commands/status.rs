@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use anyhow::Result;
-use savepoint::watch::control;
+use savepoint::watch;
 
 use super::Ctx;
 use crate::cli::output as ui;
@@ -23,7 +23,7 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let ws = ctx.workspace()?;
-    let st = control::status(&ws)?;
+    let st = watch::status(&ws)?;
     if args.json {
         return super::print_json(&st);
     }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use savepoint::watch::control::{self, Stopped};
+use savepoint::watch::{self, Stopped};
 
 use super::Ctx;
 use crate::cli::output as ui;
@@ -22,12 +22,12 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let ws = ctx.workspace()?;
-    match control::stop(&ws, Duration::from_secs(args.timeout))? {
+    match watch::stop(&ws, Duration::from_secs(args.timeout))? {
         Stopped::NotRunning => {
             println!("no watcher is running for {}", ws.workdir().display());
         }
         Stopped::Stopped(pid) => {
-            let st = control::status(&ws)?;
+            let st = watch::status(&ws)?;
             let latest = st
                 .last_snapshot
                 .map(|id| format!("; latest snapshot {}", ctx.ui.paint(ui::ID, &id)))

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use savepoint::snapshot::record::SnapOutcome;
-use savepoint::watch::{self, control, Report, WatchOptions};
+use savepoint::watch::{self, Report, WatchOptions};
 
 use super::Ctx;
 use crate::cli::output::{self as ui, Ui};
@@ -156,7 +156,7 @@ fn snapshot_line(
 /// Start `savepoint watch` as a background process and wait until its
 /// start-up scan is done.
 fn detach(ctx: &Ctx, ws: &savepoint::workspace::Workspace, opts: &WatchOptions) -> Result<()> {
-    if let Some(pid) = control::running_pid(ws)? {
+    if let Some(pid) = watch::running_pid(ws)? {
         return Err(savepoint::Error::AlreadyWatching {
             pid,
             workdir: ws.workdir().to_path_buf(),
@@ -164,9 +164,9 @@ fn detach(ctx: &Ctx, ws: &savepoint::workspace::Workspace, opts: &WatchOptions) 
         .into());
     }
     let state = ws.state().ensure()?;
-    let log = control::log_path(state);
+    let log = watch::log_path(state);
     let exe = std::env::current_exe().context("find the savepoint executable")?;
-    let mut child = control::spawn_detached(ws, &exe, opts)?;
+    let mut child = watch::spawn_detached(ws, &exe, opts)?;
     let pid = child.id();
     let start = Instant::now();
     loop {
@@ -177,7 +177,7 @@ fn detach(ctx: &Ctx, ws: &savepoint::workspace::Workspace, opts: &WatchOptions) 
                 tail(&log, 5)
             );
         }
-        if control::WatchState::load(state).is_some_and(|s| s.pid == pid) {
+        if watch::WatchState::load(state).is_some_and(|s| s.pid == pid) {
             break;
         }
         if start.elapsed() > START_TIMEOUT {

@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::snapshot::chain;
 use crate::snapshot::record::{self, SnapRequest};
-use crate::watch::control::{self, Request, SnapMeta};
+use crate::watch::{self, Request, SnapMeta};
 use crate::workspace::state::StateFile;
 use crate::workspace::Workspace;
 
@@ -305,7 +305,7 @@ pub fn hand_to_watcher(ws: &Workspace, job: &Job) -> Option<u32> {
 /// Ask the running watcher to snapshot with `meta`: its pid when it
 /// accepted, `None` when no watcher answered.
 fn send_to_watcher(ws: &Workspace, meta: &SnapMeta) -> Option<u32> {
-    match control::send(ws, &Request::Snap(meta.clone())) {
+    match watch::send(ws, &Request::Snap(meta.clone())) {
         Ok(Some(reply)) if reply.ok => Some(reply.pid),
         Ok(_) => None,
         Err(e) => {
@@ -436,7 +436,7 @@ pub fn session_notice(ws: &Workspace, session: Option<&str>) -> Result<String> {
     let other =
         last_session.filter(|(_, t, _)| session.is_none() || t.session.as_deref() != session);
     if let Some((oid, t, time)) = other {
-        let current = if matches!(control::running_pid(ws), Ok(Some(_))) {
+        let current = if matches!(watch::running_pid(ws), Ok(Some(_))) {
             tree_of(tip)?
         } else {
             crate::ops::restore::current_tree(ws)?

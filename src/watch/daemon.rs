@@ -1,0 +1,308 @@
+//! The watcher's event loop: one [`Daemon`] per work tree, fed by three
+//! threads over one channel — the notifier's events, the control socket's
+//! requests and the signals — and taking a snapshot whenever its
+//! [`Schedule`] says a batch is due.
+//!
+//! What each event does is in [`events`], taking a snapshot in
+//! [`snapshot`]; which events matter is decided in
+//! [`classify`](super::classify), where they come from in
+//! [`backend`](super::backend).
+
+mod events;
+mod snapshot;
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::snapshot::engine::{Engine, ScanOptions};
+use crate::snapshot::record::{ChainPos, SnapOutcome, SnapRequest};
+use crate::workspace::config::Config;
+use crate::workspace::{Head, Workspace};
+
+use super::backend::Backend;
+use super::classify::Layout;
+use super::process::WatchLock;
+use super::protocol::{self, Request};
+use super::schedule::Schedule;
+use super::status::{status_path, WatchState};
+
+/// After a hook's request, wait this long for the events of its writes.
+const SETTLE: Duration = Duration::from_millis(10);
+/// The stat cache is written to disk at most this often (and at exit).
+const CACHE_SAVE_EVERY: Duration = Duration::from_secs(60);
+
+/// How to run the watcher.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    /// Quiet time before a snapshot.
+    pub debounce: Duration,
+    /// Longest time between snapshots during continuous changes.
+    pub max_wait: Duration,
+    /// Poll with stat-cached scans instead of using the OS notifier.
+    pub poll: bool,
+    /// Running detached (SIGHUP is ignored, not a stop).
+    pub detached: bool,
+}
+
+impl WatchOptions {
+    pub fn from_config(cfg: &Config) -> Self {
+        WatchOptions {
+            debounce: cfg.debounce,
+            max_wait: cfg.max_wait,
+            poll: false,
+            detached: false,
+        }
+    }
+}
+
+/// What the watcher tells its caller (who prints or logs it).
+#[derive(Debug, Clone)]
+pub enum Report {
+    /// Watching; the start-up scan is done.
+    Started {
+        mode: String,
+        watches: usize,
+        scan: Box<SnapOutcome>,
+    },
+    /// A snapshot was written.
+    Snapshot(Box<SnapOutcome>),
+    /// HEAD moved to another branch; snapshots now go to `refname`.
+    BranchSwitch { refname: String },
+    /// Something went wrong but the watcher carries on.
+    Warning(String),
+    /// Stopping: the final snapshot follows.
+    Stopping,
+}
+
+enum Msg {
+    Fs(notify::Result<notify::Event>),
+    Request(Request),
+    Signal(i32),
+}
+
+/// Run the watcher until it is stopped (signal, `savepoint stop`) or the
+/// work tree disappears. Takes a final snapshot before returning.
+pub fn run(ws: &Workspace, opts: &WatchOptions, report: &mut dyn FnMut(Report)) -> Result<()> {
+    let _lock = WatchLock::acquire(ws)?;
+    let state_dir = ws.state().ensure()?;
+    let (tx, rx) = mpsc::channel();
+    spawn_signal_thread(tx.clone())?;
+    let socket = protocol::bind(state_dir).map(|listener| {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            protocol::serve(listener, move |req| tx.send(Msg::Request(req)).is_ok())
+        });
+        protocol::socket_path(state_dir)
+    });
+    let mut daemon = Daemon::new(ws, ws.config()?, opts, report)?;
+    let result = daemon
+        .start(tx)
+        .and_then(|()| daemon.event_loop(&rx))
+        .and_then(|()| {
+            (daemon.report)(Report::Stopping);
+            daemon.drain(&rx)?;
+            // A final full (stat-cached) scan: exact even if the last events
+            // had not arrived yet.
+            daemon.schedule.full(Instant::now());
+            let last = daemon.snapshot(None);
+            daemon.engine.save_cache();
+            last
+        });
+    if let Some(sock) = socket {
+        let _ = std::fs::remove_file(sock);
+    }
+    let _ = std::fs::remove_file(status_path(state_dir));
+    result
+}
+
+/// SIGINT/SIGTERM/SIGHUP become messages; a second SIGINT or SIGTERM while
+/// the final snapshot runs exits at once (the snapshot is atomic anyway).
+fn spawn_signal_thread(tx: Sender<Msg>) -> Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| Error::io("install signal handlers for", PathBuf::from("watch"), e))?;
+    std::thread::spawn(move || {
+        let mut stops = 0;
+        for sig in signals.forever() {
+            if sig != SIGHUP {
+                stops += 1;
+                if stops > 1 {
+                    std::process::exit(130);
+                }
+            }
+            if tx.send(Msg::Signal(sig)).is_err() {
+                break;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// The running watcher's state.
+struct Daemon<'a> {
+    ws: &'a Workspace,
+    cfg: &'a Config,
+    opts: &'a WatchOptions,
+    report: &'a mut dyn FnMut(Report),
+    layout: Layout,
+    engine: Engine,
+    backend: Backend,
+    schedule: Schedule,
+    state: WatchState,
+    state_dir: PathBuf,
+    /// HEAD as the last snapshot saw it (under the snapshot lock), or as
+    /// [`Daemon::check_head`] last found it moved: the chain the pending
+    /// paths were collected for.
+    last_head: Option<Head>,
+    /// The chain and tip the last snapshot left: what the pending paths
+    /// are changes against (`record::take` patches them onto the chain only
+    /// when it is still exactly there).
+    since: Option<ChainPos>,
+    /// The watch set must be recomputed (ignore rules changed, overflow).
+    rebuild: bool,
+    /// Requests and signals that arrived while events were being drained.
+    deferred: VecDeque<Msg>,
+    cache_saved: Instant,
+    last_push: Option<Instant>,
+}
+
+impl<'a> Daemon<'a> {
+    fn new(
+        ws: &'a Workspace,
+        cfg: &'a Config,
+        opts: &'a WatchOptions,
+        report: &'a mut dyn FnMut(Report),
+    ) -> Result<Self> {
+        let mut engine = Engine::new(ws, ScanOptions::from_config(cfg))?;
+        engine.set_autosave(false);
+        engine.refresh_tracked(ws);
+        Ok(Daemon {
+            ws,
+            cfg,
+            opts,
+            report,
+            layout: Layout::of(ws),
+            engine,
+            backend: Backend::polling(ws),
+            schedule: Schedule::new(opts.debounce, opts.max_wait),
+            state: WatchState {
+                pid: std::process::id(),
+                started: chrono::Local::now().to_rfc3339(),
+                ..WatchState::default()
+            },
+            state_dir: ws.state().path().to_path_buf(),
+            // Set by the start-up snapshot, before any event is looked at.
+            last_head: None,
+            since: None,
+            rebuild: false,
+            deferred: VecDeque::new(),
+            // Save right after the start-up scan.
+            cache_saved: Instant::now()
+                .checked_sub(CACHE_SAVE_EVERY)
+                .unwrap_or_else(Instant::now),
+            last_push: None,
+        })
+    }
+
+    /// Set up the notifier (or polling), then the start-up scan.
+    fn start(&mut self, tx: Sender<Msg>) -> Result<()> {
+        if !self.opts.poll {
+            let handler = move |res| {
+                let _ = tx.send(Msg::Fs(res));
+            };
+            match self.backend.start_notifier(self.ws, handler) {
+                Ok(()) => {
+                    let root = self.ws.workdir().to_path_buf();
+                    self.add_watches(&root);
+                }
+                Err(e) => self.fall_back_to_polling(&e),
+            }
+        }
+        let started = Instant::now();
+        let outcome = self.take(SnapRequest::new("watch"))?;
+        let elapsed = started.elapsed();
+        self.state.startup_scan_ms = Some(elapsed.as_secs_f64() * 1000.0);
+        self.backend.after_scan(elapsed, self.opts.debounce);
+        self.state.mode = self.backend.mode().to_owned();
+        self.state.watches = self.backend.set().len();
+        self.state.save(&self.state_dir);
+        let started = Report::Started {
+            mode: self.backend.mode().to_owned(),
+            watches: self.backend.set().len(),
+            scan: Box::new(outcome),
+        };
+        (self.report)(started);
+        Ok(())
+    }
+
+    fn event_loop(&mut self, rx: &Receiver<Msg>) -> Result<()> {
+        loop {
+            let wake = self.schedule.wake_at(self.backend.next_poll());
+            let msg = match (self.deferred.pop_front(), wake) {
+                (Some(msg), _) => Ok(msg),
+                (None, None) => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                (None, Some(t)) => rx.recv_timeout(t.saturating_duration_since(Instant::now())),
+            };
+            match msg {
+                Ok(Msg::Fs(Ok(event))) => self.on_event(event),
+                Ok(Msg::Fs(Err(e))) => self.on_notify_error(e),
+                Ok(Msg::Request(Request::Snap(meta))) => {
+                    self.drain(rx)?;
+                    self.snapshot(Some(meta))?;
+                }
+                Ok(Msg::Request(Request::Stop)) => return Ok(()),
+                Ok(Msg::Request(Request::Ping)) => {}
+                Ok(Msg::Signal(signal_hook::consts::SIGHUP)) if self.opts.detached => {
+                    tracing::info!("SIGHUP ignored (running detached; use `savepoint stop`)");
+                }
+                Ok(Msg::Signal(_)) | Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                Err(RecvTimeoutError::Timeout) => self.on_timer()?,
+            }
+            self.check_alive()?;
+        }
+    }
+
+    /// Woken without a message: snapshot if the batch (or a poll) is due.
+    fn on_timer(&mut self) -> Result<()> {
+        // git holds `index.lock` while it writes (checkout, commit, stash).
+        let git_busy = || self.ws.git_dir().join("index.lock").exists();
+        if self
+            .schedule
+            .due(Instant::now(), self.backend.next_poll(), git_busy)
+        {
+            self.snapshot(None)?;
+        }
+        Ok(())
+    }
+
+    /// Process everything already queued (and whatever arrives within
+    /// [`SETTLE`]): a hook's writes happened before its request.
+    fn drain(&mut self, rx: &Receiver<Msg>) -> Result<()> {
+        let until = Instant::now() + SETTLE * 10;
+        while let Ok(msg) = rx.recv_timeout(SETTLE) {
+            match msg {
+                Msg::Fs(Ok(event)) => self.on_event(event),
+                Msg::Fs(Err(e)) => self.on_notify_error(e),
+                // Requests and signals wait for the next loop turn.
+                other => self.deferred.push_back(other),
+            }
+            if Instant::now() >= until {
+                break;
+            }
+        }
+        self.check_alive()
+    }
+
+    fn check_alive(&self) -> Result<()> {
+        let workdir = self.ws.workdir();
+        if !workdir.is_dir() || !self.ws.git_dir().is_dir() {
+            return Err(Error::WorkTreeGone {
+                path: workdir.to_path_buf(),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,109 @@
+//! Turning a due batch into a snapshot: the request (a hook's metadata,
+//! the changed paths and the chain they were collected against), the
+//! outcome in the status file, and the housekeeping that follows.
+
+use std::time::Instant;
+
+use super::{Daemon, Report, CACHE_SAVE_EVERY};
+use crate::error::Result;
+use crate::snapshot::record::{self, ChainPos, SnapOutcome, SnapRequest};
+use crate::watch::housekeeping;
+use crate::watch::protocol::SnapMeta;
+
+impl Daemon<'_> {
+    /// Snapshot what is pending (with a hook's metadata, if any).
+    pub(super) fn snapshot(&mut self, meta: Option<SnapMeta>) -> Result<()> {
+        let now = Instant::now();
+        self.check_head(now);
+        if meta.is_some() && self.backend.is_polling() {
+            // No events to go by: only a scan sees what the hook's turn did.
+            self.schedule.full(now);
+        }
+        if self.rebuild {
+            self.rebuild_watches();
+        }
+        let batch = self.schedule.take();
+        if batch.is_empty() && meta.is_none() {
+            return Ok(());
+        }
+        let mut req = SnapRequest::new(
+            meta.as_ref()
+                .map(|m| m.trigger.clone())
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| "watch".to_owned()),
+        );
+        if let Some(m) = &meta {
+            req.session = m.session.clone();
+            req.agent = m.agent.clone();
+            req.tool = m.tool.clone();
+            req.prompt = m.prompt.clone();
+            req.message = m.message.clone();
+        }
+        // The chain the batch's paths were collected against.
+        req.since = self.since.clone();
+        req.changed_paths = (!batch.full).then(|| {
+            let mut paths = batch.paths;
+            if let Some(m) = &meta {
+                paths.extend(m.paths.iter().map(|p| self.ws.workdir().join(p)));
+            }
+            paths
+        });
+        let full = req.changed_paths.is_none();
+        let started = Instant::now();
+        match self.take(req) {
+            Ok(out) => {
+                if full {
+                    self.backend
+                        .after_scan(started.elapsed(), self.opts.debounce);
+                }
+                // (A prompt that found nothing new is kept by `record::take`
+                // for the next snapshot.)
+                if out.created {
+                    self.state.last_snapshot_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+                    (self.report)(Report::Snapshot(Box::new(out)));
+                }
+                self.state.watches = self.backend.set().len();
+                self.state.save(&self.state_dir);
+                if let Some(e) =
+                    housekeeping::after_snapshot(self.ws, self.cfg, &mut self.last_push)
+                {
+                    self.state.push_error(&e);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.check_alive()?;
+                self.warn(format!("snapshot failed: {e}"));
+                // Retry with a full scan, but not in a tight loop.
+                let now = Instant::now();
+                self.schedule.retry_full(now, now + self.opts.max_wait);
+                self.state.save(&self.state_dir);
+                Ok(())
+            }
+        }
+    }
+
+    /// Take a snapshot and record it in the status.
+    pub(super) fn take(&mut self, req: SnapRequest) -> Result<SnapOutcome> {
+        self.since = None;
+        let out = record::take(self.ws, &req, Some(&mut self.engine))?;
+        self.since = Some(ChainPos {
+            refname: out.refname.clone(),
+            tip: out.oid,
+        });
+        if self.cache_saved.elapsed() >= CACHE_SAVE_EVERY {
+            self.engine.save_cache();
+            self.cache_saved = Instant::now();
+        }
+        // The HEAD the snapshot was taken for; a checkout after it is seen
+        // by `check_head` (and handled with a full scan).
+        self.last_head = out.head.clone();
+        self.state.refname = out.refname.clone();
+        if out.created {
+            self.state.snapshots_taken += 1;
+            self.state.last_snapshot = out.id.clone();
+            self.state.last_snapshot_time = Some(chrono::Local::now().to_rfc3339());
+        }
+        Ok(out)
+    }
+}
