@@ -93,7 +93,7 @@ pub fn print_error(e: &anyhow::Error) {
     } else {
         "error"
     };
-    eprintln!("{label}: {e:#}");
+    eprintln!("{label}: {}", message(e));
     if let Some(hint) = hint_for(e) {
         let label = if color {
             "\x1b[1;36mhint\x1b[0m"
@@ -102,6 +102,22 @@ pub fn print_error(e: &anyhow::Error) {
         };
         eprintln!("{label}: {hint}");
     }
+}
+
+/// The error and its causes on one line, `outer: cause: cause`. Library
+/// errors name their cause in their own message *and* return it as their
+/// source (so a log line with `{e}` says everything); a cause already in
+/// the line is not repeated (anyhow's `{:#}` would print it twice).
+fn message(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 fn hint_for(e: &anyhow::Error) -> Option<String> {
@@ -218,6 +234,22 @@ pub fn path(s: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::other("disk on fire");
+        let e: anyhow::Error = savepoint::Error::Io {
+            action: "read",
+            path: "x".into(),
+            source: io,
+        }
+        .into();
+        assert_eq!(super::message(&e), "read x: disk on fire");
+        let e = e.context("snapshot");
+        assert_eq!(super::message(&e), "snapshot: read x: disk on fire");
+        let e = anyhow::anyhow!("outer").context("top");
+        assert_eq!(super::message(&e), "top: outer");
+    }
+
     #[test]
     fn byte_counts_read_like_people_write_them() {
         assert_eq!(super::human_bytes(512), "512 B");
