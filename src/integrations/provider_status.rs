@@ -93,13 +93,7 @@ pub const PROVIDERS: &[Provider] = &[
 /// The provider behind an agent: `claude` → Anthropic, `gemini` → Google,
 /// `codex` → OpenAI; none for others (Cursor runs many providers' models).
 pub fn provider_for(agent: &str) -> Option<&'static Provider> {
-    let key = match agent {
-        "claude" => "anthropic",
-        "gemini" => "google",
-        "codex" => "openai",
-        _ => return None,
-    };
-    provider(key)
+    provider(crate::integrations::agents::by_name(agent)?.status_provider()?)
 }
 
 /// A provider by its key.

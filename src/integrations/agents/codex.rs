@@ -33,27 +33,296 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use toml_edit::{Array, DocumentMut, Item, Table};
 
+use super::adapter::unknown_choice;
 use super::settings::AgentSettings;
-use super::{Event, Kind};
+use super::{transcript, Agent, Change, Choice, Event, Kind, State, StatusLine, Trust};
 use crate::error::{Error, Result};
 
+/// The adapter.
+pub struct Codex;
+
+/// For messages.
+const TITLE: &str = "Codex CLI";
+
+impl Agent for Codex {
+    fn name(&self) -> &'static str {
+        "codex"
+    }
+
+    fn title(&self) -> &'static str {
+        TITLE
+    }
+
+    fn hook_doc(&self) -> &'static str {
+        "Called by Codex CLI: as its `notify` program (the JSON payload is the last argument; \
+         `--chain PROGRAM…` runs a previous notify program too), or as a hook with the payload \
+         on stdin"
+    }
+
+    fn takes_args(&self) -> bool {
+        true
+    }
+
+    /// `notify`: the last argument; a hook's is on stdin.
+    fn payload_arg<'a>(&self, args: &'a [String]) -> Option<&'a str> {
+        args.last().map(String::as_str)
+    }
+
+    /// A previous notify program keeps getting its notifications.
+    fn forward(&self, args: &[String]) -> std::result::Result<(), String> {
+        let Some((payload, rest)) = args.split_last() else {
+            return Ok(());
+        };
+        let Some(pos) = rest.iter().position(|a| a == CHAIN) else {
+            return Ok(());
+        };
+        let Some((program, program_args)) = rest[pos + 1..].split_first() else {
+            return Ok(());
+        };
+        std::process::Command::new(program)
+            .args(program_args)
+            .arg(payload)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .map(drop)
+            .map_err(|e| format!("chained notify program {program} failed: {e}"))
+    }
+
+    /// A hook's payload (no arguments), or `notify`'s with the turn's
+    /// prompt.
+    fn parse(&self, payload: &[u8], args: &[String]) -> std::result::Result<Event, String> {
+        if args.is_empty() {
+            return parse_hook(payload);
+        }
+        let mut e = parse_notify(payload)?;
+        e.prompt = prompts(payload).pop();
+        Ok(e)
+    }
+
+    fn transcript(&self) -> Option<transcript::Format> {
+        Some(transcript::Format::Codex)
+    }
+
+    fn status_provider(&self) -> Option<&'static str> {
+        Some("openai")
+    }
+
+    fn resume_command(&self, session: Option<&str>) -> Option<String> {
+        session.map(|id| format!("codex resume {id}"))
+    }
+
+    fn settings(&self) -> &'static AgentSettings {
+        &HOOKS
+    }
+
+    fn install_doc(&self) -> &'static str {
+        "Also Codex CLI ($CODEX_HOME, else ~/.codex): `auto` (the default) installs Codex's own \
+         hooks (hooks.json, trusted in config.toml) when the `codex` on PATH is 0.171.0 or newer, \
+         and its `notify` program (config.toml; an existing one is chained) otherwise — also when \
+         no `codex` is on PATH; `hooks` or `notify` choose. Only one is installed at a time. \
+         Uninstall removes both"
+    }
+
+    fn choice_name(&self) -> &'static str {
+        "MODE"
+    }
+
+    fn choices(&self) -> &'static [Choice] {
+        MODES
+    }
+
+    /// Both files, whatever the mode.
+    fn check(&self, _workdir: &Path, _choice: &str) -> Result<()> {
+        status(&Files::locate()?).map(drop)
+    }
+
+    fn install(&self, _workdir: &Path, choice: &str) -> Result<Vec<Change>> {
+        let mut out = Vec::new();
+        let mechanism = match choice {
+            "hooks" => Mechanism::Hooks,
+            "notify" => Mechanism::Notify,
+            "auto" => {
+                let version = installed_version();
+                let m = mechanism_for(version);
+                let why = match (m, version) {
+                    (Mechanism::Hooks, _) => "its own hooks".to_owned(),
+                    (Mechanism::Notify, Some(_)) => format!(
+                        "its notify program (savepoint uses Codex's own hooks from {HOOKS_SINCE})"
+                    ),
+                    (Mechanism::Notify, None) => format!(
+                        "its notify program, which every version sends (for Codex {HOOKS_SINCE} \
+                         or newer installed elsewhere, `savepoint hooks install --codex=hooks` \
+                         installs its own hooks instead)"
+                    ),
+                };
+                out.push(Change::Note(format!(
+                    "{TITLE}: {}: using {why}",
+                    found(version)
+                )));
+                m
+            }
+            other => return Err(unknown_choice(other, MODES)),
+        };
+        let files = Files::locate_creating()?;
+        match mechanism {
+            Mechanism::Hooks => {
+                let c = install_hooks(&files)?;
+                out.push(Change::Entries {
+                    agent: TITLE,
+                    file: files.hooks.clone(),
+                    events: c.hooks,
+                });
+                if c.trust > 0 {
+                    out.push(Change::Note(format!(
+                        "{TITLE} hooks trusted in {} (as Codex's /hooks review does; Codex skips \
+                         hooks it does not trust)",
+                        files.config.display()
+                    )));
+                }
+                if c.switched {
+                    out.push(Change::Note(format!(
+                        "{TITLE} notify: savepoint's entry taken out of {} (the hooks replace it)",
+                        files.config.display()
+                    )));
+                }
+            }
+            Mechanism::Notify => {
+                let c = install_notify(&files)?;
+                out.push(Change::Setting {
+                    name: NOTIFY_SETTING,
+                    file: files.config.clone(),
+                    changed: c.notify,
+                });
+                if c.switched {
+                    out.push(Change::Note(format!(
+                        "{TITLE} hooks: savepoint's taken out of {} (notify replaces them)",
+                        files.hooks.display()
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Both mechanisms, whatever the mode.
+    fn uninstall(&self, _workdir: &Path, _choice: &str) -> Result<Vec<Change>> {
+        let files = Files::locate()?;
+        let c = uninstall(&files)?;
+        let mut out = vec![Change::Entries {
+            agent: TITLE,
+            file: files.hooks.clone(),
+            events: c.hooks,
+        }];
+        if c.trust > 0 {
+            out.push(Change::Note(format!(
+                "{TITLE}: savepoint's hook trust entries removed from {} ({})",
+                files.config.display(),
+                c.trust
+            )));
+        }
+        out.push(Change::Setting {
+            name: NOTIFY_SETTING,
+            file: files.config,
+            changed: c.notify,
+        });
+        Ok(out)
+    }
+
+    fn status(&self, _workdir: &Path) -> Result<Vec<StatusLine>> {
+        let version = installed_version();
+        let which = match mechanism_for(version) {
+            Mechanism::Hooks => "`hooks install --codex` uses its own hooks",
+            Mechanism::Notify => "`hooks install --codex` uses notify",
+        };
+        let mut out = vec![StatusLine::Note(format!(
+            "{TITLE}: {}; {which}",
+            found(version)
+        ))];
+        let files = Files::locate()?;
+        match status(&files) {
+            Err(e) => out.push(StatusLine::File {
+                what: TITLE,
+                file: files.config,
+                state: State::Unreadable(e),
+            }),
+            Ok(s) => {
+                let hooks = if s.hooks.is_empty() {
+                    State::Absent
+                } else {
+                    State::Installed {
+                        events: s.hooks,
+                        trust: Some(Trust {
+                            untrusted: s.untrusted,
+                            fix: "Codex skips them: run `savepoint hooks install --codex` again",
+                        }),
+                    }
+                };
+                out.push(StatusLine::File {
+                    what: "Codex CLI hooks",
+                    file: files.hooks,
+                    state: hooks,
+                });
+                out.push(StatusLine::File {
+                    what: NOTIFY_SETTING,
+                    file: files.config,
+                    state: if s.notify {
+                        State::Installed {
+                            events: Vec::new(),
+                            trust: None,
+                        }
+                    } else {
+                        State::Absent
+                    },
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `hooks install --codex=MODE`.
+const MODES: &[Choice] = &[
+    Choice {
+        name: "auto",
+        help: "Codex's own hooks when the `codex` on PATH has them, else `notify`",
+    },
+    Choice {
+        name: "hooks",
+        help: "Codex's own hooks (Codex 0.171.0 or newer)",
+    },
+    Choice {
+        name: "notify",
+        help: "Codex's `notify` program (every version; no word of a failed turn)",
+    },
+];
+
+/// `notify` in `config.toml`, for messages.
+const NOTIFY_SETTING: &str = "Codex CLI notify";
+
+/// What `codex --version` said, for messages.
+fn found(version: Option<Version>) -> String {
+    match version {
+        Some(v) => format!("the `codex` on PATH is {v}"),
+        None => "no `codex` answered on PATH".to_owned(),
+    }
+}
+
 /// The command savepoint puts first in `notify`.
-pub const NOTIFY: [&str; 3] = ["savepoint", "hook", "codex"];
+const NOTIFY: [&str; 3] = ["savepoint", "hook", "codex"];
 /// Separates savepoint's arguments from a chained program's.
-pub const CHAIN: &str = "--chain";
+const CHAIN: &str = "--chain";
 
 /// The entries savepoint merges into `hooks.json` (`hooks/codex-hooks.json`).
-pub const HOOKS_TEMPLATE: &str = include_str!(concat!(
+const HOOKS_TEMPLATE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/hooks/codex-hooks.json"
 ));
 
 /// How savepoint's hook entries are recognised: their command runs this.
-pub const COMMAND_MARK: &str = "savepoint hook codex";
+const COMMAND_MARK: &str = "savepoint hook codex";
 
 /// `hooks.json` in `$CODEX_HOME`, edited like the other assistants' files.
-pub const HOOKS: AgentSettings = AgentSettings {
-    name: "Codex CLI",
+const HOOKS: AgentSettings = AgentSettings {
     dir: ".codex",
     file: "hooks.json",
     template: HOOKS_TEMPLATE,

@@ -30,10 +30,11 @@ use jsonc_parser::errors::ParseErrorKind;
 use jsonc_parser::ParseOptions;
 use serde_json::Value;
 
+use super::adapter::{unknown_choice, Choice};
 use crate::error::{Error, Result};
 
 /// Where an agent's settings live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     /// In the work tree (shared with the project).
     Project,
@@ -41,8 +42,36 @@ pub enum Scope {
     User,
 }
 
+impl Scope {
+    pub const ALL: [Scope; 2] = [Scope::Project, Scope::User];
+
+    /// The scopes as `hooks install --<agent>=SCOPE` offers them.
+    pub const CHOICES: &'static [Choice] = &[
+        Choice {
+            name: "project",
+            help: "In the work tree (shared with the project)",
+        },
+        Choice {
+            name: "user",
+            help: "In the home directory (every project of this user)",
+        },
+    ];
+}
+
+impl std::str::FromStr for Scope {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Scope> {
+        match s {
+            "project" => Ok(Scope::Project),
+            "user" => Ok(Scope::User),
+            _ => Err(unknown_choice(s, Scope::CHOICES)),
+        }
+    }
+}
+
 /// `<workdir>/<dir>/<file>` or `~/<dir>/<file>`.
-pub fn path(workdir: &Path, scope: Scope, dir: &str, file: &str) -> Result<PathBuf> {
+fn path(workdir: &Path, scope: Scope, dir: &str, file: &str) -> Result<PathBuf> {
     Ok(match scope {
         Scope::Project => workdir.join(dir).join(file),
         Scope::User => home()?.join(dir).join(file),
@@ -63,8 +92,6 @@ pub(crate) fn home() -> Result<PathBuf> {
 /// merges into it, and how savepoint's entries are recognised.
 #[derive(Debug, Clone, Copy)]
 pub struct AgentSettings {
-    /// For messages: `Claude Code`, `Gemini CLI`, `Cursor`.
-    pub name: &'static str,
     /// `.claude`, `.gemini`, `.cursor` (in the work tree or the home dir).
     pub dir: &'static str,
     /// `settings.json`, `hooks.json`.

@@ -63,12 +63,7 @@ pub enum Format {
 impl Format {
     /// The transcript format of an agent (`claude`, `gemini`, `codex`).
     pub fn for_agent(agent: &str) -> Option<Format> {
-        match agent {
-            "claude" => Some(Format::Claude),
-            "gemini" => Some(Format::Gemini),
-            "codex" => Some(Format::Codex),
-            _ => None,
-        }
+        super::by_name(agent)?.transcript()
     }
 }
 
