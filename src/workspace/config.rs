@@ -9,10 +9,10 @@ use git2::Config as GitConfig;
 use crate::error::{Error, GitContext, Result};
 
 /// Default `savepoint.maxFileSize`: 50 MiB.
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 50 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_FILE_SIZE: u64 = 50 * 1024 * 1024;
 
 /// The remote `push` and `fetch` use when `savepoint.remote` is not set.
-pub const DEFAULT_REMOTE: &str = "origin";
+pub(crate) const DEFAULT_REMOTE: &str = "origin";
 
 /// Effective savepoint settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +44,7 @@ pub struct Config {
 
 /// The providers whose status page can be configured
 /// (`savepoint.statusUrl.<provider>`).
-pub const STATUS_PROVIDERS: &[&str] = &["anthropic", "google", "openai"];
+pub(crate) const STATUS_PROVIDERS: &[&str] = &["anthropic", "google", "openai"];
 
 /// Where the provider status check looks (see [`crate::integrations::provider_status`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -167,7 +167,7 @@ impl Config {
     }
 
     /// Parse from a git config object.
-    pub fn from_git_config(cfg: &GitConfig) -> Result<Self> {
+    pub(crate) fn from_git_config(cfg: &GitConfig) -> Result<Self> {
         let d = Config::default();
         let exclude = multi(cfg, "savepoint.exclude")?;
         Ok(Config {
@@ -402,7 +402,7 @@ fn show_duration(d: Duration) -> String {
 
 /// Parse a size like git does: a number with an optional `k`, `m` or `g`
 /// suffix (powers of 1024).
-pub fn parse_size(v: &str) -> Option<u64> {
+pub(crate) fn parse_size(v: &str) -> Option<u64> {
     let t = v.trim().to_ascii_lowercase();
     let (num, mult) = match t.chars().last()? {
         'k' => (&t[..t.len() - 1], 1u64 << 10),
@@ -415,7 +415,7 @@ pub fn parse_size(v: &str) -> Option<u64> {
 
 /// Parse a duration such as `90s`, `10m`, `2h`, `1d`, `2w`, `500ms`, also
 /// spelled out (`10 minutes`, `2 hours`). A bare number means seconds.
-pub fn parse_duration(v: &str) -> std::result::Result<Duration, String> {
+pub(crate) fn parse_duration(v: &str) -> std::result::Result<Duration, String> {
     let t = v.trim().to_ascii_lowercase();
     let split = t
         .find(|c: char| !c.is_ascii_digit() && c != '.')

@@ -13,7 +13,7 @@ use super::settings::AgentSettings;
 use super::{transcript, Agent, Event, Kind};
 
 /// The adapter.
-pub struct Claude;
+pub(crate) struct Claude;
 
 impl Agent for Claude {
     fn name(&self) -> &'static str {

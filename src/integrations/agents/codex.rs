@@ -39,7 +39,7 @@ use super::{transcript, Agent, Change, Choice, Event, Kind, State, StatusLine, T
 use crate::error::{Error, Result};
 
 /// The adapter.
-pub struct Codex;
+pub(crate) struct Codex;
 
 /// For messages.
 const TITLE: &str = "Codex CLI";
@@ -333,7 +333,7 @@ const HOOKS: AgentSettings = AgentSettings {
 /// verified end to end (hooks on without a feature flag, SessionEnd fired,
 /// the trust hash computed here accepted — see `docs/real-clients.md`).
 /// Older versions get `notify`, which every version sends.
-pub const HOOKS_SINCE: Version = Version {
+pub(crate) const HOOKS_SINCE: Version = Version {
     major: 0,
     minor: 171,
     patch: 0,
@@ -364,7 +364,7 @@ fn is_title_answer(message: &str) -> bool {
 
 /// Parse a `notify` payload (`{"type": "agent-turn-complete", …}`). A turn
 /// whose every input message is Codex's title request is [`Kind::Other`].
-pub fn parse_notify(input: &[u8]) -> std::result::Result<Event, String> {
+pub(crate) fn parse_notify(input: &[u8]) -> std::result::Result<Event, String> {
     let p = super::Payload::parse(input, "type")?;
     let s = |k: &str| p.str(k);
     let name = p.name.clone();
@@ -399,7 +399,7 @@ fn input_messages(p: &super::Payload) -> Vec<String> {
 
 /// The user's prompts of a `notify` payload (`input-messages`), newest
 /// last; Codex's own title requests are left out.
-pub fn prompts(input: &[u8]) -> Vec<String> {
+pub(crate) fn prompts(input: &[u8]) -> Vec<String> {
     serde_json::from_slice::<Value>(input)
         .ok()
         .and_then(|v| v.get("input-messages").cloned())
@@ -417,7 +417,7 @@ pub fn prompts(input: &[u8]) -> Vec<String> {
 /// `cwd`), a shell command (`Bash`) names none; Stop is the turn's end,
 /// SessionEnd the session's; a title-generation turn's prompt and Stop are
 /// [`Kind::Other`].
-pub fn parse_hook(input: &[u8]) -> std::result::Result<Event, String> {
+pub(crate) fn parse_hook(input: &[u8]) -> std::result::Result<Event, String> {
     let mut e = super::claude::parse(input)?;
     e.agent = "codex";
     let p = super::Payload::parse(input, "hook_event_name")?;
@@ -452,7 +452,7 @@ pub fn parse_hook(input: &[u8]) -> std::result::Result<Event, String> {
 /// The files an `apply_patch` patch touches, in order, each once:
 /// `*** Add File: p`, `*** Update File: p`, `*** Delete File: p` and the
 /// new name of a move, `*** Move to: p`.
-pub fn patch_paths(patch: &str) -> Vec<PathBuf> {
+pub(crate) fn patch_paths(patch: &str) -> Vec<PathBuf> {
     const HEADERS: [&str; 4] = [
         "*** Add File: ",
         "*** Update File: ",
@@ -477,7 +477,7 @@ pub fn patch_paths(patch: &str) -> Vec<PathBuf> {
 
 /// Where Codex keeps what savepoint edits.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Files {
+pub(crate) struct Files {
     /// `$CODEX_HOME/config.toml`: `notify` and the hook trust entries.
     pub config: PathBuf,
     /// `$CODEX_HOME/hooks.json`: the hooks.
@@ -489,7 +489,7 @@ pub struct Files {
 
 impl Files {
     /// `$CODEX_HOME` (else `~/.codex`).
-    pub fn locate() -> Result<Files> {
+    pub(crate) fn locate() -> Result<Files> {
         match std::env::var_os("CODEX_HOME").filter(|v| !v.is_empty()) {
             Some(home) => {
                 let home = PathBuf::from(home);
@@ -504,7 +504,7 @@ impl Files {
     }
 
     /// The files in `dir`, named `key_dir` in Codex's trust keys.
-    pub fn in_dir(dir: &Path, key_dir: &Path) -> Files {
+    pub(crate) fn in_dir(dir: &Path, key_dir: &Path) -> Files {
         Files {
             config: dir.join("config.toml"),
             hooks: dir.join("hooks.json"),
@@ -514,7 +514,7 @@ impl Files {
 
     /// [`Files::locate`] after making `$CODEX_HOME` exist (Codex
     /// canonicalises it, which needs it to exist).
-    pub fn locate_creating() -> Result<Files> {
+    pub(crate) fn locate_creating() -> Result<Files> {
         if let Some(home) = std::env::var_os("CODEX_HOME").filter(|v| !v.is_empty()) {
             std::fs::create_dir_all(&home).map_err(|e| Error::io("create", Path::new(&home), e))?;
         }
@@ -522,17 +522,12 @@ impl Files {
     }
 }
 
-/// `$CODEX_HOME/config.toml`, else `~/.codex/config.toml`.
-pub fn config_path() -> Result<PathBuf> {
-    Ok(Files::locate()?.config)
-}
-
 // --------------------------------------------------------------- version
 
 /// A Codex version (`codex-cli 0.171.0`); a pre-release sorts before its
 /// release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Version {
+pub(crate) struct Version {
     pub major: u64,
     pub minor: u64,
     pub patch: u64,
@@ -568,7 +563,7 @@ impl std::fmt::Display for Version {
 }
 
 /// The first `X.Y.Z[-pre]` word of `codex --version`'s output.
-pub fn parse_version(text: &str) -> Option<Version> {
+pub(crate) fn parse_version(text: &str) -> Option<Version> {
     text.split_whitespace().find_map(|word| {
         let word = word.trim_start_matches('v');
         let (core, pre) = match word.find(['-', '+']) {
@@ -590,7 +585,7 @@ pub fn parse_version(text: &str) -> Option<Version> {
 
 /// The version of the `codex` on `PATH`: `None` when there is none (or it
 /// does not answer `--version` within a few seconds).
-pub fn installed_version() -> Option<Version> {
+pub(crate) fn installed_version() -> Option<Version> {
     let mut child = std::process::Command::new("codex")
         .arg("--version")
         .stdin(std::process::Stdio::null())
@@ -620,7 +615,7 @@ pub fn installed_version() -> Option<Version> {
 
 /// How savepoint plugs into Codex.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mechanism {
+pub(crate) enum Mechanism {
     /// Codex's own hooks (`hooks.json`, trusted in `config.toml`).
     Hooks,
     /// The `notify` program (`agent-turn-complete` only).
@@ -629,7 +624,7 @@ pub enum Mechanism {
 
 /// Hooks for a Codex that has them (≥ [`HOOKS_SINCE`]); `notify` for an
 /// older one, and when no `codex` was found (it works with every version).
-pub fn mechanism_for(version: Option<Version>) -> Mechanism {
+pub(crate) fn mechanism_for(version: Option<Version>) -> Mechanism {
     match version {
         Some(v) if v >= HOOKS_SINCE => Mechanism::Hooks,
         _ => Mechanism::Notify,
@@ -729,7 +724,7 @@ fn canonical_json(v: &Value) -> String {
 
 /// One of savepoint's hooks as Codex identifies it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrustEntry {
+pub(crate) struct TrustEntry {
     pub event: String,
     /// `<hooks.json>:<event_label>:<group>:<handler>`.
     pub key: String,
@@ -988,7 +983,7 @@ fn remove_notify(doc: &mut DocumentMut) -> bool {
 
 /// What an install or uninstall changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Changes {
+pub(crate) struct Changes {
     /// Hook events added to (or removed from) `hooks.json`.
     pub hooks: Vec<String>,
     /// Trust entries written to (or removed from) `config.toml`.
@@ -1000,16 +995,10 @@ pub struct Changes {
     pub switched: bool,
 }
 
-impl Changes {
-    pub fn is_empty(&self) -> bool {
-        self.hooks.is_empty() && self.trust == 0 && !self.notify && !self.switched
-    }
-}
-
 /// Install savepoint's hooks in `hooks.json`, trust them in `config.toml`
 /// and take savepoint's `notify` out. Both files are checked before either
 /// is written.
-pub fn install_hooks(files: &Files) -> Result<Changes> {
+pub(crate) fn install_hooks(files: &Files) -> Result<Changes> {
     let mut doc = read(&files.config)?.unwrap_or_default();
     our_hooks(files)?; // hooks.json is plain JSON (what Codex reads)
     let hooks = HOOKS.install(&files.hooks)?;
@@ -1030,7 +1019,7 @@ pub fn install_hooks(files: &Files) -> Result<Changes> {
 
 /// Set `notify` in `config.toml` (chaining an existing program) and take
 /// savepoint's hooks and their trust entries out.
-pub fn install_notify(files: &Files) -> Result<Changes> {
+pub(crate) fn install_notify(files: &Files) -> Result<Changes> {
     let mut doc = read(&files.config)?.unwrap_or_default();
     HOOKS.installed(&files.hooks)?; // readable before anything is written
     let notify = set_notify(&mut doc);
@@ -1050,7 +1039,7 @@ pub fn install_notify(files: &Files) -> Result<Changes> {
 /// Remove everything savepoint has in either file: its hooks, their trust
 /// entries, its `notify` (a chained program is put back). A file left
 /// empty by that is removed.
-pub fn uninstall(files: &Files) -> Result<Changes> {
+pub(crate) fn uninstall(files: &Files) -> Result<Changes> {
     let mut doc = read(&files.config)?;
     HOOKS.installed(&files.hooks)?;
     let hooks = HOOKS.uninstall(&files.hooks)?;
@@ -1073,7 +1062,7 @@ pub fn uninstall(files: &Files) -> Result<Changes> {
 
 /// What savepoint has installed for Codex.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Status {
+pub(crate) struct Status {
     /// Events with savepoint's hook in `hooks.json`.
     pub hooks: Vec<String>,
     /// Of those, the events Codex would skip: not trusted, or trusted for
@@ -1084,7 +1073,7 @@ pub struct Status {
     pub notify: bool,
 }
 
-pub fn status(files: &Files) -> Result<Status> {
+pub(crate) fn status(files: &Files) -> Result<Status> {
     let doc = read(&files.config)?.unwrap_or_default();
     let entries = our_hooks(files)?;
     let mut hooks: Vec<String> = entries.iter().map(|e| e.event.clone()).collect();

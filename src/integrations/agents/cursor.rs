@@ -16,7 +16,7 @@ use super::settings::AgentSettings;
 use super::{Agent, Event, Kind, Response};
 
 /// The adapter.
-pub struct Cursor;
+pub(crate) struct Cursor;
 
 impl Agent for Cursor {
     fn name(&self) -> &'static str {

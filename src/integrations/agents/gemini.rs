@@ -17,7 +17,7 @@ use super::settings::AgentSettings;
 use super::{transcript, Agent, Event, Kind, Response};
 
 /// The adapter.
-pub struct Gemini;
+pub(crate) struct Gemini;
 
 impl Agent for Gemini {
     fn name(&self) -> &'static str {

@@ -9,8 +9,8 @@
 mod adapter;
 pub mod claude;
 pub mod codex;
-pub mod cursor;
-pub mod gemini;
+pub(crate) mod cursor;
+pub(crate) mod gemini;
 pub mod settings;
 pub mod transcript;
 mod turns;
@@ -407,7 +407,7 @@ const NOTICE_LOOKBACK: usize = 500;
 /// the chain's tip stands for the work tree (the watcher records every
 /// change within its debounce) — no scan. Without a watcher the work tree
 /// is scanned (stat-cached).
-pub fn session_notice(ws: &Workspace, session: Option<&str>) -> Result<String> {
+pub(crate) fn session_notice(ws: &Workspace, session: Option<&str>) -> Result<String> {
     let repo = ws.repo();
     let refname = ws.chain_ref()?;
     let Some(tip) = chain::tip(repo, &refname)? else {
@@ -502,7 +502,7 @@ pub fn log(ws: &Workspace, line: &str) {
 }
 
 /// [`log`] for callers without a work tree (malformed input).
-pub fn log_in(state_dir: &Path, line: &str) {
+pub(crate) fn log_in(state_dir: &Path, line: &str) {
     let path = StateFile::HookLog.path_in(state_dir);
     if std::fs::metadata(&path).is_ok_and(|m| m.len() > LOG_MAX_BYTES) {
         let _ = std::fs::rename(&path, path.with_extension("log.1"));

@@ -35,7 +35,7 @@ use crate::error::{Error, Result};
 
 /// Where an agent's settings live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// In the work tree (shared with the project).
     Project,
     /// In the home directory (every project of this user).
@@ -43,10 +43,10 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 2] = [Scope::Project, Scope::User];
+    pub(crate) const ALL: [Scope; 2] = [Scope::Project, Scope::User];
 
     /// The scopes as `hooks install --<agent>=SCOPE` offers them.
-    pub const CHOICES: &'static [Choice] = &[
+    pub(crate) const CHOICES: &'static [Choice] = &[
         Choice {
             name: "project",
             help: "In the work tree (shared with the project)",
@@ -103,19 +103,19 @@ pub struct AgentSettings {
 }
 
 impl AgentSettings {
-    pub fn path(&self, workdir: &Path, scope: Scope) -> Result<PathBuf> {
+    pub(crate) fn path(&self, workdir: &Path, scope: Scope) -> Result<PathBuf> {
         path(workdir, scope, self.dir, self.file)
     }
 
-    pub fn install(&self, path: &Path) -> Result<Vec<String>> {
+    pub(crate) fn install(&self, path: &Path) -> Result<Vec<String>> {
         install(path, self.template, self.mark)
     }
 
-    pub fn uninstall(&self, path: &Path) -> Result<Vec<String>> {
+    pub(crate) fn uninstall(&self, path: &Path) -> Result<Vec<String>> {
         uninstall(path, self.template, self.mark)
     }
 
-    pub fn installed(&self, path: &Path) -> Result<Vec<String>> {
+    pub(crate) fn installed(&self, path: &Path) -> Result<Vec<String>> {
         installed(path, self.template, self.mark)
     }
 }
@@ -369,7 +369,7 @@ fn remove_events(root: &CstObject, ours: &[String], keep: impl Fn(&str) -> bool)
 /// comment and the file's own layout; savepoint's entries under events the
 /// template no longer has (Gemini's `PreCompress` of older versions) are
 /// taken out. Returns the events added (empty: already installed).
-pub fn install(path: &Path, template: &str, mark: &str) -> Result<Vec<String>> {
+pub(crate) fn install(path: &Path, template: &str, mark: &str) -> Result<Vec<String>> {
     let ours = &our_commands(template, mark);
     let doc = match read(path)? {
         Some(doc) => doc,
@@ -435,7 +435,7 @@ pub fn install(path: &Path, template: &str, mark: &str) -> Result<Vec<String>> {
 /// `path`; top-level keys the template added (e.g. `version`) go too when
 /// nothing else is left, and so does the file when nothing at all is left
 /// (no key, no comment). Returns the events that changed.
-pub fn uninstall(path: &Path, template: &str, mark: &str) -> Result<Vec<String>> {
+pub(crate) fn uninstall(path: &Path, template: &str, mark: &str) -> Result<Vec<String>> {
     let ours = &our_commands(template, mark);
     let Some(doc) = read(path)? else {
         return Ok(Vec::new());
@@ -469,7 +469,7 @@ pub fn uninstall(path: &Path, template: &str, mark: &str) -> Result<Vec<String>>
 }
 
 /// The events with savepoint's entry in the settings at `path`.
-pub fn installed(path: &Path, template: &str, mark: &str) -> Result<Vec<String>> {
+pub(crate) fn installed(path: &Path, template: &str, mark: &str) -> Result<Vec<String>> {
     let ours = &our_commands(template, mark);
     let Some(doc) = read(path)? else {
         return Ok(Vec::new());
@@ -494,7 +494,8 @@ pub fn installed(path: &Path, template: &str, mark: &str) -> Result<Vec<String>>
 }
 
 /// Every entry of a template is recognised as savepoint's (for tests).
-pub fn template_is_ours(template: &str, mark: &str) -> bool {
+#[cfg(test)]
+pub(crate) fn template_is_ours(template: &str, mark: &str) -> bool {
     let mark = &our_commands(template, mark);
     let t: Value = serde_json::from_str(template).expect("valid template");
     t["hooks"].as_object().is_some_and(|h| {
