@@ -644,6 +644,13 @@ mod tests {
         assert_eq!(provider_for("codex").unwrap().key, "openai");
         assert_eq!(provider_for("cursor"), None);
         assert_eq!(check(&Config::default(), "cursor", DEFAULT_BUDGET), None);
+        // The config keys `savepoint.statusUrl.<provider>` accepts are these
+        // providers, and every agent's provider is one of them.
+        let keys: Vec<&str> = PROVIDERS.iter().map(|p| p.key).collect();
+        assert_eq!(keys, crate::workspace::config::STATUS_PROVIDERS);
+        for a in crate::integrations::agents::all() {
+            assert!(a.status_provider().is_none_or(|p| provider(p).is_some()));
+        }
     }
 
     #[test]
