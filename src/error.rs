@@ -63,6 +63,13 @@ pub enum Error {
     #[error("{} is not valid JSON settings ({reason}); it was left untouched", path.display())]
     InvalidSettings { path: PathBuf, reason: String },
 
+    /// A value an agent's install does not take (`--claude=VALUE`).
+    #[error("unknown value `{value}` (expected {})", expected.join(", "))]
+    UnknownChoice {
+        value: String,
+        expected: Vec<&'static str>,
+    },
+
     /// `squash` refused (the reason says why); nothing was changed.
     #[error("cannot squash: {reason}")]
     Squash { reason: String },

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::cli::commands::{
-    diff, handoff, hook, hooks, log, meta, prune, push, recover, restore, show, snap, squash,
-    status, stop, undo, watch,
+    completions, config, diff, handoff, hook, hooks, log, man, prune, push, recover, restore, show,
+    snap, squash, status, stop, undo, watch,
 };
 
 /// Snapshots your work tree on a shadow ref so an interrupted session never
@@ -79,9 +79,9 @@ pub enum Command {
     Prune(prune::Args),
     Push(push::PushArgs),
     Fetch(push::FetchArgs),
-    Config(meta::ConfigArgs),
-    Completions(meta::CompletionsArgs),
-    Man(meta::ManArgs),
+    Config(config::Args),
+    Completions(completions::Args),
+    Man(man::Args),
 }
 
 impl Cli {

@@ -17,7 +17,8 @@ use crate::error::{Error, Result};
 use crate::workspace::Workspace;
 
 /// The wrapper template, `@HOOK@` standing for the hook's name.
-pub const TEMPLATE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/hooks/git-hook.sh"));
+pub(crate) const TEMPLATE: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/hooks/git-hook.sh"));
 
 /// The hooks savepoint installs: commit boundaries, branch switches, merges
 /// and rewrites (amend, rebase) record a snapshot after the fact; a rebase
@@ -38,7 +39,7 @@ fn marker(name: &str) -> String {
 }
 
 /// The wrapper script for one hook.
-pub fn script(name: &str) -> String {
+pub(crate) fn script(name: &str) -> String {
     TEMPLATE.replace("@HOOK@", name)
 }
 

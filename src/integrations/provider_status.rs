@@ -35,11 +35,11 @@ use crate::text::escape_controls;
 use crate::workspace::config::Config;
 
 /// The default budget for a status check (connect + read).
-pub const DEFAULT_BUDGET: Duration = Duration::from_millis(1000);
+pub(crate) const DEFAULT_BUDGET: Duration = Duration::from_millis(1000);
 /// Largest Statuspage summary read.
 const STATUSPAGE_MAX_BYTES: u64 = 2 << 20;
 /// How much of Google's incident history is read.
-pub const GOOGLE_MAX_BYTES: u64 = 1 << 20;
+pub(crate) const GOOGLE_MAX_BYTES: u64 = 1 << 20;
 /// Characters kept of a name or description.
 const MAX_CHARS: usize = 200;
 /// Incident names kept in a verdict.
@@ -92,18 +92,12 @@ pub const PROVIDERS: &[Provider] = &[
 
 /// The provider behind an agent: `claude` → Anthropic, `gemini` → Google,
 /// `codex` → OpenAI; none for others (Cursor runs many providers' models).
-pub fn provider_for(agent: &str) -> Option<&'static Provider> {
-    let key = match agent {
-        "claude" => "anthropic",
-        "gemini" => "google",
-        "codex" => "openai",
-        _ => return None,
-    };
-    provider(key)
+pub(crate) fn provider_for(agent: &str) -> Option<&'static Provider> {
+    provider(crate::integrations::agents::by_name(agent)?.status_provider()?)
 }
 
 /// A provider by its key.
-pub fn provider(key: &str) -> Option<&'static Provider> {
+pub(crate) fn provider(key: &str) -> Option<&'static Provider> {
     PROVIDERS.iter().find(|p| p.key == key)
 }
 
@@ -145,7 +139,7 @@ pub struct Verdict {
 
 impl Verdict {
     /// Does the provider report a problem?
-    pub fn is_degraded(&self) -> bool {
+    pub(crate) fn is_degraded(&self) -> bool {
         self.indicator != "none" || !self.incidents.is_empty() || self.component_status.is_some()
     }
 
@@ -156,7 +150,7 @@ impl Verdict {
     /// One line for a person: `Claude API: partial outage — Elevated
     /// errors on Opus, since 10:05` (local time), or `Anthropic status:
     /// all systems operational`. Control characters are escaped.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         if !self.is_degraded() {
             let what = if self.summary.is_empty() {
                 "all systems operational".to_owned()
@@ -198,7 +192,7 @@ impl Verdict {
     }
 
     /// What to do next, for the user of the tool that failed.
-    pub fn advice(&self) -> String {
+    pub(crate) fn advice(&self) -> String {
         let other_model = match self.provider.as_str() {
             "anthropic" => "another Claude model (`/model`)",
             "openai" => "another model (`codex -m <model>`)",
@@ -262,7 +256,11 @@ pub fn check(cfg: &Config, agent: &str, budget: Duration) -> Option<Verdict> {
 }
 
 /// [`check`] against an explicit URL.
-pub fn check_url(provider: &'static Provider, url: &str, budget: Duration) -> Option<Verdict> {
+pub(crate) fn check_url(
+    provider: &'static Provider,
+    url: &str,
+    budget: Duration,
+) -> Option<Verdict> {
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return None;
     }
@@ -322,7 +320,7 @@ fn fetch(url: &str, budget: Duration, provider: &Provider) -> Option<Vec<u8>> {
 }
 
 /// Parse a status body in `provider`'s format.
-pub fn parse(provider: &Provider, body: &[u8]) -> Option<Verdict> {
+pub(crate) fn parse(provider: &Provider, body: &[u8]) -> Option<Verdict> {
     let mut v = match provider.format {
         SourceFormat::Statuspage => parse_statuspage(provider, body)?,
         SourceFormat::GoogleCloud => parse_google(provider, body)?,
@@ -646,6 +644,13 @@ mod tests {
         assert_eq!(provider_for("codex").unwrap().key, "openai");
         assert_eq!(provider_for("cursor"), None);
         assert_eq!(check(&Config::default(), "cursor", DEFAULT_BUDGET), None);
+        // The config keys `savepoint.statusUrl.<provider>` accepts are these
+        // providers, and every agent's provider is one of them.
+        let keys: Vec<&str> = PROVIDERS.iter().map(|p| p.key).collect();
+        assert_eq!(keys, crate::workspace::config::STATUS_PROVIDERS);
+        for a in crate::integrations::agents::all() {
+            assert!(a.status_provider().is_none_or(|p| provider(p).is_some()));
+        }
     }
 
     #[test]

@@ -555,12 +555,7 @@ fn resume_command(f: &Failure) -> Option<String> {
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    match f.agent.as_str() {
-        "claude" if safe => Some(format!("claude --resume {id}")),
-        "codex" if safe => Some(format!("codex resume {id}")),
-        "gemini" => Some("gemini --resume latest".to_owned()),
-        _ => None,
-    }
+    crate::integrations::agents::by_name(&f.agent)?.resume_command(safe.then_some(id))
 }
 
 /// `## What went wrong`: the failing session, its error, the provider's

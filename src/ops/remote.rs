@@ -26,7 +26,9 @@ use crate::workspace::Workspace;
 
 /// The remote to use: the argument, else `savepoint.remote`, else `origin`.
 pub fn choose(arg: Option<&str>, configured: Option<&str>) -> String {
-    arg.or(configured).unwrap_or("origin").to_owned()
+    arg.or(configured)
+        .unwrap_or(crate::workspace::config::DEFAULT_REMOTE)
+        .to_owned()
 }
 
 /// Local chain namespaces that `push` copies.

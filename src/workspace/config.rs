@@ -9,7 +9,10 @@ use git2::Config as GitConfig;
 use crate::error::{Error, GitContext, Result};
 
 /// Default `savepoint.maxFileSize`: 50 MiB.
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 50 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_FILE_SIZE: u64 = 50 * 1024 * 1024;
+
+/// The remote `push` and `fetch` use when `savepoint.remote` is not set.
+pub(crate) const DEFAULT_REMOTE: &str = "origin";
 
 /// Effective savepoint settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +44,7 @@ pub struct Config {
 
 /// The providers whose status page can be configured
 /// (`savepoint.statusUrl.<provider>`).
-pub const STATUS_PROVIDERS: &[&str] = &["anthropic", "google", "openai"];
+pub(crate) const STATUS_PROVIDERS: &[&str] = &["anthropic", "google", "openai"];
 
 /// Where the provider status check looks (see [`crate::integrations::provider_status`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,7 +74,88 @@ impl Default for Config {
     }
 }
 
+/// A `savepoint.*` key as `savepoint config` lists it.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyDoc {
+    pub key: &'static str,
+    /// It takes several values (`savepoint.exclude`), all of them in effect.
+    pub multi: bool,
+    /// Its value in a config, as `savepoint config` shows it (of
+    /// [`Config::default`]: the default).
+    pub show: fn(&Config) -> String,
+}
+
 impl Config {
+    /// Every key with a single setting, in the order `savepoint config`
+    /// lists them (`savepoint.statusUrl.<provider>` keys come after, one
+    /// per provider).
+    pub const KEYS: &'static [KeyDoc] = &[
+        KeyDoc {
+            key: "savepoint.debounce",
+            multi: false,
+            show: |c| format!("{} (ms)", c.debounce.as_millis()),
+        },
+        KeyDoc {
+            key: "savepoint.maxWait",
+            multi: false,
+            show: |c| format!("{} (ms)", c.max_wait.as_millis()),
+        },
+        KeyDoc {
+            key: "savepoint.maxFileSize",
+            multi: false,
+            show: |c| show_size(c.max_file_size),
+        },
+        KeyDoc {
+            key: "savepoint.exclude",
+            multi: true,
+            show: |c| match c.exclude.is_empty() {
+                true => "(none)".to_owned(),
+                false => c.exclude.join(", "),
+            },
+        },
+        KeyDoc {
+            key: "savepoint.keepAll",
+            multi: false,
+            show: |c| show_duration(c.keep_all),
+        },
+        KeyDoc {
+            key: "savepoint.keepHourly",
+            multi: false,
+            show: |c| show_duration(c.keep_hourly),
+        },
+        KeyDoc {
+            key: "savepoint.keepDaily",
+            multi: false,
+            show: |c| show_duration(c.keep_daily),
+        },
+        KeyDoc {
+            key: "savepoint.remote",
+            multi: false,
+            show: |c| c.remote.as_deref().unwrap_or(DEFAULT_REMOTE).to_owned(),
+        },
+        KeyDoc {
+            key: "savepoint.pushInterval",
+            multi: false,
+            show: |c| {
+                c.push_interval
+                    .map_or_else(|| "off".to_owned(), show_duration)
+            },
+        },
+        KeyDoc {
+            key: "savepoint.autostart",
+            multi: false,
+            show: |c| c.autostart.to_string(),
+        },
+        KeyDoc {
+            key: "savepoint.statusUrl",
+            multi: false,
+            show: |c| match c.status.off {
+                true => "none".to_owned(),
+                false => "auto".to_owned(),
+            },
+        },
+    ];
+
     /// Load from a repository's effective git config.
     pub fn load(repo: &git2::Repository) -> Result<Self> {
         let cfg = repo
@@ -83,7 +167,7 @@ impl Config {
     }
 
     /// Parse from a git config object.
-    pub fn from_git_config(cfg: &GitConfig) -> Result<Self> {
+    pub(crate) fn from_git_config(cfg: &GitConfig) -> Result<Self> {
         let d = Config::default();
         let exclude = multi(cfg, "savepoint.exclude")?;
         Ok(Config {
@@ -288,9 +372,37 @@ fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
+/// A size as git spells it: `50m`, `1g`, `512k`, `1000`.
+fn show_size(n: u64) -> String {
+    match n {
+        0 => "0".to_owned(),
+        n if n.is_multiple_of(1 << 30) => format!("{}g", n >> 30),
+        n if n.is_multiple_of(1 << 20) => format!("{}m", n >> 20),
+        n if n.is_multiple_of(1 << 10) => format!("{}k", n >> 10),
+        n => n.to_string(),
+    }
+}
+
+/// A duration in its largest whole unit: `90d`, `2h`, `30s`, `500ms`.
+fn show_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1000, "s"),
+    ]
+    .iter()
+    .find(|(unit, _)| ms > 0 && ms.is_multiple_of(*unit))
+    .map_or_else(
+        || format!("{ms}ms"),
+        |(unit, s)| format!("{}{s}", ms / unit),
+    )
+}
+
 /// Parse a size like git does: a number with an optional `k`, `m` or `g`
 /// suffix (powers of 1024).
-pub fn parse_size(v: &str) -> Option<u64> {
+pub(crate) fn parse_size(v: &str) -> Option<u64> {
     let t = v.trim().to_ascii_lowercase();
     let (num, mult) = match t.chars().last()? {
         'k' => (&t[..t.len() - 1], 1u64 << 10),
@@ -303,7 +415,7 @@ pub fn parse_size(v: &str) -> Option<u64> {
 
 /// Parse a duration such as `90s`, `10m`, `2h`, `1d`, `2w`, `500ms`, also
 /// spelled out (`10 minutes`, `2 hours`). A bare number means seconds.
-pub fn parse_duration(v: &str) -> std::result::Result<Duration, String> {
+pub(crate) fn parse_duration(v: &str) -> std::result::Result<Duration, String> {
     let t = v.trim().to_ascii_lowercase();
     let split = t
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -382,6 +494,43 @@ mod tests {
             let err = Config::from_git_config(&GitConfig::open(&path).unwrap()).unwrap_err();
             assert!(err.to_string().contains("statusUrl"), "{err}");
         }
+    }
+
+    /// `savepoint config`'s defaults are [`Config::default`]'s, and every
+    /// key it lists is one the parser reads.
+    #[test]
+    fn keys_show_the_defaults_and_are_read() {
+        let d = Config::default();
+        let shown: Vec<(&str, String)> =
+            Config::KEYS.iter().map(|k| (k.key, (k.show)(&d))).collect();
+        let want = [
+            ("savepoint.debounce", "1000 (ms)"),
+            ("savepoint.maxWait", "10000 (ms)"),
+            ("savepoint.maxFileSize", "50m"),
+            ("savepoint.exclude", "(none)"),
+            ("savepoint.keepAll", "1d"),
+            ("savepoint.keepHourly", "7d"),
+            ("savepoint.keepDaily", "90d"),
+            ("savepoint.remote", "origin"),
+            ("savepoint.pushInterval", "off"),
+            ("savepoint.autostart", "false"),
+            ("savepoint.statusUrl", "auto"),
+        ];
+        assert_eq!(shown, want.map(|(k, v)| (k, v.to_owned())));
+        // A value the parser rejects is an error naming the key: the key is read.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        for k in Config::KEYS
+            .iter()
+            .filter(|k| !k.multi && k.key != "savepoint.remote")
+        {
+            let (section, name) = k.key.split_once('.').unwrap();
+            std::fs::write(&path, format!("[{section}]\n\t{name} = 1x2y\n")).unwrap();
+            let err = Config::from_git_config(&GitConfig::open(&path).unwrap()).unwrap_err();
+            assert!(err.to_string().contains(k.key), "{}: {err}", k.key);
+        }
+        assert_eq!(show_duration(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(show_size(1536), "1536");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `savepoint hook git|claude|gemini|codex|cursor`: the entry points the
+//! `savepoint hook git|<agent>`: the entry points the
 //! installed hooks call. They never fail the caller: whatever happens, the
 //! exit status is 0, agents that read stdout as JSON get JSON, and problems
 //! are logged to `<git-dir>/savepoint/hook.log`.
@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use anyhow::Result;
-use savepoint::integrations::agents::{self, claude, codex, cursor, gemini, Event};
+use savepoint::integrations::agents::{self, Agent, Event};
 use savepoint::watch::{self, WatchOptions};
 use savepoint::workspace::Workspace;
 
@@ -56,21 +56,8 @@ pub enum Source {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Called by Claude Code with the hook payload (JSON) on stdin.
-    Claude,
-    /// Called by Gemini CLI with the hook payload (JSON) on stdin; answers
-    /// JSON on stdout.
-    Gemini,
-    /// Called by Codex CLI: as its `notify` program (the JSON payload is the
-    /// last argument; `--chain PROGRAM…` runs a previous notify program
-    /// too), or as a hook with the payload on stdin.
-    Codex {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
-    /// Called by Cursor with the hook payload (JSON) on stdin; answers JSON
-    /// on stdout.
-    Cursor,
+    #[command(flatten)]
+    Agent(AgentCall),
     /// The slow part of an agent hook (a snapshot, the brief after a failed
     /// turn), run by the hook in a process group of its own so it completes
     /// when the client kills the hook's group. Reads the job (JSON) on
@@ -79,15 +66,77 @@ pub enum Source {
     Worker,
 }
 
+/// `savepoint hook <agent> [args]`: one subcommand per agent of
+/// [`agents::all`], described by the agent.
+#[derive(Debug)]
+pub struct AgentCall {
+    pub agent: &'static dyn Agent,
+    pub args: Vec<String>,
+}
+
+impl clap::FromArgMatches for AgentCall {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let (name, sub) = m
+            .subcommand()
+            .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::MissingSubcommand))?;
+        let agent = agents::by_name(name)
+            .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::InvalidSubcommand))?;
+        let args = match agent.takes_args() {
+            true => sub
+                .get_many::<String>("args")
+                .map(|v| v.cloned().collect())
+                .unwrap_or_default(),
+            false => Vec::new(),
+        };
+        Ok(AgentCall { agent, args })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl clap::Subcommand for AgentCall {
+    fn augment_subcommands(cmd: clap::Command) -> clap::Command {
+        agents::all().iter().fold(cmd, |cmd, a| {
+            let sub = clap::Command::new(a.name()).about(a.hook_doc());
+            cmd.subcommand(match a.takes_args() {
+                true => sub.arg(
+                    clap::Arg::new("args")
+                        .value_name("ARGS")
+                        .num_args(1..)
+                        .action(clap::ArgAction::Append)
+                        .trailing_var_arg(true)
+                        .allow_hyphen_values(true),
+                ),
+                false => sub,
+            })
+        })
+    }
+
+    fn augment_subcommands_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_subcommands(cmd)
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        agents::by_name(name).is_some()
+    }
+}
+
 pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     // (A worker's job was decided before: it runs whatever the variable
     // says now.)
     let no_hooks = std::env::var_os("SAVEPOINT_NO_HOOKS").is_some_and(|v| !v.is_empty());
-    if no_hooks && !matches!(args.source, Source::Worker) {
-        match &args.source {
-            Source::Gemini | Source::Cursor => say("{}"),
-            _ => {}
+    // What an agent that reads stdout as JSON still gets when there is
+    // nothing to answer.
+    let empty_reply = || {
+        if let Source::Agent(call) = &args.source {
+            print(&call.agent.reply(None, agents::Response::default()));
         }
+    };
+    if no_hooks && !matches!(args.source, Source::Worker) {
+        empty_reply();
         return Ok(());
     }
     // Whatever goes wrong — even a bug that panics — the hook exits 0 and
@@ -105,39 +154,23 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
                 &format!("hook panicked (a bug; please report it): {what}"),
             );
         }
-        if matches!(args.source, Source::Gemini | Source::Cursor) {
-            say("{}");
-        }
+        empty_reply();
     }
     Ok(())
 }
 
 fn dispatch(ctx: &Ctx, args: &Args) {
     match &args.source {
-        Source::Git { name, .. } => return git(ctx, name),
-        Source::Worker => return worker(),
-        _ => {}
-    }
-    // From here on the client may kill this process's group at any moment
-    // (Claude Code does, right after StopFailure and at turn end): TERM,
-    // HUP and INT only end the wait for the worker.
-    let guard = Guard::new();
-    match &args.source {
-        Source::Claude => {
-            let r = agent_hook(ctx, &read_stdin(), claude::parse, &guard);
-            print_plain(&r);
+        Source::Git { name, .. } => git(ctx, name),
+        Source::Worker => worker(),
+        Source::Agent(call) => {
+            // From here on the client may kill this process's group at any
+            // moment (Claude Code does, right after StopFailure and at turn
+            // end): TERM, HUP and INT only end the wait for the worker.
+            let guard = Guard::new();
+            let response = agent_hook(ctx, call, &guard);
+            print(&response);
         }
-        Source::Gemini => {
-            let r = agent_hook(ctx, &read_stdin(), gemini::parse, &guard);
-            say(&gemini::reply(&r.unwrap_or_default().1));
-        }
-        Source::Cursor => {
-            let r = agent_hook(ctx, &read_stdin(), cursor::parse, &guard);
-            let (name, resp) = r.unwrap_or_default();
-            say(&cursor::reply(name.as_deref(), &resp));
-        }
-        Source::Codex { args } => codex_hook(ctx, args, &guard),
-        Source::Git { .. } | Source::Worker => {}
     }
 }
 
@@ -191,14 +224,13 @@ fn read_stdin() -> Vec<u8> {
     input
 }
 
-fn print_plain(r: &Option<(Option<String>, agents::Response)>) {
-    if let Some((_, r)) = r {
-        if !r.stdout.is_empty() {
-            say(&r.stdout);
-        }
-        if !r.stderr.is_empty() {
-            say_err(&r.stderr);
-        }
+/// Print what the agent gets: stdout for it, stderr for the user.
+fn print(r: &agents::Response) {
+    if !r.stdout.is_empty() {
+        say(&r.stdout);
+    }
+    if !r.stderr.is_empty() {
+        say_err(&r.stderr);
     }
 }
 
@@ -221,22 +253,31 @@ fn git(ctx: &Ctx, name: &str) {
     }
 }
 
-/// Parse a payload with `parse` and act on it; `None` when the payload was
-/// malformed (logged). Returns the event's name and the response.
-fn agent_hook(
-    ctx: &Ctx,
-    input: &[u8],
-    parse: fn(&[u8]) -> std::result::Result<Event, String>,
-    guard: &Guard,
-) -> Option<(Option<String>, agents::Response)> {
-    match parse(input) {
-        Ok(event) => Some((Some(event.name.clone()), act(ctx, &event, guard))),
+/// Read the agent's payload (stdin, or an argument), act on it, and
+/// answer in the agent's form. A malformed payload is logged.
+fn agent_hook(ctx: &Ctx, call: &AgentCall, guard: &Guard) -> agents::Response {
+    let AgentCall { agent, args } = call;
+    let log_here = |line: &str| {
+        if let Ok(ws) = Workspace::discover(&ctx.dir) {
+            agents::log(&ws, line);
+        }
+    };
+    if let Err(e) = agent.forward(args) {
+        log_here(&format!("{}: {e}", agent.name()));
+    }
+    let input = match agent.payload_arg(args) {
+        Some(payload) => payload.as_bytes().to_vec(),
+        None => read_stdin(),
+    };
+    match agent.parse(&input, args) {
+        Ok(event) => {
+            let response = act(ctx, &event, guard);
+            agent.reply(Some(&event.name), response)
+        }
         Err(why) => {
-            if let Ok(ws) = Workspace::discover(&ctx.dir) {
-                let sample: String = String::from_utf8_lossy(input).chars().take(200).collect();
-                agents::log(&ws, &format!("ignored malformed input ({why}): {sample:?}"));
-            }
-            None
+            let sample: String = String::from_utf8_lossy(&input).chars().take(200).collect();
+            log_here(&format!("ignored malformed input ({why}): {sample:?}"));
+            agent.reply(None, agents::Response::default())
         }
     }
 }
@@ -359,53 +400,6 @@ fn worker() {
                 .and_then(|d| Workspace::discover(&d).map_err(std::io::Error::other))
             {
                 agents::log(&ws, &format!("hook worker: unreadable job ({e})"));
-            }
-        }
-    }
-}
-
-/// Codex: `notify` (payload = last argument, maybe after `--chain PROG…`)
-/// or a hook (payload on stdin).
-fn codex_hook(ctx: &Ctx, args: &[String], guard: &Guard) {
-    let Some((payload, rest)) = args.split_last() else {
-        let r = agent_hook(ctx, &read_stdin(), codex::parse_hook, guard);
-        print_plain(&r);
-        return;
-    };
-    // A previous notify program keeps getting its notifications.
-    if let Some(pos) = rest.iter().position(|a| a == codex::CHAIN) {
-        if let Some((program, program_args)) = rest[pos + 1..].split_first() {
-            let spawned = std::process::Command::new(program)
-                .args(program_args)
-                .arg(payload)
-                .stdin(std::process::Stdio::null())
-                .spawn();
-            if let Err(e) = spawned {
-                if let Ok(ws) = Workspace::discover(&ctx.dir) {
-                    agents::log(
-                        &ws,
-                        &format!("codex: chained notify program {program} failed: {e}"),
-                    );
-                }
-            }
-        }
-    }
-    let bytes = payload.as_bytes();
-    let parse = |input: &[u8]| -> std::result::Result<Event, String> {
-        let mut e = codex::parse_notify(input)?;
-        e.prompt = codex::prompts(input).pop();
-        Ok(e)
-    };
-    match parse(bytes) {
-        Ok(event) => {
-            act(ctx, &event, guard);
-        }
-        Err(why) => {
-            if let Ok(ws) = Workspace::discover(&ctx.dir) {
-                agents::log(
-                    &ws,
-                    &format!("codex: ignored malformed notify payload ({why})"),
-                );
             }
         }
     }

@@ -3,13 +3,11 @@
 //! a restore point.
 
 use std::io::Write;
+use std::path::Path;
 
 use anyhow::Result;
-use std::path::{Path, PathBuf};
-
-use savepoint::integrations::agents::codex::{self, Mechanism};
-use savepoint::integrations::agents::settings::{AgentSettings, Scope};
-use savepoint::integrations::agents::{claude, cursor, gemini};
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use savepoint::integrations::agents::{self, Agent, Change, State, StatusLine};
 use savepoint::integrations::githooks::{self, HookState};
 
 use super::Ctx;
@@ -45,82 +43,50 @@ pub enum Action {
     Status,
 }
 
-#[derive(Debug, clap::Args)]
+/// The agents named on the command line, each with its `--<agent>[=VALUE]`
+/// (one flag per agent of [`agents::all`], described by the agent).
+#[derive(Debug)]
 pub struct Target {
-    /// Also Claude Code's settings: `project` (.claude/settings.json, the
-    /// default) or `user` (~/.claude/settings.json).
-    #[arg(long, value_enum, value_name = "SCOPE", num_args = 0..=1, require_equals = true, default_missing_value = "project")]
-    pub claude: Option<Scope>,
-
-    /// Also Gemini CLI's settings: `project` (.gemini/settings.json, the
-    /// default) or `user` (~/.gemini/settings.json).
-    #[arg(long, value_enum, value_name = "SCOPE", num_args = 0..=1, require_equals = true, default_missing_value = "project")]
-    pub gemini: Option<Scope>,
-
-    /// Also Codex CLI ($CODEX_HOME, else ~/.codex): `auto` (the default)
-    /// installs Codex's own hooks (hooks.json, trusted in config.toml) when
-    /// the `codex` on PATH is 0.171.0 or newer, and its `notify` program
-    /// (config.toml; an existing one is chained) otherwise — also when no
-    /// `codex` is on PATH; `hooks` or `notify` choose. Only one is installed
-    /// at a time. Uninstall removes both.
-    #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "auto")]
-    pub codex: Option<CodexMode>,
-
-    /// Also Cursor's hooks: `project` (.cursor/hooks.json, the default) or
-    /// `user` (~/.cursor/hooks.json).
-    #[arg(long, value_enum, value_name = "SCOPE", num_args = 0..=1, require_equals = true, default_missing_value = "project")]
-    pub cursor: Option<Scope>,
+    pub agents: Vec<(&'static dyn Agent, String)>,
 }
 
-/// How `--codex` plugs savepoint into Codex CLI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum CodexMode {
-    /// Codex's own hooks when the `codex` on PATH has them, else `notify`.
-    Auto,
-    /// Codex's own hooks (Codex 0.171.0 or newer).
-    Hooks,
-    /// Codex's `notify` program (every version; no word of a failed turn).
-    Notify,
+impl clap::FromArgMatches for Target {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let agents = agents::all()
+            .iter()
+            .filter_map(|&a| Some((a, m.get_one::<String>(a.name())?.clone())))
+            .collect();
+        Ok(Target { agents })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
 }
 
-/// Install, uninstall or list savepoint's entries in one settings file;
-/// returns the events concerned.
-type Edit = Box<dyn Fn(&Path) -> savepoint::Result<Vec<String>>>;
+impl clap::Args for Target {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        agents::all().iter().fold(cmd, |cmd, a| {
+            let values = a
+                .choices()
+                .iter()
+                .map(|c| PossibleValue::new(c.name).help(c.help));
+            cmd.arg(
+                clap::Arg::new(a.name())
+                    .long(a.name())
+                    .help(a.install_doc())
+                    .value_name(a.choice_name())
+                    .num_args(0..=1)
+                    .require_equals(true)
+                    .default_missing_value(a.choices()[0].name)
+                    .value_parser(PossibleValuesParser::new(values)),
+            )
+        })
+    }
 
-/// An agent's settings file and how to change it.
-struct AgentFile {
-    name: &'static str,
-    path: PathBuf,
-    install: Edit,
-    uninstall: Edit,
-    installed: Edit,
-}
-
-/// Claude Code, Gemini CLI, Cursor: JSON settings files.
-fn json_file(s: AgentSettings, workdir: &Path, scope: Scope) -> savepoint::Result<AgentFile> {
-    Ok(AgentFile {
-        name: s.name,
-        path: s.path(workdir, scope)?,
-        install: Box::new(move |p| s.install(p)),
-        uninstall: Box::new(move |p| s.uninstall(p)),
-        installed: Box::new(move |p| s.installed(p)),
-    })
-}
-
-impl Target {
-    /// The agent settings files this invocation names.
-    fn files(&self, workdir: &Path) -> savepoint::Result<Vec<AgentFile>> {
-        let mut out = Vec::new();
-        for (settings, scope) in [
-            (claude::SETTINGS, self.claude),
-            (gemini::SETTINGS, self.gemini),
-            (cursor::SETTINGS, self.cursor),
-        ] {
-            if let Some(scope) = scope {
-                out.push(json_file(settings, workdir, scope)?);
-            }
-        }
-        Ok(out)
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
     }
 }
 
@@ -131,12 +97,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     match &args.action {
         Action::Install(t) => {
             // Validate every settings file before touching anything.
-            let files = t.files(ws.workdir())?;
-            for f in &files {
-                (f.installed)(&f.path)?;
-            }
-            if t.codex.is_some() {
-                codex::status(&codex::Files::locate()?)?;
+            for (agent, choice) in &t.agents {
+                agent.check(ws.workdir(), choice)?;
             }
             let changed = githooks::install(&ws)?;
             let dir = githooks::hooks_dir(&ws)?;
@@ -157,22 +119,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
                     h.path.display()
                 )?;
             }
-            for f in files {
-                let added = (f.install)(&f.path)?;
-                if added.is_empty() {
-                    writeln!(out, "{} hooks: already in {}", f.name, f.path.display())?;
-                } else {
-                    writeln!(
-                        out,
-                        "{} hooks added to {}: {}",
-                        f.name,
-                        f.path.display(),
-                        added.join(", ")
-                    )?;
+            for (agent, choice) in &t.agents {
+                for c in agent.install(ws.workdir(), choice)? {
+                    writeln!(out, "{}", describe(&c, true))?;
                 }
-            }
-            if let Some(mode) = t.codex {
-                install_codex(&mut out, mode)?;
             }
         }
         Action::Uninstall(t) => {
@@ -188,27 +138,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
                 };
                 writeln!(out, "git hook {} removed{how}", h.name)?;
             }
-            for f in t.files(ws.workdir())? {
-                let removed = (f.uninstall)(&f.path)?;
-                if removed.is_empty() {
-                    writeln!(
-                        out,
-                        "{} hooks: none of savepoint's in {}",
-                        f.name,
-                        f.path.display()
-                    )?;
-                } else {
-                    writeln!(
-                        out,
-                        "{} hooks removed from {}: {}",
-                        f.name,
-                        f.path.display(),
-                        removed.join(", ")
-                    )?;
+            for (agent, choice) in &t.agents {
+                for c in agent.uninstall(ws.workdir(), choice)? {
+                    writeln!(out, "{}", describe(&c, false))?;
                 }
-            }
-            if t.codex.is_some() {
-                uninstall_codex(&mut out)?;
             }
         }
         Action::Status => {
@@ -230,199 +163,78 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
                 };
                 writeln!(out, "  {:<14} {state}", h.name)?;
             }
-            let mut files = Vec::new();
-            for scope in [Scope::Project, Scope::User] {
-                for settings in [claude::SETTINGS, gemini::SETTINGS, cursor::SETTINGS] {
-                    files.push(json_file(settings, ws.workdir(), scope)?);
+            for agent in agents::all() {
+                for line in agent.status(ws.workdir())? {
+                    writeln!(out, "{}", status_line(&line, u))?;
                 }
             }
-            for f in files {
-                let events = match (f.installed)(&f.path) {
-                    Ok(e) if e.is_empty() => u.paint(ui::DIM, "not installed"),
-                    Ok(e) => format!("{}: {}", u.paint(ui::ADD, "installed"), e.join(", ")),
-                    Err(e) => format!("{} ({e})", u.paint(ui::DEL, "unreadable")),
-                };
-                writeln!(out, "{} ({}): {events}", f.name, f.path.display())?;
-            }
-            codex_status(&mut out, u)?;
         }
     }
     Ok(())
 }
 
-/// What `codex --version` says, for messages.
-fn codex_found(version: Option<codex::Version>) -> String {
-    match version {
-        Some(v) => format!("the `codex` on PATH is {v}"),
-        None => "no `codex` answered on PATH".to_owned(),
+/// One line for what an install (`install`) or uninstall did.
+fn describe(c: &Change, install: bool) -> String {
+    match c {
+        Change::Entries {
+            agent,
+            file,
+            events,
+        } => {
+            let file = file.display();
+            match (install, events.is_empty()) {
+                (true, true) => format!("{agent} hooks: already in {file}"),
+                (true, false) => format!("{agent} hooks added to {file}: {}", events.join(", ")),
+                (false, true) => format!("{agent} hooks: none of savepoint's in {file}"),
+                (false, false) => {
+                    format!("{agent} hooks removed from {file}: {}", events.join(", "))
+                }
+            }
+        }
+        Change::Setting {
+            name,
+            file,
+            changed,
+        } => {
+            let file = file.display();
+            match (install, changed) {
+                (true, true) => format!("{name} set in {file}"),
+                (true, false) => format!("{name}: already set in {file}"),
+                (false, true) => format!("{name} removed from {file}"),
+                (false, false) => format!("{name}: not savepoint's in {file}"),
+            }
+        }
+        Change::Note(note) => note.clone(),
     }
 }
 
-fn install_codex(out: &mut impl Write, mode: CodexMode) -> Result<()> {
-    let version = codex::installed_version();
-    let mechanism = match mode {
-        CodexMode::Hooks => Mechanism::Hooks,
-        CodexMode::Notify => Mechanism::Notify,
-        CodexMode::Auto => {
-            let m = codex::mechanism_for(version);
-            let why = match (m, version) {
-                (Mechanism::Hooks, _) => "its own hooks".to_owned(),
-                (Mechanism::Notify, Some(_)) => format!(
-                    "its notify program (savepoint uses Codex's own hooks from {})",
-                    codex::HOOKS_SINCE
-                ),
-                (Mechanism::Notify, None) => format!(
-                    "its notify program, which every version sends (for Codex {} or newer \
-                     installed elsewhere, `savepoint hooks install --codex=hooks` installs its \
-                     own hooks instead)",
-                    codex::HOOKS_SINCE
-                ),
-            };
-            writeln!(out, "Codex CLI: {}: using {why}", codex_found(version))?;
-            m
-        }
+/// One line of `hooks status` for an agent.
+fn status_line(line: &StatusLine, u: &ui::Ui) -> String {
+    let (what, file, state) = match line {
+        StatusLine::Note(note) => return note.clone(),
+        StatusLine::File { what, file, state } => (what, file, state),
     };
-    let files = codex::Files::locate_creating()?;
-    match mechanism {
-        Mechanism::Hooks => {
-            let c = codex::install_hooks(&files)?;
-            if c.hooks.is_empty() {
-                writeln!(out, "Codex CLI hooks: already in {}", files.hooks.display())?;
-            } else {
-                writeln!(
-                    out,
-                    "Codex CLI hooks added to {}: {}",
-                    files.hooks.display(),
-                    c.hooks.join(", ")
-                )?;
+    let state = match state {
+        State::Absent => u.paint(ui::DIM, "not installed"),
+        State::Unreadable(e) => format!("{} ({e})", u.paint(ui::DEL, "unreadable")),
+        State::Installed { events, trust } => {
+            let mut s = u.paint(ui::ADD, "installed");
+            if !events.is_empty() {
+                s = format!("{s}: {}", events.join(", "));
             }
-            if c.trust > 0 {
-                writeln!(
-                    out,
-                    "Codex CLI hooks trusted in {} (as Codex's /hooks review does; \
-                     Codex skips hooks it does not trust)",
-                    files.config.display()
-                )?;
-            }
-            if c.switched {
-                writeln!(
-                    out,
-                    "Codex CLI notify: savepoint's entry taken out of {} (the hooks replace it)",
-                    files.config.display()
-                )?;
-            }
-        }
-        Mechanism::Notify => {
-            let c = codex::install_notify(&files)?;
-            if c.notify {
-                writeln!(out, "Codex CLI notify set in {}", files.config.display())?;
-            } else {
-                writeln!(
-                    out,
-                    "Codex CLI notify: already set in {}",
-                    files.config.display()
-                )?;
-            }
-            if c.switched {
-                writeln!(
-                    out,
-                    "Codex CLI hooks: savepoint's taken out of {} (notify replaces them)",
-                    files.hooks.display()
-                )?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn uninstall_codex(out: &mut impl Write) -> Result<()> {
-    let files = codex::Files::locate()?;
-    let c = codex::uninstall(&files)?;
-    if c.hooks.is_empty() {
-        writeln!(
-            out,
-            "Codex CLI hooks: none of savepoint's in {}",
-            files.hooks.display()
-        )?;
-    } else {
-        writeln!(
-            out,
-            "Codex CLI hooks removed from {}: {}",
-            files.hooks.display(),
-            c.hooks.join(", ")
-        )?;
-    }
-    if c.trust > 0 {
-        writeln!(
-            out,
-            "Codex CLI: savepoint's hook trust entries removed from {} ({})",
-            files.config.display(),
-            c.trust
-        )?;
-    }
-    if c.notify {
-        writeln!(
-            out,
-            "Codex CLI notify removed from {}",
-            files.config.display()
-        )?;
-    } else {
-        writeln!(
-            out,
-            "Codex CLI notify: not savepoint's in {}",
-            files.config.display()
-        )?;
-    }
-    Ok(())
-}
-
-fn codex_status(out: &mut impl Write, u: &ui::Ui) -> Result<()> {
-    let version = codex::installed_version();
-    let which = match codex::mechanism_for(version) {
-        Mechanism::Hooks => "`hooks install --codex` uses its own hooks",
-        Mechanism::Notify => "`hooks install --codex` uses notify",
-    };
-    writeln!(out, "Codex CLI: {}; {which}", codex_found(version))?;
-    let files = codex::Files::locate()?;
-    match codex::status(&files) {
-        Err(e) => writeln!(
-            out,
-            "Codex CLI ({}): {} ({e})",
-            files.config.display(),
-            u.paint(ui::DEL, "unreadable")
-        )?,
-        Ok(s) => {
-            let hooks = if s.hooks.is_empty() {
-                u.paint(ui::DIM, "not installed")
-            } else if s.untrusted.is_empty() {
-                format!(
-                    "{}: {} (trusted)",
-                    u.paint(ui::ADD, "installed"),
-                    s.hooks.join(", ")
-                )
-            } else {
-                format!(
-                    "{}: {}; {} for {} (Codex skips them: run `savepoint hooks install --codex` again)",
-                    u.paint(ui::ADD, "installed"),
-                    s.hooks.join(", "),
+            match trust {
+                None => s,
+                Some(t) if t.untrusted.is_empty() => format!("{s} (trusted)"),
+                Some(t) => format!(
+                    "{s}; {} for {} ({})",
                     u.paint(ui::DEL, "not trusted"),
-                    s.untrusted.join(", ")
-                )
-            };
-            writeln!(out, "Codex CLI hooks ({}): {hooks}", files.hooks.display())?;
-            let notify = if s.notify {
-                u.paint(ui::ADD, "installed")
-            } else {
-                u.paint(ui::DIM, "not installed")
-            };
-            writeln!(
-                out,
-                "Codex CLI notify ({}): {notify}",
-                files.config.display()
-            )?;
+                    t.untrusted.join(", "),
+                    t.fix
+                ),
+            }
         }
-    }
-    Ok(())
+    };
+    format!("{what} ({}): {state}", file.display())
 }
 
 /// `core.hooksPath` inside the work tree (husky's `.husky/`, a shared

@@ -2,12 +2,15 @@
 //! `Args` struct whose doc comments are its `--help`, and a `run` function
 //! that calls the library and renders the result.
 
+pub mod completions;
+pub mod config;
 pub mod diff;
+pub mod guide;
 pub mod handoff;
 pub mod hook;
 pub mod hooks;
 pub mod log;
-pub mod meta;
+pub mod man;
 pub mod prune;
 pub mod push;
 pub mod recover;
@@ -57,7 +60,7 @@ pub fn run(cli: Cli) -> Result<()> {
         dir,
     };
     let Some(command) = &cli.command else {
-        return meta::guide(&ctx);
+        return guide::run(&ctx);
     };
     match command {
         Command::Snap(args) => snap::run(&ctx, args),
@@ -75,9 +78,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Prune(args) => prune::run(&ctx, args),
         Command::Push(args) => push::push(&ctx, args),
         Command::Fetch(args) => push::fetch(&ctx, args),
-        Command::Config(args) => meta::config(&ctx, args),
-        Command::Completions(args) => meta::completions(args),
-        Command::Man(args) => meta::man(args),
+        Command::Config(args) => config::run(&ctx, args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
         Command::Status(args) => status::run(&ctx, args),
         Command::Stop(args) => stop::run(&ctx, args),
     }

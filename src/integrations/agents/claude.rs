@@ -9,17 +9,64 @@
 
 use std::path::PathBuf;
 
-use super::{Event, Kind};
+use super::settings::AgentSettings;
+use super::{transcript, Agent, Event, Kind};
+
+/// The adapter.
+pub(crate) struct Claude;
+
+impl Agent for Claude {
+    fn name(&self) -> &'static str {
+        "claude"
+    }
+
+    fn title(&self) -> &'static str {
+        "Claude Code"
+    }
+
+    fn hook_doc(&self) -> &'static str {
+        "Called by Claude Code with the hook payload (JSON) on stdin"
+    }
+
+    fn parse(&self, payload: &[u8], _args: &[String]) -> std::result::Result<Event, String> {
+        parse(payload)
+    }
+
+    /// StopFailure.
+    fn has_failure_event(&self) -> bool {
+        true
+    }
+
+    fn transcript(&self) -> Option<transcript::Format> {
+        Some(transcript::Format::Claude)
+    }
+
+    fn status_provider(&self) -> Option<&'static str> {
+        Some("anthropic")
+    }
+
+    fn resume_command(&self, session: Option<&str>) -> Option<String> {
+        session.map(|id| format!("claude --resume {id}"))
+    }
+
+    fn settings(&self) -> &'static AgentSettings {
+        &SETTINGS
+    }
+
+    fn install_doc(&self) -> &'static str {
+        "Also Claude Code's settings: `project` (.claude/settings.json, the default) or `user` \
+         (~/.claude/settings.json)"
+    }
+}
 
 /// The settings entries savepoint installs (`hooks/claude-settings.json`).
-pub const SETTINGS_TEMPLATE: &str = include_str!(concat!(
+const SETTINGS_TEMPLATE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/hooks/claude-settings.json"
 ));
 
 /// Where savepoint's entries go and how they are recognised.
-pub const SETTINGS: super::settings::AgentSettings = super::settings::AgentSettings {
-    name: "Claude Code",
+const SETTINGS: AgentSettings = AgentSettings {
     dir: ".claude",
     file: "settings.json",
     template: SETTINGS_TEMPLATE,
@@ -27,7 +74,7 @@ pub const SETTINGS: super::settings::AgentSettings = super::settings::AgentSetti
 };
 
 /// How savepoint's entries are recognised: their command runs this.
-pub const COMMAND_MARK: &str = "savepoint hook claude";
+const COMMAND_MARK: &str = "savepoint hook claude";
 
 /// Parse a hook payload.
 pub fn parse(input: &[u8]) -> std::result::Result<Event, String> {

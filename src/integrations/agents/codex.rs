@@ -33,27 +33,296 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use toml_edit::{Array, DocumentMut, Item, Table};
 
+use super::adapter::unknown_choice;
 use super::settings::AgentSettings;
-use super::{Event, Kind};
+use super::{transcript, Agent, Change, Choice, Event, Kind, State, StatusLine, Trust};
 use crate::error::{Error, Result};
 
+/// The adapter.
+pub(crate) struct Codex;
+
+/// For messages.
+const TITLE: &str = "Codex CLI";
+
+impl Agent for Codex {
+    fn name(&self) -> &'static str {
+        "codex"
+    }
+
+    fn title(&self) -> &'static str {
+        TITLE
+    }
+
+    fn hook_doc(&self) -> &'static str {
+        "Called by Codex CLI: as its `notify` program (the JSON payload is the last argument; \
+         `--chain PROGRAM…` runs a previous notify program too), or as a hook with the payload \
+         on stdin"
+    }
+
+    fn takes_args(&self) -> bool {
+        true
+    }
+
+    /// `notify`: the last argument; a hook's is on stdin.
+    fn payload_arg<'a>(&self, args: &'a [String]) -> Option<&'a str> {
+        args.last().map(String::as_str)
+    }
+
+    /// A previous notify program keeps getting its notifications.
+    fn forward(&self, args: &[String]) -> std::result::Result<(), String> {
+        let Some((payload, rest)) = args.split_last() else {
+            return Ok(());
+        };
+        let Some(pos) = rest.iter().position(|a| a == CHAIN) else {
+            return Ok(());
+        };
+        let Some((program, program_args)) = rest[pos + 1..].split_first() else {
+            return Ok(());
+        };
+        std::process::Command::new(program)
+            .args(program_args)
+            .arg(payload)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .map(drop)
+            .map_err(|e| format!("chained notify program {program} failed: {e}"))
+    }
+
+    /// A hook's payload (no arguments), or `notify`'s with the turn's
+    /// prompt.
+    fn parse(&self, payload: &[u8], args: &[String]) -> std::result::Result<Event, String> {
+        if args.is_empty() {
+            return parse_hook(payload);
+        }
+        let mut e = parse_notify(payload)?;
+        e.prompt = prompts(payload).pop();
+        Ok(e)
+    }
+
+    fn transcript(&self) -> Option<transcript::Format> {
+        Some(transcript::Format::Codex)
+    }
+
+    fn status_provider(&self) -> Option<&'static str> {
+        Some("openai")
+    }
+
+    fn resume_command(&self, session: Option<&str>) -> Option<String> {
+        session.map(|id| format!("codex resume {id}"))
+    }
+
+    fn settings(&self) -> &'static AgentSettings {
+        &HOOKS
+    }
+
+    fn install_doc(&self) -> &'static str {
+        "Also Codex CLI ($CODEX_HOME, else ~/.codex): `auto` (the default) installs Codex's own \
+         hooks (hooks.json, trusted in config.toml) when the `codex` on PATH is 0.171.0 or newer, \
+         and its `notify` program (config.toml; an existing one is chained) otherwise — also when \
+         no `codex` is on PATH; `hooks` or `notify` choose. Only one is installed at a time. \
+         Uninstall removes both"
+    }
+
+    fn choice_name(&self) -> &'static str {
+        "MODE"
+    }
+
+    fn choices(&self) -> &'static [Choice] {
+        MODES
+    }
+
+    /// Both files, whatever the mode.
+    fn check(&self, _workdir: &Path, _choice: &str) -> Result<()> {
+        status(&Files::locate()?).map(drop)
+    }
+
+    fn install(&self, _workdir: &Path, choice: &str) -> Result<Vec<Change>> {
+        let mut out = Vec::new();
+        let mechanism = match choice {
+            "hooks" => Mechanism::Hooks,
+            "notify" => Mechanism::Notify,
+            "auto" => {
+                let version = installed_version();
+                let m = mechanism_for(version);
+                let why = match (m, version) {
+                    (Mechanism::Hooks, _) => "its own hooks".to_owned(),
+                    (Mechanism::Notify, Some(_)) => format!(
+                        "its notify program (savepoint uses Codex's own hooks from {HOOKS_SINCE})"
+                    ),
+                    (Mechanism::Notify, None) => format!(
+                        "its notify program, which every version sends (for Codex {HOOKS_SINCE} \
+                         or newer installed elsewhere, `savepoint hooks install --codex=hooks` \
+                         installs its own hooks instead)"
+                    ),
+                };
+                out.push(Change::Note(format!(
+                    "{TITLE}: {}: using {why}",
+                    found(version)
+                )));
+                m
+            }
+            other => return Err(unknown_choice(other, MODES)),
+        };
+        let files = Files::locate_creating()?;
+        match mechanism {
+            Mechanism::Hooks => {
+                let c = install_hooks(&files)?;
+                out.push(Change::Entries {
+                    agent: TITLE,
+                    file: files.hooks.clone(),
+                    events: c.hooks,
+                });
+                if c.trust > 0 {
+                    out.push(Change::Note(format!(
+                        "{TITLE} hooks trusted in {} (as Codex's /hooks review does; Codex skips \
+                         hooks it does not trust)",
+                        files.config.display()
+                    )));
+                }
+                if c.switched {
+                    out.push(Change::Note(format!(
+                        "{TITLE} notify: savepoint's entry taken out of {} (the hooks replace it)",
+                        files.config.display()
+                    )));
+                }
+            }
+            Mechanism::Notify => {
+                let c = install_notify(&files)?;
+                out.push(Change::Setting {
+                    name: NOTIFY_SETTING,
+                    file: files.config.clone(),
+                    changed: c.notify,
+                });
+                if c.switched {
+                    out.push(Change::Note(format!(
+                        "{TITLE} hooks: savepoint's taken out of {} (notify replaces them)",
+                        files.hooks.display()
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Both mechanisms, whatever the mode.
+    fn uninstall(&self, _workdir: &Path, _choice: &str) -> Result<Vec<Change>> {
+        let files = Files::locate()?;
+        let c = uninstall(&files)?;
+        let mut out = vec![Change::Entries {
+            agent: TITLE,
+            file: files.hooks.clone(),
+            events: c.hooks,
+        }];
+        if c.trust > 0 {
+            out.push(Change::Note(format!(
+                "{TITLE}: savepoint's hook trust entries removed from {} ({})",
+                files.config.display(),
+                c.trust
+            )));
+        }
+        out.push(Change::Setting {
+            name: NOTIFY_SETTING,
+            file: files.config,
+            changed: c.notify,
+        });
+        Ok(out)
+    }
+
+    fn status(&self, _workdir: &Path) -> Result<Vec<StatusLine>> {
+        let version = installed_version();
+        let which = match mechanism_for(version) {
+            Mechanism::Hooks => "`hooks install --codex` uses its own hooks",
+            Mechanism::Notify => "`hooks install --codex` uses notify",
+        };
+        let mut out = vec![StatusLine::Note(format!(
+            "{TITLE}: {}; {which}",
+            found(version)
+        ))];
+        let files = Files::locate()?;
+        match status(&files) {
+            Err(e) => out.push(StatusLine::File {
+                what: TITLE,
+                file: files.config,
+                state: State::Unreadable(e),
+            }),
+            Ok(s) => {
+                let hooks = if s.hooks.is_empty() {
+                    State::Absent
+                } else {
+                    State::Installed {
+                        events: s.hooks,
+                        trust: Some(Trust {
+                            untrusted: s.untrusted,
+                            fix: "Codex skips them: run `savepoint hooks install --codex` again",
+                        }),
+                    }
+                };
+                out.push(StatusLine::File {
+                    what: "Codex CLI hooks",
+                    file: files.hooks,
+                    state: hooks,
+                });
+                out.push(StatusLine::File {
+                    what: NOTIFY_SETTING,
+                    file: files.config,
+                    state: if s.notify {
+                        State::Installed {
+                            events: Vec::new(),
+                            trust: None,
+                        }
+                    } else {
+                        State::Absent
+                    },
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `hooks install --codex=MODE`.
+const MODES: &[Choice] = &[
+    Choice {
+        name: "auto",
+        help: "Codex's own hooks when the `codex` on PATH has them, else `notify`",
+    },
+    Choice {
+        name: "hooks",
+        help: "Codex's own hooks (Codex 0.171.0 or newer)",
+    },
+    Choice {
+        name: "notify",
+        help: "Codex's `notify` program (every version; no word of a failed turn)",
+    },
+];
+
+/// `notify` in `config.toml`, for messages.
+const NOTIFY_SETTING: &str = "Codex CLI notify";
+
+/// What `codex --version` said, for messages.
+fn found(version: Option<Version>) -> String {
+    match version {
+        Some(v) => format!("the `codex` on PATH is {v}"),
+        None => "no `codex` answered on PATH".to_owned(),
+    }
+}
+
 /// The command savepoint puts first in `notify`.
-pub const NOTIFY: [&str; 3] = ["savepoint", "hook", "codex"];
+const NOTIFY: [&str; 3] = ["savepoint", "hook", "codex"];
 /// Separates savepoint's arguments from a chained program's.
-pub const CHAIN: &str = "--chain";
+const CHAIN: &str = "--chain";
 
 /// The entries savepoint merges into `hooks.json` (`hooks/codex-hooks.json`).
-pub const HOOKS_TEMPLATE: &str = include_str!(concat!(
+const HOOKS_TEMPLATE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/hooks/codex-hooks.json"
 ));
 
 /// How savepoint's hook entries are recognised: their command runs this.
-pub const COMMAND_MARK: &str = "savepoint hook codex";
+const COMMAND_MARK: &str = "savepoint hook codex";
 
 /// `hooks.json` in `$CODEX_HOME`, edited like the other assistants' files.
-pub const HOOKS: AgentSettings = AgentSettings {
-    name: "Codex CLI",
+const HOOKS: AgentSettings = AgentSettings {
     dir: ".codex",
     file: "hooks.json",
     template: HOOKS_TEMPLATE,
@@ -64,7 +333,7 @@ pub const HOOKS: AgentSettings = AgentSettings {
 /// verified end to end (hooks on without a feature flag, SessionEnd fired,
 /// the trust hash computed here accepted — see `docs/real-clients.md`).
 /// Older versions get `notify`, which every version sends.
-pub const HOOKS_SINCE: Version = Version {
+pub(crate) const HOOKS_SINCE: Version = Version {
     major: 0,
     minor: 171,
     patch: 0,
@@ -95,7 +364,7 @@ fn is_title_answer(message: &str) -> bool {
 
 /// Parse a `notify` payload (`{"type": "agent-turn-complete", …}`). A turn
 /// whose every input message is Codex's title request is [`Kind::Other`].
-pub fn parse_notify(input: &[u8]) -> std::result::Result<Event, String> {
+pub(crate) fn parse_notify(input: &[u8]) -> std::result::Result<Event, String> {
     let p = super::Payload::parse(input, "type")?;
     let s = |k: &str| p.str(k);
     let name = p.name.clone();
@@ -130,7 +399,7 @@ fn input_messages(p: &super::Payload) -> Vec<String> {
 
 /// The user's prompts of a `notify` payload (`input-messages`), newest
 /// last; Codex's own title requests are left out.
-pub fn prompts(input: &[u8]) -> Vec<String> {
+pub(crate) fn prompts(input: &[u8]) -> Vec<String> {
     serde_json::from_slice::<Value>(input)
         .ok()
         .and_then(|v| v.get("input-messages").cloned())
@@ -148,7 +417,7 @@ pub fn prompts(input: &[u8]) -> Vec<String> {
 /// `cwd`), a shell command (`Bash`) names none; Stop is the turn's end,
 /// SessionEnd the session's; a title-generation turn's prompt and Stop are
 /// [`Kind::Other`].
-pub fn parse_hook(input: &[u8]) -> std::result::Result<Event, String> {
+pub(crate) fn parse_hook(input: &[u8]) -> std::result::Result<Event, String> {
     let mut e = super::claude::parse(input)?;
     e.agent = "codex";
     let p = super::Payload::parse(input, "hook_event_name")?;
@@ -183,7 +452,7 @@ pub fn parse_hook(input: &[u8]) -> std::result::Result<Event, String> {
 /// The files an `apply_patch` patch touches, in order, each once:
 /// `*** Add File: p`, `*** Update File: p`, `*** Delete File: p` and the
 /// new name of a move, `*** Move to: p`.
-pub fn patch_paths(patch: &str) -> Vec<PathBuf> {
+pub(crate) fn patch_paths(patch: &str) -> Vec<PathBuf> {
     const HEADERS: [&str; 4] = [
         "*** Add File: ",
         "*** Update File: ",
@@ -208,7 +477,7 @@ pub fn patch_paths(patch: &str) -> Vec<PathBuf> {
 
 /// Where Codex keeps what savepoint edits.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Files {
+pub(crate) struct Files {
     /// `$CODEX_HOME/config.toml`: `notify` and the hook trust entries.
     pub config: PathBuf,
     /// `$CODEX_HOME/hooks.json`: the hooks.
@@ -220,7 +489,7 @@ pub struct Files {
 
 impl Files {
     /// `$CODEX_HOME` (else `~/.codex`).
-    pub fn locate() -> Result<Files> {
+    pub(crate) fn locate() -> Result<Files> {
         match std::env::var_os("CODEX_HOME").filter(|v| !v.is_empty()) {
             Some(home) => {
                 let home = PathBuf::from(home);
@@ -235,7 +504,7 @@ impl Files {
     }
 
     /// The files in `dir`, named `key_dir` in Codex's trust keys.
-    pub fn in_dir(dir: &Path, key_dir: &Path) -> Files {
+    pub(crate) fn in_dir(dir: &Path, key_dir: &Path) -> Files {
         Files {
             config: dir.join("config.toml"),
             hooks: dir.join("hooks.json"),
@@ -245,7 +514,7 @@ impl Files {
 
     /// [`Files::locate`] after making `$CODEX_HOME` exist (Codex
     /// canonicalises it, which needs it to exist).
-    pub fn locate_creating() -> Result<Files> {
+    pub(crate) fn locate_creating() -> Result<Files> {
         if let Some(home) = std::env::var_os("CODEX_HOME").filter(|v| !v.is_empty()) {
             std::fs::create_dir_all(&home).map_err(|e| Error::io("create", Path::new(&home), e))?;
         }
@@ -253,17 +522,12 @@ impl Files {
     }
 }
 
-/// `$CODEX_HOME/config.toml`, else `~/.codex/config.toml`.
-pub fn config_path() -> Result<PathBuf> {
-    Ok(Files::locate()?.config)
-}
-
 // --------------------------------------------------------------- version
 
 /// A Codex version (`codex-cli 0.171.0`); a pre-release sorts before its
 /// release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Version {
+pub(crate) struct Version {
     pub major: u64,
     pub minor: u64,
     pub patch: u64,
@@ -299,7 +563,7 @@ impl std::fmt::Display for Version {
 }
 
 /// The first `X.Y.Z[-pre]` word of `codex --version`'s output.
-pub fn parse_version(text: &str) -> Option<Version> {
+pub(crate) fn parse_version(text: &str) -> Option<Version> {
     text.split_whitespace().find_map(|word| {
         let word = word.trim_start_matches('v');
         let (core, pre) = match word.find(['-', '+']) {
@@ -321,7 +585,7 @@ pub fn parse_version(text: &str) -> Option<Version> {
 
 /// The version of the `codex` on `PATH`: `None` when there is none (or it
 /// does not answer `--version` within a few seconds).
-pub fn installed_version() -> Option<Version> {
+pub(crate) fn installed_version() -> Option<Version> {
     let mut child = std::process::Command::new("codex")
         .arg("--version")
         .stdin(std::process::Stdio::null())
@@ -351,7 +615,7 @@ pub fn installed_version() -> Option<Version> {
 
 /// How savepoint plugs into Codex.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mechanism {
+pub(crate) enum Mechanism {
     /// Codex's own hooks (`hooks.json`, trusted in `config.toml`).
     Hooks,
     /// The `notify` program (`agent-turn-complete` only).
@@ -360,7 +624,7 @@ pub enum Mechanism {
 
 /// Hooks for a Codex that has them (≥ [`HOOKS_SINCE`]); `notify` for an
 /// older one, and when no `codex` was found (it works with every version).
-pub fn mechanism_for(version: Option<Version>) -> Mechanism {
+pub(crate) fn mechanism_for(version: Option<Version>) -> Mechanism {
     match version {
         Some(v) if v >= HOOKS_SINCE => Mechanism::Hooks,
         _ => Mechanism::Notify,
@@ -460,7 +724,7 @@ fn canonical_json(v: &Value) -> String {
 
 /// One of savepoint's hooks as Codex identifies it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrustEntry {
+pub(crate) struct TrustEntry {
     pub event: String,
     /// `<hooks.json>:<event_label>:<group>:<handler>`.
     pub key: String,
@@ -719,7 +983,7 @@ fn remove_notify(doc: &mut DocumentMut) -> bool {
 
 /// What an install or uninstall changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Changes {
+pub(crate) struct Changes {
     /// Hook events added to (or removed from) `hooks.json`.
     pub hooks: Vec<String>,
     /// Trust entries written to (or removed from) `config.toml`.
@@ -731,16 +995,10 @@ pub struct Changes {
     pub switched: bool,
 }
 
-impl Changes {
-    pub fn is_empty(&self) -> bool {
-        self.hooks.is_empty() && self.trust == 0 && !self.notify && !self.switched
-    }
-}
-
 /// Install savepoint's hooks in `hooks.json`, trust them in `config.toml`
 /// and take savepoint's `notify` out. Both files are checked before either
 /// is written.
-pub fn install_hooks(files: &Files) -> Result<Changes> {
+pub(crate) fn install_hooks(files: &Files) -> Result<Changes> {
     let mut doc = read(&files.config)?.unwrap_or_default();
     our_hooks(files)?; // hooks.json is plain JSON (what Codex reads)
     let hooks = HOOKS.install(&files.hooks)?;
@@ -761,7 +1019,7 @@ pub fn install_hooks(files: &Files) -> Result<Changes> {
 
 /// Set `notify` in `config.toml` (chaining an existing program) and take
 /// savepoint's hooks and their trust entries out.
-pub fn install_notify(files: &Files) -> Result<Changes> {
+pub(crate) fn install_notify(files: &Files) -> Result<Changes> {
     let mut doc = read(&files.config)?.unwrap_or_default();
     HOOKS.installed(&files.hooks)?; // readable before anything is written
     let notify = set_notify(&mut doc);
@@ -781,7 +1039,7 @@ pub fn install_notify(files: &Files) -> Result<Changes> {
 /// Remove everything savepoint has in either file: its hooks, their trust
 /// entries, its `notify` (a chained program is put back). A file left
 /// empty by that is removed.
-pub fn uninstall(files: &Files) -> Result<Changes> {
+pub(crate) fn uninstall(files: &Files) -> Result<Changes> {
     let mut doc = read(&files.config)?;
     HOOKS.installed(&files.hooks)?;
     let hooks = HOOKS.uninstall(&files.hooks)?;
@@ -804,7 +1062,7 @@ pub fn uninstall(files: &Files) -> Result<Changes> {
 
 /// What savepoint has installed for Codex.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Status {
+pub(crate) struct Status {
     /// Events with savepoint's hook in `hooks.json`.
     pub hooks: Vec<String>,
     /// Of those, the events Codex would skip: not trusted, or trusted for
@@ -815,7 +1073,7 @@ pub struct Status {
     pub notify: bool,
 }
 
-pub fn status(files: &Files) -> Result<Status> {
+pub(crate) fn status(files: &Files) -> Result<Status> {
     let doc = read(&files.config)?.unwrap_or_default();
     let entries = our_hooks(files)?;
     let mut hooks: Vec<String> = entries.iter().map(|e| e.event.clone()).collect();

@@ -12,15 +12,53 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::{Event, Kind, Response};
+use super::settings::AgentSettings;
+use super::{Agent, Event, Kind, Response};
 
-pub const SETTINGS_TEMPLATE: &str = include_str!(concat!(
+/// The adapter.
+pub(crate) struct Cursor;
+
+impl Agent for Cursor {
+    fn name(&self) -> &'static str {
+        "cursor"
+    }
+
+    fn title(&self) -> &'static str {
+        "Cursor"
+    }
+
+    fn hook_doc(&self) -> &'static str {
+        "Called by Cursor with the hook payload (JSON) on stdin; answers JSON on stdout"
+    }
+
+    fn parse(&self, payload: &[u8], _args: &[String]) -> std::result::Result<Event, String> {
+        parse(payload)
+    }
+
+    fn reply(&self, event: Option<&str>, response: Response) -> Response {
+        Response {
+            stdout: reply(event, &response),
+            stderr: String::new(),
+        }
+    }
+
+    fn settings(&self) -> &'static AgentSettings {
+        &SETTINGS
+    }
+
+    fn install_doc(&self) -> &'static str {
+        "Also Cursor's hooks: `project` (.cursor/hooks.json, the default) or `user` \
+         (~/.cursor/hooks.json)"
+    }
+}
+
+const SETTINGS_TEMPLATE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/hooks/cursor-hooks.json"
 ));
+
 /// Where savepoint's entries go and how they are recognised.
-pub const SETTINGS: super::settings::AgentSettings = super::settings::AgentSettings {
-    name: "Cursor",
+const SETTINGS: AgentSettings = AgentSettings {
     dir: ".cursor",
     file: "hooks.json",
     template: SETTINGS_TEMPLATE,
@@ -28,9 +66,9 @@ pub const SETTINGS: super::settings::AgentSettings = super::settings::AgentSetti
 };
 
 /// How savepoint's entries are recognised: their command runs this.
-pub const COMMAND_MARK: &str = "savepoint hook cursor";
+const COMMAND_MARK: &str = "savepoint hook cursor";
 
-pub fn parse(input: &[u8]) -> std::result::Result<Event, String> {
+fn parse(input: &[u8]) -> std::result::Result<Event, String> {
     let p = super::Payload::parse(input, "hook_event_name")?;
     let s = |k: &str| p.str(k);
     let name = p.name.clone();
@@ -80,7 +118,7 @@ pub fn parse(input: &[u8]) -> std::result::Result<Event, String> {
 /// The JSON answer Cursor expects: `beforeSubmitPrompt` must let the
 /// prompt through (`{"continue": true}`); others get `{}` (plus a
 /// `user_message` when there is something to tell).
-pub fn reply(event_name: Option<&str>, r: &Response) -> String {
+fn reply(event_name: Option<&str>, r: &Response) -> String {
     let mut out = serde_json::Map::new();
     if event_name == Some("beforeSubmitPrompt") {
         out.insert("continue".into(), Value::Bool(true));

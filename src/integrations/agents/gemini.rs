@@ -13,16 +13,66 @@
 
 use std::path::PathBuf;
 
-use super::{Event, Kind, Response};
+use super::settings::AgentSettings;
+use super::{transcript, Agent, Event, Kind, Response};
 
-pub const SETTINGS_TEMPLATE: &str = include_str!(concat!(
+/// The adapter.
+pub(crate) struct Gemini;
+
+impl Agent for Gemini {
+    fn name(&self) -> &'static str {
+        "gemini"
+    }
+
+    fn title(&self) -> &'static str {
+        "Gemini CLI"
+    }
+
+    fn hook_doc(&self) -> &'static str {
+        "Called by Gemini CLI with the hook payload (JSON) on stdin; answers JSON on stdout"
+    }
+
+    fn parse(&self, payload: &[u8], _args: &[String]) -> std::result::Result<Event, String> {
+        parse(payload)
+    }
+
+    fn reply(&self, _event: Option<&str>, response: Response) -> Response {
+        Response {
+            stdout: reply(&response),
+            stderr: String::new(),
+        }
+    }
+
+    fn transcript(&self) -> Option<transcript::Format> {
+        Some(transcript::Format::Gemini)
+    }
+
+    fn status_provider(&self) -> Option<&'static str> {
+        Some("google")
+    }
+
+    /// Gemini resumes by position, not by id.
+    fn resume_command(&self, _session: Option<&str>) -> Option<String> {
+        Some("gemini --resume latest".to_owned())
+    }
+
+    fn settings(&self) -> &'static AgentSettings {
+        &SETTINGS
+    }
+
+    fn install_doc(&self) -> &'static str {
+        "Also Gemini CLI's settings: `project` (.gemini/settings.json, the default) or `user` \
+         (~/.gemini/settings.json)"
+    }
+}
+
+const SETTINGS_TEMPLATE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/hooks/gemini-settings.json"
 ));
 
 /// Where savepoint's entries go and how they are recognised.
-pub const SETTINGS: super::settings::AgentSettings = super::settings::AgentSettings {
-    name: "Gemini CLI",
+const SETTINGS: AgentSettings = AgentSettings {
     dir: ".gemini",
     file: "settings.json",
     template: SETTINGS_TEMPLATE,
@@ -30,9 +80,9 @@ pub const SETTINGS: super::settings::AgentSettings = super::settings::AgentSetti
 };
 
 /// How savepoint's entries are recognised: their command runs this.
-pub const COMMAND_MARK: &str = "savepoint hook gemini";
+const COMMAND_MARK: &str = "savepoint hook gemini";
 
-pub fn parse(input: &[u8]) -> std::result::Result<Event, String> {
+fn parse(input: &[u8]) -> std::result::Result<Event, String> {
     let p = super::Payload::parse(input, "hook_event_name")?;
     let s = |k: &str| p.str(k);
     let name = p.name.clone();
@@ -74,7 +124,7 @@ pub fn parse(input: &[u8]) -> std::result::Result<Event, String> {
 
 /// What to print: stdout must be one JSON object; a message for the user
 /// (the session notice, the outage message) travels as `systemMessage`.
-pub fn reply(r: &Response) -> String {
+fn reply(r: &Response) -> String {
     let msg = [r.stdout.as_str(), r.stderr.as_str()]
         .iter()
         .filter(|s| !s.is_empty())

@@ -1,17 +1,36 @@
 //! Agent integration: one event model for what coding agents report
 //! (session start, prompt, tool use, turn end, turn failure, compaction,
 //! session end) and what savepoint does for each. Each agent's adapter
-//! (`claude`) turns its hook payload into an [`Event`]; [`handle`] takes it
-//! from there. Hooks never fail the agent: the caller always exits 0 and
-//! problems go to `<git-dir>/savepoint/hook.log`.
+//! ([`Agent`], one file per client, listed in [`all`]) turns its hook
+//! payload into an [`Event`]; [`prepare`] takes it from there. Hooks never
+//! fail the agent: the caller always exits 0 and problems go to
+//! `<git-dir>/savepoint/hook.log`.
 
+mod adapter;
 pub mod claude;
 pub mod codex;
-pub mod cursor;
-pub mod gemini;
+pub(crate) mod cursor;
+pub(crate) mod gemini;
 pub mod settings;
 pub mod transcript;
 mod turns;
+
+pub use adapter::{Agent, Change, Choice, State, StatusLine, Trust};
+
+/// Every agent savepoint knows, in the order `--help` lists them.
+pub fn all() -> &'static [&'static dyn Agent] {
+    &[
+        &claude::Claude,
+        &gemini::Gemini,
+        &codex::Codex,
+        &cursor::Cursor,
+    ]
+}
+
+/// The agent called `name` (`claude`).
+pub fn by_name(name: &str) -> Option<&'static dyn Agent> {
+    all().iter().copied().find(|a| a.name() == name)
+}
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -235,7 +254,8 @@ pub fn prepare(event: &Event) -> Result<Option<Plan>> {
         Kind::SessionEnd { .. } => {
             // Clients without a failure event (Codex, Gemini) end a session
             // whose turn died on an API error without ending the turn.
-            if turns::closed(state, event) && !has_failure_event(event.agent) {
+            let reports_failures = by_name(event.agent).is_some_and(|a| a.has_failure_event());
+            if turns::closed(state, event) && !reports_failures {
                 failed = Some(format!(
                     "the session ended before its turn did; {} reported no turn end",
                     event.agent
@@ -286,11 +306,6 @@ pub fn prepare(event: &Event) -> Result<Option<Plan>> {
         }),
         ws,
     }))
-}
-
-/// Claude Code reports a failed turn itself (StopFailure).
-fn has_failure_event(agent: &str) -> bool {
-    agent == "claude"
 }
 
 /// Give `job` to the running watcher: its pid when it took it. A failed
@@ -392,7 +407,7 @@ const NOTICE_LOOKBACK: usize = 500;
 /// the chain's tip stands for the work tree (the watcher records every
 /// change within its debounce) — no scan. Without a watcher the work tree
 /// is scanned (stat-cached).
-pub fn session_notice(ws: &Workspace, session: Option<&str>) -> Result<String> {
+pub(crate) fn session_notice(ws: &Workspace, session: Option<&str>) -> Result<String> {
     let repo = ws.repo();
     let refname = ws.chain_ref()?;
     let Some(tip) = chain::tip(repo, &refname)? else {
@@ -487,7 +502,7 @@ pub fn log(ws: &Workspace, line: &str) {
 }
 
 /// [`log`] for callers without a work tree (malformed input).
-pub fn log_in(state_dir: &Path, line: &str) {
+pub(crate) fn log_in(state_dir: &Path, line: &str) {
     let path = StateFile::HookLog.path_in(state_dir);
     if std::fs::metadata(&path).is_ok_and(|m| m.len() > LOG_MAX_BYTES) {
         let _ = std::fs::rename(&path, path.with_extension("log.1"));

@@ -30,19 +30,48 @@ use jsonc_parser::errors::ParseErrorKind;
 use jsonc_parser::ParseOptions;
 use serde_json::Value;
 
+use super::adapter::{unknown_choice, Choice};
 use crate::error::{Error, Result};
 
 /// Where an agent's settings live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Scope {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
     /// In the work tree (shared with the project).
     Project,
     /// In the home directory (every project of this user).
     User,
 }
 
+impl Scope {
+    pub(crate) const ALL: [Scope; 2] = [Scope::Project, Scope::User];
+
+    /// The scopes as `hooks install --<agent>=SCOPE` offers them.
+    pub(crate) const CHOICES: &'static [Choice] = &[
+        Choice {
+            name: "project",
+            help: "In the work tree (shared with the project)",
+        },
+        Choice {
+            name: "user",
+            help: "In the home directory (every project of this user)",
+        },
+    ];
+}
+
+impl std::str::FromStr for Scope {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Scope> {
+        match s {
+            "project" => Ok(Scope::Project),
+            "user" => Ok(Scope::User),
+            _ => Err(unknown_choice(s, Scope::CHOICES)),
+        }
+    }
+}
+
 /// `<workdir>/<dir>/<file>` or `~/<dir>/<file>`.
-pub fn path(workdir: &Path, scope: Scope, dir: &str, file: &str) -> Result<PathBuf> {
+fn path(workdir: &Path, scope: Scope, dir: &str, file: &str) -> Result<PathBuf> {
     Ok(match scope {
         Scope::Project => workdir.join(dir).join(file),
         Scope::User => home()?.join(dir).join(file),
@@ -63,8 +92,6 @@ pub(crate) fn home() -> Result<PathBuf> {
 /// merges into it, and how savepoint's entries are recognised.
 #[derive(Debug, Clone, Copy)]
 pub struct AgentSettings {
-    /// For messages: `Claude Code`, `Gemini CLI`, `Cursor`.
-    pub name: &'static str,
     /// `.claude`, `.gemini`, `.cursor` (in the work tree or the home dir).
     pub dir: &'static str,
     /// `settings.json`, `hooks.json`.
@@ -76,19 +103,19 @@ pub struct AgentSettings {
 }
 
 impl AgentSettings {
-    pub fn path(&self, workdir: &Path, scope: Scope) -> Result<PathBuf> {
+    pub(crate) fn path(&self, workdir: &Path, scope: Scope) -> Result<PathBuf> {
         path(workdir, scope, self.dir, self.file)
     }
 
-    pub fn install(&self, path: &Path) -> Result<Vec<String>> {
+    pub(crate) fn install(&self, path: &Path) -> Result<Vec<String>> {
         install(path, self.template, self.mark)
     }
 
-    pub fn uninstall(&self, path: &Path) -> Result<Vec<String>> {
+    pub(crate) fn uninstall(&self, path: &Path) -> Result<Vec<String>> {
         uninstall(path, self.template, self.mark)
     }
 
-    pub fn installed(&self, path: &Path) -> Result<Vec<String>> {
+    pub(crate) fn installed(&self, path: &Path) -> Result<Vec<String>> {
         installed(path, self.template, self.mark)
     }
 }
@@ -342,7 +369,7 @@ fn remove_events(root: &CstObject, ours: &[String], keep: impl Fn(&str) -> bool)
 /// comment and the file's own layout; savepoint's entries under events the
 /// template no longer has (Gemini's `PreCompress` of older versions) are
 /// taken out. Returns the events added (empty: already installed).
-pub fn install(path: &Path, template: &str, mark: &str) -> Result<Vec<String>> {
+pub(crate) fn install(path: &Path, template: &str, mark: &str) -> Result<Vec<String>> {
     let ours = &our_commands(template, mark);
     let doc = match read(path)? {
         Some(doc) => doc,
@@ -408,7 +435,7 @@ pub fn install(path: &Path, template: &str, mark: &str) -> Result<Vec<String>> {
 /// `path`; top-level keys the template added (e.g. `version`) go too when
 /// nothing else is left, and so does the file when nothing at all is left
 /// (no key, no comment). Returns the events that changed.
-pub fn uninstall(path: &Path, template: &str, mark: &str) -> Result<Vec<String>> {
+pub(crate) fn uninstall(path: &Path, template: &str, mark: &str) -> Result<Vec<String>> {
     let ours = &our_commands(template, mark);
     let Some(doc) = read(path)? else {
         return Ok(Vec::new());
@@ -442,7 +469,7 @@ pub fn uninstall(path: &Path, template: &str, mark: &str) -> Result<Vec<String>>
 }
 
 /// The events with savepoint's entry in the settings at `path`.
-pub fn installed(path: &Path, template: &str, mark: &str) -> Result<Vec<String>> {
+pub(crate) fn installed(path: &Path, template: &str, mark: &str) -> Result<Vec<String>> {
     let ours = &our_commands(template, mark);
     let Some(doc) = read(path)? else {
         return Ok(Vec::new());
@@ -467,7 +494,8 @@ pub fn installed(path: &Path, template: &str, mark: &str) -> Result<Vec<String>>
 }
 
 /// Every entry of a template is recognised as savepoint's (for tests).
-pub fn template_is_ours(template: &str, mark: &str) -> bool {
+#[cfg(test)]
+pub(crate) fn template_is_ours(template: &str, mark: &str) -> bool {
     let mark = &our_commands(template, mark);
     let t: Value = serde_json::from_str(template).expect("valid template");
     t["hooks"].as_object().is_some_and(|h| {

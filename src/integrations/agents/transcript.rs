@@ -38,15 +38,15 @@ use std::path::Path;
 use serde_json::Value;
 
 /// How much of the end of a transcript is read.
-pub const TAIL_BYTES: u64 = 2 << 20;
+pub(crate) const TAIL_BYTES: u64 = 2 << 20;
 /// Longer lines (a huge tool result) are skipped unparsed.
-pub const MAX_LINE: usize = 1 << 20;
+pub(crate) const MAX_LINE: usize = 1 << 20;
 /// Turns kept, newest last.
-pub const MAX_TURNS: usize = 8;
+pub(crate) const MAX_TURNS: usize = 8;
 /// Characters kept of a prompt or message.
-pub const MAX_TEXT_CHARS: usize = 4000;
+pub(crate) const MAX_TEXT_CHARS: usize = 4000;
 /// Items kept of a plan.
-pub const MAX_PLAN_ITEMS: usize = 50;
+pub(crate) const MAX_PLAN_ITEMS: usize = 50;
 /// Characters kept of one plan item.
 const MAX_ITEM_CHARS: usize = 300;
 /// Messages kept while replaying a Gemini chat (the newest).
@@ -62,13 +62,8 @@ pub enum Format {
 
 impl Format {
     /// The transcript format of an agent (`claude`, `gemini`, `codex`).
-    pub fn for_agent(agent: &str) -> Option<Format> {
-        match agent {
-            "claude" => Some(Format::Claude),
-            "gemini" => Some(Format::Gemini),
-            "codex" => Some(Format::Codex),
-            _ => None,
-        }
+    pub(crate) fn for_agent(agent: &str) -> Option<Format> {
+        super::by_name(agent)?.transcript()
     }
 }
 
@@ -116,7 +111,7 @@ pub struct PlanItem {
 }
 
 impl PlanItem {
-    pub fn done(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
         self.status == "completed"
     }
 }
@@ -168,7 +163,7 @@ fn read_tail(path: &Path, max: u64) -> Option<(Vec<u8>, bool)> {
 }
 
 /// Parse transcript bytes (whole file or a tail that starts on a line).
-pub fn parse(bytes: &[u8], format: Format, partial: bool) -> Transcript {
+pub(crate) fn parse(bytes: &[u8], format: Format, partial: bool) -> Transcript {
     match format {
         Format::Claude => Claude::default().run(lines(bytes, claude_wanted)),
         Format::Gemini => gemini(bytes, partial),
@@ -215,7 +210,7 @@ fn lines(bytes: &[u8], want: fn(&str) -> bool) -> impl Iterator<Item = Value> + 
 }
 
 /// `s` cut to `max` characters, with an ellipsis when cut.
-pub fn clip(s: &str, max: usize) -> String {
+pub(crate) fn clip(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_owned(),

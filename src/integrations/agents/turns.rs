@@ -28,7 +28,7 @@ fn marker(state: &Path, event: &Event) -> PathBuf {
 }
 
 /// A prompt was submitted: the session's turn is open.
-pub fn opened(state: &Path, event: &Event) {
+pub(crate) fn opened(state: &Path, event: &Event) {
     let d = dir(state);
     if std::fs::create_dir_all(&d).is_err() {
         return;
@@ -50,7 +50,7 @@ pub fn opened(state: &Path, event: &Event) {
 }
 
 /// The session's turn ended (or the session did): `true` when it was open.
-pub fn closed(state: &Path, event: &Event) -> bool {
+pub(crate) fn closed(state: &Path, event: &Event) -> bool {
     std::fs::remove_file(marker(state, event)).is_ok()
 }
 
