@@ -55,10 +55,10 @@ fn write_impl(path: &Path, bytes: &[u8], mode: u32, force_mode: bool) -> io::Res
     // The umask may have narrowed the mode at creation.
     tmp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    tmp.as_file().sync_all()?;
+    super::durable::sync_file(tmp.as_file())?;
     tmp.persist(&target).map_err(|e| e.error)?;
     if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
+        let _ = super::durable::sync_file(&d);
     }
     Ok(())
 }

@@ -3,7 +3,9 @@
 //!
 //! Events come from `notify` (inotify on Linux) with one non-recursive watch
 //! per directory that can hold snapshot content ([`dirs`]): ignored trees
-//! such as `target/` cost nothing. Changed paths collect in a
+//! such as `target/` cost nothing. On macOS (FSEvents) one recursive watch
+//! covers the work tree instead ([`ONE_RECURSIVE_WATCH`]) and the same set
+//! of directories decides which events count. Changed paths collect in a
 //! [`debounce::Debouncer`]; when the batch is due the snapshot is an
 //! incremental update of the chain's tip tree (O(changed paths)). A full,
 //! stat-cached scan happens at start, after an event overflow, when ignore
@@ -42,6 +44,20 @@ const KEEP_ERRORS: usize = 10;
 const GIT_BUSY_RETRY: Duration = Duration::from_millis(100);
 /// After a hook's request, wait this long for the events of its writes.
 const SETTLE: Duration = Duration::from_millis(10);
+/// The notifier `notify` uses on this platform, as `status` names it.
+const NOTIFIER: &str = if cfg!(target_os = "macos") {
+    "fsevents"
+} else {
+    "inotify"
+};
+/// macOS: FSEvents watches a whole tree at no cost per directory, and
+/// `notify` restarts its FSEvents stream at every `watch`/`unwatch` —
+/// losing the events of that moment. So the work tree gets one recursive
+/// watch, set at start; directories are still added to and removed from the
+/// [`WatchSet`], which alone decides which events count (those a watch per
+/// directory would have delivered). inotify (Linux) has no such restart,
+/// and a watch per directory keeps ignored trees out of the kernel's work.
+const ONE_RECURSIVE_WATCH: bool = cfg!(target_os = "macos");
 /// The watcher prunes old snapshots at most this often.
 const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
 /// The stat cache is written to disk at most this often (and at exit).
@@ -176,6 +192,8 @@ struct Daemon<'a> {
     state: WatchState,
     state_dir: PathBuf,
     last_head: Option<Head>,
+    /// macOS: [`real_paths`] of the watched roots.
+    aliases: Vec<(PathBuf, PathBuf)>,
     /// Do not snapshot before this (git busy, or backing off after an error).
     not_before: Option<Instant>,
     /// The watch set must be recomputed (ignore rules changed, overflow).
@@ -215,6 +233,11 @@ impl<'a> Daemon<'a> {
             },
             state_dir: ws.state_dir(),
             last_head: ws.head().ok(),
+            aliases: if cfg!(target_os = "macos") {
+                real_paths(ws)
+            } else {
+                Vec::new()
+            },
             not_before: None,
             rebuild: false,
             deferred: Default::default(),
@@ -261,7 +284,7 @@ impl<'a> Daemon<'a> {
 
     fn mode(&self) -> &'static str {
         match self.backend {
-            Backend::Notify(_) => "inotify",
+            Backend::Notify(_) => NOTIFIER,
             Backend::Poll { .. } => "poll",
         }
     }
@@ -303,13 +326,17 @@ impl<'a> Daemon<'a> {
         let t = Instant::now();
         let new = self.set.discover(dir, rules);
         let listed = t.elapsed();
+        let root = self.ws.workdir();
         let Backend::Notify(w) = &mut self.backend else {
             return;
         };
         let mut failure = None;
         for d in &new {
-            if let Err(e) = w.watch(d, RecursiveMode::NonRecursive) {
-                if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
+            if let Err(e) = os_watch(w, d, root) {
+                // Without its one watch (macOS) the tree is not watched.
+                if matches!(e.kind, notify::ErrorKind::MaxFilesWatch)
+                    || (ONE_RECURSIVE_WATCH && d == root)
+                {
                     failure = Some(e);
                     break;
                 }
@@ -333,7 +360,7 @@ impl<'a> Daemon<'a> {
         let gone = self.set.remove_under(dir);
         if let Backend::Notify(w) = &mut self.backend {
             for d in gone {
-                let _ = w.unwatch(&d);
+                os_unwatch(w, &d, self.ws.workdir());
             }
         }
     }
@@ -352,7 +379,7 @@ impl<'a> Daemon<'a> {
         fresh.discover(&root, self.rules());
         if let Backend::Notify(w) = &mut self.backend {
             for d in old.iter().filter(|d| !fresh.contains(d)) {
-                let _ = w.unwatch(d);
+                os_unwatch(w, d, &root);
             }
         }
         let added: Vec<PathBuf> = fresh
@@ -364,7 +391,7 @@ impl<'a> Daemon<'a> {
         let mut failure = None;
         if let Backend::Notify(w) = &mut self.backend {
             for d in &added {
-                if let Err(e) = w.watch(d, RecursiveMode::NonRecursive) {
+                if let Err(e) = os_watch(w, d, &root) {
                     if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
                         failure = Some(e);
                         break;
@@ -528,8 +555,22 @@ impl<'a> Daemon<'a> {
                 | EventKind::Other
         );
         for path in event.paths {
+            let path = self.known_path(path);
             self.on_path(path, structural, now);
         }
+    }
+
+    /// `path` as this watcher knows it: FSEvents reports real paths (see
+    /// [`real_paths`]), inotify the watched ones.
+    fn known_path(&self, path: PathBuf) -> PathBuf {
+        for (real, known) in &self.aliases {
+            match path.strip_prefix(real) {
+                Ok(rest) if rest.as_os_str().is_empty() => return known.clone(),
+                Ok(rest) => return known.join(rest),
+                Err(_) => {}
+            }
+        }
+        path
     }
 
     fn on_path(&mut self, path: PathBuf, structural: bool, now: Instant) {
@@ -562,6 +603,11 @@ impl<'a> Daemon<'a> {
             || rel.components().any(|c| c.as_os_str() == ".git")
             || self.ws.is_in_git_dir(rel.as_os_str().as_encoded_bytes())
         {
+            return;
+        }
+        // One recursive watch (macOS) reports every directory: keep what a
+        // watch on each directory of the set would have reported.
+        if ONE_RECURSIVE_WATCH && !path.parent().is_some_and(|p| self.set.contains(p)) {
             return;
         }
         match name {
@@ -798,6 +844,38 @@ impl<'a> Daemon<'a> {
     }
 }
 
+/// FSEvents reports paths with symbolic links resolved (`/private/tmp/…`
+/// for `/tmp/…`) and names' case as on disk: the work tree, git dir and
+/// common dir in that form, each with the path it is known by here; longest
+/// first, so a git dir inside the work tree is matched as the git dir.
+fn real_paths(ws: &Workspace) -> Vec<(PathBuf, PathBuf)> {
+    let mut roots: Vec<(PathBuf, PathBuf)> = [ws.workdir(), ws.git_dir(), ws.common_dir()]
+        .into_iter()
+        .filter_map(|p| Some((std::fs::canonicalize(p).ok()?, p.to_path_buf())))
+        .collect();
+    roots.sort_by_key(|(real, _)| std::cmp::Reverse(real.as_os_str().len()));
+    roots
+}
+
+/// Watch directory `d` of the set; with [`ONE_RECURSIVE_WATCH`] only the
+/// work tree's `root` is watched (recursively), the others are covered.
+fn os_watch(w: &mut notify::RecommendedWatcher, d: &Path, root: &Path) -> notify::Result<()> {
+    if !ONE_RECURSIVE_WATCH {
+        w.watch(d, RecursiveMode::NonRecursive)
+    } else if d == root {
+        w.watch(d, RecursiveMode::Recursive)
+    } else {
+        Ok(())
+    }
+}
+
+/// Stop watching directory `d` (see [`os_watch`]).
+fn os_unwatch(w: &mut notify::RecommendedWatcher, d: &Path, root: &Path) {
+    if !ONE_RECURSIVE_WATCH || d == root {
+        let _ = w.unwatch(d);
+    }
+}
+
 /// What to tell the user when the notifier cannot be used.
 fn polling_message(e: &notify::Error) -> String {
     if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
@@ -811,10 +889,15 @@ fn polling_message(e: &notify::Error) -> String {
              to keep it). Falling back to polling with stat-cached scans."
         )
     } else {
+        let hint = if cfg!(target_os = "linux") {
+            " If this is an inotify limit, check \
+             fs.inotify.max_user_watches and fs.inotify.max_user_instances."
+        } else {
+            ""
+        };
         format!(
             "cannot use file notifications here ({e}); falling back to polling with \
-             stat-cached scans. If this is an inotify limit, check \
-             fs.inotify.max_user_watches and fs.inotify.max_user_instances."
+             stat-cached scans.{hint}"
         )
     }
 }
