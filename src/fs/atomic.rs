@@ -68,12 +68,12 @@ fn write_impl(
     tmp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(mode))?;
     if durable {
-        tmp.as_file().sync_all()?;
+        super::durable::sync_file(tmp.as_file())?;
     }
     tmp.persist(&target).map_err(|e| e.error)?;
     if durable {
         if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
+            let _ = super::durable::sync_file(&d);
         }
     }
     Ok(())

@@ -6,6 +6,10 @@
 //! The backend adds and removes OS watches as the set grows and shrinks,
 //! and hands back the notifier's "out of watches" error so the daemon can
 //! say so and fall back to polling.
+//!
+//! On macOS (FSEvents) one recursive watch covers the work tree instead
+//! ([`ONE_RECURSIVE_WATCH`]) and the same set of directories decides which
+//! events count ([`Backend::delivers`]).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -15,6 +19,21 @@ use notify::{RecursiveMode, Watcher as _};
 use crate::workspace::Workspace;
 
 use super::dirs::{Rules, WatchSet};
+
+/// The notifier `notify` uses on this platform, as `status` names it.
+const NOTIFIER: &str = if cfg!(target_os = "macos") {
+    "fsevents"
+} else {
+    "inotify"
+};
+/// macOS: FSEvents watches a whole tree at no cost per directory, and
+/// `notify` restarts its FSEvents stream at every `watch`/`unwatch` —
+/// losing the events of that moment. So the work tree gets one recursive
+/// watch, set at start; directories are still added to and removed from the
+/// [`WatchSet`], which alone decides which events count (those a watch per
+/// directory would have delivered). inotify (Linux) has no such restart,
+/// and a watch per directory keeps ignored trees out of the kernel's work.
+const ONE_RECURSIVE_WATCH: bool = cfg!(target_os = "macos");
 
 /// Polling starts at this interval; slow scans stretch it.
 const MIN_POLL: Duration = Duration::from_secs(2);
@@ -31,6 +50,8 @@ pub(crate) struct Backend {
     set: WatchSet,
     workdir: PathBuf,
     git_dirs_inside: Vec<Vec<u8>>,
+    /// macOS: [`real_paths`] of the watched roots.
+    aliases: Vec<(PathBuf, PathBuf)>,
 }
 
 /// The notifier ran out of watches: the backend must fall back to polling.
@@ -47,6 +68,11 @@ impl Backend {
             set: WatchSet::new(ws.workdir()).without_git_dirs(ws.git_dirs_inside()),
             workdir: ws.workdir().to_path_buf(),
             git_dirs_inside: ws.git_dirs_inside().to_vec(),
+            aliases: if cfg!(target_os = "macos") {
+                real_paths(ws)
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -63,10 +89,10 @@ impl Backend {
         Ok(())
     }
 
-    /// `inotify` (the notifier) or `poll`.
+    /// `inotify` / `fsevents` (the notifier) or `poll`.
     pub(crate) fn mode(&self) -> &'static str {
         match self.source {
-            Source::Notify(_) => "inotify",
+            Source::Notify(_) => NOTIFIER,
             Source::Poll { .. } => "poll",
         }
     }
@@ -86,6 +112,25 @@ impl Backend {
     /// The watched directories.
     pub(crate) fn set(&self) -> &WatchSet {
         &self.set
+    }
+
+    /// `path` as this watcher knows it: FSEvents reports real paths (see
+    /// [`real_paths`]), inotify the watched ones.
+    pub(crate) fn known_path(&self, path: PathBuf) -> PathBuf {
+        for (real, known) in &self.aliases {
+            match path.strip_prefix(real) {
+                Ok(rest) if rest.as_os_str().is_empty() => return known.clone(),
+                Ok(rest) => return known.join(rest),
+                Err(_) => {}
+            }
+        }
+        path
+    }
+
+    /// Would a watch per directory have reported this work-tree path? One
+    /// recursive watch (macOS) reports every directory: keep only those.
+    pub(crate) fn delivers(&self, path: &Path) -> bool {
+        !ONE_RECURSIVE_WATCH || path.parent().is_some_and(|p| self.set.contains(p))
     }
 
     /// HEAD (branch switches) and `info/exclude` (ignore rules).
@@ -114,13 +159,17 @@ impl Backend {
         let t = Instant::now();
         let new = self.set.discover(dir, rules);
         let listed = t.elapsed();
+        let root = &self.workdir;
         let Source::Notify(w) = &mut self.source else {
             return Ok(());
         };
         let mut failure = Ok(());
         for d in &new {
-            if let Err(e) = w.watch(d, RecursiveMode::NonRecursive) {
-                if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
+            if let Err(e) = os_watch(w, d, root) {
+                // Without its one watch (macOS) the tree is not watched.
+                if matches!(e.kind, notify::ErrorKind::MaxFilesWatch)
+                    || (ONE_RECURSIVE_WATCH && d == root)
+                {
                     failure = Err(e);
                     break;
                 }
@@ -143,7 +192,7 @@ impl Backend {
         let gone = self.set.remove_under(dir);
         if let Source::Notify(w) = &mut self.source {
             for d in gone {
-                let _ = w.unwatch(&d);
+                os_unwatch(w, &d, &self.workdir);
             }
         }
     }
@@ -179,7 +228,7 @@ impl Backend {
         let mut fresh = WatchSet::new(&root).without_git_dirs(&self.git_dirs_inside);
         fresh.discover(&root, rules);
         for d in self.set.paths().filter(|d| !fresh.contains(d)) {
-            let _ = w.unwatch(d);
+            os_unwatch(w, d, &root);
         }
         let added: Vec<PathBuf> = fresh
             .paths()
@@ -188,7 +237,7 @@ impl Backend {
             .collect();
         self.set = fresh;
         for d in &added {
-            if let Err(e) = w.watch(d, RecursiveMode::NonRecursive) {
+            if let Err(e) = os_watch(w, d, &root) {
                 if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
                     return Err(e);
                 }
@@ -218,6 +267,38 @@ impl Backend {
     }
 }
 
+/// FSEvents reports paths with symbolic links resolved (`/private/tmp/…`
+/// for `/tmp/…`) and names' case as on disk: the work tree, git dir and
+/// common dir in that form, each with the path it is known by here; longest
+/// first, so a git dir inside the work tree is matched as the git dir.
+fn real_paths(ws: &Workspace) -> Vec<(PathBuf, PathBuf)> {
+    let mut roots: Vec<(PathBuf, PathBuf)> = [ws.workdir(), ws.git_dir(), ws.common_dir()]
+        .into_iter()
+        .filter_map(|p| Some((std::fs::canonicalize(p).ok()?, p.to_path_buf())))
+        .collect();
+    roots.sort_by_key(|(real, _)| std::cmp::Reverse(real.as_os_str().len()));
+    roots
+}
+
+/// Watch directory `d` of the set; with [`ONE_RECURSIVE_WATCH`] only the
+/// work tree's `root` is watched (recursively), the others are covered.
+fn os_watch(w: &mut notify::RecommendedWatcher, d: &Path, root: &Path) -> notify::Result<()> {
+    if !ONE_RECURSIVE_WATCH {
+        w.watch(d, RecursiveMode::NonRecursive)
+    } else if d == root {
+        w.watch(d, RecursiveMode::Recursive)
+    } else {
+        Ok(())
+    }
+}
+
+/// Stop watching directory `d` (see [`os_watch`]).
+fn os_unwatch(w: &mut notify::RecommendedWatcher, d: &Path, root: &Path) {
+    if !ONE_RECURSIVE_WATCH || d == root {
+        let _ = w.unwatch(d);
+    }
+}
+
 /// What to tell the user when the notifier cannot be used.
 pub(crate) fn polling_message(e: &notify::Error) -> String {
     if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
@@ -231,10 +312,15 @@ pub(crate) fn polling_message(e: &notify::Error) -> String {
              to keep it). Falling back to polling with stat-cached scans."
         )
     } else {
+        let hint = if cfg!(target_os = "linux") {
+            " If this is an inotify limit, check \
+             fs.inotify.max_user_watches and fs.inotify.max_user_instances."
+        } else {
+            ""
+        };
         format!(
             "cannot use file notifications here ({e}); falling back to polling with \
-             stat-cached scans. If this is an inotify limit, check \
-             fs.inotify.max_user_watches and fs.inotify.max_user_instances."
+             stat-cached scans.{hint}"
         )
     }
 }

@@ -1038,14 +1038,9 @@ mod tests {
         // A directory, a FIFO (must not block): not read.
         assert_eq!(read(dir.path(), Format::Claude), None);
         let fifo = dir.path().join("fifo");
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &fifo,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
-        )
-        .unwrap();
+        // mkfifo(1), not rustix's mknodat: that one does not exist on macOS.
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
         assert_eq!(read(&fifo, Format::Gemini), None);
         // Garbage, invalid UTF-8, truncated JSON, wrong shapes.
         let junk = dir.path().join("junk.jsonl");

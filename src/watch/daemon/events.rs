@@ -24,6 +24,7 @@ impl Daemon<'_> {
             }
             EventAction::Paths { structural } => {
                 for path in event.paths {
+                    let path = self.backend.known_path(path);
                     self.on_path(path, structural, now);
                 }
             }
@@ -41,7 +42,17 @@ impl Daemon<'_> {
     }
 
     fn on_path(&mut self, path: PathBuf, structural: bool, now: Instant) {
-        match classify::path(&self.layout, &path) {
+        let action = classify::path(&self.layout, &path);
+        // (`info/exclude` is a git-dir path even when `.git` is inside.)
+        let in_work_tree = match action {
+            PathAction::WorkTree | PathAction::Attributes => true,
+            PathAction::IgnoreRules => path.file_name().is_some_and(|n| n == ".gitignore"),
+            _ => false,
+        };
+        if in_work_tree && !self.backend.delivers(&path) {
+            return;
+        }
+        match action {
             PathAction::Nothing => {}
             PathAction::Head => self.check_head(now),
             PathAction::Index => self.on_index_change(now),
