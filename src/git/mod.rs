@@ -1,8 +1,13 @@
 //! Git plumbing: the one `git` command builder ([`command`]), the ref store
 //! every ref read and write goes through ([`refs`]), file-level tree diffs
-//! ([`treediff`]) and libgit2's process-wide settings ([`libgit2_init`]).
+//! ([`treediff`]), entry modes ([`mode`]) and repository paths ([`path`])
+//! defined once, copies of the index file ([`index_file`]) and libgit2's
+//! process-wide settings ([`libgit2_init`]).
 
 pub mod command;
+pub mod index_file;
 pub mod libgit2_init;
+pub mod mode;
+pub mod path;
 pub mod refs;
 pub mod treediff;

@@ -845,7 +845,8 @@ fn human_size(n: u64) -> String {
 /// submodule entries are named, not shown; only the first
 /// [`MAX_FILES_DIFFED`] files are diffed and [`MAX_FILES_LISTED`] named.
 fn change(repo: &Repository, old: Option<&git2::Tree<'_>>, new: Oid) -> Result<Change> {
-    use crate::git::treediff::{Leaf, MODE_GITLINK};
+    use crate::git::mode::MODE_GITLINK;
+    use crate::git::treediff::Leaf;
     let new_tree = repo
         .find_commit(new)
         .and_then(|c| c.tree())
@@ -1028,24 +1029,4 @@ fn git_header(
         let _ = writeln!(h, "--- {from}\n+++ {to}");
     }
     h
-}
-
-/// Per file of a diff: path, lines added, lines removed.
-pub fn diff_line_stats(diff: &git2::Diff<'_>) -> Vec<(String, usize, usize)> {
-    let mut out = Vec::new();
-    for (i, delta) in diff.deltas().enumerate() {
-        let path = delta
-            .new_file()
-            .path()
-            .or_else(|| delta.old_file().path())
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let (add, del) = git2::Patch::from_diff(diff, i)
-            .ok()
-            .flatten()
-            .and_then(|p| p.line_stats().ok())
-            .map_or((0, 0), |(_, a, d)| (a, d));
-        out.push((path, add, del));
-    }
-    out
 }

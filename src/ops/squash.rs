@@ -346,8 +346,7 @@ fn stage_index(ws: &Workspace, commit: Oid) -> std::result::Result<PathBuf, Stri
     let staged = state.join(format!("squash-index.{}", std::process::id()));
     let user_index = ws.index_path();
     if user_index.exists() {
-        crate::snapshot::engine::fallback::copy_index(&user_index, &staged)
-            .map_err(|e| e.to_string())?;
+        crate::git::index_file::copy_index(&user_index, &staged).map_err(|e| e.to_string())?;
     }
     let git = |args: &[&str]| -> std::result::Result<(), String> {
         let out = GitCmd::new(ws.git_dir(), ws.workdir())

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod lock;
+pub mod pathspec;
 pub mod state;
 
 use std::path::{Path, PathBuf};
@@ -197,9 +198,10 @@ impl Workspace {
     /// Is the relative path `rel` a git dir inside the work tree, or below
     /// one?
     pub fn is_in_git_dir(&self, rel: &[u8]) -> bool {
-        self.git_dirs_inside.iter().any(|d| {
-            rel.starts_with(d) && (rel.len() == d.len() || rel.get(d.len()) == Some(&b'/'))
-        })
+        // Never empty: the work tree's root is no git dir.
+        self.git_dirs_inside
+            .iter()
+            .any(|d| crate::git::path::is_at_or_under(rel, d))
     }
 
     /// The user's index file for this work tree.

@@ -439,7 +439,7 @@ pub fn session_notice(ws: &Workspace, session: Option<&str>) -> Result<String> {
         let current = if matches!(control::running_pid(ws), Ok(Some(_))) {
             tree_of(tip)?
         } else {
-            crate::ops::restore::current_tree(ws)?
+            crate::snapshot::current::tree(ws)?
         };
         if current != tree_of(oid)? {
             let id = chain::short_id(oid);

@@ -17,11 +17,13 @@ use git2::build::TreeUpdateBuilder;
 use git2::{FileMode, Oid};
 
 use super::ignore::DirRules;
-use super::stat::{Stat, MODE_GITLINK};
+use super::stat::Stat;
 use super::tree::{self, TreeStats};
 use super::walk::{self, Job, Worker};
 use super::{bytes_path, now, Engine, TreeOutcome};
 use crate::error::{GitContext, Result};
+use crate::git::mode::{self, MODE_GITLINK};
+use crate::git::path::is_at_or_under;
 use crate::workspace::Workspace;
 
 impl Engine {
@@ -123,7 +125,7 @@ impl Engine {
                     // In a directory we may not search: what is tracked
                     // there keeps its indexed content, as in a full scan.
                     for t in tracked_here.into_iter().chain(tracked.below(rel)) {
-                        builder.upsert(bytes_path(&t.path), t.oid, file_mode(t.mode));
+                        builder.upsert(bytes_path(&t.path), t.oid, mode::to_git2(t.mode));
                     }
                     worker.out.skipped.push(super::Skipped {
                         path: parent.to_vec(),
@@ -222,7 +224,7 @@ impl Engine {
                     }
                     match worker.out.entries.get(before) {
                         Some(e) => {
-                            builder.upsert(bytes_path(rel), e.oid, file_mode(e.mode));
+                            builder.upsert(bytes_path(rel), e.oid, mode::to_git2(e.mode));
                         }
                         None => {
                             keep_or_remove(
@@ -254,7 +256,7 @@ impl Engine {
             for rel in &late {
                 match done.get(rel.as_slice()) {
                     Some(e) => {
-                        builder.upsert(bytes_path(rel), e.oid, file_mode(e.mode));
+                        builder.upsert(bytes_path(rel), e.oid, mode::to_git2(e.mode));
                     }
                     None => {
                         if in_base(rel) {
@@ -339,7 +341,7 @@ fn keep_or_remove(
             }
         }
         [only] if only.path == rel => {
-            builder.upsert(bytes_path(rel), only.oid, file_mode(only.mode));
+            builder.upsert(bytes_path(rel), only.oid, mode::to_git2(only.mode));
         }
         _ => {
             let kept: Vec<_> = kept.into_iter().filter(|e| e.path != rel).collect();
@@ -375,15 +377,6 @@ fn trees_on_paths(repo: &git2::Repository, root: Oid, rels: &[Vec<u8>]) -> Vec<O
     out.sort();
     out.dedup();
     out
-}
-
-fn file_mode(mode: u32) -> FileMode {
-    match mode {
-        0o100755 => FileMode::BlobExecutable,
-        0o120000 => FileMode::Link,
-        0o160000 => FileMode::Commit,
-        _ => FileMode::Blob,
-    }
 }
 
 /// Relative, `/`-separated, deduplicated paths with no path below another
@@ -424,7 +417,7 @@ pub fn normalize(workdir: &Path, paths: &[PathBuf]) -> Vec<Vec<u8>> {
     rels.dedup();
     let mut kept: Vec<Vec<u8>> = Vec::with_capacity(rels.len());
     for r in rels {
-        if !kept.iter().any(|k| super::index::is_at_or_under(&r, k)) {
+        if !kept.iter().any(|k| is_at_or_under(&r, k)) {
             kept.push(r);
         }
     }

@@ -16,7 +16,8 @@ use std::path::Path;
 
 use git2::Oid;
 
-use super::stat::{IndexStat, Stat, MODE_TREE};
+use super::stat::{IndexStat, Stat};
+use crate::git::mode::MODE_TREE;
 
 /// One tracked path.
 #[derive(Debug, Clone)]
@@ -441,13 +442,13 @@ fn add_tree(
         let len = prefix.len();
         prefix.extend_from_slice(item.name_bytes());
         let mode = item.filemode() as u32;
-        if mode & 0o170000 == MODE_TREE {
+        if crate::git::mode::is_tree(mode) {
             prefix.push(b'/');
             add_tree(repo, item.id(), prefix, out)?;
         } else {
             out.push(TrackedEntry {
                 path: prefix.clone(),
-                mode: canon_mode(mode),
+                mode: crate::git::mode::canonical(mode),
                 oid: item.id(),
                 stat: None,
                 skip_worktree: true,
@@ -457,15 +458,6 @@ fn add_tree(
         prefix.truncate(len);
     }
     Ok(())
-}
-
-/// The mode git gives an index entry made from a tree entry.
-fn canon_mode(mode: u32) -> u32 {
-    match mode & 0o170000 {
-        0o100000 if mode & 0o100 != 0 => 0o100755,
-        0o100000 => 0o100644,
-        kind => kind,
-    }
 }
 
 /// git's offset varint (index v4 path prefix lengths): returns the value and
@@ -740,11 +732,6 @@ fn slashes(path: &[u8]) -> impl DoubleEndedIterator<Item = usize> + '_ {
         .enumerate()
         .filter(|(_, &b)| b == b'/')
         .map(|(i, _)| i)
-}
-
-/// `path == dir` or `path` starts with `dir/`.
-pub fn is_at_or_under(path: &[u8], dir: &[u8]) -> bool {
-    path.starts_with(dir) && (path.len() == dir.len() || path[dir.len()] == b'/')
 }
 
 /// Paths present in exactly one of two sorted entry lists, and paths whose

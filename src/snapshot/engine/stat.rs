@@ -6,12 +6,7 @@
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 
-/// Git tree entry modes.
-pub const MODE_FILE: u32 = 0o100644;
-pub const MODE_EXEC: u32 = 0o100755;
-pub const MODE_LINK: u32 = 0o120000;
-pub const MODE_TREE: u32 = 0o040000;
-pub const MODE_GITLINK: u32 = 0o160000;
+use crate::git::mode::{MODE_EXEC, MODE_FILE, MODE_LINK};
 
 /// The parts of `lstat` that change when a file's content may have changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

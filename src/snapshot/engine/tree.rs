@@ -8,7 +8,7 @@
 use git2::{ObjectType, Odb, Oid};
 
 use super::blob::write_if_missing;
-use super::stat::MODE_TREE;
+use crate::git::mode::MODE_TREE;
 
 /// One leaf of a snapshot tree (a blob, symlink or gitlink).
 #[derive(Debug, Clone, PartialEq, Eq)]

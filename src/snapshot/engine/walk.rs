@@ -19,9 +19,10 @@ use super::cache::{CacheEntry, StatCache};
 use super::fsys::{self, Kind};
 use super::ignore::{DirRules, Excludes};
 use super::index::{Tracked, TrackedEntry};
-use super::stat::{Stat, MODE_GITLINK, MODE_LINK};
+use super::stat::Stat;
 use super::tree::Entry;
 use super::{ScanStats, SkipReason, Skipped};
+use crate::git::mode::{self, MODE_GITLINK, MODE_LINK};
 
 /// Read-only inputs shared by all walker threads.
 pub struct Ctx<'a> {
@@ -180,7 +181,7 @@ impl<'a> Worker<'a> {
         dir: &[u8],
         tracked: Option<&TrackedEntry>,
     ) -> Arc<AttrDir> {
-        let Some(t) = tracked.filter(|t| t.skip_worktree && t.mode & 0o170000 == 0o100000) else {
+        let Some(t) = tracked.filter(|t| t.skip_worktree && mode::is_file(t.mode)) else {
             return Arc::clone(parent);
         };
         let content = self.writer().ok().and_then(|w| w.blob_content(t.oid));
@@ -769,7 +770,7 @@ fn collides(found: &[Entry], path: &[u8]) -> bool {
 fn ce_mode_from_stat(ctx: &Ctx<'_>, tracked: Option<&TrackedEntry>, stat: &Stat) -> u32 {
     match tracked {
         Some(t) if !ctx.symlinks && stat.is_file() && t.mode == MODE_LINK => t.mode,
-        Some(t) if !ctx.filemode && stat.is_file() && t.mode & 0o170000 == 0o100000 => t.mode,
+        Some(t) if !ctx.filemode && stat.is_file() && mode::is_file(t.mode) => t.mode,
         _ => stat.git_mode(ctx.filemode),
     }
 }
