@@ -23,7 +23,7 @@ use super::walk::{self, Job, Worker};
 use super::{bytes_path, now, Engine, TreeOutcome};
 use crate::error::{GitContext, Result};
 use crate::git::mode::{self, MODE_GITLINK};
-use crate::git::path::is_at_or_under;
+use crate::git::path::{is_at_or_under, parent};
 use crate::workspace::Workspace;
 
 impl Engine {
@@ -108,7 +108,7 @@ impl Engine {
 
         for rel in &rels {
             let abs = ws.workdir().join(bytes_path(rel));
-            let parent = parent_of(rel);
+            let parent = parent(rel);
             let Some((rules, parent_ignored)) =
                 dir_rules(ws.workdir(), parent, &ctx, &mut rules_memo)
             else {
@@ -170,37 +170,21 @@ impl Engine {
                             });
                         }
                     }
-                    out.entries.extend(std::mem::take(&mut extra.out.entries));
-                    out.entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-                    worker.out.stats.add(&out.stats);
-                    worker.out.stats.add(&extra.out.stats);
-                    worker
-                        .out
-                        .cache
-                        .extend(out.cache.into_iter().chain(extra.out.cache));
-                    worker
-                        .out
-                        .skipped
-                        .extend(out.skipped.into_iter().chain(extra.out.skipped));
-                    worker
-                        .out
-                        .written
-                        .extend(out.written.into_iter().chain(extra.out.written));
-                    worker
-                        .out
-                        .store_errors
-                        .extend(out.store_errors.into_iter().chain(extra.out.store_errors));
-                    if let [only] = out.entries.as_slice() {
+                    let mut entries = std::mem::take(&mut out.entries);
+                    entries.append(&mut extra.out.entries);
+                    entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+                    // The rest (counters, cache updates, skips, objects,
+                    // errors) joins this update's; the entries become a
+                    // subtree here.
+                    out.merge(extra.out);
+                    worker.out.merge(out);
+                    if let [only] = entries.as_slice() {
                         if &only.path == rel {
                             builder.upsert(bytes_path(rel), only.oid, FileMode::Commit);
                             continue;
                         }
                     }
-                    let entries: Vec<_> = out
-                        .entries
-                        .into_iter()
-                        .filter(|e| e.path.len() > rel.len())
-                        .collect();
+                    entries.retain(|e| e.path.len() > rel.len());
                     if entries.is_empty() {
                         if in_base(rel) {
                             builder.remove(bytes_path(rel));
@@ -546,13 +530,6 @@ fn case_variant_on_disk(workdir: &Path, rel: &[u8]) -> bool {
     false
 }
 
-fn parent_of(rel: &[u8]) -> &[u8] {
-    match rel.iter().rposition(|&b| b == b'/') {
-        Some(i) => &rel[..i],
-        None => &[],
-    }
-}
-
 /// The ignore rules in effect inside directory `dir` and whether `dir`
 /// itself is ignored; `None` if `dir` (or an ancestor) is not a real
 /// directory or is a nested repository.
@@ -571,7 +548,7 @@ fn dir_rules(
         let root = DirRules::root(ctx.excludes.ignore_case());
         (DirRules::child(&root, &abs, has), false)
     } else {
-        let (parent_rules, parent_ignored) = dir_rules(workdir, parent_of(dir), ctx, memo)?;
+        let (parent_rules, parent_ignored) = dir_rules(workdir, parent(dir), ctx, memo)?;
         let meta = std::fs::symlink_metadata(&abs).ok()?;
         if !meta.is_dir() || super::fsys::is_nested_repo(&abs) {
             return None;

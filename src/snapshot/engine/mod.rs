@@ -396,26 +396,26 @@ impl Engine {
         let mut deferred = std::mem::take(&mut out.deferred);
         deferred.append(&mut worker.out.deferred);
         worker.resolve_deferred(deferred);
-        let extra = worker.out;
-        let mut entries = out.entries;
+        let mut extra = worker.out;
+        let mut entries = std::mem::take(&mut out.entries);
         if !extra.entries.is_empty() {
-            entries.extend(extra.entries);
+            entries.append(&mut extra.entries);
             entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
         }
+        out.merge(extra);
         if tracked.ignore_case.is_some() {
             entries = index::apply_case_folding(entries, tracked);
         }
-        let mut stats = out.stats;
-        stats.add(&extra.stats);
-        let mut skipped = out.skipped;
-        skipped.extend(extra.skipped);
-        let mut new_cache = out.cache;
-        new_cache.extend(extra.cache);
-        if let Some(e) = out.store_errors.iter().chain(&extra.store_errors).next() {
+        if let Some(e) = out.store_errors.first() {
             return Err(crate::error::Error::ObjectStore { reason: e.clone() });
         }
-        let mut written = out.written;
-        written.extend(extra.written);
+        let walk::Out {
+            mut stats,
+            skipped,
+            cache: new_cache,
+            mut written,
+            ..
+        } = out;
 
         let odb = ws
             .repo()
