@@ -4,15 +4,15 @@
 //! match `st_mode`'s.
 
 /// A regular file.
-pub const MODE_FILE: u32 = 0o100644;
+pub(crate) const MODE_FILE: u32 = 0o100644;
 /// An executable regular file.
-pub const MODE_EXEC: u32 = 0o100755;
+pub(crate) const MODE_EXEC: u32 = 0o100755;
 /// A symbolic link (the blob holds its target).
 pub const MODE_LINK: u32 = 0o120000;
 /// A directory (a subtree).
-pub const MODE_TREE: u32 = 0o040000;
+pub(crate) const MODE_TREE: u32 = 0o040000;
 /// A submodule: a commit of another repository.
-pub const MODE_GITLINK: u32 = 0o160000;
+pub(crate) const MODE_GITLINK: u32 = 0o160000;
 
 /// The type bits of a mode.
 const TYPE_MASK: u32 = 0o170000;
@@ -21,18 +21,18 @@ const TYPE_FILE: u32 = 0o100000;
 
 /// Is `mode` a regular file's ([`MODE_FILE`] or [`MODE_EXEC`], or any
 /// permission bits a raw index entry may carry)?
-pub fn is_file(mode: u32) -> bool {
+pub(crate) fn is_file(mode: u32) -> bool {
     mode & TYPE_MASK == TYPE_FILE
 }
 
 /// Is `mode` a directory's ([`MODE_TREE`])?
-pub fn is_tree(mode: u32) -> bool {
+pub(crate) fn is_tree(mode: u32) -> bool {
     mode & TYPE_MASK == MODE_TREE
 }
 
 /// The mode git gives an index entry made from a tree entry's `mode`: a
 /// regular file is 644 or 755, other types keep only their type bits.
-pub fn canonical(mode: u32) -> u32 {
+pub(crate) fn canonical(mode: u32) -> u32 {
     match mode & TYPE_MASK {
         TYPE_FILE if mode & 0o100 != 0 => MODE_EXEC,
         TYPE_FILE => MODE_FILE,
@@ -42,7 +42,7 @@ pub fn canonical(mode: u32) -> u32 {
 
 /// The mode as libgit2's tree builders take it (anything unknown is a
 /// plain blob).
-pub fn to_git2(mode: u32) -> git2::FileMode {
+pub(crate) fn to_git2(mode: u32) -> git2::FileMode {
     match mode {
         MODE_EXEC => git2::FileMode::BlobExecutable,
         MODE_LINK => git2::FileMode::Link,

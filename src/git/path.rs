@@ -8,14 +8,14 @@ use std::collections::BTreeSet;
 /// `path == dir` or `path` starts with `dir/`; everything when `dir` is
 /// empty (the work tree's root). By whole components: `src/ab` is not
 /// under `src/a`.
-pub fn is_at_or_under(path: &[u8], dir: &[u8]) -> bool {
+pub(crate) fn is_at_or_under(path: &[u8], dir: &[u8]) -> bool {
     dir.is_empty()
         || (path.starts_with(dir) && (path.len() == dir.len() || path[dir.len()] == b'/'))
 }
 
 /// Is `path`, or a directory above it, in `set`? (A set, looked up once
 /// per ancestor: it may hold every path of a large restore.)
-pub fn is_at_or_under_any(path: &[u8], set: &BTreeSet<Vec<u8>>) -> bool {
+pub(crate) fn is_at_or_under_any(path: &[u8], set: &BTreeSet<Vec<u8>>) -> bool {
     set.contains(path)
         || path
             .iter()
@@ -24,7 +24,7 @@ pub fn is_at_or_under_any(path: &[u8], set: &BTreeSet<Vec<u8>>) -> bool {
 }
 
 /// The directory holding `path` (empty: the root).
-pub fn parent(path: &[u8]) -> &[u8] {
+pub(crate) fn parent(path: &[u8]) -> &[u8] {
     match path.iter().rposition(|&b| b == b'/') {
         Some(i) => &path[..i],
         None => &[],

@@ -20,7 +20,7 @@ pub struct Leaf {
 }
 
 impl Leaf {
-    pub fn of(e: &git2::TreeEntry<'_>) -> Leaf {
+    pub(crate) fn of(e: &git2::TreeEntry<'_>) -> Leaf {
         Leaf {
             oid: e.id(),
             // libgit2's `i32`; git's modes are all positive.
@@ -29,7 +29,7 @@ impl Leaf {
     }
 
     /// The entry at `path` in `tree` (`None`: no tree, or no such path).
-    pub fn at(tree: Option<&Tree<'_>>, path: &[u8]) -> Option<Leaf> {
+    pub(crate) fn at(tree: Option<&Tree<'_>>, path: &[u8]) -> Option<Leaf> {
         tree?
             .get_path(crate::snapshot::engine::bytes_path(path))
             .ok()
@@ -53,7 +53,7 @@ impl Change {
 }
 
 /// Is `path` at or below one of `scope` (every path when `scope` is empty)?
-pub fn in_scope(path: &[u8], scope: &[Vec<u8>]) -> bool {
+pub(crate) fn in_scope(path: &[u8], scope: &[Vec<u8>]) -> bool {
     scope.is_empty() || scope.iter().any(|s| is_at_or_under(path, s))
 }
 
@@ -67,7 +67,7 @@ fn dir_in_scope(dir: &[u8], scope: &[Vec<u8>]) -> bool {
 
 /// How deep trees may nest: git's default `core.maxTreeDepth`. Deeper ones
 /// come only from crafted chains and are refused.
-pub const MAX_TREE_DEPTH: usize = 4096;
+pub(crate) const MAX_TREE_DEPTH: usize = 4096;
 
 /// File-level changes from `old` to `new` (`None`: the empty tree), limited
 /// to `scope`, in path order. A path that is a file on one side and a

@@ -41,7 +41,7 @@ const MAX_SNAPSHOTS: usize = 500;
 
 /// The snapshots of the current chain taken on the current HEAD (the work
 /// not yet committed), oldest first.
-pub fn unsquashed(ws: &Workspace) -> Result<Vec<SnapshotInfo>> {
+pub(crate) fn unsquashed(ws: &Workspace) -> Result<Vec<SnapshotInfo>> {
     let repo = ws.repo();
     let refname = ws.chain_ref()?;
     let Some(tip) = chain::tip(repo, &refname)? else {
@@ -120,12 +120,6 @@ pub fn recorded(ws: &Workspace, refname: &str, head: &Head) -> Result<Vec<Record
     Ok(out)
 }
 
-/// How many snapshots wait to be squashed (cheap: see [`recorded`]).
-pub fn unsquashed_count(ws: &Workspace) -> Result<usize> {
-    let head = ws.head()?;
-    Ok(recorded(ws, &ws.chain_ref_for(&head), &head)?.len())
-}
-
 /// Prompts listed (the most recent).
 const MAX_PROMPTS: usize = 50;
 /// Files listed under `## Files changed`.
@@ -137,7 +131,7 @@ pub const MAX_DIFF_LINES: usize = 200;
 /// …and this many bytes.
 pub const MAX_DIFF_BYTES: usize = 32 * 1024;
 /// Files larger than this are named, not diffed.
-pub const LARGE_FILE_BYTES: u64 = 256 * 1024;
+pub(crate) const LARGE_FILE_BYTES: u64 = 256 * 1024;
 /// Characters of one assistant message quoted in the brief.
 const MAX_MESSAGE_CHARS: usize = 1500;
 /// Characters of a prompt or an error quoted on one line.

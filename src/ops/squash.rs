@@ -27,7 +27,7 @@ use crate::snapshot::record::{self, SnapRequest};
 use crate::workspace::{Head, Workspace};
 
 /// The trailer of a squash commit naming the snapshots it replaces.
-pub const SNAPSHOTS_TRAILER: &str = "Savepoint-Snapshots";
+pub(crate) const SNAPSHOTS_TRAILER: &str = "Savepoint-Snapshots";
 
 /// Where to squash to (the message is chosen after [`prepare`], from
 /// [`Prepared::default_message`] or the user's).
@@ -154,7 +154,7 @@ fn empty_tree() -> Result<Oid> {
 
 /// The generated message: a subject from the first prompt (or the files),
 /// then the prompts, tools and files.
-pub fn default_message(snapshots: &[SnapshotInfo], files: &[(char, String)]) -> String {
+pub(crate) fn default_message(snapshots: &[SnapshotInfo], files: &[(char, String)]) -> String {
     let mut prompts: Vec<&str> = Vec::new();
     for p in snapshots
         .iter()
@@ -205,7 +205,7 @@ pub fn default_message(snapshots: &[SnapshotInfo], files: &[(char, String)]) -> 
 }
 
 /// The agents that made the snapshots, in order of first appearance.
-pub fn agents_in_order(snapshots: &[SnapshotInfo]) -> Vec<&str> {
+pub(crate) fn agents_in_order(snapshots: &[SnapshotInfo]) -> Vec<&str> {
     let mut agents: Vec<&str> = Vec::new();
     for a in snapshots.iter().filter_map(|s| s.agent.as_deref()) {
         if !agents.contains(&a) {

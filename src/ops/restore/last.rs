@@ -94,7 +94,7 @@ impl LastRestore {
     }
 
     /// The last restore of this work tree, on any chain.
-    pub fn load(ws: &Workspace) -> Option<LastRestore> {
+    pub(crate) fn load(ws: &Workspace) -> Option<LastRestore> {
         let bytes = std::fs::read(Self::path(ws)).ok()?;
         let last: LastRestore = serde_json::from_slice(&bytes).ok()?;
         // Ids only, so that every use (and every slice of one) is sound,
@@ -110,22 +110,22 @@ impl LastRestore {
     }
 
     /// The last restore, if it was on chain `refname`.
-    pub fn for_chain(ws: &Workspace, refname: &str) -> Option<LastRestore> {
+    pub(crate) fn for_chain(ws: &Workspace, refname: &str) -> Option<LastRestore> {
         Self::load(ws).filter(|l| l.refname == refname)
     }
 
     /// The snapshot holding the state before.
-    pub fn safety_oid(&self) -> Option<Oid> {
+    pub(crate) fn safety_oid(&self) -> Option<Oid> {
         self.safety.as_deref().and_then(|s| Oid::from_str(s).ok())
     }
 
     /// The tree of the state before, if it is still in the repository.
-    pub fn before_tree<'r>(&self, repo: &'r Repository) -> Option<Tree<'r>> {
+    pub(crate) fn before_tree<'r>(&self, repo: &'r Repository) -> Option<Tree<'r>> {
         tree_by_id(repo, &self.before)
     }
 
     /// The tree of the state right after, if it is still in the repository.
-    pub fn after_tree<'r>(&self, repo: &'r Repository) -> Option<Tree<'r>> {
+    pub(crate) fn after_tree<'r>(&self, repo: &'r Repository) -> Option<Tree<'r>> {
         tree_by_id(repo, &self.after)
     }
 
@@ -157,7 +157,7 @@ fn tree_by_id<'r>(repo: &'r Repository, id: &str) -> Option<Tree<'r>> {
 
 /// Was snapshot `oid` taken by `restore`/`recover` just before they
 /// changed the work tree (trigger `restore-safety`, `recover-safety`)?
-pub fn is_safety_snapshot(repo: &Repository, oid: Oid) -> Result<bool> {
+pub(crate) fn is_safety_snapshot(repo: &Repository, oid: Oid) -> Result<bool> {
     let commit = repo
         .find_commit(oid)
         .git_context(|| format!("read commit {oid}"))?;

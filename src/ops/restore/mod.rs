@@ -49,7 +49,8 @@ use crate::snapshot::record::{self, SnapOutcome, SnapRequest};
 use crate::workspace::Workspace;
 
 pub use content::STREAM_THRESHOLD;
-pub use last::{is_safety_snapshot, LastRestore};
+pub(crate) use last::is_safety_snapshot;
+pub use last::LastRestore;
 pub use plan::{Action, Plan, Step};
 pub use undo::{find_undo, Undo, UndoFound};
 
@@ -75,7 +76,7 @@ impl Operation {
 
     /// The trigger of the safety snapshot taken first. An undo restores
     /// the state before the last restore: `restore-safety` too.
-    pub fn safety_trigger(self) -> &'static str {
+    pub(crate) fn safety_trigger(self) -> &'static str {
         match self {
             Operation::Restore | Operation::Undo => "restore-safety",
             Operation::Recover => "recover-safety",

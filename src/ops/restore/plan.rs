@@ -57,7 +57,7 @@ impl Plan {
     /// The plan that turns the work tree `current` into `target`, limited to
     /// `scope`. Refuses (before anything is written) a target with paths
     /// that could escape the work tree.
-    pub fn new(
+    pub(crate) fn new(
         repo: &Repository,
         current: &Tree<'_>,
         target: &Tree<'_>,
@@ -69,7 +69,7 @@ impl Plan {
     /// [`Plan::new`], also limited to the paths in `only` and what lies
     /// below them (a set, looked up per path: it may hold every path of a
     /// large restore).
-    pub fn limited(
+    pub(crate) fn limited(
         repo: &Repository,
         current: &Tree<'_>,
         target: &Tree<'_>,
@@ -119,7 +119,7 @@ impl Plan {
 
     /// Drop deletions of files whose content differs from HEAD's: they hold
     /// work made after the snapshot. Returns their paths.
-    pub fn keep_unsaved(&mut self, ws: &Workspace) -> Result<Vec<String>> {
+    pub(crate) fn keep_unsaved(&mut self, ws: &Workspace) -> Result<Vec<String>> {
         let repo = ws.repo();
         let head_tree = match ws.head()?.commit() {
             Some(c) => Some(
@@ -145,7 +145,7 @@ impl Plan {
     }
 
     /// The paths of the plan by action, for messages and JSON.
-    pub fn paths(&self, action: Action) -> Vec<String> {
+    pub(crate) fn paths(&self, action: Action) -> Vec<String> {
         self.steps
             .iter()
             .filter(|s| s.action == action)

@@ -28,7 +28,7 @@ fn git(ws: &Workspace, index: &Path, args: &[&str]) -> Result<String> {
 }
 
 /// Full snapshot tree via the git CLI.
-pub fn scan_with_git_cli(ws: &Workspace, started: Instant) -> Result<TreeOutcome> {
+pub(crate) fn scan_with_git_cli(ws: &Workspace, started: Instant) -> Result<TreeOutcome> {
     let state = ws.state().ensure()?;
     let tmp = state.join(format!("fallback-index.{}", std::process::id()));
     let user_index = ws.index_path();

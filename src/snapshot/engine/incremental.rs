@@ -366,7 +366,7 @@ fn trees_on_paths(repo: &git2::Repository, root: Oid, rels: &[Vec<u8>]) -> Vec<O
 /// Relative, `/`-separated, deduplicated paths with no path below another
 /// one in the list (the ancestor's re-walk covers it). `.git` internals and
 /// paths outside the work tree are dropped.
-pub fn normalize(workdir: &Path, paths: &[PathBuf]) -> Vec<Vec<u8>> {
+pub(crate) fn normalize(workdir: &Path, paths: &[PathBuf]) -> Vec<Vec<u8>> {
     let mut rels: Vec<Vec<u8>> = paths
         .iter()
         .filter_map(|p| {

@@ -402,7 +402,7 @@ fn merge_split(base: Parsed, own: Parsed, link: &Link) -> Result<Parsed, IndexUn
 
 /// Replace each sparse directory entry (`dir/`, mode 040000) by the files
 /// of its tree, all skip-worktree (git's `ensure_full_index`).
-pub fn expand_sparse_dirs(
+pub(crate) fn expand_sparse_dirs(
     entries: Vec<TrackedEntry>,
     repo: &git2::Repository,
 ) -> Result<Vec<TrackedEntry>, IndexUnreadable> {
@@ -518,7 +518,7 @@ impl Tracked {
     /// parsed, so the file is stat'ed before and after reading and read again
     /// if git replaced it in between. (A split index's shared part is
     /// immutable: its name is its checksum.)
-    pub fn load(path: &Path, repo: &git2::Repository) -> Result<Tracked, IndexUnreadable> {
+    pub(crate) fn load(path: &Path, repo: &git2::Repository) -> Result<Tracked, IndexUnreadable> {
         let stat_of = |path: &Path| match std::fs::metadata(path) {
             Ok(m) => Ok(Some(Stat::from_metadata(&m))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -554,7 +554,7 @@ impl Tracked {
     }
 
     /// The entry for exactly this path.
-    pub fn get(&self, path: &[u8]) -> Option<&TrackedEntry> {
+    pub(crate) fn get(&self, path: &[u8]) -> Option<&TrackedEntry> {
         self.entries
             .binary_search_by(|e| e.path.as_slice().cmp(path))
             .ok()
@@ -564,7 +564,7 @@ impl Tracked {
     /// Entries strictly below directory `dir` (every entry when `dir` is
     /// empty). Paths starting with `dir/` are one contiguous range in byte
     /// order: from `dir/` up to (not including) `dir0`, `0` being `/` + 1.
-    pub fn below(&self, dir: &[u8]) -> &[TrackedEntry] {
+    pub(crate) fn below(&self, dir: &[u8]) -> &[TrackedEntry] {
         if dir.is_empty() {
             return &self.entries;
         }
@@ -580,7 +580,7 @@ impl Tracked {
     /// `present`: something exists at its path. Assume-unchanged entries are
     /// trusted; skip-worktree entries too, except in a sparse checkout when
     /// the path exists (git then clears the bit and looks at the file).
-    pub fn keeps_indexed(&self, t: &TrackedEntry, present: impl FnOnce() -> bool) -> bool {
+    pub(crate) fn keeps_indexed(&self, t: &TrackedEntry, present: impl FnOnce() -> bool) -> bool {
         t.assume_unchanged || (t.skip_worktree && !(self.sparse_checkout && present()))
     }
 
@@ -588,14 +588,14 @@ impl Tracked {
     /// in another case. git treats it as that tracked file (it is never
     /// added under its own name; the tracked entry follows whatever is at
     /// the index's spelling).
-    pub fn is_case_alias(&self, path: &[u8]) -> bool {
+    pub(crate) fn is_case_alias(&self, path: &[u8]) -> bool {
         self.ignore_case
             .as_ref()
             .is_some_and(|f| f.files.contains(&fold(path)))
     }
 
     /// Turn case-insensitive matching (`core.ignorecase`) on or off.
-    pub fn set_ignore_case(&mut self, on: bool) {
+    pub(crate) fn set_ignore_case(&mut self, on: bool) {
         self.ignore_case = on.then(|| {
             let mut f = CaseFold::default();
             for e in &self.entries {
@@ -611,7 +611,7 @@ impl Tracked {
     /// With `core.ignorecase`: `path` or one of its directories names a
     /// tracked path in another case (an incremental update then leaves the
     /// spelling to a full scan, see [`apply_case_folding`]).
-    pub fn differs_in_case(&self, path: &[u8]) -> bool {
+    pub(crate) fn differs_in_case(&self, path: &[u8]) -> bool {
         let Some(f) = &self.ignore_case else {
             return false;
         };
@@ -638,7 +638,7 @@ pub struct CaseFold {
 }
 
 /// git folds case byte by byte, ASCII only (`tolower` in the C locale).
-pub fn fold(path: &[u8]) -> Vec<u8> {
+pub(crate) fn fold(path: &[u8]) -> Vec<u8> {
     path.to_ascii_lowercase()
 }
 
@@ -653,7 +653,7 @@ pub fn fold(path: &[u8]) -> Vec<u8> {
 /// add file alias"); a snapshot must not fail, so the first is kept.
 /// `entries` is the finished snapshot (sorted); `tracked` tells which paths
 /// were in the index. Returns the entries, sorted.
-pub fn apply_case_folding(
+pub(crate) fn apply_case_folding(
     entries: Vec<super::tree::Entry>,
     tracked: &Tracked,
 ) -> Vec<super::tree::Entry> {
@@ -738,7 +738,7 @@ fn slashes(path: &[u8]) -> impl DoubleEndedIterator<Item = usize> + '_ {
 /// entry git keeps as indexed (skip-worktree, assume-unchanged) before or
 /// after and that changed: their snapshot content follows the index, not
 /// the work tree.
-pub fn added_or_removed(old: &[TrackedEntry], new: &[TrackedEntry]) -> Vec<Vec<u8>> {
+pub(crate) fn added_or_removed(old: &[TrackedEntry], new: &[TrackedEntry]) -> Vec<Vec<u8>> {
     use std::cmp::Ordering;
     let (mut i, mut j) = (0, 0);
     let mut out = Vec::new();

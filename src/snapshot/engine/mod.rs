@@ -12,17 +12,17 @@
 //! know (a future version, an unknown mandatory extension) goes to the git
 //! CLI through [`fallback`].
 
-pub mod attr;
-pub mod blob;
-pub mod cache;
-pub mod fallback;
-pub mod fsys;
-pub mod ignore;
-pub mod incremental;
+pub(crate) mod attr;
+pub(crate) mod blob;
+pub(crate) mod cache;
+pub(crate) mod fallback;
+pub(crate) mod fsys;
+pub(crate) mod ignore;
+pub(crate) mod incremental;
 pub mod index;
-pub mod stat;
-pub mod tree;
-pub mod walk;
+pub(crate) mod stat;
+pub(crate) mod tree;
+pub(crate) mod walk;
 
 use std::fmt;
 use std::path::Path;
@@ -116,7 +116,7 @@ impl fmt::Display for Skipped {
 }
 
 /// Bytes as `12.3 MiB`.
-pub fn human_size(n: u64) -> String {
+pub(crate) fn human_size(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut u = 0;
@@ -261,12 +261,12 @@ impl Engine {
 
     /// Save the stat cache after each snapshot (default) or only when
     /// [`Engine::save_cache`] is called.
-    pub fn set_autosave(&mut self, on: bool) {
+    pub(crate) fn set_autosave(&mut self, on: bool) {
         self.autosave = on;
     }
 
     /// Write the stat cache to disk if it changed since the last save.
-    pub fn save_cache(&mut self) {
+    pub(crate) fn save_cache(&mut self) {
         if self.cache_dirty {
             self.cache.save(&self.cache_path);
             self.cache_dirty = false;
@@ -276,7 +276,7 @@ impl Engine {
     /// Re-read the repository-wide ignore rules (`info/exclude`,
     /// `core.excludesFile`, `savepoint.exclude`) and attribute sources
     /// with the config that drives conversions. Every full scan does this.
-    pub fn reload_rules(&mut self, ws: &Workspace) {
+    pub(crate) fn reload_rules(&mut self, ws: &Workspace) {
         if let Ok(cfg) = ws.repo().config() {
             let modes = IndexModes::read(&cfg);
             if modes != self.index_modes {
@@ -296,12 +296,12 @@ impl Engine {
     }
 
     /// The repository-wide exclude rules as of the last full scan.
-    pub fn excludes(&self) -> &Excludes {
+    pub(crate) fn excludes(&self) -> &Excludes {
         &self.excludes
     }
 
     /// The index view as last loaded (see [`Engine::refresh_tracked`]).
-    pub fn tracked(&self) -> Option<&Tracked> {
+    pub(crate) fn tracked(&self) -> Option<&Tracked> {
         self.tracked.as_ref()
     }
 
@@ -309,7 +309,7 @@ impl Engine {
     /// `false` means this index cannot be read directly (a format this
     /// version does not know; snapshots then go through the git command
     /// line).
-    pub fn refresh_tracked(&mut self, ws: &Workspace) -> bool {
+    pub(crate) fn refresh_tracked(&mut self, ws: &Workspace) -> bool {
         let path = ws.index_path();
         let current = std::fs::metadata(&path)
             .ok()
@@ -340,7 +340,7 @@ impl Engine {
     /// Re-read the index if git replaced it, and return the paths that
     /// became tracked or untracked since the view was last loaded. They stay
     /// queued for the next [`Engine::update`] as well.
-    pub fn refresh_index_changes(&mut self, ws: &Workspace) -> Vec<Vec<u8>> {
+    pub(crate) fn refresh_index_changes(&mut self, ws: &Workspace) -> Vec<Vec<u8>> {
         let before = self.index_changed.len();
         self.refresh_tracked(ws);
         self.index_changed

@@ -14,7 +14,7 @@ use crate::snapshot::engine::{SkipReason, Skipped};
 /// A file only git can convert (clean filter, `process` driver,
 /// `working-tree-encoding`, `ident`), waiting for the batch.
 #[derive(Debug)]
-pub struct Deferred {
+pub(crate) struct Deferred {
     pub rel: Vec<u8>,
     pub stat: Stat,
     pub mode: u32,
@@ -31,7 +31,7 @@ impl Worker<'_> {
     /// [`blob::hash_with_git`]). A file git cannot convert (a required
     /// filter failed) is never stored raw: it is named as skipped and a
     /// tracked one keeps its indexed content.
-    pub fn resolve_deferred(&mut self, deferred: Vec<Deferred>) {
+    pub(crate) fn resolve_deferred(&mut self, deferred: Vec<Deferred>) {
         if deferred.is_empty() {
             return;
         }

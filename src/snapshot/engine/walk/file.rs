@@ -19,7 +19,7 @@ use crate::snapshot::engine::{SkipReason, Skipped};
 
 impl Worker<'_> {
     /// Resolve a regular file or symlink to a tree entry (or a skip).
-    pub fn file(&mut self, rel: Vec<u8>, stat: Stat) {
+    pub(crate) fn file(&mut self, rel: Vec<u8>, stat: Stat) {
         let tracked = self.ctx.tracked.get(&rel);
         self.file_with(rel, stat, tracked, None, None);
     }

@@ -32,13 +32,13 @@ use super::cache::StatCache;
 use super::ignore::{DirRules, Excludes};
 use super::index::Tracked;
 
-pub use deferred::Deferred;
-pub use out::Out;
-pub use parallel::walk;
-pub use worker::Worker;
+pub(crate) use deferred::Deferred;
+pub(crate) use out::Out;
+pub(crate) use parallel::walk;
+pub(crate) use worker::Worker;
 
 /// Read-only inputs shared by all walker threads.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub workdir: &'a Path,
     pub git_dir: &'a Path,
     /// Git dirs inside the work tree under another name: never entered.
@@ -60,7 +60,7 @@ pub struct Ctx<'a> {
 /// A directory to list: its relative path, absolute path and the ignore
 /// and attribute rules of its parent (its own `.gitignore` and
 /// `.gitattributes` are added when it is listed).
-pub struct Job {
+pub(crate) struct Job {
     pub rel: Vec<u8>,
     pub abs: PathBuf,
     pub parent_rules: Arc<DirRules>,

@@ -10,7 +10,7 @@ use crate::snapshot::engine::{ScanStats, Skipped};
 
 /// What one walk (or one thread of it) produced.
 #[derive(Default)]
-pub struct Out {
+pub(crate) struct Out {
     pub entries: Vec<Entry>,
     /// Ids we know from hashing or the stat cache (not from the index).
     pub cache: Vec<(Vec<u8>, CacheEntry)>,

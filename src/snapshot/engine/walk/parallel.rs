@@ -10,7 +10,7 @@ use super::{Ctx, Job, Out, Worker};
 
 /// Walk from `roots` with `threads` threads; the entries come out sorted
 /// by path, everything else unsorted.
-pub fn walk(ctx: &Ctx<'_>, roots: Vec<Job>, threads: usize) -> Out {
+pub(crate) fn walk(ctx: &Ctx<'_>, roots: Vec<Job>, threads: usize) -> Out {
     struct Queue {
         jobs: Vec<Job>,
         busy: usize,

@@ -18,7 +18,7 @@ impl Worker<'_> {
     /// deletions, sparse (skip-worktree) entries and uninitialised
     /// submodules. `found` must be sorted by path; `pending` are the walk's
     /// files still waiting for git (found too).
-    pub fn tracked_pass(
+    pub(crate) fn tracked_pass(
         &mut self,
         found: &[Entry],
         tracked: &[TrackedEntry],

@@ -17,7 +17,7 @@ use crate::snapshot::engine::tree::Entry;
 use crate::snapshot::engine::{SkipReason, Skipped};
 
 /// Per-thread resolver state.
-pub struct Worker<'a> {
+pub(crate) struct Worker<'a> {
     pub ctx: &'a Ctx<'a>,
     writer: Option<BlobWriter>,
     /// Attribute chains of directories looked up by path (files reached
@@ -31,7 +31,7 @@ pub struct Worker<'a> {
 }
 
 impl<'a> Worker<'a> {
-    pub fn new(ctx: &'a Ctx<'a>) -> Self {
+    pub(crate) fn new(ctx: &'a Ctx<'a>) -> Self {
         Worker {
             ctx,
             writer: None,
@@ -51,7 +51,7 @@ impl<'a> Worker<'a> {
 
     /// The attribute chain of directory `dir` (relative), read from the
     /// work tree's `.gitattributes` files on its way down from the root.
-    pub fn attr_dir(&mut self, dir: &[u8]) -> Arc<AttrDir> {
+    pub(crate) fn attr_dir(&mut self, dir: &[u8]) -> Arc<AttrDir> {
         if dir.is_empty() {
             return Arc::clone(self.ctx.attrs.root());
         }
