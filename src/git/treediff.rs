@@ -72,7 +72,7 @@ pub(crate) const MAX_TREE_DEPTH: usize = 4096;
 /// File-level changes from `old` to `new` (`None`: the empty tree), limited
 /// to `scope`, in path order. A path that is a file on one side and a
 /// directory on the other yields the file's change and one per file below.
-/// Trees nested deeper than [`MAX_TREE_DEPTH`] are an error.
+/// Trees nested deeper than `MAX_TREE_DEPTH` are an error.
 pub fn diff(
     repo: &Repository,
     old: Option<&Tree<'_>>,

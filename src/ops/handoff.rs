@@ -80,8 +80,8 @@ pub struct Recorded {
     pub skipped: Vec<String>,
 }
 
-/// [`unsquashed`] without the per-snapshot file lists: the snapshots on
-/// `refname` taken on `head`, oldest first (at most [`MAX_SNAPSHOTS`]).
+/// `unsquashed` without the per-snapshot file lists: the snapshots on
+/// `refname` taken on `head`, oldest first (at most `MAX_SNAPSHOTS`).
 pub fn recorded(ws: &Workspace, refname: &str, head: &Head) -> Result<Vec<Recorded>> {
     let repo = ws.repo();
     let Some(tip) = chain::tip(repo, refname)? else {

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 pub enum StateFile {
     /// The snapshot lock ([`super::lock::SnapshotLock`]): `flock`, holder pid.
     Lock,
-    /// The stat cache (binary, [`crate::snapshot::engine::cache`]).
+    /// The stat cache (binary, `snapshot::engine::cache`).
     StatCache,
     /// Prompts waiting for a snapshot ([`crate::snapshot::pending`]).
     PendingPrompts,

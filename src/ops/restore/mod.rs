@@ -8,7 +8,7 @@
 //! create, modify, delete. Ignored files are never in that tree and so are
 //! never deleted. Every path of the plan is checked before anything is
 //! written (no `..`, no absolute paths, no `.git` in any spelling, no tree
-//! git itself would refuse; see [`safety`]), and every write and
+//! git itself would refuse; see `safety`), and every write and
 //! delete goes through [`crate::fs::at`]: relative to directory descriptors
 //! walked from the work tree's root without following a symbolic link, so
 //! nothing is ever written outside the work tree, even while another
@@ -25,10 +25,10 @@
 //! changed ([`find_undo`]); `recover` treats the state a restore left as
 //! the newest known good state, so a loss after a recover is a new loss.
 //!
-//! The parts: [`plan`] (what happens to each path), [`safety`] (paths that
-//! must never be written), [`apply`] (the writes and deletes), [`content`]
-//! (blob content as git would check it out: streamed, filtered), [`last`]
-//! (the record of the last restore, and safety snapshots) and [`undo`]
+//! The parts: `plan` (what happens to each path), `safety` (paths that
+//! must never be written), `apply` (the writes and deletes), `content`
+//! (blob content as git would check it out: streamed, filtered), `last`
+//! (the record of the last restore, and safety snapshots) and `undo`
 //! (what `undo` puts back). This file holds the entry point, [`restore`].
 
 mod apply;

@@ -87,9 +87,9 @@ struct Parsed {
 }
 
 /// Parse an index file (versions 2, 3 and 4; git's `index-format.txt`) on
-/// its own. A split index needs its shared index ([`Tracked::load`] reads
+/// its own. A split index needs its shared index (`Tracked::load` reads
 /// it) and is refused here; sparse directory entries are returned as
-/// entries of mode 040000 (see [`expand_sparse_dirs`]). Optional extensions
+/// entries of mode 040000 (see `expand_sparse_dirs`). Optional extensions
 /// (capitalised signatures) are skipped; a mandatory one we do not
 /// understand makes the index unreadable, and the caller falls back to the
 /// git CLI. The trailing checksum is not verified: a torn index is git's to

@@ -2,15 +2,15 @@
 //! would produce for a work tree, without touching the user's index.
 //!
 //! Where is the snapshot tree built? Here: [`Engine::scan`] does a full,
-//! stat-cached parallel walk ([`walk`]), [`Engine::update`] patches a
+//! stat-cached parallel walk (`walk`), [`Engine::update`] patches a
 //! previous snapshot tree for a list of changed paths in O(changed paths)
-//! ([`incremental`]). Ignore rules live in [`ignore`], attributes and the
-//! content conversions they select in [`attr`], stat fingerprints and
-//! the index view in [`stat`] / [`index`], the on-disk stat cache in
-//! [`cache`], object writing in [`blob`] and [`tree`]. [`index`] reads every
+//! (`incremental`). Ignore rules live in `ignore`, attributes and the
+//! content conversions they select in `attr`, stat fingerprints and
+//! the index view in `stat` / [`index`], the on-disk stat cache in
+//! `cache`, object writing in `blob` and `tree`. [`index`] reads every
 //! index format git writes (v2–v4, split, sparse); only an index it does not
 //! know (a future version, an unknown mandatory extension) goes to the git
-//! CLI through [`fallback`].
+//! CLI through `fallback`.
 
 pub(crate) mod attr;
 pub(crate) mod blob;
