@@ -59,6 +59,14 @@ pub enum Error {
     #[error("pathspec `{path}` did not match any file in the snapshot or the work tree")]
     PathspecNoMatch { path: String },
 
+    /// A path argument names something outside the work tree.
+    #[error("{} is outside the work tree {} (paths are relative to the current directory, as in git)", path.display(), workdir.display())]
+    OutsideWorkTree { path: PathBuf, workdir: PathBuf },
+
+    /// A path argument names something inside the git dir.
+    #[error("{} is inside the git directory, not the work tree", path.display())]
+    InGitDir { path: PathBuf },
+
     /// An agent settings file savepoint would merge into is not valid.
     #[error("{} is not valid JSON settings ({reason}); it was left untouched", path.display())]
     InvalidSettings { path: PathBuf, reason: String },

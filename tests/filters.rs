@@ -150,7 +150,7 @@ fn required_filter_failure_is_not_raw() {
     repo.write("other.txt", "other\n");
     // git add -A itself refuses ...
     let tmp = tempfile::NamedTempFile::new().unwrap();
-    savepoint::snapshot::engine::fallback::copy_index(&repo.abs(".git/index"), tmp.path()).unwrap();
+    savepoint::git::index_file::copy_index(&repo.abs(".git/index"), tmp.path()).unwrap();
     let add = repo.git_output(&["add", "-A"], Some(tmp.path()));
     assert!(!add.status.success(), "git add -A should fail");
     // ... so the snapshot keeps everything else, the tracked file's indexed

@@ -184,7 +184,7 @@ impl Setup {
         let index = repo.abs(".git/index");
         if index.exists() {
             // Keep the mtime: git's racy-entry check depends on it.
-            savepoint::snapshot::engine::fallback::copy_index(&index, tmp.path()).unwrap();
+            savepoint::git::index_file::copy_index(&index, tmp.path()).unwrap();
         } else {
             std::fs::remove_file(tmp.path()).unwrap();
         }

@@ -8,33 +8,28 @@ use std::collections::BTreeMap;
 use git2::{Oid, Repository, Tree};
 
 use crate::error::{GitContext, Result};
+use crate::git::mode::MODE_TREE;
+use crate::git::path::is_at_or_under;
 
-use crate::snapshot::engine::stat;
-
-/// Tree entry modes as libgit2 reports them (`i32`).
-pub const MODE_TREE: i32 = stat::MODE_TREE as i32;
-pub const MODE_GITLINK: i32 = stat::MODE_GITLINK as i32;
-pub const MODE_LINK: i32 = stat::MODE_LINK as i32;
-pub const MODE_EXEC: i32 = stat::MODE_EXEC as i32;
-pub const MODE_FILE: i32 = stat::MODE_FILE as i32;
-
-/// One side of a changed path: the entry's id and mode.
+/// One side of a changed path: the entry's id and mode (see
+/// [`crate::git::mode`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Leaf {
     pub oid: Oid,
-    pub mode: i32,
+    pub mode: u32,
 }
 
 impl Leaf {
-    pub fn of(e: &git2::TreeEntry<'_>) -> Leaf {
+    pub(crate) fn of(e: &git2::TreeEntry<'_>) -> Leaf {
         Leaf {
             oid: e.id(),
-            mode: e.filemode(),
+            // libgit2's `i32`; git's modes are all positive.
+            mode: e.filemode() as u32,
         }
     }
 
     /// The entry at `path` in `tree` (`None`: no tree, or no such path).
-    pub fn at(tree: Option<&Tree<'_>>, path: &[u8]) -> Option<Leaf> {
+    pub(crate) fn at(tree: Option<&Tree<'_>>, path: &[u8]) -> Option<Leaf> {
         tree?
             .get_path(crate::snapshot::engine::bytes_path(path))
             .ok()
@@ -58,14 +53,8 @@ impl Change {
 }
 
 /// Is `path` at or below one of `scope` (every path when `scope` is empty)?
-pub fn in_scope(path: &[u8], scope: &[Vec<u8>]) -> bool {
+pub(crate) fn in_scope(path: &[u8], scope: &[Vec<u8>]) -> bool {
     scope.is_empty() || scope.iter().any(|s| is_at_or_under(path, s))
-}
-
-/// `path == dir` or `path` starts with `dir/` (everything when `dir` is
-/// empty, the work tree root).
-pub fn is_at_or_under(path: &[u8], dir: &[u8]) -> bool {
-    dir.is_empty() || crate::snapshot::engine::index::is_at_or_under(path, dir)
 }
 
 /// Could a directory at `dir` contain something in `scope`?
@@ -78,12 +67,12 @@ fn dir_in_scope(dir: &[u8], scope: &[Vec<u8>]) -> bool {
 
 /// How deep trees may nest: git's default `core.maxTreeDepth`. Deeper ones
 /// come only from crafted chains and are refused.
-pub const MAX_TREE_DEPTH: usize = 4096;
+pub(crate) const MAX_TREE_DEPTH: usize = 4096;
 
 /// File-level changes from `old` to `new` (`None`: the empty tree), limited
 /// to `scope`, in path order. A path that is a file on one side and a
 /// directory on the other yields the file's change and one per file below.
-/// Trees nested deeper than [`MAX_TREE_DEPTH`] are an error.
+/// Trees nested deeper than `MAX_TREE_DEPTH` are an error.
 pub fn diff(
     repo: &Repository,
     old: Option<&Tree<'_>>,

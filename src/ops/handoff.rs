@@ -41,7 +41,7 @@ const MAX_SNAPSHOTS: usize = 500;
 
 /// The snapshots of the current chain taken on the current HEAD (the work
 /// not yet committed), oldest first.
-pub fn unsquashed(ws: &Workspace) -> Result<Vec<SnapshotInfo>> {
+pub(crate) fn unsquashed(ws: &Workspace) -> Result<Vec<SnapshotInfo>> {
     let repo = ws.repo();
     let refname = ws.chain_ref()?;
     let Some(tip) = chain::tip(repo, &refname)? else {
@@ -80,8 +80,8 @@ pub struct Recorded {
     pub skipped: Vec<String>,
 }
 
-/// [`unsquashed`] without the per-snapshot file lists: the snapshots on
-/// `refname` taken on `head`, oldest first (at most [`MAX_SNAPSHOTS`]).
+/// `unsquashed` without the per-snapshot file lists: the snapshots on
+/// `refname` taken on `head`, oldest first (at most `MAX_SNAPSHOTS`).
 pub fn recorded(ws: &Workspace, refname: &str, head: &Head) -> Result<Vec<Recorded>> {
     let repo = ws.repo();
     let Some(tip) = chain::tip(repo, refname)? else {
@@ -120,12 +120,6 @@ pub fn recorded(ws: &Workspace, refname: &str, head: &Head) -> Result<Vec<Record
     Ok(out)
 }
 
-/// How many snapshots wait to be squashed (cheap: see [`recorded`]).
-pub fn unsquashed_count(ws: &Workspace) -> Result<usize> {
-    let head = ws.head()?;
-    Ok(recorded(ws, &ws.chain_ref_for(&head), &head)?.len())
-}
-
 /// Prompts listed (the most recent).
 const MAX_PROMPTS: usize = 50;
 /// Files listed under `## Files changed`.
@@ -137,7 +131,7 @@ pub const MAX_DIFF_LINES: usize = 200;
 /// …and this many bytes.
 pub const MAX_DIFF_BYTES: usize = 32 * 1024;
 /// Files larger than this are named, not diffed.
-pub const LARGE_FILE_BYTES: u64 = 256 * 1024;
+pub(crate) const LARGE_FILE_BYTES: u64 = 256 * 1024;
 /// Characters of one assistant message quoted in the brief.
 const MAX_MESSAGE_CHARS: usize = 1500;
 /// Characters of a prompt or an error quoted on one line.
@@ -840,7 +834,8 @@ fn human_size(n: u64) -> String {
 /// submodule entries are named, not shown; only the first
 /// [`MAX_FILES_DIFFED`] files are diffed and [`MAX_FILES_LISTED`] named.
 fn change(repo: &Repository, old: Option<&git2::Tree<'_>>, new: Oid) -> Result<Change> {
-    use crate::git::treediff::{Leaf, MODE_GITLINK};
+    use crate::git::mode::MODE_GITLINK;
+    use crate::git::treediff::Leaf;
     let new_tree = repo
         .find_commit(new)
         .and_then(|c| c.tree())
@@ -1023,24 +1018,4 @@ fn git_header(
         let _ = writeln!(h, "--- {from}\n+++ {to}");
     }
     h
-}
-
-/// Per file of a diff: path, lines added, lines removed.
-pub fn diff_line_stats(diff: &git2::Diff<'_>) -> Vec<(String, usize, usize)> {
-    let mut out = Vec::new();
-    for (i, delta) in diff.deltas().enumerate() {
-        let path = delta
-            .new_file()
-            .path()
-            .or_else(|| delta.old_file().path())
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let (add, del) = git2::Patch::from_diff(diff, i)
-            .ok()
-            .flatten()
-            .and_then(|p| p.line_stats().ok())
-            .map_or((0, 0), |(_, a, d)| (a, d));
-        out.push((path, add, del));
-    }
-    out
 }

@@ -217,7 +217,7 @@ fn rewrite(repo: &Repository, decisions: &[(Oid, bool)]) -> Result<Oid> {
 }
 
 /// `<state>/last-prune`: when the watcher last pruned.
-pub fn due(ws: &Workspace, every: Duration) -> bool {
+pub(crate) fn due(ws: &Workspace, every: Duration) -> bool {
     let marker = ws.state().file(StateFile::LastPrune);
     !std::fs::metadata(&marker)
         .and_then(|m| m.modified())
@@ -225,7 +225,7 @@ pub fn due(ws: &Workspace, every: Duration) -> bool {
 }
 
 /// Record that a prune ran now.
-pub fn mark_done(ws: &Workspace) {
+pub(crate) fn mark_done(ws: &Workspace) {
     if let Ok(dir) = ws.state().ensure() {
         let _ = crate::fs::atomic::write_cache(
             &StateFile::LastPrune.path_in(dir),

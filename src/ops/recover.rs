@@ -19,7 +19,8 @@
 use git2::{Oid, Repository, Tree};
 
 use crate::error::{GitContext, Result};
-use crate::git::treediff::{self, Leaf, MODE_GITLINK};
+use crate::git::mode::MODE_GITLINK;
+use crate::git::treediff::{self, Leaf};
 use crate::ops::restore::{self, LastRestore, Plan};
 use crate::snapshot::chain::{self, SnapshotInfo};
 use crate::workspace::Workspace;
@@ -78,7 +79,7 @@ enum Candidate<'r> {
 /// Look for work to recover. Reads only; writes no snapshot.
 pub fn find(ws: &Workspace) -> Result<Found> {
     let repo = ws.repo();
-    let current_id = restore::current_tree(ws)?;
+    let current_id = crate::snapshot::current::tree(ws)?;
     let current = repo
         .find_tree(current_id)
         .git_context(|| format!("read tree {current_id}"))?;

@@ -36,7 +36,7 @@ const PUSHED: &[&str] = &["heads", "detached", "worktrees"];
 
 /// The refspecs `fetch` uses for `remote`, whose chains land under
 /// `refs/savepoint/remotes/<local_name>/`.
-pub fn fetch_refspecs(local_name: &str) -> Vec<String> {
+pub(crate) fn fetch_refspecs(local_name: &str) -> Vec<String> {
     PUSHED
         .iter()
         .map(|ns| format!("+refs/savepoint/{ns}/*:refs/savepoint/remotes/{local_name}/{ns}/*"))
@@ -47,7 +47,7 @@ pub fn fetch_refspecs(local_name: &str) -> Vec<String> {
 /// own name; for a URL or path, its last component (without `.git`) and a
 /// short hash of the whole URL, so two URLs never share a namespace
 /// (`/srv/backup.git` → `backup-1f2e3d4c`).
-pub fn local_name(ws: &Workspace, remote: &str) -> String {
+pub(crate) fn local_name(ws: &Workspace, remote: &str) -> String {
     if ws.repo().find_remote(remote).is_ok()
         && git2::Reference::is_valid_name(&format!("refs/savepoint/remotes/{remote}/x"))
     {

@@ -26,7 +26,7 @@ use crate::snapshot::record::{self, SnapRequest};
 use crate::workspace::{Head, Workspace};
 
 /// The trailer of a squash commit naming the snapshots it replaces.
-pub const SNAPSHOTS_TRAILER: &str = "Savepoint-Snapshots";
+pub(crate) const SNAPSHOTS_TRAILER: &str = "Savepoint-Snapshots";
 
 /// Where to squash to (the message is chosen after [`prepare`], from
 /// [`Prepared::default_message`] or the user's).
@@ -153,7 +153,7 @@ fn empty_tree() -> Result<Oid> {
 
 /// The generated message: a subject from the first prompt (or the files),
 /// then the prompts, tools and files.
-pub fn default_message(snapshots: &[SnapshotInfo], files: &[(char, String)]) -> String {
+pub(crate) fn default_message(snapshots: &[SnapshotInfo], files: &[(char, String)]) -> String {
     let mut prompts: Vec<&str> = Vec::new();
     for p in snapshots
         .iter()
@@ -204,7 +204,7 @@ pub fn default_message(snapshots: &[SnapshotInfo], files: &[(char, String)]) -> 
 }
 
 /// The agents that made the snapshots, in order of first appearance.
-pub fn agents_in_order(snapshots: &[SnapshotInfo]) -> Vec<&str> {
+pub(crate) fn agents_in_order(snapshots: &[SnapshotInfo]) -> Vec<&str> {
     let mut agents: Vec<&str> = Vec::new();
     for a in snapshots.iter().filter_map(|s| s.agent.as_deref()) {
         if !agents.contains(&a) {
@@ -328,8 +328,7 @@ fn stage_index(ws: &Workspace, commit: Oid) -> std::result::Result<PathBuf, Stri
     let staged = state.join(format!("squash-index.{}", std::process::id()));
     let user_index = ws.index_path();
     if user_index.exists() {
-        crate::snapshot::engine::fallback::copy_index(&user_index, &staged)
-            .map_err(|e| e.to_string())?;
+        crate::git::index_file::copy_index(&user_index, &staged).map_err(|e| e.to_string())?;
     }
     let git = |args: &[&str]| -> std::result::Result<(), String> {
         let out = GitCmd::new(ws.git_dir(), ws.workdir())

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod lock;
+pub mod pathspec;
 pub mod state;
 
 use std::path::{Path, PathBuf};
@@ -373,9 +374,10 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// Is the relative path `rel` one of `git_dirs` (relative, as
 /// [`Workspace::git_dirs_inside`] lists them) or below one?
 pub(crate) fn in_git_dirs(git_dirs: &[Vec<u8>], rel: &[u8]) -> bool {
+    // Never empty: the work tree's root is no git dir.
     git_dirs
         .iter()
-        .any(|d| rel.starts_with(d) && (rel.len() == d.len() || rel.get(d.len()) == Some(&b'/')))
+        .any(|d| crate::git::path::is_at_or_under(rel, d))
 }
 
 fn git_dirs_inside(workdir: &Path, dirs: &[&Path]) -> Vec<Vec<u8>> {

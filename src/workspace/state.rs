@@ -17,10 +17,10 @@ use crate::error::{Error, Result};
 pub enum StateFile {
     /// The snapshot lock ([`super::lock::SnapshotLock`]): `flock`, holder pid.
     Lock,
-    /// The repository-wide shadow-ref lock ([`crate::git::reflock`]): in
+    /// The repository-wide shadow-ref lock (`git::reflock`): in
     /// the state dir of the *common* git dir, shared by all work trees.
     RefsLock,
-    /// The stat cache (binary, [`crate::snapshot::engine::cache`]).
+    /// The stat cache (binary, `snapshot::engine::cache`).
     StatCache,
     /// Prompts waiting for a snapshot ([`crate::snapshot::pending`]).
     PendingPrompts,

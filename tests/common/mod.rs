@@ -231,8 +231,7 @@ impl TestRepo {
         let index = self.path().join(".git/index");
         if index.exists() {
             // Keep the mtime: git's racy-entry check depends on it.
-            savepoint::snapshot::engine::fallback::copy_index(&index, tmp.path())
-                .expect("copy index");
+            savepoint::git::index_file::copy_index(&index, tmp.path()).expect("copy index");
         } else {
             std::fs::remove_file(tmp.path()).ok();
         }

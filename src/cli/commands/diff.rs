@@ -4,14 +4,12 @@
 //! git does, and printing a tree diff (patch or `--stat`).
 
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use git2::{Diff, DiffFormat, DiffOptions, Oid, Repository, Tree};
-use savepoint::snapshot::engine::{Engine, ScanOptions};
 use savepoint::snapshot::revision;
-use savepoint::workspace::Workspace;
+use savepoint::workspace::{pathspec, Workspace};
 
 use super::Ctx;
 use crate::cli::output as ui;
@@ -57,12 +55,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let old_tree = repo.find_commit(from)?.tree()?;
     let new_tree = match ops.snaps.get(1) {
         Some(oid) => repo.find_commit(*oid)?.tree()?,
-        None => {
-            let cfg = ws.config()?;
-            let mut engine = Engine::new(&ws, ScanOptions::from_config(cfg))?;
-            let outcome = engine.scan(&ws)?;
-            repo.find_tree(outcome.tree)?
-        }
+        None => repo.find_tree(savepoint::snapshot::current::tree(&ws)?)?,
     };
     print_tree_diff(ctx, repo, Some(&old_tree), &new_tree, args.stat, &ops.scope)
 }
@@ -140,13 +133,7 @@ impl Operands {
             }
         }
         paths.extend(after_dashes.iter().cloned());
-        let mut scope = paths
-            .iter()
-            .map(|p| pathspec(&ctx.dir, ws.workdir(), p))
-            .collect::<Result<Vec<_>>>()?;
-        if scope.iter().any(Vec::is_empty) {
-            scope.clear(); // the work tree's root: everything
-        }
+        let scope = pathspec::scope(ws, &ctx.dir, &paths)?;
         Ok(Operands { snaps, scope })
     }
 }
@@ -154,57 +141,7 @@ impl Operands {
 /// Does `p` (relative to the current directory) name something that exists
 /// inside the work tree?
 fn existing_path(ctx: &Ctx, ws: &Workspace, p: &Path) -> bool {
-    std::fs::symlink_metadata(ctx.dir.join(p)).is_ok()
-        && pathspec(&ctx.dir, ws.workdir(), p).is_ok()
-}
-
-/// A path argument (relative to `cwd`, or absolute) as a work-tree-relative
-/// path (`/`-separated bytes; empty for the work tree's root). A path that
-/// leaves the work tree is an error.
-pub fn pathspec(cwd: &Path, workdir: &Path, p: &Path) -> Result<Vec<u8>> {
-    let base = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
-    let root = workdir
-        .canonicalize()
-        .unwrap_or_else(|_| workdir.to_path_buf());
-    let lexical = normalize(&base.join(p));
-    let inside = lexical
-        .strip_prefix(&root)
-        .ok()
-        .map(Path::to_path_buf)
-        .or_else(|| {
-            // An absolute path through a symbolic link to the work tree.
-            let real = lexical.canonicalize().ok()?;
-            real.strip_prefix(&root).ok().map(Path::to_path_buf)
-        });
-    let Some(rel) = inside else {
-        bail!(
-            "{} is outside the work tree {} (paths are relative to the current directory, as in git)",
-            p.display(),
-            root.display()
-        );
-    };
-    if rel.components().next() == Some(Component::Normal(".git".as_ref())) {
-        bail!(
-            "{} is inside the git directory, not the work tree",
-            p.display()
-        );
-    }
-    Ok(rel.as_os_str().as_bytes().to_vec())
-}
-
-/// `a/./b/../c` → `a/c`, without touching the file system.
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
+    std::fs::symlink_metadata(ctx.dir.join(p)).is_ok() && pathspec::resolve(ws, &ctx.dir, p).is_ok()
 }
 
 /// Print a tree-to-tree diff as a patch (or a stat), limited to `scope`

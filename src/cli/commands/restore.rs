@@ -2,13 +2,13 @@
 //! snapshot, after saving the current state as a `restore-safety` snapshot.
 
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use git2::Repository;
 use savepoint::ops::restore::{self, Action, Operation, Plan, RestoreOutcome, RestoreRequest};
 use savepoint::snapshot::revision;
+use savepoint::workspace::pathspec;
 
 use super::Ctx;
 use crate::cli::output as ui;
@@ -54,14 +54,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     let ws = ctx.workspace()?;
     // Resolve before the safety snapshot: `@` is the latest snapshot now.
     let target = revision::resolve(&ws, &args.snap)?;
-    let mut scope = args
-        .paths
-        .iter()
-        .map(|p| pathspec(&ctx.dir, ws.workdir(), p))
-        .collect::<Result<Vec<_>>>()?;
-    if scope.iter().any(Vec::is_empty) {
-        scope.clear(); // the work tree root: everything
-    }
+    let scope = pathspec::scope(&ws, &ctx.dir, &args.paths)?;
     let outcome = restore::restore(
         &ws,
         &RestoreRequest {
@@ -195,7 +188,7 @@ fn line_stat(repo: &Repository, step: &restore::Step) -> Option<String> {
     if [step.change.old, step.change.new]
         .iter()
         .flatten()
-        .any(|l| l.mode == savepoint::git::treediff::MODE_LINK)
+        .any(|l| l.mode == savepoint::git::mode::MODE_LINK)
     {
         return Some("(symlink)".into());
     }
@@ -227,30 +220,4 @@ fn line_stat(repo: &Repository, step: &restore::Step) -> Option<String> {
     let patch = git2::Patch::from_buffers(&old, None, &new, None, None).ok()?;
     let (_, add, del) = patch.line_stats().ok()?;
     Some(format!("+{add} -{del}"))
-}
-
-/// A path argument (relative to `cwd`) as a work-tree-relative path.
-fn pathspec(cwd: &Path, workdir: &Path, p: &Path) -> Result<Vec<u8>> {
-    let base = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
-    let root = workdir
-        .canonicalize()
-        .unwrap_or_else(|_| workdir.to_path_buf());
-    let mut abs = PathBuf::new();
-    for c in base.join(p).components() {
-        match c {
-            Component::ParentDir => {
-                abs.pop();
-            }
-            Component::CurDir => {}
-            other => abs.push(other),
-        }
-    }
-    let Ok(rel) = abs.strip_prefix(&root) else {
-        bail!(
-            "{} is outside the work tree {}",
-            p.display(),
-            root.display()
-        );
-    };
-    Ok(rel.as_os_str().as_bytes().to_vec())
 }

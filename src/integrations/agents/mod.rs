@@ -454,7 +454,7 @@ pub(crate) fn session_notice(ws: &Workspace, session: Option<&str>) -> Result<St
         let current = if matches!(watch::running_pid(ws), Ok(Some(_))) {
             tree_of(tip)?
         } else {
-            crate::ops::restore::current_tree(ws)?
+            crate::snapshot::current::tree(ws)?
         };
         if current != tree_of(oid)? {
             let id = chain::short_id(oid);

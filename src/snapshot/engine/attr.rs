@@ -35,7 +35,7 @@ const BLANK: &[u8] = b" \t\r\n";
 
 /// The state a line gives an attribute.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum State {
+pub(crate) enum State {
     /// `name`
     Set,
     /// `-name`
@@ -242,7 +242,7 @@ fn unquote_c(s: &[u8]) -> Option<(Vec<u8>, usize)> {
 /// that has a `.gitattributes`, chained to its parent's. Directories
 /// without one share their parent's node.
 #[derive(Debug)]
-pub struct AttrDir {
+pub(crate) struct AttrDir {
     parent: Option<Arc<AttrDir>>,
     /// The directory, relative to the work tree (`""` for the root).
     base: Vec<u8>,
@@ -252,7 +252,12 @@ pub struct AttrDir {
 impl AttrDir {
     /// The node for directory `rel` (absolute `abs`) below `parent`:
     /// reads its `.gitattributes` when `has_file` (the listing showed one).
-    pub fn child(parent: &Arc<AttrDir>, rel: &[u8], abs: &Path, has_file: bool) -> Arc<AttrDir> {
+    pub(crate) fn child(
+        parent: &Arc<AttrDir>,
+        rel: &[u8],
+        abs: &Path,
+        has_file: bool,
+    ) -> Arc<AttrDir> {
         if !has_file || rel.is_empty() {
             return Arc::clone(parent);
         }
@@ -269,7 +274,7 @@ impl AttrDir {
     /// The node for directory `rel` whose `.gitattributes` is not in the
     /// work tree but in the index, as a sparse checkout's skip-worktree
     /// entry: git reads that copy then.
-    pub fn from_index(parent: &Arc<AttrDir>, rel: &[u8], content: &[u8]) -> Arc<AttrDir> {
+    pub(crate) fn from_index(parent: &Arc<AttrDir>, rel: &[u8], content: &[u8]) -> Arc<AttrDir> {
         let file = AttrFile::parse(content, rel.is_empty(), Path::new(".gitattributes (index)"));
         if file.is_empty() {
             return Arc::clone(parent);
@@ -301,7 +306,7 @@ struct Driver {
 /// What happens to line endings when git stores a file (`convert.c`'s
 /// checkin direction; `core.eol` and `eol=crlf` only matter on checkout).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Eol {
+pub(crate) enum Eol {
     /// Stored as is.
     Binary,
     /// CRLF → LF (`text`, `eol=…`).
@@ -313,7 +318,7 @@ pub enum Eol {
 
 /// How git converts one file's content on `git add`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Conversion {
+pub(crate) struct Conversion {
     /// A clean filter / `process` driver, `working-tree-encoding` or
     /// `ident`: the content must go through git.
     pub via_git: bool,
@@ -324,14 +329,14 @@ pub struct Conversion {
 }
 
 impl Conversion {
-    pub const NONE: Conversion = Conversion {
+    pub(crate) const NONE: Conversion = Conversion {
         via_git: false,
         eol: Eol::Binary,
         key: 0,
     };
 
     /// Raw bytes are the blob.
-    pub fn is_none(&self) -> bool {
+    pub(crate) fn is_none(&self) -> bool {
         !self.via_git && self.eol == Eol::Binary
     }
 }
@@ -339,7 +344,7 @@ impl Conversion {
 /// Every repository-wide attribute source and the config that decides
 /// conversions, loaded once per full scan.
 #[derive(Debug)]
-pub struct AttrRules {
+pub(crate) struct AttrRules {
     /// `info/attributes`: highest precedence.
     info: AttrFile,
     /// `core.attributesFile`, then the system file (lowest).
@@ -358,7 +363,8 @@ pub struct AttrRules {
 
 impl AttrRules {
     /// Rules that convert nothing.
-    pub fn none() -> AttrRules {
+    #[cfg(test)]
+    pub(crate) fn none() -> AttrRules {
         AttrRules {
             info: AttrFile::default(),
             global: Vec::new(),
@@ -376,7 +382,7 @@ impl AttrRules {
     }
 
     /// Load every source for the work tree `workdir`.
-    pub fn load(repo: &git2::Repository, git_dir: &Path, workdir: &Path) -> AttrRules {
+    pub(crate) fn load(repo: &git2::Repository, git_dir: &Path, workdir: &Path) -> AttrRules {
         let cfg = repo.config().ok().and_then(|mut c| c.snapshot().ok());
         let get_str = |k: &str| cfg.as_ref().and_then(|c| c.get_string(k).ok());
         let autocrlf = match get_str("core.autocrlf").map(|v| v.to_ascii_lowercase()) {
@@ -465,13 +471,13 @@ impl AttrRules {
     }
 
     /// The directory chain's root (holds the root `.gitattributes`).
-    pub fn root(&self) -> &Arc<AttrDir> {
+    pub(crate) fn root(&self) -> &Arc<AttrDir> {
         &self.root
     }
 
     /// How `git add` converts the file `rel` whose directory's attribute
     /// node is `dir`.
-    pub fn conversion(&self, rel: &[u8], dir: &AttrDir) -> Conversion {
+    pub(crate) fn conversion(&self, rel: &[u8], dir: &AttrDir) -> Conversion {
         if self.trivial && dir.parent.is_none() && dir.file.is_empty() {
             return Conversion::NONE;
         }
@@ -715,7 +721,7 @@ enum Wm {
 }
 
 /// git's `wildmatch` (`pathname`: `WM_PATHNAME`, `icase`: `WM_CASEFOLD`).
-pub fn wildmatch(pattern: &[u8], text: &[u8], pathname: bool, icase: bool) -> bool {
+pub(crate) fn wildmatch(pattern: &[u8], text: &[u8], pathname: bool, icase: bool) -> bool {
     dowild(pattern, 0, text, 0, pathname, icase) == Wm::Match
 }
 

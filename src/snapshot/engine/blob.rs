@@ -29,7 +29,7 @@ const STREAM_ATTEMPTS: usize = 3;
 /// object store (full disk, read-only `.git/objects` — the snapshot fails:
 /// nothing may be silently dropped).
 #[derive(Debug)]
-pub enum HashError {
+pub(crate) enum HashError {
     Read(io::Error),
     Store(String),
 }
@@ -41,12 +41,12 @@ impl From<git2::Error> for HashError {
 }
 
 /// A per-thread handle for writing blobs.
-pub struct BlobWriter {
+pub(crate) struct BlobWriter {
     repo: Repository,
 }
 
 impl BlobWriter {
-    pub fn open(git_dir: &Path) -> Result<BlobWriter, git2::Error> {
+    pub(crate) fn open(git_dir: &Path) -> Result<BlobWriter, git2::Error> {
         Ok(BlobWriter {
             repo: Repository::open(git_dir)?,
         })
@@ -56,7 +56,7 @@ impl BlobWriter {
     /// caller without following symlinks: see `fsys::open_file_at`).
     /// Returns the id and whether a new object may have been written.
     /// `bytes` (a progress counter) advances as the file is read.
-    pub fn write_file(
+    pub(crate) fn write_file(
         &self,
         mut f: std::fs::File,
         size: u64,
@@ -76,7 +76,7 @@ impl BlobWriter {
     /// Hash and store a regular file after git's line-ending normalisation
     /// (`eol`); `indexed` is the blob the index has for this path (`text=auto`
     /// keeps CRLFs when that blob has them, like `git add`).
-    pub fn write_normalized(
+    pub(crate) fn write_normalized(
         &self,
         mut f: std::fs::File,
         eol: Eol,
@@ -92,12 +92,12 @@ impl BlobWriter {
     }
 
     /// The content of blob `oid`, if the store has it.
-    pub fn blob_content(&self, oid: Oid) -> Option<Vec<u8>> {
+    pub(crate) fn blob_content(&self, oid: Oid) -> Option<Vec<u8>> {
         self.repo.find_blob(oid).ok().map(|b| b.content().to_vec())
     }
 
     /// Is blob `oid` text with CRLFs (git's `has_crlf_in_index`)?
-    pub fn blob_has_crlf(&self, oid: Oid) -> bool {
+    pub(crate) fn blob_has_crlf(&self, oid: Oid) -> bool {
         self.repo
             .find_blob(oid)
             .is_ok_and(|b| has_crlf_text(b.content()))
@@ -147,7 +147,7 @@ impl BlobWriter {
     }
 
     /// Hash and store bytes (a symlink's target) as a blob.
-    pub fn write_bytes(&self, data: &[u8]) -> Result<(Oid, bool), HashError> {
+    pub(crate) fn write_bytes(&self, data: &[u8]) -> Result<(Oid, bool), HashError> {
         let odb = self.repo.odb()?;
         Ok(write_if_missing(&odb, ObjectType::Blob, data)?)
     }
@@ -204,7 +204,7 @@ fn is_binary(s: &TextStat) -> bool {
 }
 
 /// git's `has_crlf_in_index` test on a blob: text with CRLFs.
-pub fn has_crlf_text(data: &[u8]) -> bool {
+pub(crate) fn has_crlf_text(data: &[u8]) -> bool {
     if !data.contains(&b'\r') {
         return false;
     }
@@ -214,7 +214,7 @@ pub fn has_crlf_text(data: &[u8]) -> bool {
 
 /// git's `crlf_to_git`: the converted content, or `None` when git stores
 /// the bytes as they are.
-pub fn crlf_to_git(
+pub(crate) fn crlf_to_git(
     data: &[u8],
     eol: Eol,
     index_has_crlf: impl FnOnce() -> bool,
@@ -244,7 +244,11 @@ pub fn crlf_to_git(
 /// path (a required filter that failed, an unknown encoding), the ids it
 /// printed before belong to the paths before it; the batch goes on after
 /// it in a new process.
-pub fn hash_with_git(git_dir: &Path, workdir: &Path, rels: &[&[u8]]) -> Vec<Result<Oid, String>> {
+pub(crate) fn hash_with_git(
+    git_dir: &Path,
+    workdir: &Path,
+    rels: &[&[u8]],
+) -> Vec<Result<Oid, String>> {
     let mut results: Vec<Result<Oid, String>> = Vec::with_capacity(rels.len());
     while results.len() < rels.len() {
         let rest = &rels[results.len()..];
@@ -302,7 +306,7 @@ pub fn hash_with_git(git_dir: &Path, workdir: &Path, rels: &[&[u8]]) -> Vec<Resu
 /// indexed id, path), `git update-index` re-adds the files from the work
 /// tree, and their new ids are read back. All or nothing: an error (a
 /// required filter failed) fails the whole call.
-pub fn hash_in_index(
+pub(crate) fn hash_in_index(
     git_dir: &Path,
     workdir: &Path,
     index: &Path,
@@ -386,7 +390,7 @@ fn push_stdin_path(out: &mut Vec<u8>, rel: &[u8]) {
 }
 
 /// Write an object unless the store already has it; `true` if written.
-pub fn write_if_missing(
+pub(crate) fn write_if_missing(
     odb: &Odb<'_>,
     kind: ObjectType,
     data: &[u8],
@@ -403,7 +407,7 @@ pub fn write_if_missing(
 /// `info/attributes` or `core.attributesFile`)? A coarse check for
 /// `restore`, which writes files through git's smudge side when it is
 /// `true`; snapshots use [`super::attr`] instead.
-pub fn filters_possible(repo: &Repository, workdir: &Path) -> bool {
+pub(crate) fn filters_possible(repo: &Repository, workdir: &Path) -> bool {
     let cfg = repo.config().ok();
     let autocrlf = cfg
         .as_ref()

@@ -28,7 +28,7 @@ const MAGIC: &[u8; 4] = b"SPSC";
 
 /// A cached blob id with the stat it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CacheEntry {
+pub(crate) struct CacheEntry {
     pub stat: Stat,
     pub mode: u32,
     /// The conversion key the id was computed under (0: raw bytes).
@@ -38,19 +38,19 @@ pub struct CacheEntry {
 
 /// The stat cache, keyed by repository-relative path bytes.
 #[derive(Debug, Default)]
-pub struct StatCache {
+pub(crate) struct StatCache {
     pub entries: HashMap<Vec<u8>, CacheEntry>,
     /// When the entries were recorded (before the scan that produced them).
     pub recorded_at: (i64, u32),
 }
 
 impl StatCache {
-    pub fn path_in(state_dir: &Path) -> PathBuf {
+    pub(crate) fn path_in(state_dir: &Path) -> PathBuf {
         StateFile::StatCache.path_in(state_dir)
     }
 
     /// Load, or start empty on any problem.
-    pub fn load(path: &Path) -> StatCache {
+    pub(crate) fn load(path: &Path) -> StatCache {
         match std::fs::read(path) {
             Ok(bytes) => Self::decode(&bytes).unwrap_or_else(|| {
                 tracing::debug!(path = %path.display(), "stat cache unreadable or of another version; rebuilding");
@@ -61,7 +61,7 @@ impl StatCache {
     }
 
     /// The id recorded for `path` if `stat` still matches and is not racy.
-    pub fn lookup(&self, path: &[u8], stat: &Stat) -> Option<CacheEntry> {
+    pub(crate) fn lookup(&self, path: &[u8], stat: &Stat) -> Option<CacheEntry> {
         let e = self.entries.get(path)?;
         (e.stat == *stat && !stat.is_racy(self.recorded_at)).then_some(*e)
     }
@@ -132,7 +132,7 @@ impl StatCache {
 
     /// Write atomically. Failure only costs speed, so it is logged, not
     /// returned.
-    pub fn save(&self, path: &Path) {
+    pub(crate) fn save(&self, path: &Path) {
         let result =
             crate::fs::atomic::write_cache(path, &self.encode(), crate::fs::atomic::PRIVATE);
         if let Err(e) = result {

@@ -4,7 +4,6 @@
 //! `git add -A --sparse` into a throwaway copy of the index, then
 //! `git write-tree`. Slower, and `savepoint.maxFileSize` /
 //! `savepoint.exclude` cannot apply, but the user's index is never written.
-//! `copy_index` is shared with `squash`, which prepares the new index aside.
 
 use std::path::Path;
 use std::time::Instant;
@@ -14,6 +13,7 @@ use git2::Oid;
 use super::{ScanStats, TreeOutcome};
 use crate::error::{Error, Result};
 use crate::git::command::GitCmd;
+use crate::git::index_file::copy_index;
 use crate::workspace::Workspace;
 
 /// Run a git command for `ws` with the given index file.
@@ -27,24 +27,8 @@ fn git(ws: &Workspace, index: &Path, args: &[&str]) -> Result<String> {
         .run_text()
 }
 
-/// Copy an index file keeping its mtime. git decides which entries are
-/// "racily clean" (same-second modifications it must re-read) by comparing
-/// them with the index file's mtime; a copy with a fresh mtime would make git
-/// trust stale stat data and record old content.
-pub fn copy_index(from: &Path, to: &Path) -> Result<()> {
-    std::fs::copy(from, to).map_err(|e| Error::io("copy the index to", to, e))?;
-    let mtime = std::fs::metadata(from)
-        .and_then(|m| m.modified())
-        .map_err(|e| Error::io("stat", from, e))?;
-    std::fs::File::options()
-        .write(true)
-        .open(to)
-        .and_then(|f| f.set_modified(mtime))
-        .map_err(|e| Error::io("set the mtime of", to, e))
-}
-
 /// Full snapshot tree via the git CLI.
-pub fn scan_with_git_cli(ws: &Workspace, started: Instant) -> Result<TreeOutcome> {
+pub(crate) fn scan_with_git_cli(ws: &Workspace, started: Instant) -> Result<TreeOutcome> {
     let state = ws.state().ensure()?;
     let tmp = state.join(format!("fallback-index.{}", std::process::id()));
     let user_index = ws.index_path();

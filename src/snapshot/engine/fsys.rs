@@ -14,7 +14,7 @@ use super::stat::Stat;
 
 /// What `getdents` said an entry is (without a stat).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Dir,
     File,
     Symlink,
@@ -26,7 +26,7 @@ pub enum Kind {
 
 /// Open a directory for listing and `stat_at`, without following a
 /// symlink in its last component.
-pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
+pub(crate) fn open_dir(path: &Path) -> io::Result<OwnedFd> {
     rustix::fs::open(
         path,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
@@ -37,7 +37,7 @@ pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
 
 /// The error of opening a directory that vanished or was replaced by a
 /// file or symlink (`ENOENT`, `ENOTDIR`, `ELOOP` from `O_NOFOLLOW`).
-pub fn is_gone(e: &io::Error) -> bool {
+pub(crate) fn is_gone(e: &io::Error) -> bool {
     use rustix::io::Errno;
     [Errno::NOENT, Errno::NOTDIR, Errno::LOOP]
         .iter()
@@ -45,7 +45,7 @@ pub fn is_gone(e: &io::Error) -> bool {
 }
 
 /// The entries of an open directory, without `.` and `..`.
-pub fn list(dir: &OwnedFd) -> io::Result<Vec<(CString, Kind)>> {
+pub(crate) fn list(dir: &OwnedFd) -> io::Result<Vec<(CString, Kind)>> {
     let mut out = Vec::new();
     for entry in Dir::read_from(dir)? {
         let entry = entry?;
@@ -67,7 +67,7 @@ pub fn list(dir: &OwnedFd) -> io::Result<Vec<(CString, Kind)>> {
 }
 
 /// `lstat` of `name` inside the open directory.
-pub fn stat_at(dir: &OwnedFd, name: &CString) -> io::Result<Stat> {
+pub(crate) fn stat_at(dir: &OwnedFd, name: &CString) -> io::Result<Stat> {
     let s = rustix::fs::statat(dir, name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)?;
     // Field widths differ between architectures; these casts are exact.
     #[allow(clippy::unnecessary_cast)]
@@ -87,7 +87,7 @@ pub fn stat_at(dir: &OwnedFd, name: &CString) -> io::Result<Stat> {
 /// `gitdir:` file naming one. A dangling `.git` file or an empty `.git`
 /// directory does not count: git then adds the directory's files (and
 /// skips only the `.git` entry itself).
-pub fn is_nested_repo(dir: &Path) -> bool {
+pub(crate) fn is_nested_repo(dir: &Path) -> bool {
     let dot_git = dir.join(".git");
     let Ok(meta) = std::fs::symlink_metadata(&dot_git) else {
         return false;
@@ -140,14 +140,14 @@ const DIR_AT: OFlags = OFlags::RDONLY
 
 /// The subdirectory `name` of an open directory, never through a symlink
 /// (`ELOOP`/`ENOTDIR` when it was swapped for one: see [`is_gone`]).
-pub fn open_dir_at(dir: &OwnedFd, name: &CStr) -> io::Result<OwnedFd> {
+pub(crate) fn open_dir_at(dir: &OwnedFd, name: &CStr) -> io::Result<OwnedFd> {
     rustix::fs::openat(dir, name, DIR_AT, Mode::empty()).map_err(io::Error::from)
 }
 
 /// The directory `rel` below the work tree root `workdir`, walked one
 /// component at a time from the root's descriptor, never through a
 /// symlink: whatever is swapped meanwhile, the result lies inside the tree.
-pub fn open_dir_beneath(workdir: &Path, rel: &[u8]) -> io::Result<OwnedFd> {
+pub(crate) fn open_dir_beneath(workdir: &Path, rel: &[u8]) -> io::Result<OwnedFd> {
     let mut fd = open_dir(workdir)?;
     for comp in rel.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
         let name = CString::new(comp).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
@@ -158,7 +158,7 @@ pub fn open_dir_beneath(workdir: &Path, rel: &[u8]) -> io::Result<OwnedFd> {
 
 /// Open the regular file `name` of an open directory for reading: never a
 /// symlink (`O_NOFOLLOW`), never blocking on a FIFO swapped in meanwhile.
-pub fn open_file_at(dir: &OwnedFd, name: &CStr) -> io::Result<std::fs::File> {
+pub(crate) fn open_file_at(dir: &OwnedFd, name: &CStr) -> io::Result<std::fs::File> {
     let fd = rustix::fs::openat(
         dir,
         name,
@@ -177,6 +177,6 @@ pub fn open_file_at(dir: &OwnedFd, name: &CStr) -> io::Result<std::fs::File> {
 }
 
 /// The target of the symlink `name` of an open directory.
-pub fn read_link_at(dir: &OwnedFd, name: &CStr) -> io::Result<Vec<u8>> {
+pub(crate) fn read_link_at(dir: &OwnedFd, name: &CStr) -> io::Result<Vec<u8>> {
     Ok(rustix::fs::readlinkat(dir, name, Vec::new())?.into_bytes())
 }

@@ -24,7 +24,7 @@ pub struct Excludes {
 }
 
 impl Excludes {
-    pub fn load(
+    pub(crate) fn load(
         repo: &git2::Repository,
         workdir: &Path,
         extra: &[String],
@@ -60,7 +60,7 @@ impl Excludes {
     }
 
     /// Whether patterns match case-insensitively (`core.ignorecase`).
-    pub fn ignore_case(&self) -> bool {
+    pub(crate) fn ignore_case(&self) -> bool {
         self.ignore_case
     }
 }
@@ -94,7 +94,7 @@ fn excludes_file(repo: &git2::Repository) -> Option<PathBuf> {
 
 /// The chain of `.gitignore` matchers from a directory up to the root.
 /// Directories without a `.gitignore` share their parent's node.
-pub struct DirRules {
+pub(crate) struct DirRules {
     parent: Option<Arc<DirRules>>,
     matcher: Gitignore,
     /// `core.ignorecase`, inherited from the root.
@@ -104,7 +104,7 @@ pub struct DirRules {
 impl DirRules {
     /// The rules for a directory whose listing contained a `.gitignore`
     /// (`has_gitignore`), given its parent's rules.
-    pub fn child(parent: &Arc<DirRules>, dir: &Path, has_gitignore: bool) -> Arc<DirRules> {
+    pub(crate) fn child(parent: &Arc<DirRules>, dir: &Path, has_gitignore: bool) -> Arc<DirRules> {
         if !has_gitignore {
             return Arc::clone(parent);
         }
@@ -126,13 +126,14 @@ impl DirRules {
     }
 
     /// No rules: the parent of the work tree root.
-    pub fn empty() -> Arc<DirRules> {
+    #[cfg(test)]
+    pub(crate) fn empty() -> Arc<DirRules> {
         Self::root(false)
     }
 
     /// No rules yet, `.gitignore` files below matched case-insensitively
     /// when `ignore_case` (`core.ignorecase`).
-    pub fn root(ignore_case: bool) -> Arc<DirRules> {
+    pub(crate) fn root(ignore_case: bool) -> Arc<DirRules> {
         Arc::new(DirRules {
             parent: None,
             matcher: Gitignore::empty(),
@@ -141,7 +142,12 @@ impl DirRules {
     }
 
     /// Is `abs` (a path below the directory these rules belong to) ignored?
-    pub fn is_ignored(self: &Arc<Self>, excludes: &Excludes, abs: &Path, is_dir: bool) -> bool {
+    pub(crate) fn is_ignored(
+        self: &Arc<Self>,
+        excludes: &Excludes,
+        abs: &Path,
+        is_dir: bool,
+    ) -> bool {
         if let Some(extra) = &excludes.extra {
             match extra.matched(abs, is_dir) {
                 Match::Ignore(_) => return true,

@@ -17,11 +17,13 @@ use git2::build::TreeUpdateBuilder;
 use git2::{FileMode, Oid};
 
 use super::ignore::DirRules;
-use super::stat::{Stat, MODE_GITLINK};
+use super::stat::Stat;
 use super::tree::{self, TreeStats};
 use super::walk::{self, Job, Worker};
 use super::{bytes_path, now, Engine, TreeOutcome};
 use crate::error::{GitContext, Result};
+use crate::git::mode::{self, MODE_GITLINK};
+use crate::git::path::{is_at_or_under, parent};
 use crate::workspace::Workspace;
 
 impl Engine {
@@ -106,7 +108,7 @@ impl Engine {
 
         for rel in &rels {
             let abs = ws.workdir().join(bytes_path(rel));
-            let parent = parent_of(rel);
+            let parent = parent(rel);
             let Some((rules, parent_ignored)) =
                 dir_rules(ws.workdir(), parent, &ctx, &mut rules_memo)
             else {
@@ -123,7 +125,7 @@ impl Engine {
                     // In a directory we may not search: what is tracked
                     // there keeps its indexed content, as in a full scan.
                     for t in tracked_here.into_iter().chain(tracked.below(rel)) {
-                        builder.upsert(bytes_path(&t.path), t.oid, file_mode(t.mode));
+                        builder.upsert(bytes_path(&t.path), t.oid, mode::to_git2(t.mode));
                     }
                     worker.out.skipped.push(super::Skipped {
                         path: parent.to_vec(),
@@ -168,37 +170,21 @@ impl Engine {
                             });
                         }
                     }
-                    out.entries.extend(std::mem::take(&mut extra.out.entries));
-                    out.entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-                    worker.out.stats.add(&out.stats);
-                    worker.out.stats.add(&extra.out.stats);
-                    worker
-                        .out
-                        .cache
-                        .extend(out.cache.into_iter().chain(extra.out.cache));
-                    worker
-                        .out
-                        .skipped
-                        .extend(out.skipped.into_iter().chain(extra.out.skipped));
-                    worker
-                        .out
-                        .written
-                        .extend(out.written.into_iter().chain(extra.out.written));
-                    worker
-                        .out
-                        .store_errors
-                        .extend(out.store_errors.into_iter().chain(extra.out.store_errors));
-                    if let [only] = out.entries.as_slice() {
+                    let mut entries = std::mem::take(&mut out.entries);
+                    entries.append(&mut extra.out.entries);
+                    entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+                    // The rest (counters, cache updates, skips, objects,
+                    // errors) joins this update's; the entries become a
+                    // subtree here.
+                    out.merge(extra.out);
+                    worker.out.merge(out);
+                    if let [only] = entries.as_slice() {
                         if &only.path == rel {
                             builder.upsert(bytes_path(rel), only.oid, FileMode::Commit);
                             continue;
                         }
                     }
-                    let entries: Vec<_> = out
-                        .entries
-                        .into_iter()
-                        .filter(|e| e.path.len() > rel.len())
-                        .collect();
+                    entries.retain(|e| e.path.len() > rel.len());
                     if entries.is_empty() {
                         if in_base(rel) {
                             builder.remove(bytes_path(rel));
@@ -222,7 +208,7 @@ impl Engine {
                     }
                     match worker.out.entries.get(before) {
                         Some(e) => {
-                            builder.upsert(bytes_path(rel), e.oid, file_mode(e.mode));
+                            builder.upsert(bytes_path(rel), e.oid, mode::to_git2(e.mode));
                         }
                         None => {
                             keep_or_remove(
@@ -254,7 +240,7 @@ impl Engine {
             for rel in &late {
                 match done.get(rel.as_slice()) {
                     Some(e) => {
-                        builder.upsert(bytes_path(rel), e.oid, file_mode(e.mode));
+                        builder.upsert(bytes_path(rel), e.oid, mode::to_git2(e.mode));
                     }
                     None => {
                         if in_base(rel) {
@@ -339,7 +325,7 @@ fn keep_or_remove(
             }
         }
         [only] if only.path == rel => {
-            builder.upsert(bytes_path(rel), only.oid, file_mode(only.mode));
+            builder.upsert(bytes_path(rel), only.oid, mode::to_git2(only.mode));
         }
         _ => {
             let kept: Vec<_> = kept.into_iter().filter(|e| e.path != rel).collect();
@@ -377,19 +363,10 @@ fn trees_on_paths(repo: &git2::Repository, root: Oid, rels: &[Vec<u8>]) -> Vec<O
     out
 }
 
-fn file_mode(mode: u32) -> FileMode {
-    match mode {
-        0o100755 => FileMode::BlobExecutable,
-        0o120000 => FileMode::Link,
-        0o160000 => FileMode::Commit,
-        _ => FileMode::Blob,
-    }
-}
-
 /// Relative, `/`-separated, deduplicated paths with no path below another
 /// one in the list (the ancestor's re-walk covers it). `.git` internals and
 /// paths outside the work tree are dropped.
-pub fn normalize(workdir: &Path, paths: &[PathBuf]) -> Vec<Vec<u8>> {
+pub(crate) fn normalize(workdir: &Path, paths: &[PathBuf]) -> Vec<Vec<u8>> {
     let mut rels: Vec<Vec<u8>> = paths
         .iter()
         .filter_map(|p| {
@@ -424,7 +401,7 @@ pub fn normalize(workdir: &Path, paths: &[PathBuf]) -> Vec<Vec<u8>> {
     rels.dedup();
     let mut kept: Vec<Vec<u8>> = Vec::with_capacity(rels.len());
     for r in rels {
-        if !kept.iter().any(|k| super::index::is_at_or_under(&r, k)) {
+        if !kept.iter().any(|k| is_at_or_under(&r, k)) {
             kept.push(r);
         }
     }
@@ -553,13 +530,6 @@ fn case_variant_on_disk(workdir: &Path, rel: &[u8]) -> bool {
     false
 }
 
-fn parent_of(rel: &[u8]) -> &[u8] {
-    match rel.iter().rposition(|&b| b == b'/') {
-        Some(i) => &rel[..i],
-        None => &[],
-    }
-}
-
 /// The ignore rules in effect inside directory `dir` and whether `dir`
 /// itself is ignored; `None` if `dir` (or an ancestor) is not a real
 /// directory or is a nested repository.
@@ -578,7 +548,7 @@ fn dir_rules(
         let root = DirRules::root(ctx.excludes.ignore_case());
         (DirRules::child(&root, &abs, has), false)
     } else {
-        let (parent_rules, parent_ignored) = dir_rules(workdir, parent_of(dir), ctx, memo)?;
+        let (parent_rules, parent_ignored) = dir_rules(workdir, parent(dir), ctx, memo)?;
         let meta = std::fs::symlink_metadata(&abs).ok()?;
         if !meta.is_dir() || super::fsys::is_nested_repo(&abs) {
             return None;

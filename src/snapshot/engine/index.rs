@@ -16,7 +16,8 @@ use std::path::Path;
 
 use git2::Oid;
 
-use super::stat::{IndexStat, Stat, MODE_TREE};
+use super::stat::{IndexStat, Stat};
+use crate::git::mode::MODE_TREE;
 
 /// One tracked path.
 #[derive(Debug, Clone)]
@@ -86,9 +87,9 @@ struct Parsed {
 }
 
 /// Parse an index file (versions 2, 3 and 4; git's `index-format.txt`) on
-/// its own. A split index needs its shared index ([`Tracked::load`] reads
+/// its own. A split index needs its shared index (`Tracked::load` reads
 /// it) and is refused here; sparse directory entries are returned as
-/// entries of mode 040000 (see [`expand_sparse_dirs`]). Optional extensions
+/// entries of mode 040000 (see `expand_sparse_dirs`). Optional extensions
 /// (capitalised signatures) are skipped; a mandatory one we do not
 /// understand makes the index unreadable, and the caller falls back to the
 /// git CLI. The trailing checksum is not verified: a torn index is git's to
@@ -401,7 +402,7 @@ fn merge_split(base: Parsed, own: Parsed, link: &Link) -> Result<Parsed, IndexUn
 
 /// Replace each sparse directory entry (`dir/`, mode 040000) by the files
 /// of its tree, all skip-worktree (git's `ensure_full_index`).
-pub fn expand_sparse_dirs(
+pub(crate) fn expand_sparse_dirs(
     entries: Vec<TrackedEntry>,
     repo: &git2::Repository,
 ) -> Result<Vec<TrackedEntry>, IndexUnreadable> {
@@ -441,13 +442,13 @@ fn add_tree(
         let len = prefix.len();
         prefix.extend_from_slice(item.name_bytes());
         let mode = item.filemode() as u32;
-        if mode & 0o170000 == MODE_TREE {
+        if crate::git::mode::is_tree(mode) {
             prefix.push(b'/');
             add_tree(repo, item.id(), prefix, out)?;
         } else {
             out.push(TrackedEntry {
                 path: prefix.clone(),
-                mode: canon_mode(mode),
+                mode: crate::git::mode::canonical(mode),
                 oid: item.id(),
                 stat: None,
                 skip_worktree: true,
@@ -457,15 +458,6 @@ fn add_tree(
         prefix.truncate(len);
     }
     Ok(())
-}
-
-/// The mode git gives an index entry made from a tree entry.
-fn canon_mode(mode: u32) -> u32 {
-    match mode & 0o170000 {
-        0o100000 if mode & 0o100 != 0 => 0o100755,
-        0o100000 => 0o100644,
-        kind => kind,
-    }
 }
 
 /// git's offset varint (index v4 path prefix lengths): returns the value and
@@ -526,7 +518,7 @@ impl Tracked {
     /// parsed, so the file is stat'ed before and after reading and read again
     /// if git replaced it in between. (A split index's shared part is
     /// immutable: its name is its checksum.)
-    pub fn load(path: &Path, repo: &git2::Repository) -> Result<Tracked, IndexUnreadable> {
+    pub(crate) fn load(path: &Path, repo: &git2::Repository) -> Result<Tracked, IndexUnreadable> {
         let stat_of = |path: &Path| match std::fs::metadata(path) {
             Ok(m) => Ok(Some(Stat::from_metadata(&m))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -562,7 +554,7 @@ impl Tracked {
     }
 
     /// The entry for exactly this path.
-    pub fn get(&self, path: &[u8]) -> Option<&TrackedEntry> {
+    pub(crate) fn get(&self, path: &[u8]) -> Option<&TrackedEntry> {
         self.entries
             .binary_search_by(|e| e.path.as_slice().cmp(path))
             .ok()
@@ -572,7 +564,7 @@ impl Tracked {
     /// Entries strictly below directory `dir` (every entry when `dir` is
     /// empty). Paths starting with `dir/` are one contiguous range in byte
     /// order: from `dir/` up to (not including) `dir0`, `0` being `/` + 1.
-    pub fn below(&self, dir: &[u8]) -> &[TrackedEntry] {
+    pub(crate) fn below(&self, dir: &[u8]) -> &[TrackedEntry] {
         if dir.is_empty() {
             return &self.entries;
         }
@@ -588,7 +580,7 @@ impl Tracked {
     /// `present`: something exists at its path. Assume-unchanged entries are
     /// trusted; skip-worktree entries too, except in a sparse checkout when
     /// the path exists (git then clears the bit and looks at the file).
-    pub fn keeps_indexed(&self, t: &TrackedEntry, present: impl FnOnce() -> bool) -> bool {
+    pub(crate) fn keeps_indexed(&self, t: &TrackedEntry, present: impl FnOnce() -> bool) -> bool {
         t.assume_unchanged || (t.skip_worktree && !(self.sparse_checkout && present()))
     }
 
@@ -596,14 +588,14 @@ impl Tracked {
     /// in another case. git treats it as that tracked file (it is never
     /// added under its own name; the tracked entry follows whatever is at
     /// the index's spelling).
-    pub fn is_case_alias(&self, path: &[u8]) -> bool {
+    pub(crate) fn is_case_alias(&self, path: &[u8]) -> bool {
         self.ignore_case
             .as_ref()
             .is_some_and(|f| f.files.contains(&fold(path)))
     }
 
     /// Turn case-insensitive matching (`core.ignorecase`) on or off.
-    pub fn set_ignore_case(&mut self, on: bool) {
+    pub(crate) fn set_ignore_case(&mut self, on: bool) {
         self.ignore_case = on.then(|| {
             let mut f = CaseFold::default();
             for e in &self.entries {
@@ -619,7 +611,7 @@ impl Tracked {
     /// With `core.ignorecase`: `path` or one of its directories names a
     /// tracked path in another case (an incremental update then leaves the
     /// spelling to a full scan, see [`apply_case_folding`]).
-    pub fn differs_in_case(&self, path: &[u8]) -> bool {
+    pub(crate) fn differs_in_case(&self, path: &[u8]) -> bool {
         let Some(f) = &self.ignore_case else {
             return false;
         };
@@ -646,7 +638,7 @@ pub struct CaseFold {
 }
 
 /// git folds case byte by byte, ASCII only (`tolower` in the C locale).
-pub fn fold(path: &[u8]) -> Vec<u8> {
+pub(crate) fn fold(path: &[u8]) -> Vec<u8> {
     path.to_ascii_lowercase()
 }
 
@@ -661,7 +653,7 @@ pub fn fold(path: &[u8]) -> Vec<u8> {
 /// add file alias"); a snapshot must not fail, so the first is kept.
 /// `entries` is the finished snapshot (sorted); `tracked` tells which paths
 /// were in the index. Returns the entries, sorted.
-pub fn apply_case_folding(
+pub(crate) fn apply_case_folding(
     entries: Vec<super::tree::Entry>,
     tracked: &Tracked,
 ) -> Vec<super::tree::Entry> {
@@ -742,16 +734,11 @@ fn slashes(path: &[u8]) -> impl DoubleEndedIterator<Item = usize> + '_ {
         .map(|(i, _)| i)
 }
 
-/// `path == dir` or `path` starts with `dir/`.
-pub fn is_at_or_under(path: &[u8], dir: &[u8]) -> bool {
-    path.starts_with(dir) && (path.len() == dir.len() || path[dir.len()] == b'/')
-}
-
 /// Paths present in exactly one of two sorted entry lists, and paths whose
 /// entry git keeps as indexed (skip-worktree, assume-unchanged) before or
 /// after and that changed: their snapshot content follows the index, not
 /// the work tree.
-pub fn added_or_removed(old: &[TrackedEntry], new: &[TrackedEntry]) -> Vec<Vec<u8>> {
+pub(crate) fn added_or_removed(old: &[TrackedEntry], new: &[TrackedEntry]) -> Vec<Vec<u8>> {
     use std::cmp::Ordering;
     let (mut i, mut j) = (0, 0);
     let mut out = Vec::new();

@@ -2,27 +2,27 @@
 //! would produce for a work tree, without touching the user's index.
 //!
 //! Where is the snapshot tree built? Here: [`Engine::scan`] does a full,
-//! stat-cached parallel walk ([`walk`]), [`Engine::update`] patches a
+//! stat-cached parallel walk (`walk`), [`Engine::update`] patches a
 //! previous snapshot tree for a list of changed paths in O(changed paths)
-//! ([`incremental`]). Ignore rules live in [`ignore`], attributes and the
-//! content conversions they select in [`attr`], stat fingerprints and
-//! the index view in [`stat`] / [`index`], the on-disk stat cache in
-//! [`cache`], object writing in [`blob`] and [`tree`]. [`index`] reads every
+//! (`incremental`). Ignore rules live in `ignore`, attributes and the
+//! content conversions they select in `attr`, stat fingerprints and
+//! the index view in `stat` / [`index`], the on-disk stat cache in
+//! `cache`, object writing in `blob` and `tree`. [`index`] reads every
 //! index format git writes (v2–v4, split, sparse); only an index it does not
 //! know (a future version, an unknown mandatory extension) goes to the git
-//! CLI through [`fallback`].
+//! CLI through `fallback`.
 
-pub mod attr;
-pub mod blob;
-pub mod cache;
-pub mod fallback;
-pub mod fsys;
-pub mod ignore;
-pub mod incremental;
+pub(crate) mod attr;
+pub(crate) mod blob;
+pub(crate) mod cache;
+pub(crate) mod fallback;
+pub(crate) mod fsys;
+pub(crate) mod ignore;
+pub(crate) mod incremental;
 pub mod index;
-pub mod stat;
-pub mod tree;
-pub mod walk;
+pub(crate) mod stat;
+pub(crate) mod tree;
+pub(crate) mod walk;
 
 use std::fmt;
 use std::path::Path;
@@ -116,7 +116,7 @@ impl fmt::Display for Skipped {
 }
 
 /// Bytes as `12.3 MiB`.
-pub fn human_size(n: u64) -> String {
+pub(crate) fn human_size(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut u = 0;
@@ -261,12 +261,12 @@ impl Engine {
 
     /// Save the stat cache after each snapshot (default) or only when
     /// [`Engine::save_cache`] is called.
-    pub fn set_autosave(&mut self, on: bool) {
+    pub(crate) fn set_autosave(&mut self, on: bool) {
         self.autosave = on;
     }
 
     /// Write the stat cache to disk if it changed since the last save.
-    pub fn save_cache(&mut self) {
+    pub(crate) fn save_cache(&mut self) {
         if self.cache_dirty {
             self.cache.save(&self.cache_path);
             self.cache_dirty = false;
@@ -276,7 +276,7 @@ impl Engine {
     /// Re-read the repository-wide ignore rules (`info/exclude`,
     /// `core.excludesFile`, `savepoint.exclude`) and attribute sources
     /// with the config that drives conversions. Every full scan does this.
-    pub fn reload_rules(&mut self, ws: &Workspace) {
+    pub(crate) fn reload_rules(&mut self, ws: &Workspace) {
         if let Ok(cfg) = ws.repo().config() {
             let modes = IndexModes::read(&cfg);
             if modes != self.index_modes {
@@ -296,12 +296,12 @@ impl Engine {
     }
 
     /// The repository-wide exclude rules as of the last full scan.
-    pub fn excludes(&self) -> &Excludes {
+    pub(crate) fn excludes(&self) -> &Excludes {
         &self.excludes
     }
 
     /// The index view as last loaded (see [`Engine::refresh_tracked`]).
-    pub fn tracked(&self) -> Option<&Tracked> {
+    pub(crate) fn tracked(&self) -> Option<&Tracked> {
         self.tracked.as_ref()
     }
 
@@ -309,7 +309,7 @@ impl Engine {
     /// `false` means this index cannot be read directly (a format this
     /// version does not know; snapshots then go through the git command
     /// line).
-    pub fn refresh_tracked(&mut self, ws: &Workspace) -> bool {
+    pub(crate) fn refresh_tracked(&mut self, ws: &Workspace) -> bool {
         let path = ws.index_path();
         let current = std::fs::metadata(&path)
             .ok()
@@ -340,7 +340,7 @@ impl Engine {
     /// Re-read the index if git replaced it, and return the paths that
     /// became tracked or untracked since the view was last loaded. They stay
     /// queued for the next [`Engine::update`] as well.
-    pub fn refresh_index_changes(&mut self, ws: &Workspace) -> Vec<Vec<u8>> {
+    pub(crate) fn refresh_index_changes(&mut self, ws: &Workspace) -> Vec<Vec<u8>> {
         let before = self.index_changed.len();
         self.refresh_tracked(ws);
         self.index_changed
@@ -396,26 +396,26 @@ impl Engine {
         let mut deferred = std::mem::take(&mut out.deferred);
         deferred.append(&mut worker.out.deferred);
         worker.resolve_deferred(deferred);
-        let extra = worker.out;
-        let mut entries = out.entries;
+        let mut extra = worker.out;
+        let mut entries = std::mem::take(&mut out.entries);
         if !extra.entries.is_empty() {
-            entries.extend(extra.entries);
+            entries.append(&mut extra.entries);
             entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
         }
+        out.merge(extra);
         if tracked.ignore_case.is_some() {
             entries = index::apply_case_folding(entries, tracked);
         }
-        let mut stats = out.stats;
-        stats.add(&extra.stats);
-        let mut skipped = out.skipped;
-        skipped.extend(extra.skipped);
-        let mut new_cache = out.cache;
-        new_cache.extend(extra.cache);
-        if let Some(e) = out.store_errors.iter().chain(&extra.store_errors).next() {
+        if let Some(e) = out.store_errors.first() {
             return Err(crate::error::Error::ObjectStore { reason: e.clone() });
         }
-        let mut written = out.written;
-        written.extend(extra.written);
+        let walk::Out {
+            mut stats,
+            skipped,
+            cache: new_cache,
+            mut written,
+            ..
+        } = out;
 
         let odb = ws
             .repo()

@@ -6,12 +6,7 @@
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 
-/// Git tree entry modes.
-pub const MODE_FILE: u32 = 0o100644;
-pub const MODE_EXEC: u32 = 0o100755;
-pub const MODE_LINK: u32 = 0o120000;
-pub const MODE_TREE: u32 = 0o040000;
-pub const MODE_GITLINK: u32 = 0o160000;
+use crate::git::mode::{MODE_EXEC, MODE_FILE, MODE_LINK};
 
 /// The parts of `lstat` that change when a file's content may have changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +22,7 @@ pub struct Stat {
 }
 
 impl Stat {
-    pub fn from_metadata(m: &Metadata) -> Stat {
+    pub(crate) fn from_metadata(m: &Metadata) -> Stat {
         Stat {
             mtime_s: m.mtime(),
             mtime_ns: m.mtime_nsec() as u32,
@@ -39,20 +34,20 @@ impl Stat {
         }
     }
 
-    pub fn is_file(&self) -> bool {
+    pub(crate) fn is_file(&self) -> bool {
         self.mode & 0o170000 == 0o100000
     }
 
-    pub fn is_symlink(&self) -> bool {
+    pub(crate) fn is_symlink(&self) -> bool {
         self.mode & 0o170000 == 0o120000
     }
 
-    pub fn is_dir(&self) -> bool {
+    pub(crate) fn is_dir(&self) -> bool {
         self.mode & 0o170000 == 0o040000
     }
 
     /// The git mode this file gets in a tree (`filemode`: honour exec bit).
-    pub fn git_mode(&self, filemode: bool) -> u32 {
+    pub(crate) fn git_mode(&self, filemode: bool) -> u32 {
         if self.is_symlink() {
             MODE_LINK
         } else if filemode && self.mode & 0o100 != 0 {
@@ -65,13 +60,13 @@ impl Stat {
     /// `true` when the file was modified at or after `since` (minus a one
     /// second margin for coarse filesystem clocks): its recorded id may
     /// describe an older content with the same stat.
-    pub fn is_racy(&self, since: (i64, u32)) -> bool {
+    pub(crate) fn is_racy(&self, since: (i64, u32)) -> bool {
         (self.mtime_s, self.mtime_ns) >= (since.0 - 1, since.1)
     }
 
     /// Compare against an index entry's stat data the way git does (32-bit
     /// truncated fields; nanoseconds only when the index recorded them).
-    pub fn matches_index(&self, e: &IndexStat) -> bool {
+    pub(crate) fn matches_index(&self, e: &IndexStat) -> bool {
         fn time_eq(s: i64, ns: u32, is: u32, ins: u32) -> bool {
             s as u32 == is && (ins == 0 || ns == ins)
         }

@@ -8,11 +8,11 @@
 use git2::{ObjectType, Odb, Oid};
 
 use super::blob::write_if_missing;
-use super::stat::MODE_TREE;
+use crate::git::mode::MODE_TREE;
 
 /// One leaf of a snapshot tree (a blob, symlink or gitlink).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Repository-relative path, `/`-separated bytes.
     pub path: Vec<u8>,
     pub mode: u32,
@@ -21,7 +21,7 @@ pub struct Entry {
 
 /// Counts from writing a tree.
 #[derive(Debug, Default, Clone)]
-pub struct TreeStats {
+pub(crate) struct TreeStats {
     pub trees: u64,
     /// Trees newly written to the object store.
     pub written: Vec<Oid>,
@@ -118,7 +118,7 @@ fn store(odb: &Odb<'_>, buf: &[u8], stats: &mut TreeStats) -> Result<Oid, git2::
 /// Write the tree for `entries` (sorted, unique paths) whose paths all start
 /// with a `prefix_len`-byte directory prefix (0 for the root), returning its
 /// id. An empty list gives the empty tree.
-pub fn write_tree(
+pub(crate) fn write_tree(
     odb: &Odb<'_>,
     entries: &[Entry],
     prefix_len: usize,
@@ -136,7 +136,7 @@ pub fn write_tree(
 
 /// [`write_tree`] for the root, with the top-level subtrees hashed on
 /// `threads` threads (each with its own object database handle).
-pub fn write_tree_parallel(
+pub(crate) fn write_tree_parallel(
     git_dir: &std::path::Path,
     odb: &Odb<'_>,
     entries: &[Entry],

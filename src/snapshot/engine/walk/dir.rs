@@ -1,0 +1,151 @@
+//! Listing one directory of the walk: opened relative to its parent's
+//! descriptor (never through a symbolic link), its `.gitignore` and
+//! `.gitattributes` layered onto its parent's, nested repositories turned
+//! into gitlinks, ignored and special entries dropped, subdirectories
+//! handed back to the queue and files to [`Worker::file_with`].
+
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+
+use super::{Job, Worker};
+use crate::snapshot::engine::attr::AttrDir;
+use crate::snapshot::engine::fsys::{self, Kind};
+use crate::snapshot::engine::ignore::DirRules;
+use crate::snapshot::engine::index::TrackedEntry;
+use crate::snapshot::engine::{SkipReason, Skipped};
+
+/// Test hook: the directory whose listing panics (see
+/// `parallel::tests`).
+#[cfg(test)]
+pub(super) static PANIC_AT_ALL: std::sync::Mutex<Option<Vec<u8>>> = std::sync::Mutex::new(None);
+
+impl Worker<'_> {
+    /// List one directory; returns its subdirectories to walk.
+    pub(super) fn dir(&mut self, job: Job) -> Vec<Job> {
+        #[cfg(test)]
+        maybe_panic(&job.rel);
+        let ctx = self.ctx;
+        let opened = match (&job.parent_fd, job.rel.rsplit(|&b| b == b'/').next()) {
+            (Some(parent), Some(name)) if !job.rel.is_empty() => std::ffi::CString::new(name)
+                .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+                .and_then(|name| fsys::open_dir_at(parent, &name)),
+            _ if job.rel.is_empty() => fsys::open_dir(&job.abs),
+            _ => fsys::open_dir_beneath(ctx.workdir, &job.rel),
+        };
+        let listed = opened.and_then(|fd| fsys::list(&fd).map(|names| (fd, names)));
+        let (fd, names) = match listed {
+            Ok(x) => x,
+            // Vanished, or replaced by a file/symlink since it was listed.
+            Err(e) if fsys::is_gone(&e) => return Vec::new(),
+            Err(e) => {
+                self.out.skipped.push(Skipped {
+                    path: job.rel,
+                    reason: SkipReason::Unreadable {
+                        error: e.to_string(),
+                    },
+                });
+                return Vec::new();
+            }
+        };
+        self.out.stats.dirs += 1;
+        let has_git = names.iter().any(|(n, _)| n.as_bytes() == b".git");
+        if has_git && !job.rel.is_empty() && fsys::is_nested_repo(&job.abs) {
+            self.nested_repo(job.rel, &job.abs);
+            return Vec::new();
+        }
+        let has_gitignore = names.iter().any(|(n, _)| n.as_bytes() == b".gitignore");
+        let rules = DirRules::child(&job.parent_rules, &job.abs, has_gitignore);
+        // Read from the work tree whether tracked, untracked or ignored (a
+        // symlinked one is not followed, like git). The root's is already in
+        // the repository-wide rules.
+        let has_gitattributes = names.iter().any(|(n, k)| {
+            n.as_bytes() == b".gitattributes" && matches!(k, Kind::File | Kind::Unknown)
+        });
+        let attrs = if has_gitattributes || job.rel.is_empty() {
+            AttrDir::child(&job.parent_attrs, &job.rel, &job.abs, has_gitattributes)
+        } else {
+            let mut rel = job.rel.clone();
+            rel.extend_from_slice(b"/.gitattributes");
+            let tracked = lookup(ctx.tracked.below(&job.rel), &rel);
+            self.sparse_attrs(&job.parent_attrs, &job.rel, tracked)
+        };
+        // Index entries below this directory: lookups search this slice only.
+        let tracked_here = ctx.tracked.below(&job.rel);
+        let fd = Arc::new(fd);
+        let mut subdirs = Vec::new();
+        for (name, kind) in names {
+            let name_bytes = name.as_bytes();
+            if name_bytes == b".git" {
+                continue;
+            }
+            let abs = job.abs.join(std::ffi::OsStr::from_bytes(name_bytes));
+            let mut rel = Vec::with_capacity(job.rel.len() + 1 + name_bytes.len());
+            if !job.rel.is_empty() {
+                rel.extend_from_slice(&job.rel);
+                rel.push(b'/');
+            }
+            rel.extend_from_slice(name_bytes);
+            if kind == Kind::Special {
+                tracing::debug!(path = %abs.display(), "skipping special file");
+                continue;
+            }
+            // Directories need no stat; anything else does (and a stat may
+            // reveal a directory whose type getdents did not give).
+            let stat = if kind == Kind::Dir {
+                None
+            } else {
+                match fsys::stat_at(&fd, &name) {
+                    Ok(stat) => Some(stat),
+                    Err(_) => continue, // vanished
+                }
+            };
+            let Some(stat) = stat.filter(|s| !s.is_dir()) else {
+                if !ctx.git_dirs_inside.contains(&rel)
+                    && !rules.is_ignored(ctx.excludes, &abs, true)
+                {
+                    subdirs.push(Job {
+                        rel,
+                        abs,
+                        parent_rules: Arc::clone(&rules),
+                        parent_attrs: Arc::clone(&attrs),
+                        parent_fd: Some(Arc::clone(&fd)),
+                    });
+                }
+                continue;
+            };
+            if !(stat.is_file() || stat.is_symlink()) {
+                // FIFOs, sockets, devices: git add -A skips them too.
+                tracing::debug!(path = %abs.display(), "skipping special file");
+                continue;
+            }
+            if rules.is_ignored(ctx.excludes, &abs, false) {
+                continue; // tracked-but-ignored files come back in the tracked pass
+            }
+            let tracked = lookup(tracked_here, &rel);
+            if tracked.is_none() && ctx.tracked.is_case_alias(&rel) {
+                continue; // core.ignorecase: git takes it for the tracked file
+            }
+            self.file_with(rel, stat, tracked, Some(&attrs), Some((&fd, &name)));
+        }
+        subdirs
+    }
+}
+
+/// Binary search for `rel` in a sorted slice of index entries.
+fn lookup<'t>(entries: &'t [TrackedEntry], rel: &[u8]) -> Option<&'t TrackedEntry> {
+    entries
+        .binary_search_by(|e| e.path.as_slice().cmp(rel))
+        .ok()
+        .map(|i| &entries[i])
+}
+
+#[cfg(test)]
+fn maybe_panic(rel: &[u8]) {
+    let hit = PANIC_AT_ALL
+        .lock()
+        .map(|p| p.as_deref() == Some(rel))
+        .unwrap_or(false);
+    if hit {
+        panic!("injected walker panic");
+    }
+}
