@@ -1,6 +1,15 @@
 //! The library's error type: one enum whose messages read well after
 //! "failed to …" and whose variants carry what a caller needs to give the
 //! user a next step (the CLI adds the hints, the library only classifies).
+//!
+//! Areas with several ways to fail have their own enum, wrapped here with
+//! its source kept: [`crate::ops::squash::SquashError`],
+//! [`crate::ops::remote::RemoteError`],
+//! [`crate::snapshot::revision::RevisionError`],
+//! [`crate::integrations::agents::settings::SettingsProblem`] and
+//! [`StoreError`]. A variant names its cause in its message *and* returns
+//! it as its `source()`: a log line with `{e}` says everything, and the
+//! CLI does not repeat a cause already in the line.
 
 use std::path::PathBuf;
 
@@ -47,13 +56,18 @@ pub enum Error {
     #[error("the work tree {} was deleted", path.display())]
     WorkTreeGone { path: PathBuf },
 
-    /// The file watcher could not be started at all.
-    #[error("cannot watch {}: {reason}", path.display())]
-    Watch { path: PathBuf, reason: String },
+    /// `stop`: the watcher does not answer and the pid file names no
+    /// process proven to be it; nothing was signalled.
+    #[error(
+        "the watcher of {} does not answer on its socket and the pid file names {} — not proven to be the watcher, so nothing was signalled; stop the watcher process by hand",
+        workdir.display(),
+        match pid { Some(p) => format!("process {p}, which does not hold the watch lock"), None => "no valid process".to_owned() }
+    )]
+    StopUnproven { workdir: PathBuf, pid: Option<u32> },
 
     /// A snapshot tree holds a path that could escape the work tree.
     #[error("refusing to restore `{path}`: {reason}")]
-    UnsafePath { path: String, reason: String },
+    UnsafePath { path: String, reason: &'static str },
 
     /// A path given to `restore` is in neither the snapshot nor the work tree.
     #[error("pathspec `{path}` did not match any file in the snapshot or the work tree")]
@@ -68,8 +82,12 @@ pub enum Error {
     InGitDir { path: PathBuf },
 
     /// An agent settings file savepoint would merge into is not valid.
-    #[error("{} is not valid JSON settings ({reason}); it was left untouched", path.display())]
-    InvalidSettings { path: PathBuf, reason: String },
+    #[error("{} is not valid JSON settings ({problem}); it was left untouched", path.display())]
+    InvalidSettings {
+        path: PathBuf,
+        #[source]
+        problem: crate::integrations::agents::settings::SettingsProblem,
+    },
 
     /// A value an agent's install does not take (`--claude=VALUE`).
     #[error("unknown value `{value}` (expected {})", expected.join(", "))]
@@ -78,21 +96,37 @@ pub enum Error {
         expected: Vec<&'static str>,
     },
 
-    /// `squash` refused (the reason says why); nothing was changed.
-    #[error("cannot squash: {reason}")]
-    Squash { reason: String },
+    /// `squash` refused (the variant says why); nothing was changed.
+    #[error("cannot squash: {0}")]
+    Squash(#[from] crate::ops::squash::SquashError),
 
     /// Objects could not be written (full disk, read-only object store).
-    #[error("cannot write to the object store: {reason}")]
-    ObjectStore { reason: String },
+    #[error("cannot write to the object store: {0}")]
+    ObjectStore(#[source] StoreError),
 
     /// Talking to a git remote failed (unknown, rejected, unreachable).
-    #[error("remote `{remote}`: {reason}")]
-    Remote { remote: String, reason: String },
+    #[error("remote `{remote}`: {source}")]
+    Remote {
+        remote: String,
+        #[source]
+        source: crate::ops::remote::RemoteError,
+    },
 
     /// A `<snap>` argument did not resolve to a commit.
-    #[error("cannot resolve snapshot `{spec}`: {reason}")]
-    Revision { spec: String, reason: String },
+    #[error("cannot resolve snapshot `{spec}`: {source}")]
+    Revision {
+        spec: String,
+        #[source]
+        source: crate::snapshot::revision::RevisionError,
+    },
+
+    /// A prune plan that keeps no snapshot (plans always keep the tip).
+    #[error("pruning would leave no snapshot on the chain; nothing was changed")]
+    PruneWouldEmpty,
+
+    /// HEAD is neither a symbolic ref nor a commit id.
+    #[error("HEAD is neither symbolic nor a commit id")]
+    BrokenHead,
 
     /// The shadow ref moved under us between read and compare-and-swap.
     #[error("shadow ref {refname} moved concurrently (expected {expected}, found {found})")]
@@ -111,6 +145,18 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// An operating-system call that is about no path failed.
+    #[error("cannot {action}: {source}")]
+    Os {
+        action: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// `HOME` is not set: user-level settings have no place.
+    #[error("HOME is not set, so user-level settings cannot be found; set HOME or use the project scope")]
+    NoHome,
+
     /// A libgit2 operation failed.
     #[error("{action}: {}", source.message())]
     Git {
@@ -126,6 +172,15 @@ pub enum Error {
     /// The git command-line fallback failed.
     #[error("`git {args}` failed: {stderr}")]
     GitCli { args: String, stderr: String },
+}
+
+/// The object store refused a write (full disk, read-only `.git/objects`).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}", .0.message())]
+    Git(#[source] git2::Error),
+    #[error("{0}")]
+    Io(#[source] std::io::Error),
 }
 
 /// Result alias for the library.

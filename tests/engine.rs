@@ -666,7 +666,7 @@ fn index_parser_refuses_what_it_does_not_understand() {
     foreign.extend_from_slice(b"zzzz\0\0\0\0");
     foreign.extend_from_slice(&[0; 20]);
     let err = parse(&foreign, (0, 0)).unwrap_err();
-    assert!(err.0.contains("zzzz"), "{}", err.0);
+    assert!(err.to_string().contains("zzzz"), "{err}");
 
     // An unknown optional (capitalised) one is skipped.
     let mut optional = body.to_vec();

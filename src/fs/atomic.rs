@@ -25,13 +25,13 @@ pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
     write_impl(path, bytes, new_mode, false, true)
 }
 
-/// [`write`] without the fsyncs, for caches: a crash may leave the old
+/// `write` without the fsyncs, for caches: a crash may leave the old
 /// content (or none), never a torn file; saving stays cheap.
 pub fn write_cache(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
     write_impl(path, bytes, new_mode, false, false)
 }
 
-/// [`write`] that always sets `mode` (e.g. 0755 for a git hook, 0600 for
+/// `write` that always sets `mode` (e.g. 0755 for a git hook, 0600 for
 /// private state), also on an existing file.
 pub fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     write_impl(path, bytes, mode, true, true)

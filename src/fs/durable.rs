@@ -13,7 +13,7 @@
 //!   cache too — for everything written out before it, and at the price of
 //!   a whole drive-cache flush. So, as git's `core.fsyncMethod=batch` does,
 //!   a group of files is written out with plain `fsync` each and made
-//!   durable by one `F_FULLFSYNC` at the end ([`Batch`]). There is no
+//!   durable by one `F_FULLFSYNC` at the end (`Batch`). There is no
 //!   `syncfs`, and `sync` only starts the writes: the whole store is `sync`,
 //!   then every file in it written out, then the one `F_FULLFSYNC`.
 //! - Other Unixes: as macOS, without the cache flush (`fsync` is durable).

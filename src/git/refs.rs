@@ -66,10 +66,7 @@ pub fn head(repo: &Repository) -> Result<HeadRef> {
             head_ref
                 .target()
                 .map(HeadRef::Direct)
-                .ok_or_else(|| Error::Revision {
-                    spec: "HEAD".into(),
-                    reason: "HEAD is neither symbolic nor a commit id".into(),
-                })
+                .ok_or(Error::BrokenHead)
         }
         Backend::Reftable => {
             let out = git(repo).args(["symbolic-ref", "-q", "HEAD"]).output()?;
@@ -169,7 +166,7 @@ pub enum UpdateError {
 
 /// Compare-and-swap `refname` from `old` (`None`: must not exist) to `new`,
 /// with `log` as the reflog message (a reflog is created if needed).
-/// Written under the repository-wide ref lock ([`crate::git::reflock`]),
+/// Written under the repository-wide ref lock (`crate::git::reflock`),
 /// which also waits out a `<ref>.lock` git holds and clears one a killed
 /// savepoint process left.
 pub fn update(

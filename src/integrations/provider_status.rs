@@ -12,7 +12,7 @@
 //! - **Google** (`gemini`): the Google Cloud status dashboard's
 //!   `incidents.json`, the only machine-readable Google source that covers
 //!   Gemini (the AI Studio status page has no public JSON). It lists every
-//!   incident, newest first; only the first [`GOOGLE_MAX_BYTES`] are read
+//!   incident, newest first; only the first `GOOGLE_MAX_BYTES` are read
 //!   (streamed, an incomplete tail is ignored) and only ongoing incidents
 //!   (no `end`) whose product or service names Gemini, Vertex AI, AI
 //!   Studio or Generative AI count.

@@ -210,10 +210,7 @@ fn rewrite(repo: &Repository, decisions: &[(Oid, bool)]) -> Result<Oid> {
         prev = Some(new);
     }
     crate::fs::durable::sync_objects(repo.commondir(), &written, false);
-    prev.ok_or_else(|| Error::Revision {
-        spec: "prune".into(),
-        reason: "no snapshot left to keep".into(),
-    })
+    prev.ok_or(Error::PruneWouldEmpty)
 }
 
 /// `<state>/last-prune`: when the watcher last pruned.

@@ -93,7 +93,7 @@ fn check_remote(ws: &Workspace, remote: &str) -> Result<()> {
         // `--upload-pack=…` / `--receive-pack=…` would run a command.
         return Err(Error::Remote {
             remote: remote.to_owned(),
-            reason: "a remote name or URL cannot be empty or start with `-`".into(),
+            source: RemoteError::InvalidName,
         });
     }
     let looks_like_url = remote.contains(':') || remote.contains('/');
@@ -102,7 +102,7 @@ fn check_remote(ws: &Workspace, remote: &str) -> Result<()> {
     }
     Err(Error::Remote {
         remote: remote.to_owned(),
-        reason: "no such remote (see `git remote -v`; add one with `git remote add <name> <url>`, or set savepoint.remote)".into(),
+        source: RemoteError::NoSuchRemote,
     })
 }
 
@@ -245,21 +245,16 @@ pub fn push(ws: &Workspace, remote: &str, force: bool) -> Result<Vec<Pushed>> {
     if !rejected.is_empty() {
         return Err(Error::Remote {
             remote: remote.to_owned(),
-            reason: format!(
-                "the remote has a different chain for {} (pushed from another machine?); \
-                 `savepoint fetch {remote}` brings it in side by side, `savepoint push --force` replaces it",
-                rejected
-                    .iter()
-                    .map(|p| p.refname.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            source: RemoteError::DifferentChain {
+                refs: rejected.iter().map(|p| p.refname.clone()).collect(),
+                remote: remote.to_owned(),
+            },
         });
     }
-    if let Some(reason) = failure {
+    if let Some(said) = failure {
         return Err(Error::Remote {
             remote: remote.to_owned(),
-            reason,
+            source: RemoteError::Git(said),
         });
     }
     Ok(results)
@@ -381,7 +376,7 @@ pub fn fetch(ws: &Workspace, remote: &str) -> Result<Vec<String>> {
     if !out.status.success() {
         return Err(Error::Remote {
             remote: remote.to_owned(),
-            reason: first_error(&out.stderr),
+            source: RemoteError::Git(first_error(&out.stderr)),
         });
     }
     let prefix = format!("refs/savepoint/remotes/{name}/");
@@ -393,6 +388,25 @@ pub fn fetch(ws: &Workspace, remote: &str) -> Result<Vec<String>> {
 }
 
 /// The most telling line of git's stderr.
+/// Why talking to a remote failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// `--upload-pack=…` / `--receive-pack=…` would run a command.
+    #[error("a remote name or URL cannot be empty or start with `-`")]
+    InvalidName,
+    #[error("no such remote (see `git remote -v`; add one with `git remote add <name> <url>`, or set savepoint.remote)")]
+    NoSuchRemote,
+    #[error(
+        "the remote has a different chain for {} (pushed from another machine?); \
+         `savepoint fetch {remote}` brings it in side by side, `savepoint push --force` replaces it",
+        refs.join(", ")
+    )]
+    DifferentChain { refs: Vec<String>, remote: String },
+    /// git's own words (its first `fatal:`/`error:` line).
+    #[error("{0}")]
+    Git(String),
+}
+
 fn first_error(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     text.lines()

@@ -65,36 +65,51 @@ pub struct Squashed {
     pub index_warning: Option<String>,
 }
 
+/// Why `squash` refused or stopped; nothing of the user's was changed
+/// (except where a variant says the commit is done).
+#[derive(Debug, thiserror::Error)]
+pub enum SquashError {
+    #[error("a {0} is in progress; finish or abort it first")]
+    OperationInProgress(&'static str),
+    #[error("`{0}` is not a valid branch name")]
+    InvalidBranchName(String),
+    #[error("branch `{0}` already exists")]
+    BranchExists(String),
+    #[error("HEAD is detached; name a branch for the commit with --branch NAME")]
+    Detached,
+    #[error("nothing to squash: the work tree matches HEAD")]
+    NothingToSquash,
+    #[error("branch `{0}` appeared while squashing; nothing else was changed")]
+    BranchAppeared(String),
+    #[error("{0} moved while squashing; nothing was changed, run it again")]
+    BranchMoved(String),
+    #[error("{} exists: a git command is updating the branch (if none runs, remove that file)", .0.display())]
+    BranchLocked(PathBuf),
+    /// The commit is done; the index was left as it was.
+    #[error("{} exists: a git command is writing the index", .0.display())]
+    IndexLocked(PathBuf),
+}
+
 /// Check the preconditions, take the fresh snapshot and work out the
 /// commit; nothing of the user's is changed yet.
 pub fn prepare(ws: &Workspace, req: &SquashRequest) -> Result<Prepared> {
     if let Some(op) = ws.operation_in_progress() {
-        return Err(Error::Squash {
-            reason: format!("a {op} is in progress; finish or abort it first"),
-        });
+        return Err(SquashError::OperationInProgress(op).into());
     }
     let head = ws.head()?;
     let branch = match (&head, &req.branch) {
         (_, Some(name)) => {
             let full = format!("refs/heads/{name}");
             if !git2::Reference::is_valid_name(&full) {
-                return Err(Error::Squash {
-                    reason: format!("`{name}` is not a valid branch name"),
-                });
+                return Err(SquashError::InvalidBranchName(name.clone()).into());
             }
             if crate::git::refs::exists(ws.repo(), &full)? {
-                return Err(Error::Squash {
-                    reason: format!("branch `{name}` already exists"),
-                });
+                return Err(SquashError::BranchExists(name.clone()).into());
             }
             None
         }
         (Head::Branch { name, .. }, None) => Some(name.clone()),
-        (Head::Detached { .. }, None) => {
-            return Err(Error::Squash {
-                reason: "HEAD is detached; name a branch for the commit with --branch NAME".into(),
-            })
-        }
+        (Head::Detached { .. }, None) => return Err(SquashError::Detached.into()),
     };
     let snapshots_before = crate::ops::handoff::unsquashed(ws)?;
     let out = record::take(ws, &SnapRequest::new("squash"), None)?;
@@ -108,9 +123,7 @@ pub fn prepare(ws: &Workspace, req: &SquashRequest) -> Result<Prepared> {
     if head_tree.as_ref().map(|t| t.id()) == Some(tree)
         || (head_tree.is_none() && tree == empty_tree()?)
     {
-        return Err(Error::Squash {
-            reason: "nothing to squash: the work tree matches HEAD".into(),
-        });
+        return Err(SquashError::NothingToSquash.into());
     }
     let new_tree = repo
         .find_tree(tree)
@@ -259,11 +272,7 @@ pub fn commit(ws: &Workspace, prepared: &Prepared, message: &str) -> Result<Squa
             let full = format!("refs/heads/{name}");
             crate::git::refs::update(repo, &full, None, oid, &log).map_err(|e| match e {
                 crate::git::refs::UpdateError::Failed(e) => e,
-                _ => Error::Squash {
-                    reason: format!(
-                        "branch `{name}` appeared while squashing; nothing else was changed"
-                    ),
-                },
+                _ => SquashError::BranchAppeared(name.clone()).into(),
             })?;
             crate::fs::durable::sync_ref(repo.commondir(), &full);
             (full, None)
@@ -282,7 +291,10 @@ pub fn commit(ws: &Workspace, prepared: &Prepared, message: &str) -> Result<Squa
                     let _ = std::fs::remove_file(p);
                 }
             })?;
-            let warning = staged.and_then(|p| swap_index(ws, &p)).err();
+            let warning = staged
+                .and_then(|p| swap_index(ws, &p))
+                .err()
+                .map(|e| e.to_string());
             (full, warning)
         }
         (None, None) => unreachable!("prepare names a branch"),
@@ -302,15 +314,8 @@ fn move_branch(ws: &Workspace, refname: &str, old: Option<Oid>, new: Oid, log: &
     let repo = ws.repo();
     let lock = repo.commondir().join(format!("{refname}.lock"));
     crate::git::refs::update(repo, refname, old, new, log).map_err(|e| match e {
-        crate::git::refs::UpdateError::Moved => Error::Squash {
-            reason: format!("{refname} moved while squashing; nothing was changed, run it again"),
-        },
-        crate::git::refs::UpdateError::Locked => Error::Squash {
-            reason: format!(
-                "{} exists: a git command is updating the branch (if none runs, remove that file)",
-                lock.display()
-            ),
-        },
+        crate::git::refs::UpdateError::Moved => SquashError::BranchMoved(refname.to_owned()).into(),
+        crate::git::refs::UpdateError::Locked => SquashError::BranchLocked(lock).into(),
         crate::git::refs::UpdateError::Failed(e) => e,
     })?;
     crate::fs::durable::sync_ref(repo.commondir(), refname);
@@ -323,29 +328,28 @@ fn move_branch(ws: &Workspace, refname: &str, old: Option<Oid>, new: Oid, log: &
 /// those entries as indexed, so they do not change — and HEAD is not
 /// touched), then `git update-index -q --refresh` for stat data of the
 /// committed paths. Built in the state dir.
-fn stage_index(ws: &Workspace, commit: Oid) -> std::result::Result<PathBuf, String> {
-    let state = ws.state().ensure().map_err(|e| e.to_string())?;
+fn stage_index(ws: &Workspace, commit: Oid) -> Result<PathBuf> {
+    let state = ws.state().ensure()?;
     let staged = state.join(format!("squash-index.{}", std::process::id()));
     let user_index = ws.index_path();
     if user_index.exists() {
-        crate::git::index_file::copy_index(&user_index, &staged).map_err(|e| e.to_string())?;
+        crate::git::index_file::copy_index(&user_index, &staged)?;
     }
-    let git = |args: &[&str]| -> std::result::Result<(), String> {
-        let out = GitCmd::new(ws.git_dir(), ws.workdir())
+    let git = |args: &[&str]| -> Result<()> {
+        let cmd = GitCmd::new(ws.git_dir(), ws.workdir())
             .index_file(&staged)
-            .args(args)
-            .output()
-            .map_err(|e| e.to_string())?;
+            .args(args);
+        let shown = cmd.display();
+        let out = cmd.output()?;
         // `update-index --refresh` exits 1 when files differ from the
         // index (changed after the snapshot): that is information.
         if out.status.success() || args.contains(&"--refresh") {
             Ok(())
         } else {
-            Err(format!(
-                "`git {}` failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
+            Err(Error::GitCli {
+                args: shown,
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            })
         }
     };
     let result = git(&["read-tree", "--reset", &commit.to_string()])
@@ -363,16 +367,13 @@ fn stage_index(ws: &Workspace, commit: Oid) -> std::result::Result<PathBuf, Stri
 /// holds `index.lock` right now (then its write wins and the index stays as
 /// it was: `git reset -q` brings it in line). savepoint never creates
 /// `index.lock` itself, so a crash can never leave one behind.
-fn swap_index(ws: &Workspace, staged: &Path) -> std::result::Result<(), String> {
+fn swap_index(ws: &Workspace, staged: &Path) -> Result<()> {
     let index = ws.index_path();
     let lock = ws.git_dir().join("index.lock");
     let result = if lock.exists() {
-        Err(format!(
-            "{} exists: a git command is writing the index",
-            lock.display()
-        ))
+        Err(SquashError::IndexLocked(lock).into())
     } else {
-        std::fs::rename(staged, &index).map_err(|e| e.to_string())
+        std::fs::rename(staged, &index).map_err(|e| Error::io("replace the index with", &index, e))
     };
     if result.is_err() {
         let _ = std::fs::remove_file(staged);

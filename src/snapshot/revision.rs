@@ -107,16 +107,38 @@ pub fn parse_time(t: &str, now: DateTime<Local>) -> std::result::Result<DateTime
     Ok(now - d)
 }
 
+/// Why a `<snap>` did not resolve.
+#[derive(Debug, thiserror::Error)]
+pub enum RevisionError {
+    /// Not a name savepoint can read (the message says what is expected).
+    #[error("{0}")]
+    Syntax(String),
+    /// git knows no such revision (libgit2's own words when it said why).
+    #[error("{}unknown revision (snapshots are named by id, @, @~N or @{{time}})", .0.as_ref().map(|e| format!("{}: ", e.message())).unwrap_or_default())]
+    Unknown(#[source] Option<git2::Error>),
+    #[error("does not name a commit")]
+    NotACommit,
+    #[error("{refname} has only {count} snapshot(s)")]
+    TooFew { refname: String, count: usize },
+    #[error("no snapshot on {refname} has {text:?} in its message")]
+    NoMatch { refname: String, text: String },
+    #[error("no snapshots yet on {refname} — run `savepoint snap` first")]
+    EmptyChain { refname: String },
+    /// A command argument that is neither a snapshot nor a path.
+    #[error("not a snapshot, nor a path in the work tree (a path that no longer exists goes after `--`: `savepoint {command} -- {name}`)")]
+    NeitherSnapshotNorPath { command: String, name: String },
+}
+
 /// Resolve `spec` to a commit id in `ws` (shorthands use the current chain).
 /// `@{<time>}` before the chain's first snapshot resolves to the state the
 /// chain began from, and before any snapshot to HEAD's commit: the oldest
 /// state known, said on stderr (a warning), never an error.
 pub fn resolve(ws: &Workspace, spec: &str) -> Result<Oid> {
-    let err = |reason: String| Error::Revision {
+    let err = |source: RevisionError| Error::Revision {
         spec: spec.to_owned(),
-        reason,
+        source,
     };
-    let parsed = parse(spec, Local::now()).map_err(err)?;
+    let parsed = parse(spec, Local::now()).map_err(|e| err(RevisionError::Syntax(e)))?;
     let repo = ws.repo();
     match parsed {
         Spec::Git(rev) => {
@@ -127,30 +149,26 @@ pub fn resolve(ws: &Workspace, spec: &str) -> Result<Oid> {
                         return Ok(oid);
                     }
                 }
-                return Err(err(
-                    "unknown revision (snapshots are named by id, @, @~N or @{time})".into(),
-                ));
+                return Err(err(RevisionError::Unknown(None)));
             }
             let obj = repo
                 .revparse_single(&rev)
                 .or_else(|_| repo.revparse_single(&format!("{}{rev}", chain::PREFIX)))
-                .map_err(|e| {
-                    err(format!(
-                        "{} (snapshots are named by id, @, @~N or @{{time}})",
-                        e.message()
-                    ))
-                })?;
+                .map_err(|e| err(RevisionError::Unknown(Some(e))))?;
             let commit = obj
                 .peel_to_commit()
-                .map_err(|_| err("does not name a commit".into()))?;
+                .map_err(|_| err(RevisionError::NotACommit))?;
             Ok(commit.id())
         }
         Spec::Back(n) => {
             let (refname, tip) = current_tip(ws, spec)?;
             let ids = chain::walk(repo, tip, Some(n + 1))?;
-            ids.get(n)
-                .copied()
-                .ok_or_else(|| err(format!("{refname} has only {} snapshot(s)", ids.len())))
+            ids.get(n).copied().ok_or_else(|| {
+                err(RevisionError::TooFew {
+                    refname,
+                    count: ids.len(),
+                })
+            })
         }
         Spec::At(when) => {
             let refname = ws.chain_ref()?;
@@ -180,9 +198,10 @@ pub fn resolve(ws: &Workspace, spec: &str) -> Result<Oid> {
                     return Ok(oid);
                 }
             }
-            Err(err(format!(
-                "no snapshot on {refname} has {text:?} in its message"
-            )))
+            Err(err(RevisionError::NoMatch {
+                refname,
+                text: text.clone(),
+            }))
         }
     }
 }
@@ -286,7 +305,7 @@ fn current_tip(ws: &Workspace, spec: &str) -> Result<(String, Oid)> {
         Some(tip) => Ok((refname, tip)),
         None => Err(Error::Revision {
             spec: spec.to_owned(),
-            reason: format!("no snapshots yet on {refname} — run `savepoint snap` first"),
+            source: RevisionError::EmptyChain { refname },
         }),
     }
 }

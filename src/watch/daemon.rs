@@ -122,8 +122,13 @@ pub fn run(ws: &Workspace, opts: &WatchOptions, report: &mut dyn FnMut(Report)) 
 /// the final snapshot runs exits at once (the snapshot is atomic anyway).
 fn spawn_signal_thread(tx: Sender<Msg>) -> Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .map_err(|e| Error::io("install signal handlers for", PathBuf::from("watch"), e))?;
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(|source| {
+            Error::Os {
+                action: "install the watcher's signal handlers",
+                source,
+            }
+        })?;
     std::thread::spawn(move || {
         let mut stops = 0;
         for sig in signals.forever() {

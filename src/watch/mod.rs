@@ -4,7 +4,7 @@
 //! Events come from the OS notifier (inotify on Linux) with one
 //! non-recursive watch per directory that can hold snapshot content, so
 //! ignored trees such as `target/` cost nothing (on macOS, FSEvents: one
-//! recursive watch, filtered by the same directory set; see [`backend`]);
+//! recursive watch, filtered by the same directory set; see `backend`);
 //! when the notifier cannot
 //! be used (out of inotify watches, unsupported file system, `--poll`) the
 //! watcher polls with full stat-cached scans instead. Changed paths collect

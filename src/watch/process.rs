@@ -189,12 +189,9 @@ pub fn stop(ws: &Workspace, timeout: Duration) -> Result<Stopped> {
         // is just text anyone who can write the state dir may change.
         let proven = pid != 0 && super::lockholder::holds_lock(pid, &pid_path(ws.state().path()));
         if !proven {
-            return Err(Error::Watch {
-                path: ws.workdir().to_path_buf(),
-                reason: format!(
-                    "the watcher does not answer on its socket and the pid file names {} — not proven to be the watcher, so nothing was signalled; stop the watcher process by hand",
-                    if pid == 0 { "no valid process".to_owned() } else { format!("process {pid}, which does not hold the watch lock") }
-                ),
+            return Err(Error::StopUnproven {
+                workdir: ws.workdir().to_path_buf(),
+                pid: (pid != 0).then_some(pid),
             });
         }
         if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {

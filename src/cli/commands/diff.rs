@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use git2::{Diff, DiffFormat, DiffOptions, Oid, Repository, Tree};
-use savepoint::snapshot::revision;
+use savepoint::snapshot::revision::{self, RevisionError};
 use savepoint::workspace::{pathspec, Workspace};
 
 use super::Ctx;
@@ -124,9 +124,10 @@ impl Operands {
                     }
                     return Err(savepoint::Error::Revision {
                         spec: arg.clone(),
-                        reason: format!(
-                            "not a snapshot, nor a path in the work tree (a path that no longer exists goes after `--`: `savepoint {command} -- {arg}`)"
-                        ),
+                        source: RevisionError::NeitherSnapshotNorPath {
+                            command: command.to_string(),
+                            name: arg.clone(),
+                        },
                     }
                     .into());
                 }

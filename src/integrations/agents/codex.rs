@@ -2,7 +2,7 @@
 //! `notify` program payload (`agent-turn-complete` JSON as the last
 //! argument) as [`Event`]s, and the two ways savepoint plugs into Codex.
 //!
-//! - **Hooks** (Codex ≥ [`HOOKS_SINCE`]): savepoint's entries in
+//! - **Hooks** (Codex ≥ `HOOKS_SINCE`): savepoint's entries in
 //!   `$CODEX_HOME/hooks.json` (`~/.codex/hooks.json`, user level, so no
 //!   project has to be trusted) — SessionStart, UserPromptSubmit,
 //!   PostToolUse (`apply_patch`, `Bash`), PreCompact, Stop, SessionEnd. Codex
@@ -25,6 +25,7 @@
 //! ("Generate a concise, single-line task title…"); such turns are not the
 //! user's and map to [`Kind::Other`] (no snapshot, prompt not recorded).
 
+use super::settings::SettingsProblem;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -742,9 +743,7 @@ fn our_hooks(files: &Files) -> Result<Vec<TrustEntry>> {
     let v: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
         Error::InvalidSettings {
             path: files.hooks.clone(),
-            reason: format!(
-                "{e}; Codex reads hooks.json as plain JSON (no comments, no trailing commas)"
-            ),
+            problem: SettingsProblem::PlainJson(e),
         }
     })?;
     let ours = super::settings::our_commands(HOOKS_TEMPLATE, COMMAND_MARK);
@@ -828,7 +827,7 @@ fn set_trust(
     let mut changed = remove_trust(doc, files, |key| entries.iter().any(|e| e.key == key));
     let not_a_table = |what: &str| Error::InvalidSettings {
         path: path.to_path_buf(),
-        reason: format!("`{what}` is not a TOML table"),
+        problem: SettingsProblem::NotATable(what.to_owned()),
     };
     for e in entries {
         if trusted(doc, &e.key).as_deref() == Some(e.hash.as_str()) {
@@ -910,12 +909,7 @@ fn read(path: &Path) -> Result<Option<DocumentMut>> {
         .map(Some)
         .map_err(|e| Error::InvalidSettings {
             path: path.to_path_buf(),
-            reason: e
-                .to_string()
-                .lines()
-                .next()
-                .unwrap_or("invalid TOML")
-                .to_owned(),
+            problem: SettingsProblem::Toml(e),
         })
 }
 

@@ -202,7 +202,10 @@ pub struct Plan {
 pub fn prepare(event: &Event) -> Result<Option<Plan>> {
     let dir = match &event.cwd {
         Some(d) => d.clone(),
-        None => std::env::current_dir().map_err(|e| Error::io("read", ".", e))?,
+        None => std::env::current_dir().map_err(|source| Error::Os {
+            action: "read the current directory",
+            source,
+        })?,
     };
     let ws = match Workspace::discover(&dir) {
         Ok(ws) => ws,

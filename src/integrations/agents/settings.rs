@@ -81,11 +81,7 @@ fn path(workdir: &Path, scope: Scope, dir: &str, file: &str) -> Result<PathBuf> 
 pub(crate) fn home() -> Result<PathBuf> {
     std::env::var_os("HOME")
         .map(PathBuf::from)
-        .ok_or_else(|| Error::Io {
-            action: "find the home directory (HOME is not set) for",
-            path: PathBuf::from("~"),
-            source: std::io::Error::from(std::io::ErrorKind::NotFound),
-        })
+        .ok_or(Error::NoHome)
 }
 
 /// One assistant's hook settings file: where it lives, what savepoint
@@ -217,37 +213,61 @@ fn read(path: &Path) -> Result<Option<Doc>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("read", path, e)),
     };
-    let text = String::from_utf8(bytes)
-        .map_err(|_| invalid(path, "it is not UTF-8 text: save it as UTF-8".into()))?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid(path, SettingsProblem::NotUtf8))?;
     let (bom, text) = match text.strip_prefix(BOM) {
         Some(rest) => (true, rest),
         None => (false, text.as_str()),
     };
     let root = CstRootNode::parse(text, &parse_options()).map_err(|e| {
-        let hint = match e.kind() {
-            ParseErrorKind::TrailingCommasNotAllowed => {
-                "; the assistants refuse trailing commas too: remove it"
-            }
-            _ => "",
-        };
-        invalid(path, format!("{e}{hint}"))
+        let trailing_comma = matches!(e.kind(), ParseErrorKind::TrailingCommasNotAllowed);
+        invalid(
+            path,
+            SettingsProblem::Syntax {
+                trailing_comma,
+                source: e,
+            },
+        )
     })?;
     match root.value() {
-        None => Err(invalid(
-            path,
-            "it holds no JSON value: put `{}` in it, or delete it".into(),
-        )),
-        Some(v) if v.as_object().is_none() => {
-            Err(invalid(path, "the top level is not a JSON object".into()))
-        }
+        None => Err(invalid(path, SettingsProblem::Empty)),
+        Some(v) if v.as_object().is_none() => Err(invalid(path, SettingsProblem::NotAnObject)),
         Some(_) => Ok(Some(Doc { root, bom })),
     }
 }
 
-fn invalid(path: &Path, reason: String) -> Error {
+/// Why a settings file cannot be merged into.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsProblem {
+    #[error("it is not UTF-8 text: save it as UTF-8")]
+    NotUtf8,
+    #[error("{source}{}", if *trailing_comma { "; the assistants refuse trailing commas too: remove it" } else { "" })]
+    Syntax {
+        trailing_comma: bool,
+        #[source]
+        source: jsonc_parser::errors::ParseError,
+    },
+    #[error("it holds no JSON value: put `{{}}` in it, or delete it")]
+    Empty,
+    #[error("the top level is not a JSON object")]
+    NotAnObject,
+    #[error("`hooks` is not a JSON object")]
+    HooksNotAnObject,
+    #[error("`hooks.{0}` is not a JSON array")]
+    EventNotAnArray(String),
+    /// Codex reads its hooks file as plain JSON.
+    #[error("{0}; Codex reads hooks.json as plain JSON (no comments, no trailing commas)")]
+    PlainJson(#[source] serde_json::Error),
+    /// Codex's `config.toml`.
+    #[error("{}", .0.to_string().lines().next().unwrap_or("invalid TOML"))]
+    Toml(#[source] toml_edit::TomlError),
+    #[error("`{0}` is not a TOML table")]
+    NotATable(String),
+}
+
+fn invalid(path: &Path, problem: SettingsProblem) -> Error {
     Error::InvalidSettings {
         path: path.to_path_buf(),
-        reason,
+        problem,
     }
 }
 
@@ -299,7 +319,7 @@ fn hooks_object(path: &Path, root: &CstObject) -> Result<CstObject> {
     match root.get("hooks") {
         Some(prop) => prop
             .object_value()
-            .ok_or_else(|| invalid(path, "`hooks` is not a JSON object".into())),
+            .ok_or_else(|| invalid(path, SettingsProblem::HooksNotAnObject)),
         None => Ok(root
             .append("hooks", CstInputValue::Object(Vec::new()))
             .object_value()
@@ -386,9 +406,9 @@ pub(crate) fn install(path: &Path, template: &str, mark: &str) -> Result<Vec<Str
     let mut added = Vec::new();
     for (event, entries) in wanted {
         let list = match hooks.get(event) {
-            Some(prop) => prop
-                .array_value()
-                .ok_or_else(|| invalid(path, format!("`hooks.{event}` is not a JSON array")))?,
+            Some(prop) => prop.array_value().ok_or_else(|| {
+                invalid(path, SettingsProblem::EventNotAnArray(event.to_string()))
+            })?,
             None => hooks
                 .append(event, CstInputValue::Array(Vec::new()))
                 .array_value()

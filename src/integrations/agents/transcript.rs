@@ -27,8 +27,8 @@
 //!   call (`plan[].step/status`, `explanation`).
 //!
 //! Reading never fails and never takes long: a missing, unreadable or
-//! non-regular file gives `None`; only the last [`TAIL_BYTES`] are read;
-//! lines over [`MAX_LINE`] and lines that are not the JSON expected are
+//! non-regular file gives `None`; only the last `TAIL_BYTES` are read;
+//! lines over `MAX_LINE` and lines that are not the JSON expected are
 //! skipped; invalid UTF-8 is replaced; every kept string is clipped.
 
 use std::collections::HashMap;
@@ -70,11 +70,11 @@ impl Format {
 /// What a transcript says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Transcript {
-    /// The last [`MAX_TURNS`] turns, oldest first.
+    /// The last `MAX_TURNS` turns, oldest first.
     pub turns: Vec<Turn>,
     /// The session's latest plan, when it kept one.
     pub plan: Option<Plan>,
-    /// Only the end of the file was read (it is larger than [`TAIL_BYTES`]):
+    /// Only the end of the file was read (it is larger than `TAIL_BYTES`):
     /// earlier turns and an earlier plan may be missing.
     pub partial: bool,
 }
@@ -97,7 +97,7 @@ pub struct Plan {
     pub tool: String,
     pub explanation: Option<String>,
     pub items: Vec<PlanItem>,
-    /// Items left out past [`MAX_PLAN_ITEMS`].
+    /// Items left out past `MAX_PLAN_ITEMS`.
     pub more: usize,
 }
 

@@ -154,10 +154,10 @@ fn is_ntfs_dot(comp: &[u8], name: &str, short: &str) -> bool {
     done(&comp[pos..])
 }
 
-pub(super) fn unsafe_path(path: &[u8], reason: &str) -> Error {
+pub(super) fn unsafe_path(path: &[u8], reason: &'static str) -> Error {
     Error::UnsafePath {
         path: String::from_utf8_lossy(path).into_owned(),
-        reason: reason.to_owned(),
+        reason,
     }
 }
 
@@ -177,7 +177,7 @@ pub(super) fn refuse_git_dirs(ws: &Workspace, plan: &Plan) -> Result<()> {
     match plan.steps.iter().find(|s| ws.is_in_git_dir(&s.change.path)) {
         Some(step) => Err(Error::UnsafePath {
             path: step.change.path_lossy(),
-            reason: "it is inside the repository's git dir".into(),
+            reason: "it is inside the repository's git dir",
         }),
         None => Ok(()),
     }

@@ -15,6 +15,7 @@ use std::path::Path;
 use git2::{ObjectType, Odb, OdbLookupFlags, Oid, Repository};
 
 use super::attr::Eol;
+use crate::error::StoreError;
 use crate::git::command::GitCmd;
 
 /// Files above this are streamed instead of read into memory.
@@ -31,12 +32,12 @@ const STREAM_ATTEMPTS: usize = 3;
 #[derive(Debug)]
 pub(crate) enum HashError {
     Read(io::Error),
-    Store(String),
+    Store(StoreError),
 }
 
 impl From<git2::Error> for HashError {
     fn from(e: git2::Error) -> Self {
-        HashError::Store(e.message().to_owned())
+        HashError::Store(StoreError::Git(e))
     }
 }
 
@@ -131,7 +132,7 @@ impl BlobWriter {
                     break; // truncated meanwhile
                 }
                 w.write_all(&buf[..n])
-                    .map_err(|e| HashError::Store(e.to_string()))?;
+                    .map_err(|e| HashError::Store(StoreError::Io(e)))?;
                 left -= n as u64;
                 if let Some(b) = bytes {
                     b.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);

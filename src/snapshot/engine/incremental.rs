@@ -250,8 +250,11 @@ impl Engine {
                 }
             }
         }
-        if let Some(e) = worker.out.store_errors.first() {
-            return Err(crate::error::Error::ObjectStore { reason: e.clone() });
+        if let Some(e) = std::mem::take(&mut worker.out.store_errors)
+            .into_iter()
+            .next()
+        {
+            return Err(crate::error::Error::ObjectStore(e));
         }
         let tree = builder
             .create_updated(repo, &base)

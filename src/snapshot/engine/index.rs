@@ -47,13 +47,24 @@ pub struct Tracked {
     /// in the work tree, so those are looked at like any tracked file.
     pub sparse_checkout: bool,
     /// `core.ignorecase`: untracked paths are matched against the index
-    /// case-insensitively (see [`Tracked::case_fold`]).
+    /// case-insensitively (see `Tracked::case_fold`).
     pub ignore_case: Option<CaseFold>,
 }
 
 /// Why the index could not be used directly.
-#[derive(Debug)]
-pub struct IndexUnreadable(pub String);
+#[derive(Debug, thiserror::Error)]
+pub enum IndexUnreadable {
+    /// The file (or a split index's shared part) could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A format this reader does not know, or bytes that break it.
+    #[error("{0}")]
+    Format(String),
+}
 
 /// `CE_VALID` in the entry flags: assume unchanged.
 const ASSUME_VALID: u16 = 1 << 15;
@@ -98,7 +109,7 @@ struct Parsed {
 pub fn parse(b: &[u8], racy_since: (i64, u32)) -> Result<Vec<TrackedEntry>, IndexUnreadable> {
     let parsed = parse_raw(b)?;
     if parsed.link.is_some() {
-        return Err(IndexUnreadable(
+        return Err(IndexUnreadable::Format(
             "a split index needs its shared index".into(),
         ));
     }
@@ -106,7 +117,7 @@ pub fn parse(b: &[u8], racy_since: (i64, u32)) -> Result<Vec<TrackedEntry>, Inde
 }
 
 fn parse_raw(b: &[u8]) -> Result<Parsed, IndexUnreadable> {
-    let bad = |what: &str| IndexUnreadable(format!("malformed index: {what}"));
+    let bad = |what: &str| IndexUnreadable::Format(format!("malformed index: {what}"));
     let be32 = |at: usize| -> Result<u32, IndexUnreadable> {
         b.get(at..at + 4)
             .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
@@ -117,7 +128,7 @@ fn parse_raw(b: &[u8]) -> Result<Parsed, IndexUnreadable> {
     }
     let version = be32(4)?;
     if !(2..=4).contains(&version) {
-        return Err(IndexUnreadable(format!(
+        return Err(IndexUnreadable::Format(format!(
             "unsupported index version {version}"
         )));
     }
@@ -211,7 +222,7 @@ fn parse_raw(b: &[u8]) -> Result<Parsed, IndexUnreadable> {
             b"sdir" => {}
             _ if sig[0].is_ascii_uppercase() => {}
             _ => {
-                return Err(IndexUnreadable(format!(
+                return Err(IndexUnreadable::Format(format!(
                     "unsupported mandatory extension: '{}'",
                     String::from_utf8_lossy(sig)
                 )))
@@ -338,7 +349,7 @@ fn ewah_bits(b: &[u8]) -> Option<(Vec<usize>, usize)> {
 /// (the k-th set bit takes the k-th entry of the split file, keeping the
 /// shared entry's name), delete, then add the split file's other entries.
 fn merge_split(base: Parsed, own: Parsed, link: &Link) -> Result<Parsed, IndexUnreadable> {
-    let bad = |what: &str| IndexUnreadable(format!("malformed split index: {what}"));
+    let bad = |what: &str| IndexUnreadable::Format(format!("malformed split index: {what}"));
     let (mut entries, mut meta) = (base.entries, base.meta);
     let (mut own, mut own_meta) = (own.entries, own.meta);
     if link.replace.len() > own.len() {
@@ -420,7 +431,7 @@ pub(crate) fn expand_sparse_dirs(
             prefix.push(b'/');
         }
         add_tree(repo, e.oid, &mut prefix, &mut out).map_err(|err| {
-            IndexUnreadable(format!(
+            IndexUnreadable::Format(format!(
                 "sparse directory {}: {}",
                 String::from_utf8_lossy(&prefix),
                 err.message()
@@ -480,7 +491,10 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, IndexUnreadable> {
     match std::fs::read(path) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(IndexUnreadable(format!("{}: {e}", path.display()))),
+        Err(source) => Err(IndexUnreadable::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -498,11 +512,13 @@ fn entries_of(
         Some(link) => {
             let shared_path = repo.path().join(format!("sharedindex.{}", link.shared));
             let shared = read_optional(&shared_path)?.ok_or_else(|| {
-                IndexUnreadable(format!("missing shared index {}", shared_path.display()))
+                IndexUnreadable::Format(format!("missing shared index {}", shared_path.display()))
             })?;
             let base = parse_raw(&shared)?;
             if base.link.is_some() {
-                return Err(IndexUnreadable("a shared index that is split again".into()));
+                return Err(IndexUnreadable::Format(
+                    "a shared index that is split again".into(),
+                ));
             }
             merge_split(base, parsed, &link)?
         }
@@ -522,7 +538,10 @@ impl Tracked {
         let stat_of = |path: &Path| match std::fs::metadata(path) {
             Ok(m) => Ok(Some(Stat::from_metadata(&m))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(IndexUnreadable(e.to_string())),
+            Err(source) => Err(IndexUnreadable::Io {
+                path: path.to_path_buf(),
+                source,
+            }),
         };
         let mut last_error = None;
         for _ in 0..5 {
@@ -549,8 +568,9 @@ impl Tracked {
                 Err(e) => return Err(e),
             }
         }
-        Err(last_error
-            .unwrap_or_else(|| IndexUnreadable("the index kept changing while it was read".into())))
+        Err(last_error.unwrap_or_else(|| {
+            IndexUnreadable::Format("the index kept changing while it was read".into())
+        }))
     }
 
     /// The entry for exactly this path.

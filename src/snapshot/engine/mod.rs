@@ -329,7 +329,7 @@ impl Engine {
                 self.tracked = Some(t);
                 true
             }
-            Err(index::IndexUnreadable(why)) => {
+            Err(why) => {
                 tracing::warn!(reason = %why, "cannot read this index format; using `git add -A` in a temporary index (savepoint.maxFileSize and savepoint.exclude do not apply)");
                 self.tracked = None;
                 false
@@ -406,8 +406,8 @@ impl Engine {
         if tracked.ignore_case.is_some() {
             entries = index::apply_case_folding(entries, tracked);
         }
-        if let Some(e) = out.store_errors.first() {
-            return Err(crate::error::Error::ObjectStore { reason: e.clone() });
+        if let Some(e) = std::mem::take(&mut out.store_errors).into_iter().next() {
+            return Err(crate::error::Error::ObjectStore(e));
         }
         let walk::Out {
             mut stats,

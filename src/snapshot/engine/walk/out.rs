@@ -4,6 +4,7 @@
 //! all fold in through [`Out::merge`].
 
 use super::Deferred;
+use crate::error::StoreError;
 use crate::snapshot::engine::cache::CacheEntry;
 use crate::snapshot::engine::tree::Entry;
 use crate::snapshot::engine::{ScanStats, Skipped};
@@ -20,7 +21,7 @@ pub(crate) struct Out {
     /// Objects that may have been newly written (to flush to disk).
     pub written: Vec<git2::Oid>,
     /// Object-store failures: the snapshot cannot be complete.
-    pub store_errors: Vec<String>,
+    pub store_errors: Vec<StoreError>,
     /// Files to hash through git (see [`Worker::resolve_deferred`]).
     pub deferred: Vec<Deferred>,
     pub stats: ScanStats,
