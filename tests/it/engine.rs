@@ -4,11 +4,9 @@
 //! linked work trees, merges in progress, special
 //! files, files vanishing mid-scan, and the stat cache's behaviour.
 
-mod common;
-
 use std::time::{Duration, SystemTime};
 
-use common::TestRepo;
+use crate::common::TestRepo;
 use savepoint::snapshot::engine::{Engine, ScanOptions};
 use savepoint::snapshot::record::SnapRequest;
 use savepoint::workspace::config::Config;

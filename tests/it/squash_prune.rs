@@ -3,9 +3,7 @@
 //! retention on a synthetic chain with controlled dates; the hand-off brief
 //! as a golden file.
 
-mod common;
-
-use common::TestRepo;
+use crate::common::TestRepo;
 use git2::{Oid, Signature, Time};
 use savepoint::snapshot::trailers::{self, Trailers};
 use serde_json::Value;

@@ -3,15 +3,13 @@
 //! byte for byte, real `git commit`/`git checkout` runs through the hooks,
 //! and every fixture payload through `savepoint hook claude`.
 
-mod common;
-
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::TestRepo;
+use crate::common::{self, TestRepo};
 use serde_json::Value;
 
 /// The directory holding the savepoint binary, for PATH.

@@ -3,13 +3,11 @@
 //! oracle as judge. Waits are bounded polls ("until the chain's tip equals
 //! the oracle, at most 30 s"), never timing assertions.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::TestRepo;
+use crate::common::TestRepo;
 use savepoint::watch::control::{self, Request, SnapMeta, WatchState};
 use serde_json::Value;
 

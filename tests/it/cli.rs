@@ -3,10 +3,8 @@
 //! (linear first parents, HEAD as second parent after it moves), and the
 //! promise that the user's index, HEAD and branches are never touched.
 
-mod common;
-
+use crate::common::{self, TestRepo};
 use assert_cmd::assert::OutputAssertExt;
-use common::TestRepo;
 use predicates::prelude::*;
 use serde_json::Value;
 
@@ -480,7 +478,7 @@ fn patches_are_byte_exact_and_apply_with_git() {
     }
 }
 
-use common::wait_recorded;
+use crate::common::wait_recorded;
 
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()

@@ -3,13 +3,11 @@
 //! ended and the plan (from the client's transcript), the change inline,
 //! all bounded and quoted; the saved failure and when it goes stale.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::TestRepo;
+use crate::common::TestRepo;
 use savepoint::integrations::provider_status::Verdict;
 use savepoint::ops::handoff::{self, Failure};
 use savepoint::snapshot::record::SnapRequest;
