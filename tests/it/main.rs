@@ -28,6 +28,7 @@ mod hooks;
 mod hostile;
 mod oracle;
 mod real_clients;
+mod record;
 mod remote;
 mod repo_location;
 mod restore;

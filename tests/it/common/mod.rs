@@ -252,6 +252,10 @@ impl TestRepo {
         String::from_utf8_lossy(&wt.stdout).trim().to_owned()
     }
 
+    /// The work tree, opened in this process. Library calls here see the
+    /// test process's environment (its `HOME`, its global git config), not
+    /// the isolated one [`TestRepo::cmd`] gives: a test about global config
+    /// or the environment goes through the binary.
     pub fn workspace(&self) -> Workspace {
         Workspace::discover(self.path()).expect("open workspace")
     }
