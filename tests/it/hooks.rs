@@ -880,11 +880,14 @@ fn session_start_with_a_watcher_points_at_the_earlier_sessions_snapshot() {
     let repo = TestRepo::new();
     repo.write("src/parser.rs", "fn parse() {}\n");
     repo.commit_all("init");
-    let mut watcher = repo.spawn_watcher(&["--debounce", "50", "--max-wait", "1000"]);
     repo.write(
         "src/parser.rs",
         "fn parse() { the earlier session's work }\n",
     );
+    // The earlier session's snapshot comes first, the watcher after: with
+    // the watcher already running, its 50 ms debounce could record the
+    // write before the hook arrives (a loaded machine is enough), and the
+    // hook would find nothing new to snapshot.
     pipe_claude(
         &repo,
         &claude_payload(&repo, "Stop", "earlier", Value::Null),
@@ -893,6 +896,7 @@ fn session_start_with_a_watcher_points_at_the_earlier_sessions_snapshot() {
         s["session"] == "earlier"
     });
     let id = log[0]["id"].as_str().unwrap().to_owned();
+    let mut watcher = repo.spawn_watcher(&["--debounce", "50", "--max-wait", "1000"]);
     repo.git(&["checkout", "--", "."]);
     wait_for_log(&repo, "the watcher records the revert", |s| {
         s["trigger"] == "watch" && repo.tree_of("refs/savepoint/heads/main") == repo.oracle_tree()
