@@ -391,7 +391,14 @@ pub struct DetachedWatcher<'a> {
 
 impl<'a> DetachedWatcher<'a> {
     pub fn start(repo: &'a TestRepo) -> DetachedWatcher<'a> {
-        repo.run_ok(&["watch", "--detach", "--debounce", "100"]);
+        DetachedWatcher::start_with(repo, &["--debounce", "100"])
+    }
+
+    /// `savepoint watch --detach <args>` (no arguments: as users run it).
+    pub fn start_with(repo: &'a TestRepo, args: &[&str]) -> DetachedWatcher<'a> {
+        let mut all = vec!["watch", "--detach"];
+        all.extend_from_slice(args);
+        repo.run_ok(&all);
         DetachedWatcher { repo }
     }
 
