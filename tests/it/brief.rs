@@ -3,15 +3,14 @@
 //! ended and the plan (from the client's transcript), the change inline,
 //! all bounded and quoted; the saved failure and when it goes stale.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::TestRepo;
+use crate::common::TestRepo;
 use savepoint::integrations::provider_status::Verdict;
 use savepoint::ops::handoff::{self, Failure};
+use savepoint::ops::squash::{self, SquashRequest};
 use savepoint::snapshot::record::SnapRequest;
 use savepoint::workspace::config::Config;
 
@@ -231,7 +230,7 @@ fn the_inline_diff_is_capped_and_large_files_are_named() {
     repo.write("small.rs", "b\n");
     repo.write("big.log", &"y".repeat(300 * 1024));
     repo.write("zz.rs", "z\n");
-    repo.run_ok(&["snap"]);
+    repo.snap("manual");
     let brief = handoff::brief(&repo.workspace()).unwrap();
     let start = brief.find("## The change").unwrap();
     let end = brief.find("## Skipped").unwrap();
@@ -271,7 +270,7 @@ fn the_inline_diff_is_capped_and_large_files_are_named() {
     // Invalid UTF-8 is shown replaced: not offered to `git apply`.
     repo.commit_all("latin");
     repo.write_bytes(b"latin1.txt", b"caf\xe9\n");
-    repo.run_ok(&["snap"]);
+    repo.snap("manual");
     let brief = handoff::brief(&repo.workspace()).unwrap();
     assert!(brief.contains("+caf\u{fffd}"), "{brief}");
     assert!(
@@ -282,7 +281,7 @@ fn the_inline_diff_is_capped_and_large_files_are_named() {
     // A small complete change says so.
     repo.commit_all("next");
     repo.write("small.rs", "c\n");
-    repo.run_ok(&["snap"]);
+    repo.snap("manual");
     let brief = handoff::brief(&repo.workspace()).unwrap();
     assert!(
         brief.contains("(complete: `git apply` takes it)"),
@@ -318,9 +317,8 @@ fn a_complete_inline_diff_applies_with_git_apply() {
     repo.write("tab\there.txt", "x\n");
     repo.write("empty.txt", "");
     repo.symlink("keep.txt", "link");
-    let snap = repo.run_ok(&["snap"]);
-    assert!(snap.status.success());
-    let tree = repo.tree_of("refs/savepoint/heads/main");
+    let tree = repo.snap("manual").tree;
+    assert_eq!(tree, repo.tree_of("refs/savepoint/heads/main"));
     let brief = handoff::brief(&repo.workspace()).unwrap();
     assert!(
         brief.contains("(complete: `git apply` takes it)"),
@@ -356,7 +354,8 @@ fn a_failure_goes_stale_when_the_work_is_committed_or_the_file_is_bad() {
     assert!(brief.contains("- Provider status: not checked."), "{brief}");
 
     // Squashed (HEAD moved): stale, not shown.
-    repo.run_ok(&["squash", "-m", "the work"]);
+    let prepared = squash::prepare(&ws, &SquashRequest::default()).unwrap();
+    squash::commit(&ws, &prepared, "the work").unwrap();
     let ws = repo.workspace();
     assert_eq!(handoff::load_failure(&ws), None);
     assert!(!handoff::brief(&ws).unwrap().contains("## What went wrong"));

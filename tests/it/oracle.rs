@@ -10,12 +10,10 @@
 //! driver) and toggle `core.autocrlf`, so content conversions and the stat
 //! cache's reaction to rule changes are checked against git too.
 
-mod common;
-
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use common::TestRepo;
+use crate::common::TestRepo;
 use proptest::prelude::*;
 use savepoint::snapshot::engine::{Engine, ScanOptions};
 use savepoint::workspace::config::Config;

@@ -3,15 +3,13 @@
 //! byte for byte, real `git commit`/`git checkout` runs through the hooks,
 //! and every fixture payload through `savepoint hook claude`.
 
-mod common;
-
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::TestRepo;
+use crate::common::{self, TestRepo};
 use serde_json::Value;
 
 /// The directory holding the savepoint binary, for PATH.
@@ -881,11 +879,14 @@ fn session_start_with_a_watcher_points_at_the_earlier_sessions_snapshot() {
     let repo = TestRepo::new();
     repo.write("src/parser.rs", "fn parse() {}\n");
     repo.commit_all("init");
-    let mut watcher = repo.spawn_watcher(&["--debounce", "50", "--max-wait", "1000"]);
     repo.write(
         "src/parser.rs",
         "fn parse() { the earlier session's work }\n",
     );
+    // The earlier session's snapshot comes first, the watcher after: with
+    // the watcher already running, its 50 ms debounce could record the
+    // write before the hook arrives (a loaded machine is enough), and the
+    // hook would find nothing new to snapshot.
     pipe_claude(
         &repo,
         &claude_payload(&repo, "Stop", "earlier", Value::Null),
@@ -894,6 +895,7 @@ fn session_start_with_a_watcher_points_at_the_earlier_sessions_snapshot() {
         s["session"] == "earlier"
     });
     let id = log[0]["id"].as_str().unwrap().to_owned();
+    let mut watcher = repo.spawn_watcher(&["--debounce", "50", "--max-wait", "1000"]);
     repo.git(&["checkout", "--", "."]);
     wait_for_log(&repo, "the watcher records the revert", |s| {
         s["trigger"] == "watch" && repo.tree_of("refs/savepoint/heads/main") == repo.oracle_tree()

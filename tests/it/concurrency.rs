@@ -4,14 +4,12 @@
 //! is reachable from its ref), the user's git never trips over a lock of
 //! ours, nothing deadlocks, and the repository stays fsck-clean.
 
-mod common;
-
 use std::io::Write;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::TestRepo;
+use crate::common::TestRepo;
 use serde_json::Value;
 
 #[test]

@@ -3,13 +3,11 @@
 //! oracle as judge. Waits are bounded polls ("until the chain's tip equals
 //! the oracle, at most 30 s"), never timing assertions.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::TestRepo;
+use crate::common::{self, TestRepo};
 use savepoint::watch::{self, Request, SnapMeta, WatchState};
 use serde_json::Value;
 
@@ -437,7 +435,16 @@ fn detach_runs_in_the_background_until_stopped() {
 fn deleting_the_work_tree_stops_the_watcher_with_a_message() {
     let repo = seeded();
     let mut w = Watcher::start(&repo, &["--debounce", "100"]);
-    std::fs::remove_dir_all(repo.path()).unwrap();
+    // `rm -rf` while the watcher runs: a state file it writes meanwhile can
+    // make one pass fail with "Directory not empty", as it would for `rm`.
+    common::wait_until(
+        "the work tree to be deleted",
+        WAIT,
+        || match std::fs::remove_dir_all(repo.path()) {
+            Ok(()) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        },
+    );
     assert_eq!(w.exit_code(), 1, "{}", w.logs());
     let err = std::fs::read_to_string(&w.err).unwrap();
     assert!(err.contains("was deleted"), "{err}");

@@ -4,11 +4,9 @@
 //! `.gitattributes` files and files that change while they are hashed. Each
 //! test compares the snapshot tree with `git add -A && git write-tree`.
 
-mod common;
-
 use std::time::{Duration, SystemTime};
 
-use common::TestRepo;
+use crate::common::TestRepo;
 use savepoint::snapshot::engine::{Engine, ScanOptions, SkipReason, TreeOutcome};
 use savepoint::workspace::config::Config;
 

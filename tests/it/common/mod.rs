@@ -248,6 +248,10 @@ impl TestRepo {
         String::from_utf8_lossy(&wt.stdout).trim().to_owned()
     }
 
+    /// The work tree, opened in this process. Library calls here see the
+    /// test process's environment (its `HOME`, its global git config), not
+    /// the isolated one [`TestRepo::cmd`] gives: a test about global config
+    /// or the environment goes through the binary.
     pub fn workspace(&self) -> Workspace {
         Workspace::discover(self.path()).expect("open workspace")
     }
@@ -381,7 +385,14 @@ pub struct DetachedWatcher<'a> {
 
 impl<'a> DetachedWatcher<'a> {
     pub fn start(repo: &'a TestRepo) -> DetachedWatcher<'a> {
-        repo.run_ok(&["watch", "--detach", "--debounce", "100"]);
+        DetachedWatcher::start_with(repo, &["--debounce", "100"])
+    }
+
+    /// `savepoint watch --detach <args>` (no arguments: as users run it).
+    pub fn start_with(repo: &'a TestRepo, args: &[&str]) -> DetachedWatcher<'a> {
+        let mut all = vec!["watch", "--detach"];
+        all.extend_from_slice(args);
+        repo.run_ok(&all);
         DetachedWatcher { repo }
     }
 

@@ -81,9 +81,9 @@ fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `tests/real_clients/<name>`.
+/// `tests/it/real_clients/<name>`.
 pub fn support_file(name: &str) -> PathBuf {
-    manifest_dir().join("tests/real_clients").join(name)
+    manifest_dir().join("tests/it/real_clients").join(name)
 }
 
 /// The npm cache of installed clients: `SAVEPOINT_CLIENTS_DIR`, else
@@ -147,7 +147,7 @@ pub fn client(kind: Kind) -> Client {
     let pins = pinned();
     let (package, pinned_version) = pins
         .get(kind.name())
-        .unwrap_or_else(|| panic!("tests/real_clients/versions has no {}", kind.name()))
+        .unwrap_or_else(|| panic!("tests/it/real_clients/versions has no {}", kind.name()))
         .clone();
     let latest = std::env::var("SAVEPOINT_CLIENTS").is_ok_and(|v| v == "latest");
     let version = if latest {
@@ -559,8 +559,8 @@ fn record_latency(client: &str, setting: &str, calls: &[HookCall]) {
     let mut md = String::from(
         "# Hook latency inside the real clients\n\n\
          Wall time of each `savepoint hook …` call (the test profile's debug build), timed by a PATH \
-         shim around the real binary (tests/real_clients/harness.rs), over every scenario of the \
-         last `cargo test --test real_clients` run.\n\n\
+         shim around the real binary (tests/it/real_clients/harness.rs), over every scenario of the \
+         last `cargo test --test it real_clients::` run.\n\n\
          | client | event | watcher | calls | median ms | max ms |\n|---|---|---|---|---|---|\n",
     );
     for ((client, event, setting), mut v) in groups {

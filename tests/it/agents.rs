@@ -3,12 +3,10 @@
 //! stays valid JSON where the tool requires it, installs round-trip byte
 //! for byte, and a session that moves from Claude to Gemini is one chain.
 
-mod common;
-
 use std::path::Path;
 use std::process::Output;
 
-use common::TestRepo;
+use crate::common::TestRepo;
 use savepoint::integrations::agents::codex;
 use serde_json::Value;
 

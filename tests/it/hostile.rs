@@ -3,13 +3,11 @@
 //! (Not a repo, bare repos, unborn/detached HEADs, rebase/merge, FIFOs and
 //! sockets, non-UTF-8 names, submodules, symlink loops, vanishing files,
 //! malformed hook JSON and crafted restore trees are covered next to the
-//! feature they exercise: tests/cli.rs, engine.rs, hooks.rs, restore.rs.)
-
-mod common;
+//! feature they exercise: tests/it/cli.rs, engine.rs, hooks.rs, restore.rs.)
 
 use std::process::{Command, Output};
 
-use common::TestRepo;
+use crate::common::TestRepo;
 
 fn no_panic(out: &Output) {
     let err = String::from_utf8_lossy(&out.stderr);

@@ -4,13 +4,11 @@
 //! format, two work trees on one branch, partial clones. Real git, real
 //! repositories; trees are compared with what git itself would record.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::TestRepo;
+use crate::common::TestRepo;
 
 /// A repository made by `git init -b main <extra>` (instead of
 /// [`TestRepo::new`]'s plain init), with the test identity.

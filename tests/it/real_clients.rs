@@ -1,7 +1,7 @@
 //! The real clients, end to end: Claude Code, Gemini CLI and Codex installed
-//! from npm (pinned in `tests/real_clients/versions`; `SAVEPOINT_CLIENTS=latest`
+//! from npm (pinned in `tests/it/real_clients/versions`; `SAVEPOINT_CLIENTS=latest`
 //! for the newest) and driven offline against a scripted mock model API on
-//! 127.0.0.1 (`tests/real_clients/mock.py`), with savepoint's hooks installed
+//! 127.0.0.1 (`tests/it/real_clients/mock.py`), with savepoint's hooks installed
 //! by `savepoint hooks install` in a fresh test repository.
 //!
 //! The prompts script the mock model (`[[write PATH]]`, `[[bash CMD]]`,
@@ -20,8 +20,6 @@
 //! per client and event is printed per scenario and collected in
 //! `target/tmp/real-clients/latency.md`.
 
-mod common;
-#[path = "real_clients/harness.rs"]
 mod harness;
 
 use harness::{

@@ -7,13 +7,11 @@
 //! succeed with no manual cleanup. `SAVEPOINT_CRASH_ROUNDS` changes the
 //! count.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::{Fingerprint, TestRepo};
+use crate::common::{Fingerprint, TestRepo};
 
 fn rounds() -> usize {
     std::env::var("SAVEPOINT_CRASH_ROUNDS")

@@ -2,9 +2,7 @@
 //! over a file URL), and the finishing touches: completions, man page,
 //! `config`, the no-command guide and `git savepoint`.
 
-mod common;
-
-use common::TestRepo;
+use crate::common::{self, TestRepo};
 use serde_json::Value;
 
 fn bare_remote(repo: &TestRepo) -> tempfile::TempDir {

@@ -3,9 +3,7 @@
 //! bit, symlink target — without touching the index, HEAD or branches, and
 //! hostile snapshot trees that must never write outside the work tree.
 
-mod common;
-
-use common::{Fingerprint, TestRepo};
+use crate::common::{Fingerprint, TestRepo};
 use serde_json::Value;
 
 /// Committed files (text, exec script, symlink, nested dirs), then work in
@@ -639,7 +637,7 @@ fn restore_in_a_partial_clone_fetches_missing_blobs_through_git() {
 
 const MAIN: &str = "refs/savepoint/heads/main";
 
-use common::DetachedWatcher;
+use crate::common::DetachedWatcher;
 
 /// Run savepoint; the user's index, HEAD and branches must be byte for
 /// byte what they were before. Returns (exit code, stdout, stderr).
