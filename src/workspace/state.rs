@@ -47,6 +47,9 @@ pub enum StateFile {
     WatchStatus,
     /// The watcher's control socket.
     WatchSocket,
+    /// The watcher's sync cookies (a directory it watches: a file created
+    /// there reaches it after every change made before).
+    WatchSync,
     /// The detached watcher's log (rotated to `watch.log.1`).
     WatchLog,
     /// Temporary files of a restore (a directory).
@@ -74,6 +77,7 @@ impl StateFile {
             StateFile::WatchPid => "watch.pid",
             StateFile::WatchStatus => "watch.json",
             StateFile::WatchSocket => "watch.sock",
+            StateFile::WatchSync => "watch.sync",
             StateFile::WatchLog => "watch.log",
             StateFile::RestoreTmp => "tmp",
             StateFile::SquashMessage => "SQUASH_EDITMSG",
@@ -170,6 +174,7 @@ mod tests {
         StateFile::WatchPid,
         StateFile::WatchStatus,
         StateFile::WatchSocket,
+        StateFile::WatchSync,
         StateFile::WatchLog,
         StateFile::RestoreTmp,
         StateFile::SquashMessage,

@@ -17,6 +17,7 @@
 mod common;
 
 mod agents;
+mod answers;
 mod brief;
 mod cli;
 mod concurrency;

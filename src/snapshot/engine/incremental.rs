@@ -27,6 +27,23 @@ use crate::git::path::{is_at_or_under, parent};
 use crate::workspace::Workspace;
 
 impl Engine {
+    /// [`Engine::update`] for a look, not a snapshot (the watcher answering
+    /// "what is the work tree now?"): the paths that became tracked or
+    /// untracked when the index was re-read stay queued for the next
+    /// snapshot's update, which must look at them too.
+    pub(crate) fn look(
+        &mut self,
+        ws: &Workspace,
+        base_tree: Oid,
+        paths: &[PathBuf],
+    ) -> Result<TreeOutcome> {
+        self.refresh_tracked(ws);
+        let queued = self.index_changed.clone();
+        let out = self.update(ws, base_tree, paths);
+        self.index_changed = queued;
+        out
+    }
+
     /// The snapshot tree after `paths` changed, starting from `base_tree`
     /// (the previous snapshot's tree, taken of this same work tree). Paths
     /// may be absolute (inside the work tree) or relative to it; paths in
