@@ -67,6 +67,10 @@ pub enum Error {
     #[error("cannot squash: {reason}")]
     Squash { reason: String },
 
+    /// `bisect` could not give an answer (the reason says why).
+    #[error("cannot bisect: {reason}")]
+    Bisect { reason: String },
+
     /// Objects could not be written (full disk, read-only object store).
     #[error("cannot write to the object store: {reason}")]
     ObjectStore { reason: String },

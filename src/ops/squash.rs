@@ -68,6 +68,51 @@ pub struct Squashed {
 /// Check the preconditions, take the fresh snapshot and work out the
 /// commit; nothing of the user's is changed yet.
 pub fn prepare(ws: &Workspace, req: &SquashRequest) -> Result<Prepared> {
+    let (head, branch) = target_branch(ws, req)?;
+    let snapshots_before = crate::ops::handoff::unsquashed(ws)?;
+    let out = record::take(ws, &SnapRequest::new("squash"), None)?;
+    let tree = Oid::from_str(&out.tree).git_context(|| "parse the snapshot tree".to_owned())?;
+    let mut snapshots = snapshots_before;
+    if out.created {
+        if let Some(oid) = out.oid {
+            snapshots.push(chain::info(ws.repo(), oid, &out.refname)?);
+        }
+    }
+    let what = "the work tree";
+    prepared(ws, req, (&head, branch), tree, snapshots, out.skipped, what)
+}
+
+/// [`prepare`] for "squash up to here": the commit gets the tree of
+/// `snapshot` — one of the current chain's snapshots taken since HEAD's
+/// commit — instead of a fresh snapshot's, and squashes the snapshots up
+/// to it. Later snapshots and later changes in the work tree stay as they
+/// are (unstaged, after the commit).
+pub fn prepare_at(ws: &Workspace, req: &SquashRequest, snapshot: Oid) -> Result<Prepared> {
+    let (head, branch) = target_branch(ws, req)?;
+    let mut snapshots = crate::ops::handoff::unsquashed(ws)?;
+    let Some(at) = snapshots.iter().position(|s| s.oid == snapshot) else {
+        return Err(Error::Squash {
+            reason: format!(
+                "snapshot {} was not taken on the current branch since HEAD's commit: only that work can be squashed",
+                chain::short_id(snapshot)
+            ),
+        });
+    };
+    snapshots.truncate(at + 1);
+    let skipped = snapshots[at].skipped.clone();
+    let tree = ws
+        .repo()
+        .find_commit(snapshot)
+        .git_context(|| format!("read commit {snapshot}"))?
+        .tree_id();
+    let what = format!("snapshot {}", chain::short_id(snapshot));
+    prepared(ws, req, (&head, branch), tree, snapshots, skipped, &what)
+}
+
+/// The preconditions: no rebase or merge in progress, a branch to move or
+/// a valid new one to create. HEAD and the branch that moves (`None` with
+/// `--branch`).
+fn target_branch(ws: &Workspace, req: &SquashRequest) -> Result<(Head, Option<String>)> {
     if let Some(op) = ws.operation_in_progress() {
         return Err(Error::Squash {
             reason: format!("a {op} is in progress; finish or abort it first"),
@@ -96,9 +141,19 @@ pub fn prepare(ws: &Workspace, req: &SquashRequest) -> Result<Prepared> {
             })
         }
     };
-    let snapshots_before = crate::ops::handoff::unsquashed(ws)?;
-    let out = record::take(ws, &SnapRequest::new("squash"), None)?;
-    let tree = Oid::from_str(&out.tree).git_context(|| "parse the snapshot tree".to_owned())?;
+    Ok((head, branch))
+}
+
+/// The commit of `tree` on HEAD, worked out: files changed, message.
+fn prepared(
+    ws: &Workspace,
+    req: &SquashRequest,
+    (head, branch): (&Head, Option<String>),
+    tree: Oid,
+    snapshots: Vec<SnapshotInfo>,
+    skipped: Vec<String>,
+    what: &str,
+) -> Result<Prepared> {
     let repo = ws.repo();
     let head_oid = head.commit();
     let head_tree = head_oid
@@ -109,7 +164,7 @@ pub fn prepare(ws: &Workspace, req: &SquashRequest) -> Result<Prepared> {
         || (head_tree.is_none() && tree == empty_tree()?)
     {
         return Err(Error::Squash {
-            reason: "nothing to squash: the work tree matches HEAD".into(),
+            reason: format!("nothing to squash: {what} matches HEAD"),
         });
     }
     let new_tree = repo
@@ -128,12 +183,6 @@ pub fn prepare(ws: &Workspace, req: &SquashRequest) -> Result<Prepared> {
             (letter, c.path_lossy())
         })
         .collect();
-    let mut snapshots = snapshots_before;
-    if out.created {
-        if let Some(oid) = out.oid {
-            snapshots.push(chain::info(repo, oid, &out.refname)?);
-        }
-    }
     let default_message = default_message(&snapshots, &files);
     Ok(Prepared {
         tree,
@@ -143,7 +192,7 @@ pub fn prepare(ws: &Workspace, req: &SquashRequest) -> Result<Prepared> {
         default_message,
         snapshots,
         files,
-        skipped: out.skipped,
+        skipped,
     })
 }
 
