@@ -313,7 +313,7 @@ fn ui_follows_the_watcher_live() {
     let tip = watcher.wait_recorded("live.txt");
     // On the newest row, the selection follows.
     let s = t.wait_for(&format!("> {}", &tip[..12]));
-    assert!(s.contains("1 file: live.txt"), "{s}");
+    assert!(s.contains("  live.txt"), "{s}");
     t.keys(&["q"]);
     assert_left_as_it_was(&t, 0);
 }
@@ -622,6 +622,11 @@ fn bisect_names_the_snapshot_that_broke_the_tests() {
         stdout.contains(&format!("last good snapshot: {}", ids[5])),
         "{stdout}"
     );
+    // The last good one carries no prompt: the one it was taken under.
+    assert!(
+        stdout.contains(&format!("taken under the prompt: step 3 ({})", ids[3])),
+        "{stdout}"
+    );
     assert!(
         stderr.contains("probing 1/") && stderr.contains(&ids[9]),
         "{stderr}"
@@ -640,6 +645,7 @@ fn bisect_json_and_the_range_form() {
     let v = json_of(&bisect(&repo, &["--json", "--", "./test.sh"], &pids));
     assert_eq!(v["first_bad"]["id"], ids[6].as_str());
     assert_eq!(v["first_bad"]["prompt"], "make the parser strict");
+    assert_eq!(v["prompt"], "make the parser strict");
     assert_eq!(v["first_bad"]["agent"], "claude");
     assert_eq!(
         v["first_bad"]["files"],

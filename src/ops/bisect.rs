@@ -108,7 +108,7 @@ pub struct Bisected {
     /// bad one may be any of these as well (oldest first). Empty when the
     /// answer is exact.
     pub undecided: Vec<Oid>,
-    /// Snapshots between the two ends (the search space).
+    /// Snapshots after the good end up to the bad end (the search space).
     pub range: usize,
 }
 
@@ -184,6 +184,7 @@ pub fn bisect(
             chain::short_id(points[hi])
         )));
     }
+    let range = (hi as isize - lo) as usize;
     let mut runner = Runner::new(ws, req, cancel)?;
     let mut search = Search::new(lo, hi);
     let mut probes: Vec<Probe> = Vec::new();
@@ -264,8 +265,42 @@ pub fn bisect(
         probes,
         skipped,
         undecided,
-        range: (hi as isize - lo) as usize,
+        range,
     })
+}
+
+/// How far back [`prompt_under`] looks.
+const PROMPT_SCAN: usize = 1_000;
+
+/// The prompt snapshot `oid` was taken under: its own latest prompt, else
+/// that of the nearest older snapshot on its chain in the same session (a
+/// snapshot without a session — the watcher's, a manual one — counts in
+/// the session around it). `None` past a session change, the chain's
+/// start, or 1,000 snapshots back. With the snapshot that carries it.
+pub fn prompt_under(repo: &git2::Repository, oid: Oid) -> Result<Option<(Oid, String)>> {
+    let mut session: Option<String> = None;
+    let mut next = Some(oid);
+    for _ in 0..PROMPT_SCAN {
+        let Some(at) = next else { break };
+        let commit = repo
+            .find_commit(at)
+            .git_context(|| format!("read commit {at}"))?;
+        let Some(t) =
+            crate::snapshot::trailers::parse(&String::from_utf8_lossy(commit.message_bytes()))
+        else {
+            break;
+        };
+        match (&session, &t.session) {
+            (Some(a), Some(b)) if a != b => break,
+            (None, Some(b)) => session = Some(b.clone()),
+            _ => {}
+        }
+        if let Some(p) = t.prompts.last() {
+            return Ok(Some((at, p.clone())));
+        }
+        next = commit.parent_id(0).ok();
+    }
+    Ok(None)
 }
 
 /// `exit 3`, `timed out`.

@@ -60,12 +60,14 @@ pub struct Args {
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
 
-    /// Print JSON: {"first_bad","last_good","probes","skipped","undecided"};
-    /// `first_bad`/`last_good` have `log --json`'s fields (`last_good`
-    /// null when none passed), `probes` are {"id","result","exit",
-    /// "seconds"} in the order run (`result`: good, bad, skip, timeout),
-    /// `skipped` the ids that exited 125, `undecided` the skipped ones the
-    /// first bad snapshot may also be.
+    /// Print JSON: {"ref","prompt","first_bad","last_good","probes",
+    /// "skipped","undecided"}; `first_bad`/`last_good` have `log --json`'s
+    /// fields (`last_good` null when none passed), `prompt` is the prompt
+    /// the first bad snapshot was taken under (its own or the latest before
+    /// it in its session), `probes` are {"id","result","exit","seconds"} in
+    /// the order run (`result`: good, bad, skip, timeout), `skipped` the
+    /// ids that exited 125, `undecided` the skipped ones the first bad
+    /// snapshot may also be.
     #[arg(long)]
     pub json: bool,
 
@@ -80,6 +82,9 @@ pub struct Args {
 struct Report<'a> {
     #[serde(rename = "ref")]
     refname: &'a str,
+    /// The prompt the first bad snapshot was taken under (its own, or the
+    /// latest before it in its session).
+    prompt: Option<String>,
     first_bad: SnapshotInfo,
     last_good: Option<SnapshotInfo>,
     probes: &'a [Probe],
@@ -143,6 +148,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
         let info = |oid: Oid| chain::info(repo, oid, &found.refname);
         return super::print_json(&Report {
             refname: &found.refname,
+            prompt: bisect::prompt_under(repo, found.first_bad)?.map(|(_, p)| p),
             first_bad: info(found.first_bad)?,
             last_good: found.last_good.map(info).transpose()?,
             probes: &found.probes,
@@ -166,7 +172,13 @@ fn label(repo: &git2::Repository, oid: Oid) -> String {
     let t = savepoint::snapshot::trailers::parse(&message).unwrap_or_default();
     let text = match t.prompts.last() {
         Some(p) => format!("\"{p}\""),
-        None => commit.summary().unwrap_or("").to_owned(),
+        None => {
+            let subject = commit.summary().unwrap_or("");
+            subject
+                .strip_prefix("savepoint: ")
+                .unwrap_or(subject)
+                .to_owned()
+        }
     };
     ui::text(&savepoint::snapshot::trailers::one_line(&text, 80)).into_owned()
 }
@@ -190,7 +202,7 @@ fn report(
             u.paint(ui::ID, &bad.id),
             ui::text(&shown)
         )?;
-        describe(ctx, &bad, &mut out)?;
+        describe(ctx, repo, &bad, &mut out)?;
     }
     let commit = repo.find_commit(found.first_bad)?;
     let parent_tree = commit.parent(0).ok().map(|p| p.tree()).transpose()?;
@@ -205,7 +217,7 @@ fn report(
                 u.paint(ui::BOLD, "last good snapshot:"),
                 u.paint(ui::ID, &good.id)
             )?;
-            describe(ctx, &good, &mut out)?;
+            describe(ctx, repo, &good, &mut out)?;
         }
         None => writeln!(
             out,
@@ -277,8 +289,14 @@ fn report(
     Ok(())
 }
 
-/// Age, trigger, agent, session and prompts of one snapshot, indented.
-fn describe(ctx: &Ctx, i: &SnapshotInfo, out: &mut impl Write) -> Result<()> {
+/// Age, trigger, agent, session and prompts of one snapshot (or the
+/// prompt it was taken under), indented.
+fn describe(
+    ctx: &Ctx,
+    repo: &git2::Repository,
+    i: &SnapshotInfo,
+    out: &mut impl Write,
+) -> Result<()> {
     let u = &ctx.ui;
     let mut facts = vec![
         ui::relative_age(&i.timestamp),
@@ -294,6 +312,17 @@ fn describe(ctx: &Ctx, i: &SnapshotInfo, out: &mut impl Write) -> Result<()> {
     writeln!(out, "  {}", ui::text(&i.summary()))?;
     for p in &i.prompts {
         writeln!(out, "  {} {}", u.paint(ui::DIM, "prompt:"), ui::text(p))?;
+    }
+    if i.prompts.is_empty() {
+        if let Some((at, p)) = bisect::prompt_under(repo, i.oid)? {
+            writeln!(
+                out,
+                "  {} {} {}",
+                u.paint(ui::DIM, "taken under the prompt:"),
+                ui::text(&p),
+                u.paint(ui::DIM, &format!("({})", chain::short_id(at)))
+            )?;
+        }
     }
     Ok(())
 }

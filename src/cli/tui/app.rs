@@ -20,6 +20,7 @@ use savepoint::workspace::Workspace;
 
 use super::detail::{self, Base, Detail, FileEntry, FileText};
 use super::filter::Filter;
+pub use super::timeline::Group;
 use super::timeline::{Row, Timeline, PAGE};
 
 /// Rows read ahead of the screen's last one.
@@ -27,8 +28,6 @@ const READ_AHEAD: usize = PAGE / 2;
 /// Rows checked against a filter per [`App::sync`] (the rest on the next
 /// turn, so a filter over a long chain never freezes the screen).
 const FILTER_BUDGET: usize = 2_000;
-/// How far back a row looks for the prompt that leads its group.
-const GROUP_SCAN: usize = 1_000;
 /// Plan lines a question shows.
 const PLAN_LINES: usize = 12;
 
@@ -138,7 +137,7 @@ impl Areas {
         .areas(screen);
         let (timeline, right) = if width >= 90 {
             let [l, r] =
-                Layout::horizontal([Constraint::Percentage(55), Constraint::Fill(1)]).areas(body);
+                Layout::horizontal([Constraint::Percentage(52), Constraint::Fill(1)]).areas(body);
             (l, r)
         } else {
             let [t, r] =
@@ -177,17 +176,6 @@ pub enum TLine {
     Row(usize),
     /// More rows are being read.
     More,
-}
-
-/// The prompt group a row belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Group {
-    /// Led by the row at this index (which carries the prompts).
-    Prompt(usize),
-    /// No prompt before it in its session.
-    None,
-    /// Not known until older rows are read.
-    Unknown,
 }
 
 pub struct App {
@@ -320,42 +308,14 @@ impl App {
         inner(self.areas().diff).height as usize
     }
 
-    /// A row's session, or — for a row without one (the watcher's, a
-    /// manual snapshot) — the session of the nearest older row that has
-    /// one, so the watcher's snapshots during a prompt stay in its group.
+    /// The session row `i` (an index into `timeline.rows`) counts in.
     pub fn session_of(&self, i: usize) -> Option<&str> {
-        let rows = &self.timeline.rows;
-        let chain = &rows[i].refname;
-        rows[i..]
-            .iter()
-            .take(GROUP_SCAN)
-            .filter(|r| &r.refname == chain)
-            .find_map(|r| r.session.as_deref())
+        self.timeline.session_of(i)
     }
 
-    /// The prompt group of row `i` (an index into `timeline.rows`): the
-    /// nearest row at or before it (older) in the same session carrying a
-    /// prompt.
+    /// The prompt group of row `i`.
     pub fn group_of(&self, i: usize) -> Group {
-        let rows = &self.timeline.rows;
-        let session = self.session_of(i);
-        let chain = &rows[i].refname;
-        for (j, r) in rows.iter().enumerate().skip(i).take(GROUP_SCAN) {
-            if &r.refname != chain {
-                continue;
-            }
-            if r.session.is_some() && r.session.as_deref() != session {
-                return Group::None;
-            }
-            if !r.prompts.is_empty() {
-                return Group::Prompt(j);
-            }
-        }
-        if i + GROUP_SCAN <= rows.len() || self.timeline.exhausted() {
-            Group::None
-        } else {
-            Group::Unknown
-        }
+        self.timeline.group_of(i)
     }
 
     /// The prompts of row `i`'s group (empty when it has none).
@@ -471,11 +431,10 @@ impl App {
                         break;
                     }
                     budget -= 1;
-                    // The row's group needs the rows below it.
-                    if self.scanned + GROUP_SCAN > self.timeline.rows.len()
-                        && !self.timeline.exhausted()
-                    {
+                    // The row's group may need the rows below it.
+                    if self.group_of(self.scanned) == Group::Unknown && !self.timeline.exhausted() {
                         self.timeline.load_more(repo, PAGE)?;
+                        continue;
                     }
                     if filter.matches(
                         repo,

@@ -193,11 +193,13 @@ fn timeline(app: &App, t: Theme, f: &mut Frame<'_>, area: Rect) {
         };
         lines.push(Line::styled(msg, t.dim()));
     }
-    for tl in app.timeline_lines(app.top, inside.height as usize) {
+    let shown = app.timeline_lines(app.top, inside.height as usize);
+    let (trigger_w, agent_w) = column_widths(app, &shown);
+    for tl in shown {
         lines.push(match tl {
             TLine::Session(pos) => session_line(app, t, pos, width),
             TLine::Prompt(pos) => prompt_line(app, t, pos, width),
-            TLine::Row(pos) => row_line(app, t, pos, width, focused),
+            TLine::Row(pos) => row_line(app, t, pos, (width, trigger_w, agent_w), focused),
             TLine::More => Line::styled("  … reading", t.dim()),
         });
     }
@@ -209,6 +211,7 @@ fn session_line(app: &App, t: Theme, pos: usize, width: usize) -> Line<'static> 
     let row = &app.timeline.rows[i];
     let text = match app.session_of(i) {
         Some(s) => {
+            let s = &short_session(s);
             let agent = app.timeline.rows[i..]
                 .iter()
                 .take(50)
@@ -229,6 +232,17 @@ fn session_line(app: &App, t: Theme, pos: usize, width: usize) -> Line<'static> 
     )
 }
 
+/// A session id as the header shows it: a UUID's first 8 characters (what
+/// `session:<prefix>` filters by), other ids up to 24.
+fn short_session(s: &str) -> String {
+    let uuid_like = s.len() == 36 && s.chars().filter(|&c| c == '-').count() == 4;
+    if uuid_like {
+        format!("{}…", &s[..8])
+    } else {
+        fit(s, 24)
+    }
+}
+
 fn prompt_line(app: &App, t: Theme, pos: usize, width: usize) -> Line<'static> {
     let i = app.index(pos).unwrap_or(0);
     let text = match app.group_of(i) {
@@ -243,7 +257,41 @@ fn prompt_line(app: &App, t: Theme, pos: usize, width: usize) -> Line<'static> {
     Line::styled(fit(&text, width), t.prompt())
 }
 
-fn row_line(app: &App, t: Theme, pos: usize, width: usize, focused: bool) -> Line<'static> {
+/// A row's trigger without its agent's prefix (`claude:PostToolUse` by
+/// `claude` → `PostToolUse`: the agent has its own column).
+fn short_trigger(row: &super::timeline::Row) -> &str {
+    match &row.agent {
+        Some(a) => row
+            .trigger
+            .strip_prefix(a.as_str())
+            .and_then(|t| t.strip_prefix(':'))
+            .unwrap_or(&row.trigger),
+        None => &row.trigger,
+    }
+}
+
+/// Widths of the trigger and agent columns: as wide as the rows on screen
+/// need (at most 16 and 7), so the summary gets the rest.
+fn column_widths(app: &App, lines: &[TLine]) -> (usize, usize) {
+    let (mut trigger, mut agent) = (0, 0);
+    for line in lines {
+        if let TLine::Row(p) = line {
+            if let Some(r) = app.row(*p) {
+                trigger = trigger.max(esc(short_trigger(r)).chars().count());
+                agent = agent.max(r.agent.as_deref().map_or(0, |x| esc(x).chars().count()));
+            }
+        }
+    }
+    (trigger.min(16), agent.min(7))
+}
+
+fn row_line(
+    app: &App,
+    t: Theme,
+    pos: usize,
+    (width, trigger_w, agent_w): (usize, usize, usize),
+    focused: bool,
+) -> Line<'static> {
     let Some(row) = app.row(pos) else {
         return Line::default();
     };
@@ -269,28 +317,26 @@ fn row_line(app: &App, t: Theme, pos: usize, width: usize, focused: bool) -> Lin
             t.dim(),
         ));
     }
-    // `claude:PostToolUse` by agent `claude`: the agent has its own column.
-    let trigger = match &row.agent {
-        Some(a) => row
-            .trigger
-            .strip_prefix(a.as_str())
-            .and_then(|t| t.strip_prefix(':'))
-            .unwrap_or(&row.trigger),
-        None => &row.trigger,
-    };
     spans.push(Span::styled(
-        format!("{:<16}", fit(&esc(trigger), 16)),
+        format!("{:<trigger_w$}", fit(&esc(short_trigger(row)), trigger_w)),
         t.trigger(),
     ));
-    spans.push(Span::raw(" "));
-    let who = row
-        .agent
-        .as_deref()
-        .map(|a| esc(a).into_owned())
-        .unwrap_or_default();
-    spans.push(Span::styled(format!("{:<6}", fit(&who, 6)), t.agent()));
+    if agent_w > 0 {
+        spans.push(Span::raw(" "));
+        let who = row
+            .agent
+            .as_deref()
+            .map(|a| esc(a).into_owned())
+            .unwrap_or_default();
+        spans.push(Span::styled(
+            format!("{:<agent_w$}", fit(&who, agent_w)),
+            t.agent(),
+        ));
+    }
     spans.push(Span::raw("  "));
-    spans.push(Span::raw(esc(&row.summary).into_owned()));
+    // One file: its path says it all.
+    let summary = row.summary.strip_prefix("1 file: ").unwrap_or(&row.summary);
+    spans.push(Span::raw(esc(summary).into_owned()));
     let mut line = Line::from(spans);
     if selected {
         // Fill the row so the reverse video spans the pane.

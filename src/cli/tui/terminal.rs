@@ -6,7 +6,7 @@
 //! event loop checks, so the way out is the ordinary one).
 
 use std::io::{stdout, Stdout};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
 
 use anyhow::Result;
@@ -17,10 +17,15 @@ use ratatui::crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
 
+/// Is the terminal taken over (and not given back yet)? One flag for the
+/// panic hook, `Drop` and [`Terminal::leave`]: restoring twice would leave
+/// the alternate screen twice, and the second time the terminal moves the
+/// cursor back over what was printed in between (a panic's message).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
 /// The timeline's terminal; restored when dropped.
 pub struct Terminal {
     inner: ratatui::Terminal<CrosstermBackend<Stdout>>,
-    active: bool,
 }
 
 impl Terminal {
@@ -28,6 +33,7 @@ impl Terminal {
     pub fn enter() -> Result<Terminal> {
         install_panic_hook();
         enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
         let entered = execute!(stdout(), EnterAlternateScreen, EnableMouseCapture)
             .map_err(anyhow::Error::from)
             .and_then(|()| Ok(ratatui::Terminal::new(CrosstermBackend::new(stdout()))?));
@@ -40,10 +46,7 @@ impl Terminal {
         };
         let _ = inner.hide_cursor();
         let _ = inner.clear();
-        Ok(Terminal {
-            inner,
-            active: true,
-        })
+        Ok(Terminal { inner })
     }
 
     pub fn size(&self) -> Result<ratatui::layout::Size> {
@@ -57,10 +60,7 @@ impl Terminal {
 
     /// Give the terminal back as it was.
     pub fn leave(&mut self) {
-        if self.active {
-            self.active = false;
-            restore();
-        }
+        restore();
     }
 }
 
@@ -70,9 +70,12 @@ impl Drop for Terminal {
     }
 }
 
-/// Undo everything [`Terminal::enter`] did (each step on its own: one
-/// that fails does not keep the others from running).
+/// Undo everything [`Terminal::enter`] did, once (each step on its own:
+/// one that fails does not keep the others from running).
 pub fn restore() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let mut out = stdout();
     let _ = execute!(out, DisableMouseCapture);
     let _ = execute!(out, LeaveAlternateScreen);

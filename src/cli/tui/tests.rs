@@ -226,7 +226,7 @@ fn rows_are_grouped_by_session_and_prompt_newest_first() {
         .nth(line_of(&s, &format!("  {}", short(ids[1]))))
         .unwrap();
     assert!(
-        row.contains("PostToolUse") && row.contains("claude") && row.contains("1 file: src/parser"),
+        row.contains("PostToolUse") && row.contains("claude") && row.contains("  src/parser.rs"),
         "{row}"
     );
     assert!(s.contains("refs/savepoint/heads/main │ 5 snapshots"), "{s}");

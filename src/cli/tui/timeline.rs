@@ -96,6 +96,28 @@ impl Cursor {
     }
 }
 
+/// The prompt group a row belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// Led by the row at this index (which carries the prompts).
+    Prompt(usize),
+    /// No prompt before it in its session.
+    None,
+    /// Not known until older rows are read.
+    Unknown,
+}
+
+/// Whose session a row counts in: its own, or — for a row without one
+/// (the watcher's, a manual snapshot) — that of the next older row of its
+/// chain, so the watcher's snapshots during a prompt stay in its group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SessionOf {
+    /// The session of the row at this index.
+    Row(usize),
+    None,
+    Unknown,
+}
+
 /// What a refresh found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Refreshed {
@@ -115,6 +137,9 @@ pub struct Timeline {
     /// The current work tree's chain (what `@` means).
     pub current: String,
     pub rows: Vec<Row>,
+    /// Per row: its session and its prompt group (see [`Timeline::derive`]).
+    sessions: Vec<SessionOf>,
+    groups: Vec<Group>,
     cursors: Vec<Cursor>,
 }
 
@@ -127,6 +152,8 @@ impl Timeline {
             chains: Vec::new(),
             current,
             rows: Vec::new(),
+            sessions: Vec::new(),
+            groups: Vec::new(),
             cursors: Vec::new(),
         };
         t.reset(ws.repo(), chains)?;
@@ -152,8 +179,74 @@ impl Timeline {
             .collect::<Result<_>>()?;
         self.chains = chains;
         self.rows.clear();
+        self.derive();
         self.load_more(repo, PAGE)?;
         Ok(())
+    }
+
+    /// The session row `i` counts in.
+    pub fn session_of(&self, i: usize) -> Option<&str> {
+        match self.sessions.get(i) {
+            Some(SessionOf::Row(j)) => self.rows[*j].session.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The prompt group of row `i`.
+    pub fn group_of(&self, i: usize) -> Group {
+        self.groups.get(i).copied().unwrap_or(Group::Unknown)
+    }
+
+    /// Work out every row's session and group, oldest first, each from
+    /// the next older row of its chain: O(rows), after every change to
+    /// them (a few microseconds per thousand rows), so drawing a screen
+    /// never scans.
+    fn derive(&mut self) {
+        let n = self.rows.len();
+        self.sessions = vec![SessionOf::None; n];
+        self.groups = vec![Group::None; n];
+        // Per chain: the index of the older row already seen.
+        let mut older: std::collections::HashMap<&str, usize> = Default::default();
+        for i in (0..n).rev() {
+            let row = &self.rows[i];
+            let next = older.insert(&row.refname, i);
+            let (next_session, next_group) = match next {
+                Some(j) => (self.sessions[j], self.groups[j]),
+                None => {
+                    let done = self
+                        .cursors
+                        .iter()
+                        .find(|c| c.refname == row.refname)
+                        .is_none_or(|c| c.next.is_none());
+                    if done {
+                        (SessionOf::None, Group::None)
+                    } else {
+                        (SessionOf::Unknown, Group::Unknown)
+                    }
+                }
+            };
+            let session = if row.session.is_some() {
+                SessionOf::Row(i)
+            } else {
+                next_session
+            };
+            let name = |s: SessionOf| match s {
+                SessionOf::Row(j) => Some(self.rows[j].session.as_deref()),
+                SessionOf::None => Some(None),
+                SessionOf::Unknown => None,
+            };
+            let group = if !row.prompts.is_empty() {
+                Group::Prompt(i)
+            } else {
+                match (name(session), name(next_session)) {
+                    (Some(a), Some(b)) if a == b => next_group,
+                    (Some(_), Some(_)) => Group::None,
+                    _ => Group::Unknown,
+                }
+            };
+            self.sessions[i] = session;
+            self.groups[i] = group;
+        }
     }
 
     /// Is every row read?
@@ -181,6 +274,9 @@ impl Timeline {
                 }
                 None => break,
             }
+        }
+        if read > 0 {
+            self.derive();
         }
         Ok(read)
     }
@@ -265,6 +361,7 @@ impl Timeline {
             cursor.tip = *tip;
         }
         self.chains = chains.to_vec();
+        self.derive();
         Ok(Some(added))
     }
 
