@@ -416,9 +416,11 @@ fn ui_without_a_terminal_says_to_use_log() {
 }
 
 /// Not run by default (`cargo test --test ui_bisect -- --ignored
-/// --nocapture`): start-up time on a 10,000-snapshot chain over a
+/// --nocapture`; `SAVEPOINT_BIN=target/release/savepoint` measures a
+/// release build): start-up time on a 10,000-snapshot chain over a
 /// 100,000-file tree, from the process start to the first screen in tmux,
-/// and the time for the next row's screen after a key.
+/// the time for the next row's screen after a key, and for the last row
+/// (which reads the whole chain).
 #[test]
 #[ignore]
 fn ui_startup_on_a_10000_snapshot_chain() {
@@ -434,7 +436,9 @@ fn ui_startup_on_a_10000_snapshot_chain() {
     // tmux's own start is outside the measurement: the pane is up, then
     // the UI replaces its command.
     let t = Tmux::start(&repo, "sleep 600", &[]);
-    let bin = assert_cmd::cargo::cargo_bin("savepoint");
+    let bin = std::env::var_os("SAVEPOINT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| assert_cmd::cargo::cargo_bin("savepoint"));
     let started = Instant::now();
     t.tmux(&[
         "respawn-pane",

@@ -718,3 +718,25 @@ fn all_chains_are_merged_by_time() {
     key(&mut app, KeyCode::Char('q'));
     assert!(app.quit);
 }
+
+#[test]
+fn an_empty_chain_says_how_to_begin_and_every_key_is_safe() {
+    let tmp = repo();
+    let mut app = open(tmp.path(), false, false);
+    let s = screen(&app);
+    assert!(
+        s.contains("no snapshots on refs/savepoint/heads/main yet"),
+        "{s}"
+    );
+    assert!(s.contains("0 snapshots"), "{s}");
+    for c in ['j', 'k', 'G', 'g', 'd', 'c', 'r', 'R', 's', 'u', 'w'] {
+        key(&mut app, KeyCode::Char(c));
+        let _ = screen(&app);
+        key(&mut app, KeyCode::Esc);
+    }
+    key(&mut app, KeyCode::Char('r'));
+    assert!(screen(&app).contains("no snapshot selected"));
+    key(&mut app, KeyCode::Char('u'));
+    assert!(screen(&app).contains("nothing to undo"));
+    assert!(!app.quit);
+}
