@@ -33,4 +33,5 @@ mod remote;
 mod repo_location;
 mod restore;
 mod squash_prune;
+mod ui_bisect;
 mod watch;

@@ -1,0 +1,109 @@
+//! The terminal while the timeline runs: raw mode, the alternate screen,
+//! mouse reporting and a hidden cursor — and every one of them undone on
+//! the way out, whichever way that is: `q` ([`Terminal::leave`]), an error
+//! or an early return (`Drop`), a panic (a hook that restores the terminal
+//! before the panic message is printed), SIGTERM or SIGHUP (a flag the
+//! event loop checks, so the way out is the ordinary one).
+
+use std::io::{stdout, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Once};
+
+use anyhow::Result;
+use ratatui::backend::CrosstermBackend;
+use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+
+/// Is the terminal taken over (and not given back yet)? One flag for the
+/// panic hook, `Drop` and [`Terminal::leave`]: restoring twice would leave
+/// the alternate screen twice, and the second time the terminal moves the
+/// cursor back over what was printed in between (a panic's message).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// The timeline's terminal; restored when dropped.
+pub struct Terminal {
+    inner: ratatui::Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl Terminal {
+    /// Take over the terminal.
+    pub fn enter() -> Result<Terminal> {
+        install_panic_hook();
+        enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
+        let entered = execute!(stdout(), EnterAlternateScreen, EnableMouseCapture)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| Ok(ratatui::Terminal::new(CrosstermBackend::new(stdout()))?));
+        let mut inner = match entered {
+            Ok(t) => t,
+            Err(e) => {
+                restore();
+                return Err(e);
+            }
+        };
+        let _ = inner.hide_cursor();
+        let _ = inner.clear();
+        Ok(Terminal { inner })
+    }
+
+    pub fn size(&self) -> Result<ratatui::layout::Size> {
+        Ok(self.inner.size()?)
+    }
+
+    pub fn draw(&mut self, f: impl FnOnce(&mut ratatui::Frame<'_>)) -> Result<()> {
+        self.inner.draw(f)?;
+        Ok(())
+    }
+
+    /// Give the terminal back as it was.
+    pub fn leave(&mut self) {
+        restore();
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
+
+/// Undo everything [`Terminal::enter`] did, once (each step on its own:
+/// one that fails does not keep the others from running).
+pub fn restore() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
+    let mut out = stdout();
+    let _ = execute!(out, DisableMouseCapture);
+    let _ = execute!(out, LeaveAlternateScreen);
+    let _ = execute!(out, ratatui::crossterm::cursor::Show);
+    let _ = disable_raw_mode();
+}
+
+/// A panic restores the terminal first, so its message is readable and
+/// the shell usable.
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            previous(info);
+        }));
+    });
+}
+
+/// SIGTERM, SIGHUP (the terminal or SSH connection went away) and SIGINT
+/// set the returned flag instead of killing the process: the event loop
+/// sees it within 100 ms and leaves the ordinary way.
+pub fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let flag = Arc::new(AtomicBool::new(false));
+    for signal in [SIGTERM, SIGHUP, SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&flag))?;
+    }
+    Ok(flag)
+}
