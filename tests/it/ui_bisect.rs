@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{poll, DetachedWatcher, TestRepo};
+use crate::common::{poll, wait_until, DetachedWatcher, TestRepo};
 use savepoint::snapshot::record::{self, SnapRequest};
 
 // ---- helpers ---------------------------------------------------------------
@@ -27,9 +27,12 @@ fn snap(repo: &TestRepo, trigger: &str, session: Option<&str>, prompt: Option<&s
 }
 
 /// A tmux server of the test's own (a private socket), killed on drop —
-/// also when the test fails.
+/// also when the test fails — with every process its pane started (the UI
+/// among them: a UI that outlives its terminal must not outlive the test).
 struct Tmux {
     socket: PathBuf,
+    /// The pane's first process, as a fallback when the server is gone.
+    pane: Option<i32>,
     _dir: tempfile::TempDir,
 }
 
@@ -70,7 +73,12 @@ impl Tmux {
             .status()
             .expect("run tmux (apt-get install tmux)");
         assert!(status.success(), "tmux new-session failed");
-        let t = Tmux { socket, _dir: dir };
+        let mut t = Tmux {
+            socket,
+            pane: None,
+            _dir: dir,
+        };
+        t.pane = t.pane_pid();
         // Keep the pane after its command exits, to read what it left.
         t.tmux(&["set-option", "-g", "remain-on-exit", "on"]);
         t
@@ -89,6 +97,29 @@ impl Tmux {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The pane's process (`#{pane_pid}`): the shell the test's script runs
+    /// in, the leader of the process group the UI runs in. `None` once the
+    /// server is gone.
+    fn pane_pid(&self) -> Option<i32> {
+        let out = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["display-message", "-p", "-t", "0", "#{pane_pid}"])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    }
+
+    /// The terminal goes away: the server and its panes' ttys with it (as
+    /// when an SSH connection drops).
+    fn kill_server(&self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
     }
 
     fn screen(&self) -> String {
@@ -130,29 +161,78 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .output();
+        // The pane's process group first (its shells, the UI, their
+        // children), while it surely exists: a UI stuck after the server
+        // went would otherwise be left spinning. The current pane's, as
+        // `respawn-pane` starts a new one.
+        if let Some(pane) = self.pane_pid().or(self.pane) {
+            if let Some(group) = rustix::process::Pid::from_raw(pane) {
+                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+            }
+        }
+        self.kill_server();
     }
 }
 
 /// The shell around the UI: a line before it, the exit code and the tty's
 /// modes after it — so a test sees the terminal it leaves.
 fn ui_script(repo: &TestRepo, args: &str) -> String {
+    ui_script_via(repo, args, "")
+}
+
+/// [`ui_script`], the UI started through `launcher` (a program that
+/// execs its arguments; empty: none).
+fn ui_script_via(repo: &TestRepo, args: &str, launcher: &str) -> String {
     let bin = assert_cmd::cargo::cargo_bin("savepoint");
     format!(
-        "echo BEFORE-UI; sh -c 'echo $$ > \"$1\"; exec \"$0\" ui {args}' '{}' '{}'; echo \"UI-EXITED $?\"; \
+        "echo BEFORE-UI; sh -c 'echo $$ > \"$1\"; exec {launcher} \"$0\" ui {args}' '{}' '{}'; echo \"UI-EXITED $?\"; \
          echo \"TTY: $(stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo|isig)' | tr '\\n' ' ')\"; sleep 600",
         bin.display(),
         ui_pid(repo).display()
     )
 }
 
+/// A launcher that execs its arguments with SIGHUP blocked (the mask is
+/// inherited across exec): a UI started through it learns that its
+/// terminal went away only from the terminal itself.
+fn sighup_blocked(repo: &TestRepo) -> String {
+    let path = repo.home.path().join("sighup-blocked");
+    std::fs::write(
+        &path,
+        "#!/usr/bin/env python3\n\
+         import os, signal, sys\n\
+         signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGHUP])\n\
+         os.execv(sys.argv[1], sys.argv[1:])\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
 /// Where the UI's shell notes its pid (outside the work tree).
 fn ui_pid(repo: &TestRepo) -> PathBuf {
     repo.home.path().join("ui.pid")
+}
+
+/// The UI's process id, once its first screen is up.
+fn ui_process(repo: &TestRepo) -> i32 {
+    std::fs::read_to_string(ui_pid(repo))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Has process `pid` ended (gone, or a zombie nobody reaped yet)?
+fn exited(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+    }
 }
 
 /// Does the screen (with escapes) set any colour? SGR parameters 30–38,
@@ -323,9 +403,9 @@ fn ui_leaves_the_terminal_as_it_was_on_sigterm_sighup_and_panic() {
     for signal in ["TERM", "HUP"] {
         let t = Tmux::start(&repo, &ui_script(&repo, ""), &[]);
         t.wait_for(&format!("> {}", ids[2]));
-        let pid = std::fs::read_to_string(ui_pid(&repo)).unwrap();
+        let pid = ui_process(&repo);
         let kill = Command::new("kill")
-            .args([&format!("-{signal}"), pid.trim()])
+            .args([&format!("-{signal}"), &pid.to_string()])
             .status()
             .unwrap();
         assert!(kill.success());
@@ -341,6 +421,54 @@ fn ui_leaves_the_terminal_as_it_was_on_sigterm_sighup_and_panic() {
     assert!(
         s.contains("panicked") && s.contains("SAVEPOINT_UI_TEST_PANIC"),
         "{s}"
+    );
+}
+
+/// Regression: a UI whose terminal went away (the tmux server killed, an
+/// SSH connection dropped) spun in crossterm's reader for ever — every
+/// read of the hung-up tty returned end-of-file — and never looked at the
+/// SIGHUP or SIGTERM it got. It ends at once, also when no SIGHUP reaches
+/// it (blocked here): the tty's hang-up alone is enough.
+#[test]
+fn ui_exits_when_its_terminal_goes_away() {
+    let repo = TestRepo::new();
+    let ids = story(&repo);
+    for launcher in [String::new(), sighup_blocked(&repo)] {
+        let (_tmux, pid) = ui_without_its_terminal(&repo, &ids[2], &launcher);
+        assert_ends(pid, &format!("its terminal (launcher {launcher:?})"));
+    }
+}
+
+/// SIGTERM ends a UI whose terminal is gone (the UI that spun in
+/// crossterm's reader ignored it).
+#[test]
+fn ui_ends_on_sigterm_after_its_terminal_went_away() {
+    let repo = TestRepo::new();
+    let ids = story(&repo);
+    let (_tmux, pid) = ui_without_its_terminal(&repo, &ids[2], &sighup_blocked(&repo));
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    assert_ends(pid, "SIGTERM");
+}
+
+/// A UI started in tmux through `launcher`, showing `tip` selected; then
+/// the tmux server killed. The guard (keep it while checking: it kills a
+/// UI that outlived the server when dropped) and the UI's pid.
+fn ui_without_its_terminal(repo: &TestRepo, tip: &str, launcher: &str) -> (Tmux, i32) {
+    let t = Tmux::start(repo, &ui_script_via(repo, "", launcher), &[]);
+    t.wait_for(&format!("> {tip}"));
+    let pid = ui_process(repo);
+    t.kill_server();
+    (t, pid)
+}
+
+/// Wait (at most 10 s) for process `pid` to end; fail naming `what` it
+/// outlived.
+fn assert_ends(pid: i32, what: &str) {
+    assert!(
+        poll(Duration::from_secs(10), || exited(pid)),
+        "the UI (pid {pid}) outlived {what}"
     );
 }
 
@@ -818,11 +946,11 @@ fn bisect_cleans_up_on_ctrl_c() {
         .spawn()
         .unwrap();
     // Wait until the hanging probe runs (its sleep noted its pid).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !std::fs::read_to_string(&pids).is_ok_and(|s| s.ends_with('\n')) {
-        assert!(Instant::now() < deadline, "the probe never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until(
+        "the hanging probe to start",
+        Duration::from_secs(30),
+        || std::fs::read_to_string(&pids).is_ok_and(|s| s.ends_with('\n')),
+    );
     let probe_dirs = std::fs::read_dir(repo.abs(".git/savepoint/bisect"))
         .unwrap()
         .count();

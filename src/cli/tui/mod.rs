@@ -6,7 +6,9 @@
 //! behaviour is tested on a `TestBackend` screen without a terminal, and
 //! the real thing in tmux. [`terminal`] owns the terminal: raw mode, the
 //! alternate screen and mouse reporting on the way in, all of it undone on
-//! the way out — `q`, an error, a panic, SIGTERM or SIGHUP alike.
+//! the way out — `q`, an error, a panic, SIGTERM or SIGHUP alike; the
+//! loop never waits inside crossterm's reader, so a terminal that hangs up
+//! ([`input`]) or a signal ends it within 100 ms.
 //!
 //! Nothing is read up front beyond the first page of the chain and the
 //! selected snapshot's changed files: rows are read page by page as the
@@ -17,6 +19,7 @@
 pub mod app;
 pub mod detail;
 pub mod filter;
+pub mod input;
 pub mod keys;
 pub mod render;
 pub mod terminal;
@@ -29,20 +32,23 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use ratatui::crossterm::event;
 use savepoint::workspace::Workspace;
+
+use input::Next;
 
 /// How often the chain tips are looked at.
 const TICK: Duration = Duration::from_millis(500);
-/// Longest wait for input: a SIGTERM is noticed within this.
+/// Longest wait for input: a SIGTERM, a SIGHUP or a terminal that hung up
+/// is noticed within this.
 const WAIT: Duration = Duration::from_millis(100);
 
-/// Run the timeline until `q` (or a signal); the terminal is restored in
-/// every case.
+/// Run the timeline until `q`, a signal or the terminal going away; the
+/// terminal is restored in every case (as far as it is still there).
 pub fn run(ws: Workspace, all: bool, color: bool) -> Result<()> {
     let mut app = app::App::open(ws, all, color)?;
     let stop = terminal::stop_on_signals()?;
     let mut term = terminal::Terminal::enter()?;
+    let input = input::Input::start()?;
     let size = term.size()?;
     app.resize(size.width, size.height);
     let mut last_tick = Instant::now();
@@ -63,12 +69,14 @@ pub fn run(ws: Workspace, all: bool, color: bool) -> Result<()> {
             } else {
                 TICK.saturating_sub(last_tick.elapsed()).min(WAIT)
             };
-            if event::poll(wait)? {
-                // Everything already typed before the next (costly) sync.
-                app.handle(event::read()?);
-                while !app.quit && event::poll(Duration::ZERO)? {
-                    app.handle(event::read()?);
-                }
+            let mut next = input.next(wait)?;
+            // Everything already typed before the next (costly) sync.
+            while let Next::Event(e) = next {
+                app.handle(e);
+                next = if app.quit { Next::Idle } else { input.ready()? };
+            }
+            if let Next::Gone = next {
+                return Ok(());
             }
             if last_tick.elapsed() >= TICK {
                 app.tick();
@@ -77,5 +85,10 @@ pub fn run(ws: Workspace, all: bool, color: bool) -> Result<()> {
         }
     })();
     term.leave();
-    result
+    match result {
+        // Drawing on a terminal that hung up fails; nobody is there to be
+        // told, and going away was the right answer.
+        Err(_) if input::terminal_gone() => Ok(()),
+        r => r,
+    }
 }

@@ -3,7 +3,8 @@
 //! the way out, whichever way that is: `q` ([`Terminal::leave`]), an error
 //! or an early return (`Drop`), a panic (a hook that restores the terminal
 //! before the panic message is printed), SIGTERM or SIGHUP (a flag the
-//! event loop checks, so the way out is the ordinary one).
+//! event loop checks, so the way out is the ordinary one), the terminal
+//! hanging up ([`super::input`]; what can still be undone is).
 
 use std::io::{stdout, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -98,12 +99,17 @@ fn install_panic_hook() {
 
 /// SIGTERM, SIGHUP (the terminal or SSH connection went away) and SIGINT
 /// set the returned flag instead of killing the process: the event loop
-/// sees it within 100 ms and leaves the ordinary way.
+/// sees it within 100 ms and leaves the ordinary way, restoring the
+/// terminal. A second one of them, with the flag already set, has the
+/// signal's default effect: the process ends whatever it is doing.
 pub fn stop_on_signals() -> Result<Arc<AtomicBool>> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let flag = Arc::new(AtomicBool::new(false));
+    use signal_hook::flag;
+    let stop = Arc::new(AtomicBool::new(false));
     for signal in [SIGTERM, SIGHUP, SIGINT] {
-        signal_hook::flag::register(signal, Arc::clone(&flag))?;
+        // Registered first, so it runs before the flag is set.
+        flag::register_conditional_default(signal, Arc::clone(&stop))?;
+        flag::register(signal, Arc::clone(&stop))?;
     }
-    Ok(flag)
+    Ok(stop)
 }
