@@ -155,7 +155,16 @@ impl Tmux {
     }
 
     fn wait_for(&self, text: &str) -> String {
-        self.wait(&format!("{text:?}"), |s| s.contains(text))
+        self.wait_all(&[text])
+    }
+
+    /// Wait until the screen shows every one of `texts`; return it. A
+    /// test reads only what it waited for: a screen captured while the
+    /// terminal is still drawing may hold one text and not yet the next.
+    fn wait_all(&self, texts: &[&str]) -> String {
+        self.wait(&format!("{texts:?}"), |s| {
+            texts.iter().all(|t| s.contains(t))
+        })
     }
 }
 
@@ -186,7 +195,7 @@ fn ui_script_via(repo: &TestRepo, args: &str, launcher: &str) -> String {
     let bin = assert_cmd::cargo::cargo_bin("savepoint");
     format!(
         "echo BEFORE-UI; sh -c 'echo $$ > \"$1\"; exec {launcher} \"$0\" ui {args}' '{}' '{}'; echo \"UI-EXITED $?\"; \
-         echo \"TTY: $(stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo|isig)' | tr '\\n' ' ')\"; sleep 600",
+         echo \"TTY: $(stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo|isig)' | tr '\\n' ' ')TTY-END\"; sleep 600",
         bin.display(),
         ui_pid(repo).display()
     )
@@ -258,7 +267,8 @@ fn has_colour(raw: &str) -> bool {
 /// The terminal after the UI: the shell's screen back (not the UI's), the
 /// exit code, and cooked mode (no raw mode left).
 fn assert_left_as_it_was(t: &Tmux, code: i32) -> String {
-    let s = t.wait("the UI to exit", |s| s.contains("TTY:"));
+    // The line's end: the shell wrote all of it.
+    let s = t.wait("the UI to exit", |s| s.contains("TTY-END"));
     assert!(s.contains(&format!("UI-EXITED {code}")), "{s}");
     assert!(
         s.contains("BEFORE-UI"),
@@ -314,42 +324,39 @@ fn ui_in_tmux_navigate_diff_restore_undo() {
     repo.write("src/parser.rs", "fn parse() { unsaved() }\n");
     let before = repo.user_state();
     let t = Tmux::start(&repo, &ui_script(&repo, ""), &[]);
-    let s = t.wait_for(&format!("> {}", ids[2]));
-    assert!(s.contains("── session 5e55105-aaaa · claude"), "{s}");
-    assert!(
-        s.contains("❯ make the parser strict") && s.contains("❯ add a parser module"),
-        "{s}"
-    );
-    assert!(s.contains("3 snapshots"), "{s}");
+    t.wait_all(&[
+        &format!("> {}", ids[2]),
+        "── session 5e55105-aaaa · claude",
+        "❯ make the parser strict",
+        "❯ add a parser module",
+        "3 snapshots",
+    ]);
 
     // Navigate: two rows down, the snapshot that wrote v1.
     t.keys(&["j", "j"]);
-    let s = t.wait_for(&format!("> {}", ids[0]));
-    assert!(s.contains("A src/parser.rs"), "{s}");
+    t.wait_all(&[&format!("> {}", ids[0]), "A src/parser.rs"]);
     // Open a diff: one up, into the files, into the diff.
     t.keys(&["k", "Tab", "Enter"]);
-    let s = t.wait_for("+fn parse() { v2() }");
-    assert!(
-        s.contains("Diff · src/parser.rs") && s.contains("-fn parse() { v1() }"),
-        "{s}"
-    );
+    t.wait_all(&[
+        "+fn parse() { v2() }",
+        "Diff · src/parser.rs",
+        "-fn parse() { v1() }",
+    ]);
     // Against the work tree: what changed since.
     t.keys(&["d"]);
-    let s = t.wait_for("+fn parse() { unsaved() }");
-    assert!(s.contains("vs the work tree now"), "{s}");
+    t.wait_all(&["+fn parse() { unsaved() }", "vs the work tree now"]);
     t.keys(&["d", "d"]);
     t.wait_for("Files · vs previous");
 
     // Restore the file as it was in the first snapshot.
     t.keys(&["Tab", "G", "r"]);
-    let s = t.wait_for("Restore file src/parser.rs?");
-    assert!(
-        s.contains(&format!("as in snapshot {}", ids[0])) && s.contains("modify  src/parser.rs"),
-        "{s}"
-    );
+    t.wait_all(&[
+        "Restore file src/parser.rs?",
+        &format!("as in snapshot {}", ids[0]),
+        "modify  src/parser.rs",
+    ]);
     t.keys(&["y"]);
-    let s = t.wait_for("restored 1 path from");
-    assert!(s.contains("u undoes"), "{s}");
+    t.wait_all(&["restored 1 path from", "u undoes"]);
     assert_eq!(
         std::fs::read_to_string(repo.abs("src/parser.rs")).unwrap(),
         "fn parse() { v1() }\n"
@@ -390,8 +397,7 @@ fn ui_follows_the_watcher_live() {
     repo.write("live.txt", "recorded while the UI runs\n");
     let tip = watcher.wait_recorded("live.txt");
     // On the newest row, the selection follows.
-    let s = t.wait_for(&format!("> {}", &tip[..12]));
-    assert!(s.contains("  live.txt"), "{s}");
+    t.wait_all(&[&format!("> {}", &tip[..12]), "  live.txt"]);
     t.keys(&["q"]);
     assert_left_as_it_was(&t, 0);
 }
@@ -486,7 +492,7 @@ fn ui_colour_follows_no_color_and_the_mouse_selects() {
         "the selection is reverse video"
     );
     // A click (SGR mouse report, 1-based) on the oldest row selects it.
-    let s = t.screen();
+    let s = t.wait_for(&format!("  {}", ids[0]));
     let row = s
         .lines()
         .position(|l| l.contains(&format!("  {}", ids[0])))
@@ -509,13 +515,13 @@ fn ui_colour_follows_no_color_and_the_mouse_selects() {
     );
     // Resize: the panes follow (narrow: stacked, the title still fits).
     t.tmux(&["resize-window", "-t", "0", "-x", "70", "-y", "30"]);
-    let s = t.wait("the narrow layout", |s| {
+    t.wait("the narrow layout", |s| {
         s.lines().next().is_some_and(|l| l.chars().count() <= 70)
             && s.lines()
                 .nth(1)
                 .is_some_and(|l| l.contains("Timeline") && !l.contains("Files"))
+            && s.contains(&format!("> {}", ids[2]))
     });
-    assert!(s.contains(&format!("> {}", ids[2])), "{s}");
     t.keys(&["q"]);
     assert_left_as_it_was(&t, 0);
 }

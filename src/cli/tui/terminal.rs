@@ -6,7 +6,7 @@
 //! event loop checks, so the way out is the ordinary one), the terminal
 //! hanging up ([`super::input`]; what can still be undone is).
 
-use std::io::{stdout, Stdout};
+use std::io::{stdout, BufWriter, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
 
@@ -24,9 +24,16 @@ use ratatui::crossterm::terminal::{
 /// cursor back over what was printed in between (a panic's message).
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
+/// Room for a whole frame (even a large screen with a colour change in
+/// every cell), so a frame reaches the terminal in one write.
+const FRAME_BUFFER: usize = 1 << 20;
+
 /// The timeline's terminal; restored when dropped.
 pub struct Terminal {
-    inner: ratatui::Terminal<CrosstermBackend<Stdout>>,
+    /// Buffered: stdout itself writes whatever it holds every 1 KiB, so a
+    /// frame would reach the terminal in pieces, and a terminal (or an SSH
+    /// connection, or `tmux capture-pane`) would show half-drawn screens.
+    inner: ratatui::Terminal<CrosstermBackend<BufWriter<Stdout>>>,
 }
 
 impl Terminal {
@@ -37,7 +44,10 @@ impl Terminal {
         ACTIVE.store(true, Ordering::SeqCst);
         let entered = execute!(stdout(), EnterAlternateScreen, EnableMouseCapture)
             .map_err(anyhow::Error::from)
-            .and_then(|()| Ok(ratatui::Terminal::new(CrosstermBackend::new(stdout()))?));
+            .and_then(|()| {
+                let out = BufWriter::with_capacity(FRAME_BUFFER, stdout());
+                Ok(ratatui::Terminal::new(CrosstermBackend::new(out))?)
+            });
         let mut inner = match entered {
             Ok(t) => t,
             Err(e) => {
