@@ -491,7 +491,7 @@ impl<'a> Runner<'a> {
             cmd.process_group(0);
         }
         let mut child = cmd.spawn().map_err(|source| BisectError::Start {
-            command: display_command(&self.req.command),
+            command: crate::text::args_line(&self.req.command),
             source,
         })?;
         let started = Instant::now();
@@ -523,19 +523,10 @@ impl<'a> Runner<'a> {
     fn finish(self) {}
 }
 
-/// The command as the user gave it, for messages.
-pub fn display_command(command: &[OsString]) -> String {
-    command
-        .iter()
-        .map(|a| a.to_string_lossy())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// `git bisect run`'s reading of an exit status.
 fn classify(status: ExitStatus, command: &[OsString]) -> Result<(Verdict, Option<i32>)> {
     use std::os::unix::process::ExitStatusExt;
-    let command = display_command(command);
+    let command = crate::text::args_line(command);
     match status.code() {
         Some(0) => Ok((Verdict::Good, Some(0))),
         Some(SKIP_CODE) => Ok((Verdict::Skip, Some(SKIP_CODE))),

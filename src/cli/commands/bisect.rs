@@ -173,13 +173,7 @@ fn label(repo: &git2::Repository, oid: Oid) -> String {
     let t = savepoint::snapshot::trailers::parse(&message).unwrap_or_default();
     let text = match t.prompts.last() {
         Some(p) => format!("\"{p}\""),
-        None => {
-            let subject = commit.summary().unwrap_or("");
-            subject
-                .strip_prefix("savepoint: ")
-                .unwrap_or(subject)
-                .to_owned()
-        }
+        None => chain::subject_tail(commit.summary().unwrap_or(""), &t.trigger).to_owned(),
     };
     ui::text(&savepoint::snapshot::trailers::one_line(&text, 80)).into_owned()
 }
@@ -193,7 +187,7 @@ fn report(
     let u = &ctx.ui;
     let repo = ws.repo();
     let bad = chain::info(repo, found.first_bad, &found.refname)?;
-    let shown = bisect::display_command(command);
+    let shown = savepoint::text::args_line(command);
     {
         let mut out = std::io::stdout().lock();
         writeln!(

@@ -408,45 +408,52 @@ impl App {
 
     fn load_view(&mut self) -> Result<()> {
         let want = self.top.max(self.selected) + self.timeline_height() + READ_AHEAD;
-        let repo = self.ws.repo();
         self.busy = false;
-        match &self.filter {
-            None => {
-                while self.timeline.rows.len() < want && !self.timeline.exhausted() {
-                    self.timeline.load_more(repo, PAGE)?;
-                }
+        if self.filter.is_none() {
+            while self.timeline.rows.len() < want && !self.timeline.exhausted() {
+                self.timeline.load_more(self.ws.repo(), PAGE)?;
             }
-            Some(filter) => {
-                let mut budget = FILTER_BUDGET;
-                while self.view.len() < want {
-                    if self.scanned >= self.timeline.rows.len() {
-                        if self.timeline.exhausted() {
-                            break;
-                        }
-                        self.timeline.load_more(repo, PAGE)?;
-                        continue;
-                    }
-                    if budget == 0 {
-                        self.busy = true;
-                        break;
-                    }
-                    budget -= 1;
-                    // The row's group may need the rows below it.
-                    if self.group_of(self.scanned) == Group::Unknown && !self.timeline.exhausted() {
-                        self.timeline.load_more(repo, PAGE)?;
-                        continue;
-                    }
-                    if filter.matches(
-                        repo,
-                        &self.timeline.rows[self.scanned],
-                        self.group_prompts(self.scanned),
-                    )? {
-                        self.view.push(self.scanned);
-                    }
-                    self.scanned += 1;
-                }
-            }
+            return Ok(());
         }
+        let mut budget = FILTER_BUDGET;
+        while self.view.len() < want {
+            if self.scanned >= self.timeline.rows.len() {
+                if self.timeline.exhausted() {
+                    break;
+                }
+                self.timeline.load_more(self.ws.repo(), PAGE)?;
+                continue;
+            }
+            if budget == 0 {
+                self.busy = true;
+                break;
+            }
+            budget -= 1;
+            // The row's group may need the rows below it.
+            if self.group_of(self.scanned) == Group::Unknown && !self.timeline.exhausted() {
+                self.timeline.load_more(self.ws.repo(), PAGE)?;
+                continue;
+            }
+            self.scan_next()?;
+        }
+        Ok(())
+    }
+
+    /// Check the next row not checked yet against the filter (a match
+    /// joins the view); nothing without a filter.
+    fn scan_next(&mut self) -> Result<()> {
+        let Some(filter) = &self.filter else {
+            return Ok(());
+        };
+        let i = self.scanned;
+        if filter.matches(
+            self.ws.repo(),
+            &self.timeline.rows[i],
+            self.group_prompts(i),
+        )? {
+            self.view.push(i);
+        }
+        self.scanned += 1;
         Ok(())
     }
 
@@ -601,17 +608,9 @@ impl App {
 
     /// Filter every row up to index `i`.
     fn scan_to(&mut self, i: usize) -> Result<()> {
-        let repo = self.ws.repo();
-        if let Some(filter) = &self.filter {
+        if self.filter.is_some() {
             while self.scanned <= i && self.scanned < self.timeline.rows.len() {
-                if filter.matches(
-                    repo,
-                    &self.timeline.rows[self.scanned],
-                    self.group_prompts(self.scanned),
-                )? {
-                    self.view.push(self.scanned);
-                }
-                self.scanned += 1;
+                self.scan_next()?;
             }
         }
         Ok(())
@@ -1001,13 +1000,8 @@ impl App {
     fn show_restore(&mut self, target: Oid, scopes: Vec<Vec<u8>>, at: usize) {
         let scope = &scopes[at];
         let req = RestoreRequest {
-            scope: if scope.is_empty() {
-                Vec::new()
-            } else {
-                vec![scope.clone()]
-            },
             dry_run: true,
-            ..RestoreRequest::new(Operation::Restore, target)
+            ..restore_request(target, scope)
         };
         let what = if scope.is_empty() {
             "the whole work tree".to_owned()
@@ -1255,16 +1249,7 @@ impl App {
     fn carry_out(&mut self, action: Action) {
         match action {
             Action::Restore { target, scopes, at } => {
-                let scope = &scopes[at];
-                let req = RestoreRequest {
-                    scope: if scope.is_empty() {
-                        Vec::new()
-                    } else {
-                        vec![scope.clone()]
-                    },
-                    ..RestoreRequest::new(Operation::Restore, target)
-                };
-                match restore::restore(&self.ws, &req) {
+                match restore::restore(&self.ws, &restore_request(target, &scopes[at])) {
                     Ok(o) => {
                         let safety = match &o.safety {
                             Some(s) => format!("the state before is snapshot {s}"),
@@ -1328,6 +1313,18 @@ impl App {
         self.worktree_stale = true;
         self.detail_stale = true;
         self.tick();
+    }
+}
+
+/// Restore `target`'s `scope` (a path; empty: the whole snapshot).
+fn restore_request(target: Oid, scope: &[u8]) -> RestoreRequest {
+    RestoreRequest {
+        scope: if scope.is_empty() {
+            Vec::new()
+        } else {
+            vec![scope.to_vec()]
+        },
+        ..RestoreRequest::new(Operation::Restore, target)
     }
 }
 

@@ -8,6 +8,7 @@ use anyhow::Result;
 use git2::{Oid, Repository, Tree};
 use savepoint::git::mode::{MODE_GITLINK, MODE_LINK};
 use savepoint::git::treediff::{self, Leaf};
+use savepoint::snapshot::chain;
 
 /// Lines of one diff or file shown at most.
 pub const MAX_LINES: usize = 5_000;
@@ -137,13 +138,10 @@ pub fn sides<'r>(
     Ok(match base {
         Base::Previous => match commit.parent(0) {
             Ok(p) => {
-                let name = if savepoint::snapshot::chain::is_snapshot(&p) {
-                    format!("previous {}", savepoint::snapshot::chain::short_id(p.id()))
+                let name = if chain::is_snapshot(&p) {
+                    format!("previous {}", chain::short_id(p.id()))
                 } else {
-                    format!(
-                        "HEAD then, {}",
-                        savepoint::snapshot::chain::short_id(p.id())
-                    )
+                    format!("HEAD then, {}", chain::short_id(p.id()))
                 };
                 (Some(p.tree()?), Some(tree), name)
             }
@@ -157,7 +155,7 @@ pub fn sides<'r>(
             Some(h) => (
                 Some(repo.find_commit(h)?.tree()?),
                 Some(tree),
-                format!("HEAD {}", savepoint::snapshot::chain::short_id(h)),
+                format!("HEAD {}", chain::short_id(h)),
             ),
             None => (None, Some(tree), "HEAD (unborn: no files)".into()),
         },
@@ -259,30 +257,24 @@ pub fn file_diff(repo: &Repository, f: &FileEntry) -> FileText {
     };
     match stat(repo, f) {
         Stat::Submodule => {
-            let id = |l: Option<Leaf>| {
-                l.map_or("none".into(), |l| {
-                    savepoint::snapshot::chain::short_id(l.oid)
-                })
-            };
+            let id = |l: Option<Leaf>| l.map_or("none".into(), |l| chain::short_id(l.oid));
             return text(note(format!(
                 "submodule: commit {} → {}",
                 id(f.old),
                 id(f.new)
             )));
         }
-        Stat::Large => {
+        large @ (Stat::Large | Stat::Binary) => {
+            let (kind, tail) = match large {
+                Stat::Large => ("large", ": not shown"),
+                _ => ("binary", ""),
+            };
+            let size = |l| blob_size(repo, l).unwrap_or(0);
             return text(note(format!(
-                "large file ({} → {} bytes): not shown",
-                blob_size(repo, f.old).unwrap_or(0),
-                blob_size(repo, f.new).unwrap_or(0)
-            )))
-        }
-        Stat::Binary => {
-            return text(note(format!(
-                "binary file ({} → {} bytes)",
-                blob_size(repo, f.old).unwrap_or(0),
-                blob_size(repo, f.new).unwrap_or(0)
-            )))
+                "{kind} file ({} → {} bytes){tail}",
+                size(f.old),
+                size(f.new)
+            )));
         }
         Stat::Mode => {
             return text(note(format!(
@@ -376,10 +368,7 @@ pub fn file_content(repo: &Repository, f: &FileEntry, at: &str) -> FileText {
     if leaf.mode == MODE_GITLINK {
         lines.push((
             LineKind::Note,
-            format!(
-                "submodule at commit {}",
-                savepoint::snapshot::chain::short_id(leaf.oid)
-            ),
+            format!("submodule at commit {}", chain::short_id(leaf.oid)),
         ));
     } else if size > MAX_BLOB {
         lines.push((

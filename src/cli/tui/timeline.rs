@@ -48,12 +48,7 @@ impl Row {
         let Some(t) = trailers::parse(&message) else {
             return Ok(None);
         };
-        let subject = commit.summary().unwrap_or("").to_owned();
-        let summary = subject
-            .strip_prefix("savepoint: ")
-            .and_then(|s| s.strip_prefix(&format!("{}: ", t.trigger)))
-            .unwrap_or(&subject)
-            .to_owned();
+        let summary = chain::subject_tail(commit.summary().unwrap_or(""), &t.trigger).to_owned();
         let row = Row {
             oid,
             id: chain::short_id(oid),
