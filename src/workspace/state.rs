@@ -56,6 +56,9 @@ pub enum StateFile {
     RestoreTmp,
     /// The squash message handed to the editor.
     SquashMessage,
+    /// `bisect`'s temporary trees, one directory per run (named after its
+    /// pid), removed when the run ends.
+    Bisect,
 }
 
 impl StateFile {
@@ -81,6 +84,7 @@ impl StateFile {
             StateFile::WatchLog => "watch.log",
             StateFile::RestoreTmp => "tmp",
             StateFile::SquashMessage => "SQUASH_EDITMSG",
+            StateFile::Bisect => "bisect",
         }
     }
 
@@ -178,6 +182,7 @@ mod tests {
         StateFile::WatchLog,
         StateFile::RestoreTmp,
         StateFile::SquashMessage,
+        StateFile::Bisect,
     ];
 
     #[test]

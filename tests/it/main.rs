@@ -34,4 +34,5 @@ mod remote;
 mod repo_location;
 mod restore;
 mod squash_prune;
+mod ui_bisect;
 mod watch;
