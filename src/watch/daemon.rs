@@ -265,7 +265,20 @@ impl<'a> Daemon<'a> {
                 (None, Some(t)) => rx.recv_timeout(t.saturating_duration_since(Instant::now())),
             };
             match msg {
-                Ok(Msg::Fs(Ok(event))) => self.on_event(event),
+                Ok(Msg::Fs(Ok(event))) => {
+                    // Only a removal or a move can mean the work tree is
+                    // gone; the rest (reads by other programs included)
+                    // need no look at it.
+                    let gone_maybe = matches!(
+                        event.kind,
+                        notify::EventKind::Remove(_)
+                            | notify::EventKind::Modify(notify::event::ModifyKind::Name(_))
+                    );
+                    self.on_event(event);
+                    if !gone_maybe {
+                        continue;
+                    }
+                }
                 Ok(Msg::Fs(Err(e))) => self.on_notify_error(e),
                 Ok(Msg::Request(Request::Stop, _)) => return Ok(()),
                 Ok(Msg::Request(Request::Ping, _)) => {}
