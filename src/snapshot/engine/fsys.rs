@@ -8,7 +8,9 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+use rustix::fs::Dir;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use super::stat::Stat;
 
@@ -44,7 +46,45 @@ pub(crate) fn is_gone(e: &io::Error) -> bool {
         .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
 }
 
+/// The entries of an open directory, without `.` and `..`. On Linux the
+/// directory is read straight through `dir` with `getdents64` (no second
+/// descriptor opened, queried and closed per directory, as
+/// `Dir::read_from` would): `dir` must be freshly opened (at offset 0)
+/// and is left at its end, which is all the walk needs.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn list(dir: &OwnedFd) -> io::Result<Vec<(CString, Kind)>> {
+    let mut buf: Vec<u8> = Vec::with_capacity(32 * 1024);
+    let mut out = Vec::new();
+    loop {
+        let mut iter = rustix::fs::RawDir::new(dir, buf.spare_capacity_mut());
+        let mut grow = false;
+        while let Some(entry) = iter.next() {
+            let entry = match entry {
+                // A name longer than the buffer: grow it and go on where
+                // this read stopped (the descriptor keeps the position).
+                Err(rustix::io::Errno::INVAL) => {
+                    grow = true;
+                    break;
+                }
+                r => r?,
+            };
+            let name = entry.file_name();
+            let bytes = name.to_bytes();
+            if bytes == b"." || bytes == b".." {
+                continue;
+            }
+            out.push((name.to_owned(), kind_of(entry.file_type())));
+        }
+        if !grow {
+            return Ok(out);
+        }
+        let more = buf.capacity() * 2;
+        buf.reserve(more);
+    }
+}
+
 /// The entries of an open directory, without `.` and `..`.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) fn list(dir: &OwnedFd) -> io::Result<Vec<(CString, Kind)>> {
     let mut out = Vec::new();
     for entry in Dir::read_from(dir)? {
@@ -54,16 +94,20 @@ pub(crate) fn list(dir: &OwnedFd) -> io::Result<Vec<(CString, Kind)>> {
         if bytes == b"." || bytes == b".." {
             continue;
         }
-        let kind = match entry.file_type() {
-            FileType::Directory => Kind::Dir,
-            FileType::RegularFile => Kind::File,
-            FileType::Symlink => Kind::Symlink,
-            FileType::Unknown => Kind::Unknown,
-            _ => Kind::Special,
-        };
-        out.push((name.to_owned(), kind));
+        out.push((name.to_owned(), kind_of(entry.file_type())));
     }
     Ok(out)
+}
+
+/// What a directory entry's `d_type` says.
+fn kind_of(t: FileType) -> Kind {
+    match t {
+        FileType::Directory => Kind::Dir,
+        FileType::RegularFile => Kind::File,
+        FileType::Symlink => Kind::Symlink,
+        FileType::Unknown => Kind::Unknown,
+        _ => Kind::Special,
+    }
 }
 
 /// `lstat` of `name` inside the open directory.

@@ -78,15 +78,17 @@ impl Worker<'_> {
             if name_bytes == b".git" {
                 continue;
             }
-            let abs = job.abs.join(std::ffi::OsStr::from_bytes(name_bytes));
             let mut rel = Vec::with_capacity(job.rel.len() + 1 + name_bytes.len());
             if !job.rel.is_empty() {
                 rel.extend_from_slice(&job.rel);
                 rel.push(b'/');
             }
             rel.extend_from_slice(name_bytes);
+            // Built only where needed (ignore rules, subdirectories, logs):
+            // most files are tracked and need neither.
+            let abs = || job.abs.join(std::ffi::OsStr::from_bytes(name_bytes));
             if kind == Kind::Special {
-                tracing::debug!(path = %abs.display(), "skipping special file");
+                tracing::debug!(path = %abs().display(), "skipping special file");
                 continue;
             }
             // Directories need no stat; anything else does (and a stat may
@@ -100,6 +102,7 @@ impl Worker<'_> {
                 }
             };
             let Some(stat) = stat.filter(|s| !s.is_dir()) else {
+                let abs = abs();
                 if !ctx.git_dirs_inside.contains(&rel)
                     && !rules.is_ignored(ctx.excludes, &abs, true)
                 {
@@ -115,15 +118,19 @@ impl Worker<'_> {
             };
             if !(stat.is_file() || stat.is_symlink()) {
                 // FIFOs, sockets, devices: git add -A skips them too.
-                tracing::debug!(path = %abs.display(), "skipping special file");
+                tracing::debug!(path = %abs().display(), "skipping special file");
                 continue;
             }
-            if rules.is_ignored(ctx.excludes, &abs, false) {
-                continue; // tracked-but-ignored files come back in the tracked pass
-            }
             let tracked = lookup(tracked_here, &rel);
-            if tracked.is_none() && ctx.tracked.is_case_alias(&rel) {
-                continue; // core.ignorecase: git takes it for the tracked file
+            // A tracked file is recorded whatever the ignore rules say (as
+            // the tracked pass would), so only untracked ones are matched.
+            if tracked.is_none() {
+                if rules.is_ignored(ctx.excludes, &abs(), false) {
+                    continue;
+                }
+                if ctx.tracked.is_case_alias(&rel) {
+                    continue; // core.ignorecase: git takes it for the tracked file
+                }
             }
             self.file_with(rel, stat, tracked, Some(&attrs), Some((&fd, &name)));
         }
