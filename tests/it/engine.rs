@@ -55,6 +55,33 @@ fn tracked_but_ignored_files_stay_and_exec_bits_and_symlinks_match() {
     );
 }
 
+/// Tracked files matched by an ignore rule are resolved where the walk
+/// lists them (no ignore matching for tracked files): their directory's
+/// `.gitattributes` still converts them, a skip-worktree or
+/// assume-unchanged one keeps its indexed content, and untracked neighbours
+/// stay ignored.
+#[test]
+fn tracked_ignored_files_keep_their_directory_attributes() {
+    let repo = TestRepo::new();
+    repo.write("deep/er/.gitattributes", "*.txt text eol=lf\n");
+    repo.write("deep/er/a.txt", "one\n");
+    repo.write("deep/er/kept.txt", "kept\n");
+    repo.write("deep/er/b.bin", "bin\n");
+    repo.commit_all("init");
+    repo.write(".gitignore", "*.txt\n*.bin\n");
+    repo.write("deep/er/a.txt", "one\r\ntwo\r\n");
+    repo.write("deep/er/b.bin", "bin\r\n");
+    repo.write("deep/er/new.txt", "ignored\r\n");
+    repo.git(&["update-index", "--assume-unchanged", "deep/er/kept.txt"]);
+    repo.write("deep/er/kept.txt", "changed but assumed unchanged\n");
+    let out = scan(&repo);
+    assert_eq!(out.tree.to_string(), repo.oracle_tree());
+    let ls = repo.git(&["ls-tree", "-r", &out.tree.to_string()]);
+    assert!(ls.contains("deep/er/a.txt") && !ls.contains("new.txt"), "{ls}");
+    let a = repo.git(&["cat-file", "-p", &format!("{}:deep/er/a.txt", out.tree)]);
+    assert_eq!(a, "one\ntwo", "the directory's eol=lf was not applied");
+}
+
 #[test]
 fn non_utf8_unicode_and_odd_names() {
     use std::os::unix::ffi::OsStrExt;

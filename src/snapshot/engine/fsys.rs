@@ -56,13 +56,16 @@ pub(crate) fn list(dir: &OwnedFd) -> io::Result<Vec<(CString, Kind)>> {
     let mut buf: Vec<u8> = Vec::with_capacity(32 * 1024);
     let mut out = Vec::new();
     loop {
+        let cap = buf.capacity();
         let mut iter = rustix::fs::RawDir::new(dir, buf.spare_capacity_mut());
         let mut grow = false;
         while let Some(entry) = iter.next() {
             let entry = match entry {
                 // A name longer than the buffer: grow it and go on where
                 // this read stopped (the descriptor keeps the position).
-                Err(rustix::io::Errno::INVAL) => {
+                // Names are at most 255 bytes, so past 1 MiB it is some
+                // other problem, reported as such.
+                Err(rustix::io::Errno::INVAL) if cap < 1 << 20 => {
                     grow = true;
                     break;
                 }
@@ -78,8 +81,7 @@ pub(crate) fn list(dir: &OwnedFd) -> io::Result<Vec<(CString, Kind)>> {
         if !grow {
             return Ok(out);
         }
-        let more = buf.capacity() * 2;
-        buf.reserve(more);
+        buf.reserve(cap * 2);
     }
 }
 
@@ -223,4 +225,36 @@ pub(crate) fn open_file_at(dir: &OwnedFd, name: &CStr) -> io::Result<std::fs::Fi
 /// The target of the symlink `name` of an open directory.
 pub(crate) fn read_link_at(dir: &OwnedFd, name: &CStr) -> io::Result<Vec<u8>> {
     Ok(rustix::fs::readlinkat(dir, name, Vec::new())?.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory larger than one `getdents` buffer is listed completely,
+    /// each entry once, with its type, and without `.` and `..`.
+    #[test]
+    fn list_reads_a_directory_larger_than_one_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = "n".repeat(200);
+        for i in 0..1500 {
+            std::fs::write(dir.path().join(format!("{long}{i}")), "x").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::os::unix::fs::symlink("nowhere", dir.path().join("link")).unwrap();
+        let fd = open_dir(dir.path()).unwrap();
+        let mut names: Vec<(Vec<u8>, Kind)> = list(&fd)
+            .unwrap()
+            .into_iter()
+            .map(|(n, k)| (n.into_bytes(), k))
+            .collect();
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(names.len(), 1502);
+        names.dedup_by(|a, b| a.0 == b.0);
+        assert_eq!(names.len(), 1502, "an entry came twice");
+        assert!(names.contains(&(b"sub".to_vec(), Kind::Dir)));
+        assert!(names.contains(&(b"link".to_vec(), Kind::Symlink)));
+        assert!(names.contains(&(format!("{long}1499").into_bytes(), Kind::File)));
+        assert!(!names.iter().any(|(n, _)| n == b"." || n == b".."));
+    }
 }

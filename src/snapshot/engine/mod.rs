@@ -400,7 +400,8 @@ impl Engine {
         let mut entries = std::mem::take(&mut out.entries);
         if !extra.entries.is_empty() {
             entries.append(&mut extra.entries);
-            entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+            // Two sorted runs, mostly: a stable sort merges them in one pass.
+            entries.sort_by(|a, b| a.path.cmp(&b.path));
         }
         out.merge(extra);
         if tracked.ignore_case.is_some() {

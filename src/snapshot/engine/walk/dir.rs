@@ -61,16 +61,16 @@ impl Worker<'_> {
         let has_gitattributes = names.iter().any(|(n, k)| {
             n.as_bytes() == b".gitattributes" && matches!(k, Kind::File | Kind::Unknown)
         });
+        // Index entries below this directory: lookups search this slice only.
+        let tracked_here = ctx.tracked.below(&job.rel);
         let attrs = if has_gitattributes || job.rel.is_empty() {
             AttrDir::child(&job.parent_attrs, &job.rel, &job.abs, has_gitattributes)
         } else {
             let mut rel = job.rel.clone();
             rel.extend_from_slice(b"/.gitattributes");
-            let tracked = lookup(ctx.tracked.below(&job.rel), &rel);
+            let tracked = lookup(tracked_here, &rel);
             self.sparse_attrs(&job.parent_attrs, &job.rel, tracked)
         };
-        // Index entries below this directory: lookups search this slice only.
-        let tracked_here = ctx.tracked.below(&job.rel);
         let fd = Arc::new(fd);
         let mut subdirs = Vec::new();
         for (name, kind) in names {
