@@ -46,15 +46,28 @@ pub(crate) fn is_gone(e: &io::Error) -> bool {
         .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
 }
 
-/// The entries of an open directory, without `.` and `..`. On Linux the
-/// directory is read straight through `dir` with `getdents64` (no second
-/// descriptor opened, queried and closed per directory, as
+/// The entries of an open directory, without `.` and `..`.
+pub(crate) fn list(dir: &OwnedFd) -> io::Result<Vec<(CString, Kind)>> {
+    let mut out = Vec::new();
+    each_entry(dir, |name, kind| out.push((name.to_owned(), kind)))?;
+    Ok(out)
+}
+
+/// [`list`] packed into [`Names`] (one allocation for the directory).
+pub(crate) fn list_packed(dir: &OwnedFd) -> io::Result<Names> {
+    let mut names = Names::default();
+    each_entry(dir, |name, kind| names.push(name.to_bytes(), kind))?;
+    Ok(names)
+}
+
+/// Call `f` for each entry of an open directory but `.` and `..`. On
+/// Linux the directory is read straight through `dir` with `getdents64`
+/// (no second descriptor opened, queried and closed per directory, as
 /// `Dir::read_from` would): `dir` must be freshly opened (at offset 0)
 /// and is left at its end, which is all the walk needs.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) fn list(dir: &OwnedFd) -> io::Result<Vec<(CString, Kind)>> {
+fn each_entry(dir: &OwnedFd, mut f: impl FnMut(&CStr, Kind)) -> io::Result<()> {
     let mut buf: Vec<u8> = Vec::with_capacity(32 * 1024);
-    let mut out = Vec::new();
     loop {
         let cap = buf.capacity();
         let mut iter = rustix::fs::RawDir::new(dir, buf.spare_capacity_mut());
@@ -76,19 +89,18 @@ pub(crate) fn list(dir: &OwnedFd) -> io::Result<Vec<(CString, Kind)>> {
             if bytes == b"." || bytes == b".." {
                 continue;
             }
-            out.push((name.to_owned(), kind_of(entry.file_type())));
+            f(name, kind_of(entry.file_type()));
         }
         if !grow {
-            return Ok(out);
+            return Ok(());
         }
         buf.reserve(cap * 2);
     }
 }
 
-/// The entries of an open directory, without `.` and `..`.
+/// Call `f` for each entry of an open directory but `.` and `..`.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) fn list(dir: &OwnedFd) -> io::Result<Vec<(CString, Kind)>> {
-    let mut out = Vec::new();
+fn each_entry(dir: &OwnedFd, mut f: impl FnMut(&CStr, Kind)) -> io::Result<()> {
     for entry in Dir::read_from(dir)? {
         let entry = entry?;
         let name = entry.file_name();
@@ -96,9 +108,79 @@ pub(crate) fn list(dir: &OwnedFd) -> io::Result<Vec<(CString, Kind)>> {
         if bytes == b"." || bytes == b".." {
             continue;
         }
-        out.push((name.to_owned(), kind_of(entry.file_type())));
+        f(name, kind_of(entry.file_type()));
     }
-    Ok(out)
+    Ok(())
+}
+
+/// A directory's entries packed in one buffer (one allocation per
+/// directory, not per name): per entry a [`Kind`] byte, the name, a NUL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Names {
+    buf: Vec<u8>,
+}
+
+impl Names {
+    fn push(&mut self, name: &[u8], kind: Kind) {
+        self.buf.push(kind.to_byte());
+        self.buf.extend_from_slice(name);
+        self.buf.push(0);
+    }
+
+    /// The packed bytes (for the directory cache's file).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Take packed bytes back, checking every entry: a known kind, a
+    /// non-empty name without `/`, NUL-terminated.
+    pub(crate) fn from_bytes(buf: Vec<u8>) -> Option<Names> {
+        let mut rest = buf.as_slice();
+        while let Some((&k, tail)) = rest.split_first() {
+            Kind::from_byte(k)?;
+            let end = tail.iter().position(|&b| b == 0)?;
+            if end == 0 || tail[..end].contains(&b'/') {
+                return None;
+            }
+            rest = &tail[end + 1..];
+        }
+        Some(Names { buf })
+    }
+
+    /// The entries, in listing order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&CStr, Kind)> {
+        let mut rest = self.buf.as_slice();
+        std::iter::from_fn(move || {
+            let (&k, tail) = rest.split_first()?;
+            let end = tail.iter().position(|&b| b == 0)?;
+            let name = CStr::from_bytes_with_nul(&tail[..=end]).ok()?;
+            rest = &tail[end + 1..];
+            Some((name, Kind::from_byte(k).unwrap_or(Kind::Unknown)))
+        })
+    }
+}
+
+impl Kind {
+    fn to_byte(self) -> u8 {
+        match self {
+            Kind::Dir => 1,
+            Kind::File => 2,
+            Kind::Symlink => 3,
+            Kind::Special => 4,
+            Kind::Unknown => 5,
+        }
+    }
+
+    fn from_byte(b: u8) -> Option<Kind> {
+        Some(match b {
+            1 => Kind::Dir,
+            2 => Kind::File,
+            3 => Kind::Symlink,
+            4 => Kind::Special,
+            5 => Kind::Unknown,
+            _ => return None,
+        })
+    }
 }
 
 /// What a directory entry's `d_type` says.
@@ -112,12 +194,21 @@ fn kind_of(t: FileType) -> Kind {
     }
 }
 
+/// `fstat` of an open file or directory.
+pub(crate) fn stat_fd(fd: &OwnedFd) -> io::Result<Stat> {
+    Ok(from_raw(&rustix::fs::fstat(fd)?))
+}
+
 /// `lstat` of `name` inside the open directory.
-pub(crate) fn stat_at(dir: &OwnedFd, name: &CString) -> io::Result<Stat> {
-    let s = rustix::fs::statat(dir, name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)?;
+pub(crate) fn stat_at(dir: &OwnedFd, name: &CStr) -> io::Result<Stat> {
+    let s = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+    Ok(from_raw(&s))
+}
+
+fn from_raw(s: &rustix::fs::Stat) -> Stat {
     // Field widths differ between architectures; these casts are exact.
     #[allow(clippy::unnecessary_cast)]
-    Ok(Stat {
+    Stat {
         mtime_s: s.st_mtime as i64,
         mtime_ns: s.st_mtime_nsec as u32,
         ctime_s: s.st_ctime as i64,
@@ -125,7 +216,7 @@ pub(crate) fn stat_at(dir: &OwnedFd, name: &CString) -> io::Result<Stat> {
         size: s.st_size as u64,
         ino: s.st_ino as u64,
         mode: s.st_mode as u32,
-    })
+    }
 }
 
 /// Does `dir` hold a nested repository git would record as a gitlink? Like
