@@ -22,6 +22,9 @@ pub enum StateFile {
     RefsLock,
     /// The stat cache (binary, `snapshot::engine::cache`).
     StatCache,
+    /// The directory listings of the last full scan (binary,
+    /// `snapshot::engine::dircache`).
+    DirCache,
     /// Prompts waiting for a snapshot ([`crate::snapshot::pending`]).
     PendingPrompts,
     /// Where versions before the prompt queue kept their one prompt (read
@@ -68,6 +71,7 @@ impl StateFile {
             StateFile::Lock => "lock",
             StateFile::RefsLock => "refs.lock",
             StateFile::StatCache => "stat-cache",
+            StateFile::DirCache => "dir-cache",
             StateFile::PendingPrompts => "pending-prompts.json",
             StateFile::LegacyPendingPrompt => "pending-prompt.json",
             StateFile::Turns => "turns",
@@ -93,6 +97,7 @@ impl StateFile {
     pub const fn format(self) -> u32 {
         match self {
             StateFile::StatCache => 2,
+            StateFile::DirCache => 1,
             StateFile::LastRestore => 2,
             StateFile::Failure | StateFile::Pushed => 1,
             _ => 0,
@@ -166,6 +171,7 @@ mod tests {
         StateFile::Lock,
         StateFile::RefsLock,
         StateFile::StatCache,
+        StateFile::DirCache,
         StateFile::PendingPrompts,
         StateFile::LegacyPendingPrompt,
         StateFile::Turns,

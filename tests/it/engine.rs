@@ -55,6 +55,36 @@ fn tracked_but_ignored_files_stay_and_exec_bits_and_symlinks_match() {
     );
 }
 
+/// Tracked files matched by an ignore rule are resolved where the walk
+/// lists them (no ignore matching for tracked files): their directory's
+/// `.gitattributes` still converts them, a skip-worktree or
+/// assume-unchanged one keeps its indexed content, and untracked neighbours
+/// stay ignored.
+#[test]
+fn tracked_ignored_files_keep_their_directory_attributes() {
+    let repo = TestRepo::new();
+    repo.write("deep/er/.gitattributes", "*.txt text eol=lf\n");
+    repo.write("deep/er/a.txt", "one\n");
+    repo.write("deep/er/kept.txt", "kept\n");
+    repo.write("deep/er/b.bin", "bin\n");
+    repo.commit_all("init");
+    repo.write(".gitignore", "*.txt\n*.bin\n");
+    repo.write("deep/er/a.txt", "one\r\ntwo\r\n");
+    repo.write("deep/er/b.bin", "bin\r\n");
+    repo.write("deep/er/new.txt", "ignored\r\n");
+    repo.git(&["update-index", "--assume-unchanged", "deep/er/kept.txt"]);
+    repo.write("deep/er/kept.txt", "changed but assumed unchanged\n");
+    let out = scan(&repo);
+    assert_eq!(out.tree.to_string(), repo.oracle_tree());
+    let ls = repo.git(&["ls-tree", "-r", &out.tree.to_string()]);
+    assert!(
+        ls.contains("deep/er/a.txt") && !ls.contains("new.txt"),
+        "{ls}"
+    );
+    let a = repo.git(&["cat-file", "-p", &format!("{}:deep/er/a.txt", out.tree)]);
+    assert_eq!(a, "one\ntwo", "the directory's eol=lf was not applied");
+}
+
 #[test]
 fn non_utf8_unicode_and_odd_names() {
     use std::os::unix::ffi::OsStrExt;
@@ -921,4 +951,113 @@ fn incremental_updates_see_a_rewritten_gitignore_and_its_parents_rules() {
         "a/b/c/z.log",
         "a/b/keep.log",
     ]);
+}
+
+// The directory cache (`engine::dircache`): a one-shot scan reuses the
+// listing of a directory whose stat is unchanged since the last scan. These
+// tests settle the cache (see `scan_and_settle`), change the work tree in
+// ways that leave a directory looking unchanged or changed in unusual ways,
+// and compare with git.
+
+/// Scan, then settle the directory cache ([`TestRepo::settle_dir_cache`]).
+fn scan_and_settle(repo: &TestRepo) -> savepoint::snapshot::engine::TreeOutcome {
+    let out = scan(repo);
+    repo.settle_dir_cache();
+    out
+}
+
+fn mtime(repo: &TestRepo, rel: &str) -> SystemTime {
+    std::fs::symlink_metadata(repo.abs(rel))
+        .unwrap()
+        .modified()
+        .unwrap()
+}
+
+fn set_mtime(repo: &TestRepo, rel: &str, t: SystemTime) {
+    std::fs::File::open(repo.abs(rel))
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+}
+
+#[test]
+fn dir_cache_sees_entries_added_removed_or_renamed_behind_a_restored_mtime() {
+    let repo = TestRepo::new();
+    repo.write("a/keep.txt", "keep\n");
+    repo.write("a/gone.txt", "gone\n");
+    repo.write("a/old.txt", "old\n");
+    repo.write("a/sub/deep.txt", "deep\n");
+    repo.commit_all("init");
+    repo.write("a/untracked.txt", "u\n");
+    let before = scan_and_settle(&repo).tree;
+    let t = mtime(&repo, "a");
+    repo.write("a/new.txt", "new\n");
+    repo.remove("a/gone.txt");
+    std::fs::rename(repo.abs("a/old.txt"), repo.abs("a/renamed.txt")).unwrap();
+    std::fs::rename(repo.abs("a/untracked.txt"), repo.abs("a/moved.txt")).unwrap();
+    set_mtime(&repo, "a", t);
+    let out = scan(&repo);
+    assert_ne!(out.tree, before);
+    assert_eq!(out.tree.to_string(), repo.oracle_tree());
+}
+
+#[test]
+fn dir_cache_sees_a_directory_replaced_by_a_symlink_or_a_file() {
+    let repo = TestRepo::new();
+    repo.write("d1/f", "1\n");
+    repo.write("d2/f", "2\n");
+    repo.write("stay", "s\n");
+    repo.commit_all("init");
+    scan_and_settle(&repo);
+    let t = mtime(&repo, ".");
+    repo.remove("d1");
+    repo.symlink("stay", "d1");
+    repo.remove("d2");
+    repo.write("d2", "now a file\n");
+    set_mtime(&repo, ".", t);
+    assert_eq!(scan(&repo).tree.to_string(), repo.oracle_tree());
+}
+
+#[test]
+fn dir_cache_sees_a_directory_whose_mtime_went_backwards() {
+    let repo = TestRepo::new();
+    repo.write("b/one.txt", "1\n");
+    repo.commit_all("init");
+    scan_and_settle(&repo);
+    let t = mtime(&repo, "b");
+    repo.write("b/two.txt", "2\n");
+    repo.remove("b/one.txt");
+    // Restored from an archive: older than when it was listed.
+    set_mtime(&repo, "b", t - Duration::from_secs(86_400));
+    assert_eq!(scan(&repo).tree.to_string(), repo.oracle_tree());
+}
+
+/// Ignore rules and `core.ignorecase` are applied to cached listings as to
+/// fresh ones: the cache holds what the directory contains, never what a
+/// rule made of it.
+#[test]
+fn dir_cache_applies_changed_ignore_rules_and_case_folding() {
+    let repo = TestRepo::new();
+    repo.write("s/.gitignore", "*.log\n");
+    repo.write("s/readme.txt", "t\n");
+    repo.commit_all("init");
+    repo.write("s/a.log", "log\n");
+    repo.write("s/b.tmp", "tmp\n");
+    repo.write("s/c.bak", "bak\n");
+    repo.write("s/README.TXT", "case alias\n");
+    repo.write("info-excluded.txt", "x\n");
+    let first = scan_and_settle(&repo);
+    assert_eq!(first.tree.to_string(), repo.oracle_tree());
+    let t = mtime(&repo, "s");
+    // In place: the directory's stat does not change.
+    std::fs::write(repo.abs("s/.gitignore"), "*.tmp\n").unwrap();
+    set_mtime(&repo, "s", t);
+    std::fs::write(repo.abs(".git/info/exclude"), "info-excluded.txt\n").unwrap();
+    let global = repo.path().join(".git/global-excludes");
+    std::fs::write(&global, "*.bak\n").unwrap();
+    repo.git(&["config", "core.excludesFile", global.to_str().unwrap()]);
+    assert_eq!(scan(&repo).tree.to_string(), repo.oracle_tree());
+    scan_and_settle(&repo);
+    repo.git(&["config", "core.ignorecase", "true"]);
+    assert_eq!(scan(&repo).tree.to_string(), repo.oracle_tree());
 }

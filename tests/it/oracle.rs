@@ -501,6 +501,26 @@ proptest! {
         }
     }
 
+    /// One-shot full scans, each after the directory cache of the one
+    /// before was settled (so unchanged directories come from the cache),
+    /// equal the oracle after every step.
+    #[test]
+    fn settled_directory_cache_scans_match_git_add_all(
+        ops in prop::collection::vec(op(), 1..10),
+        setup in setup(),
+    ) {
+        let repo = setup.repo();
+        for (i, op) in ops.iter().enumerate() {
+            apply(&repo, setup, op);
+            let (ws, mut eng) = engine(&repo);
+            let out = eng.scan(&ws).unwrap();
+            repo.settle_dir_cache();
+            if let Some(oracle) = setup.oracle(&repo) {
+                prop_assert_eq!(out.tree.to_string(), oracle, "{:?} after {:?}", setup, &ops[..=i]);
+            }
+        }
+    }
+
     /// Incremental updates from the touched paths equal the oracle.
     #[test]
     fn incremental_update_matches_git_add_all(

@@ -8,7 +8,9 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+use rustix::fs::Dir;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use super::stat::Stat;
 
@@ -47,6 +49,58 @@ pub(crate) fn is_gone(e: &io::Error) -> bool {
 /// The entries of an open directory, without `.` and `..`.
 pub(crate) fn list(dir: &OwnedFd) -> io::Result<Vec<(CString, Kind)>> {
     let mut out = Vec::new();
+    each_entry(dir, |name, kind| out.push((name.to_owned(), kind)))?;
+    Ok(out)
+}
+
+/// [`list`] packed into [`Names`] (one allocation for the directory).
+pub(crate) fn list_packed(dir: &OwnedFd) -> io::Result<Names> {
+    let mut names = Names::default();
+    each_entry(dir, |name, kind| names.push(name.to_bytes(), kind))?;
+    Ok(names)
+}
+
+/// Call `f` for each entry of an open directory but `.` and `..`. On
+/// Linux the directory is read straight through `dir` with `getdents64`
+/// (no second descriptor opened, queried and closed per directory, as
+/// `Dir::read_from` would): `dir` must be freshly opened (at offset 0)
+/// and is left at its end, which is all the walk needs.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn each_entry(dir: &OwnedFd, mut f: impl FnMut(&CStr, Kind)) -> io::Result<()> {
+    let mut buf: Vec<u8> = Vec::with_capacity(32 * 1024);
+    loop {
+        let cap = buf.capacity();
+        let mut iter = rustix::fs::RawDir::new(dir, buf.spare_capacity_mut());
+        let mut grow = false;
+        while let Some(entry) = iter.next() {
+            let entry = match entry {
+                // A name longer than the buffer: grow it and go on where
+                // this read stopped (the descriptor keeps the position).
+                // Names are at most 255 bytes, so past 1 MiB it is some
+                // other problem, reported as such.
+                Err(rustix::io::Errno::INVAL) if cap < 1 << 20 => {
+                    grow = true;
+                    break;
+                }
+                r => r?,
+            };
+            let name = entry.file_name();
+            let bytes = name.to_bytes();
+            if bytes == b"." || bytes == b".." {
+                continue;
+            }
+            f(name, kind_of(entry.file_type()));
+        }
+        if !grow {
+            return Ok(());
+        }
+        buf.reserve(cap * 2);
+    }
+}
+
+/// Call `f` for each entry of an open directory but `.` and `..`.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn each_entry(dir: &OwnedFd, mut f: impl FnMut(&CStr, Kind)) -> io::Result<()> {
     for entry in Dir::read_from(dir)? {
         let entry = entry?;
         let name = entry.file_name();
@@ -54,24 +108,107 @@ pub(crate) fn list(dir: &OwnedFd) -> io::Result<Vec<(CString, Kind)>> {
         if bytes == b"." || bytes == b".." {
             continue;
         }
-        let kind = match entry.file_type() {
-            FileType::Directory => Kind::Dir,
-            FileType::RegularFile => Kind::File,
-            FileType::Symlink => Kind::Symlink,
-            FileType::Unknown => Kind::Unknown,
-            _ => Kind::Special,
-        };
-        out.push((name.to_owned(), kind));
+        f(name, kind_of(entry.file_type()));
     }
-    Ok(out)
+    Ok(())
+}
+
+/// A directory's entries packed in one buffer (one allocation per
+/// directory, not per name): per entry a [`Kind`] byte, the name, a NUL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Names {
+    buf: Vec<u8>,
+}
+
+impl Names {
+    fn push(&mut self, name: &[u8], kind: Kind) {
+        self.buf.push(kind.to_byte());
+        self.buf.extend_from_slice(name);
+        self.buf.push(0);
+    }
+
+    /// The packed bytes (for the directory cache's file).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Take packed bytes back, checking every entry: a known kind, a
+    /// non-empty name without `/`, NUL-terminated.
+    pub(crate) fn from_bytes(buf: Vec<u8>) -> Option<Names> {
+        let mut rest = buf.as_slice();
+        while let Some((&k, tail)) = rest.split_first() {
+            Kind::from_byte(k)?;
+            let end = tail.iter().position(|&b| b == 0)?;
+            if end == 0 || tail[..end].contains(&b'/') {
+                return None;
+            }
+            rest = &tail[end + 1..];
+        }
+        Some(Names { buf })
+    }
+
+    /// The entries, in listing order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&CStr, Kind)> {
+        let mut rest = self.buf.as_slice();
+        std::iter::from_fn(move || {
+            let (&k, tail) = rest.split_first()?;
+            let end = tail.iter().position(|&b| b == 0)?;
+            let name = CStr::from_bytes_with_nul(&tail[..=end]).ok()?;
+            rest = &tail[end + 1..];
+            Some((name, Kind::from_byte(k).unwrap_or(Kind::Unknown)))
+        })
+    }
+}
+
+impl Kind {
+    fn to_byte(self) -> u8 {
+        match self {
+            Kind::Dir => 1,
+            Kind::File => 2,
+            Kind::Symlink => 3,
+            Kind::Special => 4,
+            Kind::Unknown => 5,
+        }
+    }
+
+    fn from_byte(b: u8) -> Option<Kind> {
+        Some(match b {
+            1 => Kind::Dir,
+            2 => Kind::File,
+            3 => Kind::Symlink,
+            4 => Kind::Special,
+            5 => Kind::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+/// What a directory entry's `d_type` says.
+fn kind_of(t: FileType) -> Kind {
+    match t {
+        FileType::Directory => Kind::Dir,
+        FileType::RegularFile => Kind::File,
+        FileType::Symlink => Kind::Symlink,
+        FileType::Unknown => Kind::Unknown,
+        _ => Kind::Special,
+    }
+}
+
+/// `fstat` of an open file or directory.
+pub(crate) fn stat_fd(fd: &OwnedFd) -> io::Result<Stat> {
+    Ok(from_raw(&rustix::fs::fstat(fd)?))
 }
 
 /// `lstat` of `name` inside the open directory.
-pub(crate) fn stat_at(dir: &OwnedFd, name: &CString) -> io::Result<Stat> {
-    let s = rustix::fs::statat(dir, name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)?;
+pub(crate) fn stat_at(dir: &OwnedFd, name: &CStr) -> io::Result<Stat> {
+    let s = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+    Ok(from_raw(&s))
+}
+
+fn from_raw(s: &rustix::fs::Stat) -> Stat {
     // Field widths differ between architectures; these casts are exact.
     #[allow(clippy::unnecessary_cast)]
-    Ok(Stat {
+    Stat {
         mtime_s: s.st_mtime as i64,
         mtime_ns: s.st_mtime_nsec as u32,
         ctime_s: s.st_ctime as i64,
@@ -79,7 +216,7 @@ pub(crate) fn stat_at(dir: &OwnedFd, name: &CString) -> io::Result<Stat> {
         size: s.st_size as u64,
         ino: s.st_ino as u64,
         mode: s.st_mode as u32,
-    })
+    }
 }
 
 /// Does `dir` hold a nested repository git would record as a gitlink? Like
@@ -179,4 +316,36 @@ pub(crate) fn open_file_at(dir: &OwnedFd, name: &CStr) -> io::Result<std::fs::Fi
 /// The target of the symlink `name` of an open directory.
 pub(crate) fn read_link_at(dir: &OwnedFd, name: &CStr) -> io::Result<Vec<u8>> {
     Ok(rustix::fs::readlinkat(dir, name, Vec::new())?.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory larger than one `getdents` buffer is listed completely,
+    /// each entry once, with its type, and without `.` and `..`.
+    #[test]
+    fn list_reads_a_directory_larger_than_one_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = "n".repeat(200);
+        for i in 0..1500 {
+            std::fs::write(dir.path().join(format!("{long}{i}")), "x").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::os::unix::fs::symlink("nowhere", dir.path().join("link")).unwrap();
+        let fd = open_dir(dir.path()).unwrap();
+        let mut names: Vec<(Vec<u8>, Kind)> = list(&fd)
+            .unwrap()
+            .into_iter()
+            .map(|(n, k)| (n.into_bytes(), k))
+            .collect();
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(names.len(), 1502);
+        names.dedup_by(|a, b| a.0 == b.0);
+        assert_eq!(names.len(), 1502, "an entry came twice");
+        assert!(names.contains(&(b"sub".to_vec(), Kind::Dir)));
+        assert!(names.contains(&(b"link".to_vec(), Kind::Symlink)));
+        assert!(names.contains(&(format!("{long}1499").into_bytes(), Kind::File)));
+        assert!(!names.iter().any(|(n, _)| n == b"." || n == b".."));
+    }
 }

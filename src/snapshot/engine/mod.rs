@@ -7,7 +7,8 @@
 //! (`incremental`). Ignore rules live in `ignore`, attributes and the
 //! content conversions they select in `attr`, stat fingerprints and
 //! the index view in `stat` / [`index`], the on-disk stat cache in
-//! `cache`, object writing in `blob` and `tree`. [`index`] reads every
+//! `cache`, the last one-shot scan's directory listings in `dircache`,
+//! object writing in `blob` and `tree`. [`index`] reads every
 //! index format git writes (v2–v4, split, sparse); only an index it does not
 //! know (a future version, an unknown mandatory extension) goes to the git
 //! CLI through `fallback`.
@@ -15,6 +16,7 @@
 pub(crate) mod attr;
 pub(crate) mod blob;
 pub(crate) mod cache;
+pub(crate) mod dircache;
 pub(crate) mod fallback;
 pub(crate) mod fsys;
 pub(crate) mod ignore;
@@ -223,6 +225,9 @@ pub struct Engine {
     cache_dirty: bool,
     /// Compiled `.gitignore` rules kept between incremental updates.
     rules_cache: incremental::RulesCache,
+    /// The directory listings of the last full scan, for one-shot engines
+    /// (loaded by the first full scan; the watcher keeps none).
+    dircache: Option<dircache::DirCache>,
 }
 
 impl Engine {
@@ -254,6 +259,7 @@ impl Engine {
             autosave: true,
             cache_dirty: false,
             rules_cache: incremental::RulesCache::default(),
+            dircache: None,
         })
     }
 
@@ -361,6 +367,7 @@ impl Engine {
             state_dir: &self.state_dir,
             tracked,
             cache: &self.cache,
+            dircache: None,
             excludes: &self.excludes,
             filemode: self.filemode,
             symlinks: self.symlinks,
@@ -382,8 +389,16 @@ impl Engine {
             return fallback::scan_with_git_cli(ws, started);
         }
         let recorded_at = now();
+        if self.autosave && self.dircache.is_none() {
+            self.dircache = Some(dircache::DirCache::load(&dircache::DirCache::path_in(
+                &self.state_dir,
+            )));
+        }
         let tracked = self.tracked.as_ref().expect("refreshed");
-        let ctx = self.ctx(ws, tracked);
+        let mut ctx = self.ctx(ws, tracked);
+        if self.autosave {
+            ctx.dircache = self.dircache.as_ref();
+        }
         let root = Job {
             rel: Vec::new(),
             abs: ws.workdir().to_path_buf(),
@@ -404,7 +419,8 @@ impl Engine {
         let mut entries = std::mem::take(&mut out.entries);
         if !extra.entries.is_empty() {
             entries.append(&mut extra.entries);
-            entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+            // Two sorted runs, mostly: a stable sort merges them in one pass.
+            entries.sort_by(|a, b| a.path.cmp(&b.path));
         }
         out.merge(extra);
         if tracked.ignore_case.is_some() {
@@ -418,6 +434,8 @@ impl Engine {
             skipped,
             cache: new_cache,
             mut written,
+            dirs,
+            dirs_listed,
             ..
         } = out;
 
@@ -437,7 +455,30 @@ impl Engine {
             recorded_at,
             stats.hashed > 0,
         );
+        self.store_dircache(dirs, dirs_listed, recorded_at);
         Ok(TreeOutcome::finish(tree, skipped, stats, written, started))
+    }
+
+    /// Replace the directory cache with the listings of a full scan, saved
+    /// when a directory was listed afresh or went away.
+    fn store_dircache(
+        &mut self,
+        dirs: Vec<(Vec<u8>, dircache::CachedDir)>,
+        listed: u64,
+        recorded_at: (i64, u32),
+    ) {
+        let Some(old) = &self.dircache else {
+            return;
+        };
+        let changed = listed > 0 || dirs.len() != old.dirs.len();
+        let new = dircache::DirCache {
+            dirs: dirs.into_iter().collect(),
+            recorded_at,
+        };
+        if changed {
+            new.save(&dircache::DirCache::path_in(&self.state_dir));
+        }
+        self.dircache = Some(new);
     }
 
     /// Replace the stat cache with the entries seen by a full scan.

@@ -207,6 +207,20 @@ impl TestRepo {
         std::os::unix::fs::symlink(target, p).expect("symlink");
     }
 
+    /// Date the directory cache's listings (`engine::dircache`) an hour
+    /// later, as if the last scan had run then: every listed directory
+    /// counts as safely older than its listing (no waiting out the racy
+    /// second), so the next one-shot scan answers unchanged directories
+    /// from the cache.
+    pub fn settle_dir_cache(&self) {
+        let path = self.path().join(".git/savepoint/dir-cache");
+        let mut b = std::fs::read(&path).expect("a directory cache after a scan");
+        // Magic (4 bytes), version (4), recorded-at seconds (i64, little endian).
+        let t = i64::from_le_bytes(b[8..16].try_into().expect("8 bytes")) + 3600;
+        b[8..16].copy_from_slice(&t.to_le_bytes());
+        std::fs::write(&path, b).expect("write the directory cache");
+    }
+
     pub fn commit_all(&self, msg: &str) {
         self.git(&["add", "-A"]);
         self.git(&["commit", "-q", "--allow-empty", "-m", msg]);

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::{Job, Worker};
 use crate::snapshot::engine::attr::AttrDir;
+use crate::snapshot::engine::dircache::{CachedDir, DirStat};
 use crate::snapshot::engine::fsys::{self, Kind};
 use crate::snapshot::engine::ignore::DirRules;
 use crate::snapshot::engine::index::TrackedEntry;
@@ -32,8 +33,8 @@ impl Worker<'_> {
             _ if job.rel.is_empty() => fsys::open_dir(&job.abs),
             _ => fsys::open_dir_beneath(ctx.workdir, &job.rel),
         };
-        let listed = opened.and_then(|fd| fsys::list(&fd).map(|names| (fd, names)));
-        let (fd, names) = match listed {
+        let listed = opened.and_then(|fd| self.listing(&job.rel, &fd).map(|names| (fd, names)));
+        let (fd, (names, dir_stat)) = match listed {
             Ok(x) => x,
             // Vanished, or replaced by a file/symlink since it was listed.
             Err(e) if fsys::is_gone(&e) => return Vec::new(),
@@ -48,45 +49,47 @@ impl Worker<'_> {
             }
         };
         self.out.stats.dirs += 1;
-        let has_git = names.iter().any(|(n, _)| n.as_bytes() == b".git");
+        let has_git = names.iter().any(|(n, _)| n.to_bytes() == b".git");
         if has_git && !job.rel.is_empty() && fsys::is_nested_repo(&job.abs) {
             self.nested_repo(job.rel, &job.abs);
             return Vec::new();
         }
-        let has_gitignore = names.iter().any(|(n, _)| n.as_bytes() == b".gitignore");
+        let has_gitignore = names.iter().any(|(n, _)| n.to_bytes() == b".gitignore");
         let rules = DirRules::child(&job.parent_rules, &job.abs, has_gitignore);
         // Read from the work tree whether tracked, untracked or ignored (a
         // symlinked one is not followed, like git). The root's is already in
         // the repository-wide rules.
         let has_gitattributes = names.iter().any(|(n, k)| {
-            n.as_bytes() == b".gitattributes" && matches!(k, Kind::File | Kind::Unknown)
+            n.to_bytes() == b".gitattributes" && matches!(k, Kind::File | Kind::Unknown)
         });
+        // Index entries below this directory: lookups search this slice only.
+        let tracked_here = ctx.tracked.below(&job.rel);
         let attrs = if has_gitattributes || job.rel.is_empty() {
             AttrDir::child(&job.parent_attrs, &job.rel, &job.abs, has_gitattributes)
         } else {
             let mut rel = job.rel.clone();
             rel.extend_from_slice(b"/.gitattributes");
-            let tracked = lookup(ctx.tracked.below(&job.rel), &rel);
+            let tracked = lookup(tracked_here, &rel);
             self.sparse_attrs(&job.parent_attrs, &job.rel, tracked)
         };
-        // Index entries below this directory: lookups search this slice only.
-        let tracked_here = ctx.tracked.below(&job.rel);
         let fd = Arc::new(fd);
         let mut subdirs = Vec::new();
-        for (name, kind) in names {
-            let name_bytes = name.as_bytes();
+        for (name, kind) in names.iter() {
+            let name_bytes = name.to_bytes();
             if name_bytes == b".git" {
                 continue;
             }
-            let abs = job.abs.join(std::ffi::OsStr::from_bytes(name_bytes));
             let mut rel = Vec::with_capacity(job.rel.len() + 1 + name_bytes.len());
             if !job.rel.is_empty() {
                 rel.extend_from_slice(&job.rel);
                 rel.push(b'/');
             }
             rel.extend_from_slice(name_bytes);
+            // Built only where needed (ignore rules, subdirectories, logs):
+            // most files are tracked and need neither.
+            let abs = || job.abs.join(std::ffi::OsStr::from_bytes(name_bytes));
             if kind == Kind::Special {
-                tracing::debug!(path = %abs.display(), "skipping special file");
+                tracing::debug!(path = %abs().display(), "skipping special file");
                 continue;
             }
             // Directories need no stat; anything else does (and a stat may
@@ -94,12 +97,13 @@ impl Worker<'_> {
             let stat = if kind == Kind::Dir {
                 None
             } else {
-                match fsys::stat_at(&fd, &name) {
+                match fsys::stat_at(&fd, name) {
                     Ok(stat) => Some(stat),
                     Err(_) => continue, // vanished
                 }
             };
             let Some(stat) = stat.filter(|s| !s.is_dir()) else {
+                let abs = abs();
                 if !ctx.git_dirs_inside.contains(&rel)
                     && !rules.is_ignored(ctx.excludes, &abs, true)
                 {
@@ -115,21 +119,55 @@ impl Worker<'_> {
             };
             if !(stat.is_file() || stat.is_symlink()) {
                 // FIFOs, sockets, devices: git add -A skips them too.
-                tracing::debug!(path = %abs.display(), "skipping special file");
+                tracing::debug!(path = %abs().display(), "skipping special file");
                 continue;
             }
-            if rules.is_ignored(ctx.excludes, &abs, false) {
-                continue; // tracked-but-ignored files come back in the tracked pass
-            }
             let tracked = lookup(tracked_here, &rel);
-            if tracked.is_none() && ctx.tracked.is_case_alias(&rel) {
-                continue; // core.ignorecase: git takes it for the tracked file
+            // A tracked file is recorded whatever the ignore rules say (as
+            // the tracked pass would), so only untracked ones are matched.
+            if tracked.is_none() {
+                if rules.is_ignored(ctx.excludes, &abs(), false) {
+                    continue;
+                }
+                if ctx.tracked.is_case_alias(&rel) {
+                    continue; // core.ignorecase: git takes it for the tracked file
+                }
             }
-            self.file_with(rel, stat, tracked, Some(&attrs), Some((&fd, &name)));
+            self.file_with(rel, stat, tracked, Some(&attrs), Some((&fd, name)));
+        }
+        if let Some(stat) = dir_stat {
+            self.out.dirs.push((job.rel, CachedDir { stat, names }));
         }
         subdirs
     }
 }
+
+impl Worker<'_> {
+    /// The entries of the open directory `rel`: from the directory cache
+    /// when the directory's stat is the one recorded there (and was not
+    /// racy), else read with `getdents`. With a cache, the directory's
+    /// stat comes back too: the listing is kept for the next scan.
+    fn listing(&mut self, rel: &[u8], fd: &std::os::fd::OwnedFd) -> std::io::Result<Listing> {
+        let Some(cache) = self.ctx.dircache else {
+            self.out.dirs_listed += 1;
+            return Ok((Arc::new(fsys::list_packed(fd)?), None));
+        };
+        // The stat is taken before the listing: a change after it shows
+        // as a newer stat next time.
+        let stat = DirStat::of(&fsys::stat_fd(fd)?);
+        let names = match cache.lookup(rel, &stat) {
+            Some(hit) => Arc::clone(&hit.names),
+            None => {
+                self.out.dirs_listed += 1;
+                Arc::new(fsys::list_packed(fd)?)
+            }
+        };
+        Ok((names, Some(stat)))
+    }
+}
+
+/// A directory's entries, and its stat when a directory cache is kept.
+type Listing = (Arc<fsys::Names>, Option<DirStat>);
 
 /// Binary search for `rel` in a sorted slice of index entries.
 fn lookup<'t>(entries: &'t [TrackedEntry], rel: &[u8]) -> Option<&'t TrackedEntry> {

@@ -47,6 +47,9 @@ pub(crate) struct Ctx<'a> {
     pub state_dir: &'a Path,
     pub tracked: &'a Tracked,
     pub cache: &'a StatCache,
+    /// Listings of directories whose stat did not change since the last
+    /// full scan (one-shot scans only; `None`: list every directory).
+    pub dircache: Option<&'a super::dircache::DirCache>,
     pub excludes: &'a Excludes,
     pub filemode: bool,
     /// `core.symlinks`: when false, a tracked symlink checked out as a

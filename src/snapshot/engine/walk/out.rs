@@ -6,6 +6,7 @@
 use super::Deferred;
 use crate::error::StoreError;
 use crate::snapshot::engine::cache::CacheEntry;
+use crate::snapshot::engine::dircache::CachedDir;
 use crate::snapshot::engine::tree::Entry;
 use crate::snapshot::engine::{ScanStats, Skipped};
 
@@ -24,6 +25,11 @@ pub(crate) struct Out {
     pub store_errors: Vec<StoreError>,
     /// Files to hash through git (see [`Worker::resolve_deferred`]).
     pub deferred: Vec<Deferred>,
+    /// Each listed directory's listing and stat, for the next scan's
+    /// directory cache (collected only when the walk has one).
+    pub dirs: Vec<(Vec<u8>, CachedDir)>,
+    /// Directories listed afresh (not answered by the directory cache).
+    pub dirs_listed: u64,
     pub stats: ScanStats,
 }
 
@@ -37,6 +43,8 @@ impl Out {
         self.written.extend(o.written);
         self.store_errors.extend(o.store_errors);
         self.deferred.extend(o.deferred);
+        self.dirs.extend(o.dirs);
+        self.dirs_listed += o.dirs_listed;
         self.stats.add(&o.stats);
     }
 }

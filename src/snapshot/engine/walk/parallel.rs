@@ -140,6 +140,7 @@ mod tests {
                 git_dir: &git_dir,
                 tracked: &tracked,
                 cache: &cache,
+                dircache: None,
                 excludes: &excludes,
                 filemode: true,
                 symlinks: true,
