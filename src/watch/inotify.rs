@@ -182,10 +182,9 @@ fn watch_error(e: Errno, path: Option<&Path>) -> notify::Error {
         notify::Error::new(notify::ErrorKind::MaxFilesWatch)
     } else if e == Errno::NOENT {
         notify::Error::new(notify::ErrorKind::PathNotFound)
-    } else if e == Errno::MFILE {
-        // Out of inotify instances (fs.inotify.max_user_instances).
-        notify::Error::io(std::io::Error::from(e))
     } else {
+        // `EMFILE` from `inotify_init1` is fs.inotify.max_user_instances:
+        // the polling message names it.
         notify::Error::io(std::io::Error::from(e))
     };
     match path {
