@@ -4,7 +4,7 @@
 //!
 //! Areas with several ways to fail have their own enum, wrapped here with
 //! its source kept: [`crate::ops::squash::SquashError`],
-//! [`crate::ops::remote::RemoteError`],
+//! [`crate::ops::bisect::BisectError`], [`crate::ops::remote::RemoteError`],
 //! [`crate::snapshot::revision::RevisionError`],
 //! [`crate::integrations::agents::settings::SettingsProblem`] and
 //! [`StoreError`]. A variant names its cause in its message *and* returns
@@ -99,6 +99,10 @@ pub enum Error {
     /// `squash` refused (the variant says why); nothing was changed.
     #[error("cannot squash: {0}")]
     Squash(#[from] crate::ops::squash::SquashError),
+
+    /// `bisect` could not give an answer (the variant says why).
+    #[error("cannot bisect: {0}")]
+    Bisect(#[from] crate::ops::bisect::BisectError),
 
     /// Objects could not be written (full disk, read-only object store).
     #[error("cannot write to the object store: {0}")]

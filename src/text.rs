@@ -105,6 +105,16 @@ pub fn code_span(s: &str) -> String {
     format!("{ticks}{pad}{s}{pad}{ticks}")
 }
 
+/// A command's arguments as one line, for messages: lossy UTF-8, joined
+/// by spaces (neither quoted nor escaped: [`escape_controls`] the line
+/// where it reaches a terminal).
+pub fn args_line<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
+    args.iter()
+        .map(|a| a.as_ref().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

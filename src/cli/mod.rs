@@ -4,14 +4,15 @@
 
 pub mod commands;
 pub mod output;
+pub mod tui;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::cli::commands::{
-    completions, config, diff, handoff, hook, hooks, log, man, prune, push, recover, restore, show,
-    snap, squash, status, stop, undo, watch,
+    bisect, completions, config, diff, handoff, hook, hooks, log, man, prune, push, recover,
+    restore, show, snap, squash, status, stop, ui, undo, watch,
 };
 
 /// Snapshots your work tree on a shadow ref so an interrupted session never
@@ -75,6 +76,8 @@ pub enum Command {
     Hooks(hooks::Args),
     Hook(hook::Args),
     Handoff(handoff::Args),
+    Ui(ui::Args),
+    Bisect(bisect::Args),
     Squash(squash::Args),
     Prune(prune::Args),
     Push(push::PushArgs),

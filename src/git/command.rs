@@ -121,11 +121,7 @@ impl GitCmd {
 
     /// The arguments as one line, for messages.
     pub fn display(&self) -> String {
-        self.shown
-            .iter()
-            .map(|a| a.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" ")
+        crate::text::args_line(&self.shown)
     }
 
     /// Run to completion; any exit status is returned, not judged.

@@ -12,7 +12,7 @@ pub const MODE_LINK: u32 = 0o120000;
 /// A directory (a subtree).
 pub(crate) const MODE_TREE: u32 = 0o040000;
 /// A submodule: a commit of another repository.
-pub(crate) const MODE_GITLINK: u32 = 0o160000;
+pub const MODE_GITLINK: u32 = 0o160000;
 
 /// The type bits of a mode.
 const TYPE_MASK: u32 = 0o170000;

@@ -77,8 +77,13 @@ pub enum SquashError {
     BranchExists(String),
     #[error("HEAD is detached; name a branch for the commit with --branch NAME")]
     Detached,
-    #[error("nothing to squash: the work tree matches HEAD")]
-    NothingToSquash,
+    /// What matches HEAD: "the work tree" or "snapshot <id>".
+    #[error("nothing to squash: {0} matches HEAD")]
+    NothingToSquash(String),
+    /// "Squash up to here" on a snapshot (short id) that is not among the
+    /// current branch's snapshots since HEAD's commit.
+    #[error("snapshot {0} was not taken on the current branch since HEAD's commit: only that work can be squashed")]
+    NotSinceHead(String),
     #[error("branch `{0}` appeared while squashing; nothing else was changed")]
     BranchAppeared(String),
     #[error("{0} moved while squashing; nothing was changed, run it again")]
@@ -93,6 +98,46 @@ pub enum SquashError {
 /// Check the preconditions, take the fresh snapshot and work out the
 /// commit; nothing of the user's is changed yet.
 pub fn prepare(ws: &Workspace, req: &SquashRequest) -> Result<Prepared> {
+    let (head, branch) = target_branch(ws, req)?;
+    let snapshots_before = crate::ops::handoff::unsquashed(ws)?;
+    let out = record::take(ws, &SnapRequest::new("squash"), None)?;
+    let tree = Oid::from_str(&out.tree).git_context(|| "parse the snapshot tree".to_owned())?;
+    let mut snapshots = snapshots_before;
+    if out.created {
+        if let Some(oid) = out.oid {
+            snapshots.push(chain::info(ws.repo(), oid, &out.refname)?);
+        }
+    }
+    let what = "the work tree";
+    prepared(ws, req, (&head, branch), tree, snapshots, out.skipped, what)
+}
+
+/// [`prepare`] for "squash up to here": the commit gets the tree of
+/// `snapshot` — one of the current chain's snapshots taken since HEAD's
+/// commit — instead of a fresh snapshot's, and squashes the snapshots up
+/// to it. Later snapshots and later changes in the work tree stay as they
+/// are (unstaged, after the commit).
+pub fn prepare_at(ws: &Workspace, req: &SquashRequest, snapshot: Oid) -> Result<Prepared> {
+    let (head, branch) = target_branch(ws, req)?;
+    let mut snapshots = crate::ops::handoff::unsquashed(ws)?;
+    let Some(at) = snapshots.iter().position(|s| s.oid == snapshot) else {
+        return Err(SquashError::NotSinceHead(chain::short_id(snapshot)).into());
+    };
+    snapshots.truncate(at + 1);
+    let skipped = snapshots[at].skipped.clone();
+    let tree = ws
+        .repo()
+        .find_commit(snapshot)
+        .git_context(|| format!("read commit {snapshot}"))?
+        .tree_id();
+    let what = format!("snapshot {}", chain::short_id(snapshot));
+    prepared(ws, req, (&head, branch), tree, snapshots, skipped, &what)
+}
+
+/// The preconditions: no rebase or merge in progress, a branch to move or
+/// a valid new one to create. HEAD and the branch that moves (`None` with
+/// `--branch`).
+fn target_branch(ws: &Workspace, req: &SquashRequest) -> Result<(Head, Option<String>)> {
     if let Some(op) = ws.operation_in_progress() {
         return Err(SquashError::OperationInProgress(op).into());
     }
@@ -111,9 +156,19 @@ pub fn prepare(ws: &Workspace, req: &SquashRequest) -> Result<Prepared> {
         (Head::Branch { name, .. }, None) => Some(name.clone()),
         (Head::Detached { .. }, None) => return Err(SquashError::Detached.into()),
     };
-    let snapshots_before = crate::ops::handoff::unsquashed(ws)?;
-    let out = record::take(ws, &SnapRequest::new("squash"), None)?;
-    let tree = Oid::from_str(&out.tree).git_context(|| "parse the snapshot tree".to_owned())?;
+    Ok((head, branch))
+}
+
+/// The commit of `tree` on HEAD, worked out: files changed, message.
+fn prepared(
+    ws: &Workspace,
+    req: &SquashRequest,
+    (head, branch): (&Head, Option<String>),
+    tree: Oid,
+    snapshots: Vec<SnapshotInfo>,
+    skipped: Vec<String>,
+    what: &str,
+) -> Result<Prepared> {
     let repo = ws.repo();
     let head_oid = head.commit();
     let head_tree = head_oid
@@ -123,7 +178,7 @@ pub fn prepare(ws: &Workspace, req: &SquashRequest) -> Result<Prepared> {
     if head_tree.as_ref().map(|t| t.id()) == Some(tree)
         || (head_tree.is_none() && tree == empty_tree()?)
     {
-        return Err(SquashError::NothingToSquash.into());
+        return Err(SquashError::NothingToSquash(what.to_owned()).into());
     }
     let new_tree = repo
         .find_tree(tree)
@@ -141,12 +196,6 @@ pub fn prepare(ws: &Workspace, req: &SquashRequest) -> Result<Prepared> {
             (letter, c.path_lossy())
         })
         .collect();
-    let mut snapshots = snapshots_before;
-    if out.created {
-        if let Some(oid) = out.oid {
-            snapshots.push(chain::info(repo, oid, &out.refname)?);
-        }
-    }
     let default_message = default_message(&snapshots, &files);
     Ok(Prepared {
         tree,
@@ -156,7 +205,7 @@ pub fn prepare(ws: &Workspace, req: &SquashRequest) -> Result<Prepared> {
         default_message,
         snapshots,
         files,
-        skipped: out.skipped,
+        skipped,
     })
 }
 

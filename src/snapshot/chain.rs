@@ -136,6 +136,16 @@ pub struct SnapshotInfo {
     pub skipped: Vec<String>,
 }
 
+/// A snapshot's subject without the `savepoint: <trigger>: ` savepoint
+/// writes before it (the subject as it is when it does not start so).
+pub fn subject_tail<'a>(subject: &'a str, trigger: &str) -> &'a str {
+    subject
+        .strip_prefix("savepoint: ")
+        .and_then(|s| s.strip_prefix(trigger))
+        .and_then(|s| s.strip_prefix(": "))
+        .unwrap_or(subject)
+}
+
 /// Short (12 hex) id, as savepoint prints them.
 pub fn short_id(oid: Oid) -> String {
     let mut s = oid.to_string();
@@ -210,11 +220,7 @@ impl SnapshotInfo {
     /// a user's label) is written anew from the snapshot's changes, with
     /// deletions marked: `2 files: src/a.rs, old.rs (deleted)`.
     pub fn summary(&self) -> String {
-        let tail = self
-            .subject
-            .strip_prefix("savepoint: ")
-            .and_then(|s| s.strip_prefix(&format!("{}: ", self.trigger)))
-            .unwrap_or(&self.subject);
+        let tail = subject_tail(&self.subject, &self.trigger);
         let shown = crate::snapshot::record::SUBJECT_PATHS;
         if self.deleted.is_empty() || tail != trailers::summarize(&self.files, shown) {
             return tail.to_owned();
@@ -422,6 +428,25 @@ pub fn move_ref(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_subject_tail_drops_only_savepoints_own_prefix() {
+        let tail = |s| subject_tail(s, "claude:PostToolUse");
+        assert_eq!(
+            tail("savepoint: claude:PostToolUse: 1 file: a"),
+            "1 file: a"
+        );
+        // Another trigger's prefix, or a subject of the user's, stays whole.
+        assert_eq!(
+            tail("savepoint: watch: 1 file: a"),
+            "savepoint: watch: 1 file: a"
+        );
+        assert_eq!(tail("before the refactor"), "before the refactor");
+        assert_eq!(
+            subject_tail("savepoint: manual", "manual"),
+            "savepoint: manual"
+        );
+    }
 
     #[test]
     fn chain_names_say_their_branch_and_work_tree() {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use git2::Oid;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{GitContext, Result};
 use crate::snapshot::chain::{self, NewSnapshot};
@@ -127,8 +127,9 @@ impl SnapRequest {
     }
 }
 
-/// The result of a snapshot attempt.
-#[derive(Debug, Clone, Serialize)]
+/// The result of a snapshot attempt. (Deserialized from a watcher's
+/// answer, the fields `snap --json` does not print are empty.)
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SnapOutcome {
     /// The new snapshot (or the unchanged tip) as a 12-hex short id.
     pub id: Option<String>,

@@ -21,6 +21,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::workspace::state::StateFile;
 use crate::workspace::Workspace;
 
 use super::dirs::{Rules, WatchSet};
@@ -59,6 +60,8 @@ pub(crate) struct Backend {
     git_dirs_inside: Vec<Vec<u8>>,
     /// macOS: [`real_paths`] of the watched roots.
     aliases: Vec<(PathBuf, PathBuf)>,
+    /// The state dir's sync directory is watched (see [`Backend::syncs`]).
+    sync_watched: bool,
 }
 
 /// The notifier ran out of watches: the backend must fall back to polling.
@@ -80,6 +83,7 @@ impl Backend {
             } else {
                 Vec::new()
             },
+            sync_watched: false,
         }
     }
 
@@ -110,6 +114,14 @@ impl Backend {
 
     pub(crate) fn is_polling(&self) -> bool {
         matches!(self.source, Source::Poll { .. })
+    }
+
+    /// Does a file created in the sync directory reach the watcher after
+    /// the events of every change made before it? Yes when the notifier
+    /// watches that directory: inotify queues events in order on one
+    /// descriptor (FSEvents: one stream, in event-id order).
+    pub(crate) fn syncs(&self) -> bool {
+        self.sync_watched && !self.is_polling()
     }
 
     /// When the next poll is due (`None`: notified, no polls).
@@ -144,11 +156,21 @@ impl Backend {
         !ONE_RECURSIVE_WATCH || path.parent().is_some_and(|p| self.set.contains(p))
     }
 
-    /// HEAD (branch switches) and `info/exclude` (ignore rules).
+    /// HEAD (branch switches), `info/exclude` (ignore rules) and the
+    /// sync directory.
     fn watch_git_dirs(&mut self, ws: &Workspace) {
         let Source::Notify(w) = &mut self.source else {
             return;
         };
+        let sync = StateFile::WatchSync.path_in(ws.state().path());
+        self.sync_watched = std::fs::create_dir_all(&sync)
+            .and_then(|()| {
+                w.watch_git_dir(&sync).map_err(std::io::Error::other)
+            })
+            .inspect_err(|e| {
+                tracing::warn!(error = %e, "cannot watch the sync directory; commands asking the watcher get a full scan")
+            })
+            .is_ok();
         let git_dir = ws.git_dir();
         if let Err(e) = w.watch_git_dir(git_dir) {
             tracing::warn!(error = %e, "cannot watch HEAD; branch switches are noticed at the next change");

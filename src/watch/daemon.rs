@@ -8,6 +8,7 @@
 //! [`classify`](super::classify), where they come from in
 //! [`backend`](super::backend).
 
+mod answer;
 mod events;
 mod snapshot;
 
@@ -29,7 +30,7 @@ use super::protocol::{self, Request};
 use super::schedule::Schedule;
 use super::status::{status_path, WatchState};
 
-/// After a hook's request, wait this long for the events of its writes.
+/// Before the final snapshot, wait this long for the last events.
 const SETTLE: Duration = Duration::from_millis(10);
 /// The stat cache is written to disk at most this often (and at exit).
 const CACHE_SAVE_EVERY: Duration = Duration::from_secs(60);
@@ -79,7 +80,9 @@ pub enum Report {
 
 enum Msg {
     Fs(notify::Result<notify::Event>),
-    Request(Request),
+    /// A request from the socket, with where to send the answer if it
+    /// [wants one](Request::wants_answer).
+    Request(Request, Option<protocol::Answer>),
     Signal(i32),
 }
 
@@ -87,13 +90,16 @@ enum Msg {
 /// work tree disappears. Takes a final snapshot before returning.
 pub fn run(ws: &Workspace, opts: &WatchOptions, report: &mut dyn FnMut(Report)) -> Result<()> {
     let _lock = WatchLock::acquire(ws)?;
+    protocol::serving();
     let state_dir = ws.state().ensure()?;
     let (tx, rx) = mpsc::channel();
     spawn_signal_thread(tx.clone())?;
     let socket = protocol::bind(state_dir).map(|listener| {
         let tx = tx.clone();
         std::thread::spawn(move || {
-            protocol::serve(listener, move |req| tx.send(Msg::Request(req)).is_ok())
+            protocol::serve(listener, move |req, answer| {
+                tx.send(Msg::Request(req, answer)).is_ok()
+            })
         });
         protocol::socket_path(state_dir)
     });
@@ -109,7 +115,7 @@ pub fn run(ws: &Workspace, opts: &WatchOptions, report: &mut dyn FnMut(Report)) 
             daemon.schedule.full(Instant::now());
             let last = daemon.snapshot(None);
             daemon.engine.save_cache();
-            last
+            last.map(drop)
         });
     if let Some(sock) = socket {
         let _ = std::fs::remove_file(sock);
@@ -166,8 +172,13 @@ struct Daemon<'a> {
     /// are changes against (`record::take` patches them onto the chain only
     /// when it is still exactly there).
     since: Option<ChainPos>,
+    /// The tree the last snapshot computed of the work tree (recorded or
+    /// not): the pending paths are changes against it.
+    base_tree: Option<git2::Oid>,
     /// The watch set must be recomputed (ignore rules changed, overflow).
     rebuild: bool,
+    /// Sync cookies created so far (their names are unique per watcher).
+    cookies: u64,
     /// Requests and signals that arrived while events were being drained.
     deferred: VecDeque<Msg>,
     cache_saved: Instant,
@@ -202,7 +213,9 @@ impl<'a> Daemon<'a> {
             // Set by the start-up snapshot, before any event is looked at.
             last_head: None,
             since: None,
+            base_tree: None,
             rebuild: false,
+            cookies: 0,
             deferred: VecDeque::new(),
             // Save right after the start-up scan.
             cache_saved: Instant::now()
@@ -252,14 +265,24 @@ impl<'a> Daemon<'a> {
                 (None, Some(t)) => rx.recv_timeout(t.saturating_duration_since(Instant::now())),
             };
             match msg {
-                Ok(Msg::Fs(Ok(event))) => self.on_event(event),
-                Ok(Msg::Fs(Err(e))) => self.on_notify_error(e),
-                Ok(Msg::Request(Request::Snap(meta))) => {
-                    self.drain(rx)?;
-                    self.snapshot(Some(meta))?;
+                Ok(Msg::Fs(Ok(event))) => {
+                    // Only a removal or a move can mean the work tree is
+                    // gone; the rest (reads by other programs included)
+                    // need no look at it.
+                    let gone_maybe = matches!(
+                        event.kind,
+                        notify::EventKind::Remove(_)
+                            | notify::EventKind::Modify(notify::event::ModifyKind::Name(_))
+                    );
+                    self.on_event(event);
+                    if !gone_maybe {
+                        continue;
+                    }
                 }
-                Ok(Msg::Request(Request::Stop)) => return Ok(()),
-                Ok(Msg::Request(Request::Ping)) => {}
+                Ok(Msg::Fs(Err(e))) => self.on_notify_error(e),
+                Ok(Msg::Request(Request::Stop, _)) => return Ok(()),
+                Ok(Msg::Request(Request::Ping, _)) => {}
+                Ok(Msg::Request(req, answer)) => self.on_request(req, answer, rx)?,
                 Ok(Msg::Signal(signal_hook::consts::SIGHUP)) if self.opts.detached => {
                     tracing::info!("SIGHUP ignored (running detached; use `savepoint stop`)");
                 }
@@ -284,7 +307,7 @@ impl<'a> Daemon<'a> {
     }
 
     /// Process everything already queued (and whatever arrives within
-    /// [`SETTLE`]): a hook's writes happened before its request.
+    /// [`SETTLE`]) before the final snapshot.
     fn drain(&mut self, rx: &Receiver<Msg>) -> Result<()> {
         let until = Instant::now() + SETTLE * 10;
         while let Ok(msg) = rx.recv_timeout(SETTLE) {

@@ -1,9 +1,15 @@
 //! The control socket (`<git-dir>/savepoint/watch.sock`): hooks hand a
 //! running watcher their snapshot request (with the agent's metadata)
-//! instead of scanning themselves, and `stop` asks it to finish.
+//! instead of scanning themselves, `snap` and the commands that compare
+//! with the work tree (`diff`, `recover`, `restore --dry-run`, the agents'
+//! session-start check) ask it for an answer it already knows, and `stop`
+//! asks it to finish.
 //!
 //! The wire format is one JSON line each way: a [`Request`] tagged by
-//! `op`, answered by a [`Reply`]. The server is defensive — a bounded
+//! `op`, answered by a [`Reply`]. Requests that want an answer
+//! ([`Request::wants_answer`]) are answered once the watcher has seen
+//! every change made before the request (see `daemon`'s `sync`); the
+//! others are acknowledged at once. The server is defensive — a bounded
 //! request size, a per-connection deadline, a cap on connections, triggers
 //! validated — because anything running as this user can connect.
 
@@ -15,13 +21,18 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::snapshot::record::SnapOutcome;
 use crate::workspace::state::StateFile;
 use crate::workspace::Workspace;
 
 /// Longest request line accepted on the socket.
 const MAX_REQUEST: u64 = 1 << 20;
-/// How long a client waits for the watcher to answer.
+/// How long a client waits for the watcher to acknowledge a request.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a client waits for an answer ([`Request::wants_answer`]): the
+/// watcher may be in the middle of a full scan of a very large tree. A
+/// client that gives up does the work itself, which is always correct.
+pub(crate) const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The watcher's socket in `state_dir`.
 pub fn socket_path(state_dir: &Path) -> PathBuf {
@@ -38,6 +49,21 @@ pub enum Request {
     Stop,
     /// Are you there?
     Ping,
+    /// The tree a snapshot taken now would record (nothing is recorded),
+    /// once every change made before the request has been seen.
+    Tree,
+}
+
+impl Request {
+    /// Does the client wait for the watcher's answer (a tree, a snapshot)
+    /// rather than an acknowledgement?
+    pub fn wants_answer(&self) -> bool {
+        match self {
+            Request::Tree => true,
+            Request::Snap(m) => m.wait,
+            Request::Stop | Request::Ping => false,
+        }
+    }
 }
 
 /// Metadata a hook attaches to a snapshot it asks for.
@@ -54,16 +80,70 @@ pub struct SnapMeta {
     /// Paths the hook knows were changed (absolute or relative to the work
     /// tree); added to whatever the watcher saw itself.
     pub paths: Vec<PathBuf>,
+    /// `message` is a label the user typed (`snap -m`): recorded even when
+    /// nothing changed.
+    pub label: bool,
+    /// Answer with the snapshot (`savepoint snap`) instead of only
+    /// accepting the request (hooks).
+    pub wait: bool,
 }
 
 /// The watcher's answer: the request was accepted (and will be carried out
-/// right away, asynchronously).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// right away, asynchronously) — or, for a request that
+/// [wants an answer](Request::wants_answer), carried out: the tree or the
+/// snapshot.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Reply {
     pub ok: bool,
     pub pid: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// [`Request::Tree`]: the work tree's tree, as a snapshot would record it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree: Option<String>,
+    /// [`Request::Snap`] with `wait`: what the snapshot did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<Snapped>,
+}
+
+/// A snapshot outcome on the wire: the outcome's JSON (what `snap --json`
+/// prints) plus its subject line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapped {
+    #[serde(flatten)]
+    pub outcome: SnapOutcome,
+    pub subject: String,
+    /// The snapshot's (or the unchanged tip's) full id.
+    pub commit: Option<String>,
+}
+
+impl Snapped {
+    pub fn new(outcome: SnapOutcome) -> Snapped {
+        Snapped {
+            subject: outcome.subject.clone(),
+            commit: outcome.oid.map(|o| o.to_string()),
+            outcome,
+        }
+    }
+
+    /// The outcome with its subject and full id back in place.
+    pub fn into_outcome(self) -> SnapOutcome {
+        let mut outcome = self.outcome;
+        outcome.subject = self.subject;
+        outcome.oid = self.commit.and_then(|c| git2::Oid::from_str(&c).ok());
+        outcome
+    }
+}
+
+impl Reply {
+    fn from_watcher(ok: bool, error: Option<String>) -> Reply {
+        Reply {
+            ok,
+            pid: std::process::id(),
+            error,
+            ..Reply::default()
+        }
+    }
 }
 
 /// Bind the watcher's socket, replacing a stale one. `None` (with a
@@ -107,12 +187,17 @@ pub(crate) fn valid_trigger(t: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'-'))
 }
 
+/// Where the watcher loop sends its answer to a request that
+/// [wants one](Request::wants_answer).
+pub(crate) type Answer = std::sync::mpsc::SyncSender<Reply>;
+
 /// Serve requests until the listener fails; `deliver` hands each request
-/// to the watcher loop and returns false once the loop is gone. Each
-/// connection is served on its own thread with an overall deadline.
+/// (with where to send the answer, if it wants one) to the watcher loop
+/// and returns false once the loop is gone. Each connection is served on
+/// its own thread with an overall deadline.
 pub(crate) fn serve(
     listener: UnixListener,
-    deliver: impl Fn(Request) -> bool + Send + Sync + 'static,
+    deliver: impl Fn(Request, Option<Answer>) -> bool + Send + Sync + 'static,
 ) {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
@@ -135,7 +220,7 @@ pub(crate) fn serve(
             Arc::clone(&closed),
         );
         std::thread::spawn(move || {
-            if !serve_one(conn, |r| deliver(r)) {
+            if !serve_one(conn, |r, a| deliver(r, a)) {
                 closed.store(true, Ordering::SeqCst);
             }
             active.fetch_sub(1, Ordering::SeqCst);
@@ -144,7 +229,7 @@ pub(crate) fn serve(
 }
 
 /// Answer one connection; false when the watcher loop is gone.
-fn serve_one(mut conn: UnixStream, deliver: impl Fn(Request) -> bool) -> bool {
+fn serve_one(mut conn: UnixStream, deliver: impl Fn(Request, Option<Answer>) -> bool) -> bool {
     let _ = conn.set_write_timeout(Some(CLIENT_TIMEOUT));
     let mut alive = true;
     let request = read_line_until(&conn, Instant::now() + REQUEST_DEADLINE)
@@ -156,22 +241,31 @@ fn serve_one(mut conn: UnixStream, deliver: impl Fn(Request) -> bool) -> bool {
             }
             _ => Ok(req),
         });
+    let gone = || Reply::from_watcher(false, Some("the watcher is shutting down".to_owned()));
     let reply = match request {
+        Ok(req) if req.wants_answer() => {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            alive = deliver(req, Some(tx));
+            match rx.recv_timeout(ANSWER_TIMEOUT) {
+                Ok(reply) => reply,
+                Err(_) if !alive => gone(),
+                Err(_) => Reply::from_watcher(
+                    false,
+                    Some("the watcher did not answer in time".to_owned()),
+                ),
+            }
+        }
         Ok(req) => {
-            alive = deliver(req);
-            Reply {
-                ok: alive,
-                pid: std::process::id(),
-                error: (!alive).then(|| "the watcher is shutting down".to_owned()),
+            alive = deliver(req, None);
+            if alive {
+                Reply::from_watcher(true, None)
+            } else {
+                gone()
             }
         }
         Err(e) => {
             tracing::warn!(error = %e, "bad request on the watcher socket");
-            Reply {
-                ok: false,
-                pid: std::process::id(),
-                error: Some(format!("malformed request: {e}")),
-            }
+            Reply::from_watcher(false, Some(format!("malformed request: {e}")))
         }
     };
     if let Ok(mut bytes) = serde_json::to_vec(&reply) {
@@ -238,7 +332,9 @@ fn connect(path: &Path, timeout: Duration) -> std::io::Result<Option<UnixStream>
 }
 
 /// Send a request to this work tree's watcher. `Ok(None)` when no watcher
-/// listens (the caller then does the work itself).
+/// listens (the caller then does the work itself). A request that
+/// [wants an answer](Request::wants_answer) waits up to
+/// [`ANSWER_TIMEOUT`] for it.
 pub fn send(ws: &Workspace, req: &Request) -> Result<Option<Reply>> {
     let path = socket_path(ws.state().path());
     let Some(mut conn) = connect(&path, CLIENT_TIMEOUT)
@@ -247,7 +343,12 @@ pub fn send(ws: &Workspace, req: &Request) -> Result<Option<Reply>> {
         return Ok(None);
     };
     let io = |e| Error::io("talk to the watcher at", &path, e);
-    conn.set_read_timeout(Some(CLIENT_TIMEOUT)).map_err(io)?;
+    let wait = if req.wants_answer() {
+        ANSWER_TIMEOUT + CLIENT_TIMEOUT
+    } else {
+        CLIENT_TIMEOUT
+    };
+    conn.set_read_timeout(Some(wait)).map_err(io)?;
     conn.set_write_timeout(Some(CLIENT_TIMEOUT)).map_err(io)?;
     let mut bytes = serde_json::to_vec(req).map_err(|e| io(e.into()))?;
     bytes.push(b'\n');
@@ -258,6 +359,53 @@ pub fn send(ws: &Workspace, req: &Request) -> Result<Option<Reply>> {
         .map_err(io)?;
     let reply = serde_json::from_str(&line).map_err(|e| io(e.into()))?;
     Ok(Some(reply))
+}
+
+/// The work tree's tree as a snapshot taken now would record it, from this
+/// work tree's running watcher. `None` when no watcher runs or it could not
+/// answer: the caller then scans by itself (always correct, only slower).
+pub fn ask_tree(ws: &Workspace) -> Option<git2::Oid> {
+    let reply = answered(ws, &Request::Tree)?;
+    reply
+        .tree
+        .as_deref()
+        .and_then(|t| git2::Oid::from_str(t).ok())
+}
+
+/// A snapshot taken by this work tree's running watcher, with `meta`.
+/// `None` when no watcher runs or it failed: the caller then snapshots by
+/// itself (and reports the real error, if there is one).
+pub fn ask_snapshot(ws: &Workspace, meta: SnapMeta) -> Option<SnapOutcome> {
+    let reply = answered(ws, &Request::Snap(SnapMeta { wait: true, ..meta }))?;
+    reply.snapshot.map(Snapped::into_outcome)
+}
+
+/// This process is a watcher serving requests: it must never wait for its
+/// own answer.
+static SERVING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Mark this process as the watcher (see [`answered`]).
+pub(crate) fn serving() {
+    SERVING.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Send `req` to the running watcher and return its answer if it has one.
+fn answered(ws: &Workspace, req: &Request) -> Option<Reply> {
+    if SERVING.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
+    match send(ws, req) {
+        Ok(Some(reply)) if reply.ok => Some(reply),
+        Ok(Some(reply)) => {
+            tracing::debug!(error = ?reply.error, "the watcher did not answer; working without it");
+            None
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot ask the watcher; working without it");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

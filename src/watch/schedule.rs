@@ -154,6 +154,18 @@ impl Schedule {
         self.not_before = Some(until);
     }
 
+    /// What is pending, left pending (a look, not a snapshot).
+    pub(crate) fn pending(&self) -> Batch {
+        Batch {
+            full: self.full,
+            paths: if self.full {
+                Vec::new()
+            } else {
+                self.paths.iter().cloned().collect()
+            },
+        }
+    }
+
     /// Take everything pending, whether due or not.
     pub(crate) fn take(&mut self) -> Batch {
         self.first = None;
@@ -170,6 +182,27 @@ mod tests {
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_look_at_what_is_pending_leaves_it_pending() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(100 * MS, 1000 * MS);
+        s.path("/w/a".into(), t0);
+        let look = s.pending();
+        assert_eq!(look.paths, vec![PathBuf::from("/w/a")]);
+        assert_eq!(s.deadline(), Some(t0 + 100 * MS));
+        assert_eq!(s.take(), look);
+        assert!(s.pending().is_empty());
+        s.path("/w/b".into(), t0);
+        s.full(t0);
+        assert_eq!(
+            s.pending(),
+            Batch {
+                full: true,
+                paths: vec![]
+            }
+        );
+    }
 
     #[test]
     fn due_after_quiet_period() {

@@ -54,7 +54,9 @@ impl WatchState {
     pub(crate) fn save(&self, state_dir: &Path) {
         let path = status_path(state_dir);
         let ok = serde_json::to_vec_pretty(self).ok().and_then(|bytes| {
-            crate::fs::atomic::write_with_mode(&path, &bytes, crate::fs::atomic::PRIVATE).ok()
+            // Rewritten after every snapshot and only informative: atomic,
+            // but not worth an fsync each time.
+            crate::fs::atomic::write_cache(&path, &bytes, crate::fs::atomic::PRIVATE).ok()
         });
         if ok.is_none() {
             tracing::debug!(path = %path.display(), "could not write watcher status");

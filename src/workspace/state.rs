@@ -47,12 +47,18 @@ pub enum StateFile {
     WatchStatus,
     /// The watcher's control socket.
     WatchSocket,
+    /// The watcher's sync cookies (a directory it watches: a file created
+    /// there reaches it after every change made before).
+    WatchSync,
     /// The detached watcher's log (rotated to `watch.log.1`).
     WatchLog,
     /// Temporary files of a restore (a directory).
     RestoreTmp,
     /// The squash message handed to the editor.
     SquashMessage,
+    /// `bisect`'s temporary trees, one directory per run (named after its
+    /// pid), removed when the run ends.
+    Bisect,
 }
 
 impl StateFile {
@@ -74,9 +80,11 @@ impl StateFile {
             StateFile::WatchPid => "watch.pid",
             StateFile::WatchStatus => "watch.json",
             StateFile::WatchSocket => "watch.sock",
+            StateFile::WatchSync => "watch.sync",
             StateFile::WatchLog => "watch.log",
             StateFile::RestoreTmp => "tmp",
             StateFile::SquashMessage => "SQUASH_EDITMSG",
+            StateFile::Bisect => "bisect",
         }
     }
 
@@ -170,9 +178,11 @@ mod tests {
         StateFile::WatchPid,
         StateFile::WatchStatus,
         StateFile::WatchSocket,
+        StateFile::WatchSync,
         StateFile::WatchLog,
         StateFile::RestoreTmp,
         StateFile::SquashMessage,
+        StateFile::Bisect,
     ];
 
     #[test]

@@ -876,3 +876,49 @@ fn scan_progress_counts_files_and_bytes() {
     assert_eq!(progress.files.load(Ordering::Relaxed), 2);
     assert_eq!(progress.bytes.load(Ordering::Relaxed), (9 << 20) + 6);
 }
+
+/// The watcher's engine keeps compiled `.gitignore` rules from one
+/// incremental update to the next: a `.gitignore` rewritten in between
+/// (same size, same second) must be read again, and so must the rules
+/// below a parent whose rules changed.
+#[test]
+fn incremental_updates_see_a_rewritten_gitignore_and_its_parents_rules() {
+    let repo = TestRepo::new();
+    repo.write("a/.gitignore", "*.tmp\n");
+    repo.write("a/b/.gitignore", "!keep.tmp\n");
+    repo.write("a/b/c/file.rs", "x\n");
+    repo.commit_all("base");
+    let ws = repo.workspace();
+    let cfg = Config::load(ws.repo()).unwrap();
+    let mut eng = Engine::new(&ws, ScanOptions::from_config(&cfg)).unwrap();
+    let mut tree = eng.scan(&ws).unwrap().tree;
+    let mut update = |paths: &[&str]| {
+        let paths: Vec<std::path::PathBuf> = paths.iter().map(Into::into).collect();
+        tree = eng.update(&ws, tree, &paths).unwrap().tree;
+        assert_eq!(tree.to_string(), repo.oracle_tree(), "after {paths:?}");
+    };
+    repo.write("a/x.log", "1\n");
+    repo.write("a/b/c/y.tmp", "2\n");
+    repo.write("a/b/keep.tmp", "3\n");
+    update(&["a/x.log", "a/b/c/y.tmp", "a/b/keep.tmp"]);
+    // Same size, same second: only the content (and the stat) changed.
+    repo.write("a/.gitignore", "*.log\n");
+    repo.write("a/x.log", "4\n");
+    repo.write("a/b/c/y.tmp", "5\n");
+    update(&["a/.gitignore", "a/x.log", "a/b/c/y.tmp"]);
+    // A child's rules (unchanged file) under the parent's new rules.
+    repo.write("a/b/c/z.log", "6\n");
+    repo.write("a/b/keep.log", "7\n");
+    update(&["a/b/c/z.log", "a/b/keep.log"]);
+    // Gone: what it ignored comes back (the changed paths name them, as
+    // the watcher's full scan after a rule change would find them).
+    repo.remove("a/.gitignore");
+    repo.write("a/b/c/w.log", "8\n");
+    update(&[
+        "a/.gitignore",
+        "a/b/c/w.log",
+        "a/x.log",
+        "a/b/c/z.log",
+        "a/b/keep.log",
+    ]);
+}

@@ -17,6 +17,7 @@
 mod common;
 
 mod agents;
+mod answers;
 mod brief;
 mod cli;
 mod concurrency;
@@ -33,4 +34,5 @@ mod remote;
 mod repo_location;
 mod restore;
 mod squash_prune;
+mod ui_bisect;
 mod watch;

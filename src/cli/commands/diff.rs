@@ -166,14 +166,18 @@ pub fn print_tree_diff(
         }
         return Ok(());
     }
+    // libgit2 walks both trees whole (equal subtrees included): give it
+    // exactly the changed paths, which its tree iterators seek to.
     let mut opts = DiffOptions::new();
-    opts.show_binary(false);
-    if !scope.is_empty() {
-        opts.disable_pathspec_match(true);
-        for p in scope {
-            opts.pathspec(p.clone());
-        }
+    opts.show_binary(false).disable_pathspec_match(true);
+    for c in &changes {
+        opts.pathspec(c.path.clone());
     }
+    // The diff drivers come from `.gitattributes`, which libgit2 also
+    // looks up in the index — reading (and checksumming) the whole index
+    // for that. The work tree's files are what git's diff reads first;
+    // an empty in-memory index keeps libgit2 from loading the real one.
+    repo.set_index(&mut git2::Index::new()?)?;
     let mut diff = repo.diff_tree_to_tree(old, Some(new), Some(&mut opts))?;
     diff.find_similar(None)?;
     if stat {

@@ -2,6 +2,7 @@
 //! `Args` struct whose doc comments are its `--help`, and a `run` function
 //! that calls the library and renders the result.
 
+pub mod bisect;
 pub mod completions;
 pub mod config;
 pub mod diff;
@@ -20,6 +21,7 @@ pub mod snap;
 pub mod squash;
 pub mod status;
 pub mod stop;
+pub mod ui;
 pub mod undo;
 pub mod watch;
 
@@ -74,6 +76,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Hooks(args) => hooks::run(&ctx, args),
         Command::Hook(args) => hook::run(&ctx, args),
         Command::Handoff(args) => handoff::run(&ctx, args),
+        Command::Ui(args) => ui::run(&ctx, args),
+        Command::Bisect(args) => bisect::run(&ctx, args),
         Command::Squash(args) => squash::run(&ctx, args),
         Command::Prune(args) => prune::run(&ctx, args),
         Command::Push(args) => push::push(&ctx, args),

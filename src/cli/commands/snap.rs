@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use savepoint::snapshot::engine::{Engine, ScanOptions};
 use savepoint::snapshot::record::{self, SnapRequest};
+use savepoint::watch::{self, SnapMeta};
 
 use super::Ctx;
 use crate::cli::output as ui;
@@ -20,6 +21,8 @@ use crate::cli::output as ui;
 /// watcher has already saved every change, so you can find it in
 /// `savepoint log` and name it later as `@{/<text>}`.
 /// Untracked files above `savepoint.maxFileSize` are left out and named.
+/// With a watcher running, the watcher takes the snapshot (it knows what
+/// changed since its last one), so `snap` answers in milliseconds.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  savepoint snap\n  savepoint snap -m \"before letting the agent refactor\"\n  savepoint diff \"@{/before letting}\"        # that labelled snapshot → work tree\n  savepoint restore \"@{/before letting}\" -- src/\n  savepoint snap --json | jq -r .id"
@@ -42,16 +45,27 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     if let Some(op) = ws.operation_in_progress() {
         tracing::info!("a {op} is in progress; snapshotting the work tree as it is");
     }
-    let mut engine = Engine::new(&ws, ScanOptions::from_config(cfg))?;
-    let counter = Arc::new(savepoint::snapshot::engine::ScanProgress::default());
-    engine.set_progress(Arc::clone(&counter));
-    let mut req = SnapRequest::new("manual");
-    req.agent = Some("human".into());
-    req.message = args.message.clone();
-    req.label = true;
-    let outcome = {
-        let _progress = ui::Progress::start(counter, "scanning");
-        record::take(&ws, &req, Some(&mut engine))?
+    let meta = SnapMeta {
+        trigger: "manual".into(),
+        agent: Some("human".into()),
+        message: args.message.clone(),
+        label: true,
+        ..SnapMeta::default()
+    };
+    // A running watcher knows what changed: it snapshots at once.
+    let outcome = match watch::ask_snapshot(&ws, meta) {
+        Some(outcome) => outcome,
+        None => {
+            let mut engine = Engine::new(&ws, ScanOptions::from_config(cfg))?;
+            let counter = Arc::new(savepoint::snapshot::engine::ScanProgress::default());
+            engine.set_progress(Arc::clone(&counter));
+            let mut req = SnapRequest::new("manual");
+            req.agent = Some("human".into());
+            req.message = args.message.clone();
+            req.label = true;
+            let _progress = ui::Progress::start(counter, "scanning");
+            record::take(&ws, &req, Some(&mut engine))?
+        }
     };
     tracing::debug!(stats = ?outcome.stats, "scan finished");
     if args.json {

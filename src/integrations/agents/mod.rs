@@ -406,10 +406,10 @@ const NOTICE_LOOKBACK: usize = 500;
 /// are waiting to be squashed. Empty when there is nothing to say.
 ///
 /// It runs inside the client's session start, so it is cheap: one pass
-/// over the chain's commit messages (no diffs), and when a watcher runs
-/// the chain's tip stands for the work tree (the watcher records every
-/// change within its debounce) — no scan. Without a watcher the work tree
-/// is scanned (stat-cached).
+/// over the chain's commit messages (no diffs), and the work tree's tree
+/// from the running watcher (which knows what changed since its last
+/// snapshot) — no scan. Without a watcher the work tree is scanned
+/// (stat-cached).
 pub(crate) fn session_notice(ws: &Workspace, session: Option<&str>) -> Result<String> {
     let repo = ws.repo();
     let refname = ws.chain_ref()?;
@@ -454,11 +454,8 @@ pub(crate) fn session_notice(ws: &Workspace, session: Option<&str>) -> Result<St
     let other =
         last_session.filter(|(_, t, _)| session.is_none() || t.session.as_deref() != session);
     if let Some((oid, t, time)) = other {
-        let current = if matches!(watch::running_pid(ws), Ok(Some(_))) {
-            tree_of(tip)?
-        } else {
-            crate::snapshot::current::tree(ws)?
-        };
+        // (A running watcher answers this from what it has seen.)
+        let current = crate::snapshot::current::tree(ws)?;
         if current != tree_of(oid)? {
             let id = chain::short_id(oid);
             let how = if oid == tip {

@@ -164,7 +164,16 @@ pub fn restore(ws: &Workspace, req: &RestoreRequest) -> Result<RestoreOutcome> {
     let (current, safety_outcome) = if req.dry_run {
         (crate::snapshot::current::tree(ws)?, None)
     } else {
-        let out = record::take(ws, &SnapRequest::new(req.kind.safety_trigger()), None)?;
+        let trigger = req.kind.safety_trigger();
+        let meta = crate::watch::SnapMeta {
+            trigger: trigger.to_owned(),
+            ..Default::default()
+        };
+        // A running watcher knows what changed since its last snapshot.
+        let out = match crate::watch::ask_snapshot(ws, meta) {
+            Some(out) => out,
+            None => record::take(ws, &SnapRequest::new(trigger), None)?,
+        };
         (
             Oid::from_str(&out.tree).git_context(|| "parse the safety tree id".to_owned())?,
             Some(out),

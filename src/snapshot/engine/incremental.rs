@@ -27,6 +27,23 @@ use crate::git::path::{is_at_or_under, parent};
 use crate::workspace::Workspace;
 
 impl Engine {
+    /// [`Engine::update`] for a look, not a snapshot (the watcher answering
+    /// "what is the work tree now?"): the paths that became tracked or
+    /// untracked when the index was re-read stay queued for the next
+    /// snapshot's update, which must look at them too.
+    pub(crate) fn look(
+        &mut self,
+        ws: &Workspace,
+        base_tree: Oid,
+        paths: &[PathBuf],
+    ) -> Result<TreeOutcome> {
+        self.refresh_tracked(ws);
+        let queued = self.index_changed.clone();
+        let out = self.update(ws, base_tree, paths);
+        self.index_changed = queued;
+        out
+    }
+
     /// The snapshot tree after `paths` changed, starting from `base_tree`
     /// (the previous snapshot's tree, taken of this same work tree). Paths
     /// may be absolute (inside the work tree) or relative to it; paths in
@@ -94,9 +111,13 @@ impl Engine {
             // the snapshot; git's spelling rules need the whole picture.
             return self.scan(ws);
         }
+        let mut rules_cache = std::mem::take(&mut self.rules_cache);
         let ctx = self.ctx(ws, tracked);
         let mut worker = Worker::new(&ctx);
-        let mut rules_memo: HashMap<Vec<u8>, (Arc<DirRules>, bool)> = HashMap::new();
+        let mut rules_memo = RulesMemo {
+            dirs: HashMap::new(),
+            cache: &mut rules_cache,
+        };
         let mut builder = TreeUpdateBuilder::new();
         let mut ts = TreeStats::default();
         let odb = repo
@@ -268,6 +289,8 @@ impl Engine {
         let cache_updates = std::mem::take(&mut worker.out.cache);
         let skipped = std::mem::take(&mut worker.out.skipped);
         drop(worker);
+        drop(rules_memo);
+        self.rules_cache = rules_cache;
         self.merge_cache(&rels, cache_updates, recorded_at);
         Ok(TreeOutcome::finish(tree, skipped, stats, written, started))
     }
@@ -533,6 +556,78 @@ fn case_variant_on_disk(workdir: &Path, rel: &[u8]) -> bool {
     false
 }
 
+/// Ignore rules of the directories that have a `.gitignore`, kept from one
+/// update to the next (the watcher's engine lives long): compiling a large
+/// `.gitignore` takes milliseconds — most of a one-file update, before this
+/// cache. A rule set is reused only while its file's stat and its parent's
+/// rules (by identity) are unchanged; whether the directory is still a
+/// real directory is checked on every update.
+#[derive(Default)]
+pub(crate) struct RulesCache {
+    /// The root's (empty) parent rules, for `core.ignorecase` as given.
+    root: Option<(bool, Arc<DirRules>)>,
+    dirs: HashMap<Vec<u8>, CachedRules>,
+}
+
+struct CachedRules {
+    parent: Arc<DirRules>,
+    file: Stat,
+    rules: Arc<DirRules>,
+}
+
+impl RulesCache {
+    fn root(&mut self, ignore_case: bool) -> Arc<DirRules> {
+        match &self.root {
+            Some((ic, root)) if *ic == ignore_case => Arc::clone(root),
+            _ => {
+                let root = DirRules::root(ignore_case);
+                self.root = Some((ignore_case, Arc::clone(&root)));
+                root
+            }
+        }
+    }
+
+    /// [`DirRules::child`], from the cache when nothing changed.
+    fn child(&mut self, dir: &[u8], parent: &Arc<DirRules>, abs: &Path) -> Arc<DirRules> {
+        let file = abs.join(".gitignore");
+        // (`is_file` follows a symlink, as the walk does; `DirRules::child`
+        // then refuses a symlinked one.)
+        if !file.is_file() {
+            return DirRules::child(parent, abs, false);
+        }
+        let stat = std::fs::symlink_metadata(&file)
+            .map(|m| Stat::from_metadata(&m))
+            .ok();
+        if let (Some(stat), Some(hit)) = (&stat, self.dirs.get(dir)) {
+            if hit.file == *stat && Arc::ptr_eq(&hit.parent, parent) {
+                return Arc::clone(&hit.rules);
+            }
+        }
+        let rules = DirRules::child(parent, abs, true);
+        if let Some(file) = stat {
+            let entry = CachedRules {
+                parent: Arc::clone(parent),
+                file,
+                rules: Arc::clone(&rules),
+            };
+            self.dirs.insert(dir.to_vec(), entry);
+        }
+        rules
+    }
+
+    /// Forget every rule set (the repository-wide rules were reloaded).
+    pub(crate) fn clear(&mut self) {
+        *self = RulesCache::default();
+    }
+}
+
+/// The rules of the directories one update looked at, and the cache
+/// across updates.
+struct RulesMemo<'a> {
+    dirs: HashMap<Vec<u8>, (Arc<DirRules>, bool)>,
+    cache: &'a mut RulesCache,
+}
+
 /// The ignore rules in effect inside directory `dir` and whether `dir`
 /// itself is ignored; `None` if `dir` (or an ancestor) is not a real
 /// directory or is a nested repository.
@@ -540,16 +635,15 @@ fn dir_rules(
     workdir: &Path,
     dir: &[u8],
     ctx: &walk::Ctx<'_>,
-    memo: &mut HashMap<Vec<u8>, (Arc<DirRules>, bool)>,
+    memo: &mut RulesMemo<'_>,
 ) -> Option<(Arc<DirRules>, bool)> {
-    if let Some(hit) = memo.get(dir) {
+    if let Some(hit) = memo.dirs.get(dir) {
         return Some(hit.clone());
     }
     let abs = workdir.join(bytes_path(dir));
     let result = if dir.is_empty() {
-        let has = abs.join(".gitignore").is_file();
-        let root = DirRules::root(ctx.excludes.ignore_case());
-        (DirRules::child(&root, &abs, has), false)
+        let root = memo.cache.root(ctx.excludes.ignore_case());
+        (memo.cache.child(dir, &root, &abs), false)
     } else {
         let (parent_rules, parent_ignored) = dir_rules(workdir, parent(dir), ctx, memo)?;
         let meta = std::fs::symlink_metadata(&abs).ok()?;
@@ -557,9 +651,8 @@ fn dir_rules(
             return None;
         }
         let ignored = parent_ignored || parent_rules.is_ignored(ctx.excludes, &abs, true);
-        let has = abs.join(".gitignore").is_file();
-        (DirRules::child(&parent_rules, &abs, has), ignored)
+        (memo.cache.child(dir, &parent_rules, &abs), ignored)
     };
-    memo.insert(dir.to_vec(), result.clone());
+    memo.dirs.insert(dir.to_vec(), result.clone());
     Some(result)
 }

@@ -221,6 +221,8 @@ pub struct Engine {
     /// [`Engine::save_cache`]: the cache is only an optimisation.
     autosave: bool,
     cache_dirty: bool,
+    /// Compiled `.gitignore` rules kept between incremental updates.
+    rules_cache: incremental::RulesCache,
 }
 
 impl Engine {
@@ -251,6 +253,7 @@ impl Engine {
             index_changed: Vec::new(),
             autosave: true,
             cache_dirty: false,
+            rules_cache: incremental::RulesCache::default(),
         })
     }
 
@@ -293,6 +296,7 @@ impl Engine {
             self.index_modes.ignore_case,
         );
         self.attrs = AttrRules::load(ws.repo(), ws.git_dir(), ws.workdir());
+        self.rules_cache.clear();
     }
 
     /// The repository-wide exclude rules as of the last full scan.

@@ -10,9 +10,21 @@ use crate::snapshot::record::{self, ChainPos, SnapOutcome, SnapRequest};
 use crate::watch::housekeeping;
 use crate::watch::protocol::SnapMeta;
 
+/// What [`Daemon::snapshot`] did.
+pub(super) enum Taken {
+    /// Nothing was pending.
+    Nothing,
+    /// A snapshot was taken (or found the tree unchanged).
+    Done(Box<SnapOutcome>),
+    /// It failed (reported as a warning; a full scan is retried later).
+    Failed(String),
+}
+
 impl Daemon<'_> {
-    /// Snapshot what is pending (with a hook's metadata, if any).
-    pub(super) fn snapshot(&mut self, meta: Option<SnapMeta>) -> Result<()> {
+    /// Snapshot what is pending (with a hook's metadata, if any). Only a
+    /// work tree that is gone is an error; a failed snapshot is reported
+    /// and retried.
+    pub(super) fn snapshot(&mut self, meta: Option<SnapMeta>) -> Result<Taken> {
         let now = Instant::now();
         self.check_head(now);
         if meta.is_some() && self.backend.is_polling() {
@@ -24,7 +36,7 @@ impl Daemon<'_> {
         }
         let batch = self.schedule.take();
         if batch.is_empty() && meta.is_none() {
-            return Ok(());
+            return Ok(Taken::Nothing);
         }
         let mut req = SnapRequest::new(
             meta.as_ref()
@@ -38,6 +50,7 @@ impl Daemon<'_> {
             req.tool = m.tool.clone();
             req.prompt = m.prompt.clone();
             req.message = m.message.clone();
+            req.label = m.label;
         }
         // The chain the batch's paths were collected against.
         req.since = self.since.clone();
@@ -60,7 +73,7 @@ impl Daemon<'_> {
                 // for the next snapshot.)
                 if out.created {
                     self.state.last_snapshot_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
-                    (self.report)(Report::Snapshot(Box::new(out)));
+                    (self.report)(Report::Snapshot(Box::new(out.clone())));
                 }
                 self.state.watches = self.backend.set().len();
                 self.state.save(&self.state_dir);
@@ -69,16 +82,17 @@ impl Daemon<'_> {
                 {
                     self.state.push_error(&e);
                 }
-                Ok(())
+                Ok(Taken::Done(Box::new(out)))
             }
             Err(e) => {
                 self.check_alive()?;
-                self.warn(format!("snapshot failed: {e}"));
+                let msg = format!("snapshot failed: {e}");
+                self.warn(msg.clone());
                 // Retry with a full scan, but not in a tight loop.
                 let now = Instant::now();
                 self.schedule.retry_full(now, now + self.opts.max_wait);
                 self.state.save(&self.state_dir);
-                Ok(())
+                Ok(Taken::Failed(msg))
             }
         }
     }
@@ -86,11 +100,13 @@ impl Daemon<'_> {
     /// Take a snapshot and record it in the status.
     pub(super) fn take(&mut self, req: SnapRequest) -> Result<SnapOutcome> {
         self.since = None;
+        self.base_tree = None;
         let out = record::take(self.ws, &req, Some(&mut self.engine))?;
         self.since = Some(ChainPos {
             refname: out.refname.clone(),
             tip: out.oid,
         });
+        self.base_tree = git2::Oid::from_str(&out.tree).ok();
         if self.cache_saved.elapsed() >= CACHE_SAVE_EVERY {
             self.engine.save_cache();
             self.cache_saved = Instant::now();
