@@ -1,5 +1,7 @@
-//! Where events come from: the OS notifier (inotify on Linux) with one
-//! non-recursive watch per directory of the [`WatchSet`], or — when the
+//! Where events come from: the OS notifier (raw inotify on Linux, see
+//! [`inotify`](super::inotify)) with one non-recursive watch per directory
+//! of the [`WatchSet`], added in one batch from the set's own directory
+//! list, or — when the
 //! notifier cannot be used (out of inotify watches, an unsupported file
 //! system, `--poll`) — polling with stat-cached full scans.
 //!
@@ -7,41 +9,46 @@
 //! and hands back the notifier's "out of watches" error so the daemon can
 //! say so and fall back to polling.
 //!
-//! On macOS (FSEvents) one recursive watch covers the work tree instead
+//! On macOS (FSEvents, through `notify`: [`notify_os`](super::notify_os))
+//! one recursive watch covers the work tree instead
 //! ([`ONE_RECURSIVE_WATCH`]) and the same set of directories decides which
 //! events count ([`Backend::delivers`]).
+//!
+//! After each full scan (the start-up scan first) the memory the scan
+//! needed only while it ran is handed back to the system
+//! ([`release_free_memory`]).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-use notify::{RecursiveMode, Watcher as _};
 
 use crate::workspace::state::StateFile;
 use crate::workspace::Workspace;
 
 use super::dirs::{Rules, WatchSet};
+#[cfg(target_os = "linux")]
+use super::inotify::Inotify as Os;
+#[cfg(not(target_os = "linux"))]
+use super::notify_os::NotifyOs as Os;
 
-/// The notifier `notify` uses on this platform, as `status` names it.
+/// One recursive watch for the whole work tree (macOS) instead of one per
+/// directory: see [`notify_os`](super::notify_os).
+#[cfg(target_os = "linux")]
+const ONE_RECURSIVE_WATCH: bool = false;
+#[cfg(not(target_os = "linux"))]
+use super::notify_os::ONE_RECURSIVE_WATCH;
+
+/// The notifier on this platform, as `status` names it.
 const NOTIFIER: &str = if cfg!(target_os = "macos") {
     "fsevents"
 } else {
     "inotify"
 };
-/// macOS: FSEvents watches a whole tree at no cost per directory, and
-/// `notify` restarts its FSEvents stream at every `watch`/`unwatch` —
-/// losing the events of that moment. So the work tree gets one recursive
-/// watch, set at start; directories are still added to and removed from the
-/// [`WatchSet`], which alone decides which events count (those a watch per
-/// directory would have delivered). inotify (Linux) has no such restart,
-/// and a watch per directory keeps ignored trees out of the kernel's work.
-const ONE_RECURSIVE_WATCH: bool = cfg!(target_os = "macos");
-
 /// Polling starts at this interval; slow scans stretch it.
 const MIN_POLL: Duration = Duration::from_secs(2);
 const MAX_POLL: Duration = Duration::from_secs(60);
 
 enum Source {
-    Notify(notify::RecommendedWatcher),
+    Notify(Os),
     Poll { interval: Duration, next: Instant },
 }
 
@@ -88,7 +95,11 @@ impl Backend {
         ws: &Workspace,
         handler: impl notify::EventHandler,
     ) -> notify::Result<()> {
-        self.source = Source::Notify(notify::recommended_watcher(handler)?);
+        #[cfg(target_os = "linux")]
+        let os = Os::new(handler)?;
+        #[cfg(not(target_os = "linux"))]
+        let os = Os::new(handler, ws.workdir())?;
+        self.source = Source::Notify(os);
         self.watch_git_dirs(ws);
         Ok(())
     }
@@ -154,26 +165,25 @@ impl Backend {
         let sync = StateFile::WatchSync.path_in(ws.state().path());
         self.sync_watched = std::fs::create_dir_all(&sync)
             .and_then(|()| {
-                w.watch(&sync, RecursiveMode::NonRecursive)
-                    .map_err(std::io::Error::other)
+                w.watch_git_dir(&sync).map_err(std::io::Error::other)
             })
             .inspect_err(|e| {
                 tracing::warn!(error = %e, "cannot watch the sync directory; commands asking the watcher get a full scan")
             })
             .is_ok();
         let git_dir = ws.git_dir();
-        if let Err(e) = w.watch(git_dir, RecursiveMode::NonRecursive) {
+        if let Err(e) = w.watch_git_dir(git_dir) {
             tracing::warn!(error = %e, "cannot watch HEAD; branch switches are noticed at the next change");
         }
         // With reftable ref storage HEAD is a table entry, not a file:
         // this work tree's table list changes when it moves.
         let reftable = git_dir.join("reftable");
         if reftable.is_dir() {
-            let _ = w.watch(&reftable, RecursiveMode::NonRecursive);
+            let _ = w.watch_git_dir(&reftable);
         }
         let info = ws.common_dir().join("info");
         if info.is_dir() {
-            let _ = w.watch(&info, RecursiveMode::NonRecursive);
+            let _ = w.watch_git_dir(&info);
         }
     }
 
@@ -187,19 +197,20 @@ impl Backend {
             return Ok(());
         };
         let mut failure = Ok(());
-        for d in &new {
-            if let Err(e) = os_watch(w, d, root) {
-                // Without its one watch (macOS) the tree is not watched.
-                if matches!(e.kind, notify::ErrorKind::MaxFilesWatch)
-                    || (ONE_RECURSIVE_WATCH && d == root)
-                {
-                    failure = Err(e);
-                    break;
-                }
-                // Vanished since it was listed: its removal event follows.
-                tracing::debug!(dir = %d.display(), error = %e, "cannot watch directory");
-                self.set.remove_under(d);
+        let mut rest = &new[..];
+        while let Err((e, failed)) = w.watch_all(rest) {
+            let d = &failed[0];
+            // Without its one watch (macOS) the tree is not watched.
+            if matches!(e.kind, notify::ErrorKind::MaxFilesWatch)
+                || (ONE_RECURSIVE_WATCH && d == root)
+            {
+                failure = Err(e);
+                break;
             }
+            // Vanished since it was listed: its removal event follows.
+            tracing::debug!(dir = %d.display(), error = %e, "cannot watch directory");
+            self.set.remove_under(d);
+            rest = &failed[1..];
         }
         tracing::debug!(
             dirs = new.len(),
@@ -215,7 +226,7 @@ impl Backend {
         let gone = self.set.remove_under(dir);
         if let Source::Notify(w) = &mut self.source {
             for d in gone {
-                os_unwatch(w, &d, &self.workdir);
+                w.unwatch(&d);
             }
         }
     }
@@ -251,7 +262,7 @@ impl Backend {
         let mut fresh = WatchSet::new(&root).without_git_dirs(&self.git_dirs_inside);
         fresh.discover(&root, rules);
         for d in self.set.paths().filter(|d| !fresh.contains(d)) {
-            os_unwatch(w, d, &root);
+            w.unwatch(d);
         }
         let added: Vec<PathBuf> = fresh
             .paths()
@@ -259,12 +270,12 @@ impl Backend {
             .map(Path::to_path_buf)
             .collect();
         self.set = fresh;
-        for d in &added {
-            if let Err(e) = os_watch(w, d, &root) {
-                if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
-                    return Err(e);
-                }
+        let mut rest = &added[..];
+        while let Err((e, failed)) = w.watch_all(rest) {
+            if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
+                return Err(e);
             }
+            rest = &failed[1..];
         }
         Ok(())
     }
@@ -287,8 +298,27 @@ impl Backend {
             *interval = (*interval).max(debounce);
             *next = Instant::now() + *interval;
         }
+        release_free_memory();
     }
 }
+
+/// Hand the heap memory freed since (a full scan's listings, hashing
+/// buffers, its transient maps) back to the system: glibc keeps freed
+/// memory in its arenas, so the watcher's RSS would stay at the scan's
+/// peak for its whole life. A few milliseconds, once per full scan.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn release_free_memory() {
+    // SAFETY: `malloc_trim` only walks glibc's own arenas under their
+    // locks; it takes no pointers from us and is safe to call from any
+    // thread at any time.
+    #[expect(unsafe_code, reason = "a libc call with no arguments to uphold")]
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release_free_memory() {}
 
 /// FSEvents reports paths with symbolic links resolved (`/private/tmp/…`
 /// for `/tmp/…`) and names' case as on disk: the work tree, git dir and
@@ -301,25 +331,6 @@ fn real_paths(ws: &Workspace) -> Vec<(PathBuf, PathBuf)> {
         .collect();
     roots.sort_by_key(|(real, _)| std::cmp::Reverse(real.as_os_str().len()));
     roots
-}
-
-/// Watch directory `d` of the set; with [`ONE_RECURSIVE_WATCH`] only the
-/// work tree's `root` is watched (recursively), the others are covered.
-fn os_watch(w: &mut notify::RecommendedWatcher, d: &Path, root: &Path) -> notify::Result<()> {
-    if !ONE_RECURSIVE_WATCH {
-        w.watch(d, RecursiveMode::NonRecursive)
-    } else if d == root {
-        w.watch(d, RecursiveMode::Recursive)
-    } else {
-        Ok(())
-    }
-}
-
-/// Stop watching directory `d` (see [`os_watch`]).
-fn os_unwatch(w: &mut notify::RecommendedWatcher, d: &Path, root: &Path) {
-    if !ONE_RECURSIVE_WATCH || d == root {
-        let _ = w.unwatch(d);
-    }
 }
 
 /// What to tell the user when the notifier cannot be used.

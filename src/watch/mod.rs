@@ -23,7 +23,8 @@
 //! - `classify`: which events and paths matter (pure, no file system);
 //! - `schedule`: debounce, max-wait and hold-backs (pure);
 //! - `backend` and `dirs`: the notifier or polling, and which
-//!   directories are watched;
+//!   directories are watched; `inotify` (Linux) and `notify_os` (others):
+//!   the notifier itself;
 //! - `housekeeping`: the daily prune and the periodic push;
 //! - `status`: the status file the watcher keeps, and `savepoint status`;
 //! - `process` and `lockholder`: the pid lock, starting and stopping a
@@ -35,7 +36,11 @@ mod classify;
 mod daemon;
 mod dirs;
 mod housekeeping;
+#[cfg(target_os = "linux")]
+mod inotify;
 mod lockholder;
+#[cfg(not(target_os = "linux"))]
+mod notify_os;
 mod process;
 mod protocol;
 mod schedule;
