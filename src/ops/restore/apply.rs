@@ -3,8 +3,17 @@
 //! descriptors walked from the work tree's root through [`crate::fs::at`],
 //! never through a symbolic link — even one swapped in while the restore
 //! runs.
+//!
+//! Writes go by directory: each directory is walked to once and its files
+//! are written through that one descriptor, by a small pool of threads
+//! (each with its own repository handle) when there are many. Which files
+//! git would convert on checkout is asked once for the whole plan
+//! ([`super::smudge`]); the rest are written straight from the object
+//! store. Results do not depend on the threads: every path's outcome is
+//! its own, and failures are reported in a fixed order.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::content::Content;
 use super::plan::{Action, Plan, Step};
@@ -16,11 +25,20 @@ use crate::git::treediff::Leaf;
 use crate::workspace::state::StateFile;
 use crate::workspace::Workspace;
 
+/// At most this many writer threads (the work is small files: a few
+/// threads keep the disk and the inflating busy).
+const MAX_WRITERS: usize = 8;
+/// Below this many files one thread writes them all.
+const PARALLEL_FROM: usize = 64;
+
 /// Carry out a plan: deletions (deepest first, then empty directories
-/// they leave), then writes. Returns the paths that failed, with reasons;
-/// the rest is restored. Every write and delete goes through [`at`]:
-/// relative to directory descriptors walked from the work tree's root,
-/// never through a symbolic link, even one swapped in meanwhile.
+/// they leave), then writes — `.gitattributes` files first, so that every
+/// other file is converted by the attributes it is restored under. Returns
+/// the paths that failed, with reasons (deletions, then writes in the order
+/// above, whatever the threads did first); the rest is restored. Every write and delete goes through [`at`]: relative to
+/// directory descriptors walked from the work tree's root, never through a
+/// symbolic link, even one swapped in meanwhile. `filters`: git may
+/// convert some files on checkout (else all are written raw).
 pub(super) fn apply(ws: &Workspace, plan: &Plan, filters: bool) -> Result<Vec<String>> {
     refuse_git_dirs(ws, plan)?;
     let root = Dir::open(ws.workdir()).map_err(|e| Error::io("open", ws.workdir(), e))?;
@@ -36,22 +54,173 @@ pub(super) fn apply(ws: &Workspace, plan: &Plan, filters: bool) -> Result<Vec<St
             failed.push(format!("{}: {e}", step.change.path_lossy()));
         }
     }
-    let content = Content::new(ws, filters);
     let tmp = TempDir::new(ws);
-    for step in plan.steps.iter().filter(|s| s.action != Action::Delete) {
-        let Some(new) = step.change.new else { continue };
-        let result = match step.change.old {
-            // Only the exec bit changed: no need to rewrite the content.
-            Some(old) if old.oid == new.oid && is_file_mode(old.mode) && is_file_mode(new.mode) => {
-                set_exec(&root, &step.change.path, new.mode == MODE_EXEC)
+    let writes: Vec<&Step> = plan
+        .steps
+        .iter()
+        .filter(|s| s.action != Action::Delete && s.change.new.is_some())
+        .collect();
+    let is_attributes =
+        |s: &&Step| s.change.path.rsplit(|&b| b == b'/').next() == Some(&b".gitattributes"[..]);
+    let (attributes, files): (Vec<&Step>, Vec<&Step>) = writes.into_iter().partition(is_attributes);
+    let mut errors: Vec<(usize, String)> = Vec::new();
+    // Attribute files: as before, through git whenever filters may apply.
+    let content = Content::new(ws.repo(), ws.workdir(), ws.git_dir());
+    let attr_jobs: Vec<Job<'_>> = attributes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Job {
+            index: i,
+            step: s,
+            via_git: filters,
+        })
+        .collect();
+    write_group(&root, &tmp, &content, &attr_jobs, &mut errors);
+    // Every other file, converted as the attributes now in place say.
+    let via_git = if filters {
+        let paths: Vec<&[u8]> = files.iter().map(|s| s.change.path.as_slice()).collect();
+        super::smudge::via_git(ws, &paths)
+    } else {
+        vec![false; files.len()]
+    };
+    let base = attr_jobs.len();
+    let mut groups: BTreeMap<&[u8], Vec<Job<'_>>> = BTreeMap::new();
+    for (i, (step, via_git)) in files.iter().zip(via_git).enumerate() {
+        groups
+            .entry(split(&step.change.path).0)
+            .or_default()
+            .push(Job {
+                index: base + i,
+                step,
+                via_git,
+            });
+    }
+    let groups: Vec<Vec<Job<'_>>> = groups.into_values().collect();
+    let writers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, MAX_WRITERS)
+        .min(groups.len());
+    if files.len() < PARALLEL_FROM || writers <= 1 {
+        for group in &groups {
+            write_group(&root, &tmp, &content, group, &mut errors);
+        }
+    } else {
+        errors.extend(write_parallel(ws, &root, &tmp, &groups, writers));
+    }
+    errors.sort_by_key(|(i, _)| *i);
+    failed.extend(errors.into_iter().map(|(_, e)| e));
+    Ok(failed)
+}
+
+/// One file to write: its place among the writes (for the order of
+/// failures), its step, and whether git converts it.
+struct Job<'p> {
+    index: usize,
+    step: &'p Step,
+    via_git: bool,
+}
+
+/// Write `groups` (each the files of one directory) with `writers`
+/// threads, each taking the next group as it finishes one and reading
+/// through its own repository handle.
+fn write_parallel(
+    ws: &Workspace,
+    root: &Dir,
+    tmp: &TempDir,
+    groups: &[Vec<Job<'_>>],
+    writers: usize,
+) -> Vec<(usize, String)> {
+    let next = AtomicUsize::new(0);
+    let (workdir, git_dir) = (ws.workdir(), ws.git_dir());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..writers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut errors = Vec::new();
+                    let repo = crate::workspace::reopen(git_dir, workdir);
+                    loop {
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(group) = groups.get(n) else { break };
+                        match &repo {
+                            Ok(repo) => {
+                                let content = Content::new(repo, workdir, git_dir);
+                                write_group(root, tmp, &content, group, &mut errors);
+                            }
+                            Err(e) => errors.extend(group.iter().map(|j| {
+                                (
+                                    j.index,
+                                    format!(
+                                        "{}: cannot open the repository: {}",
+                                        j.step.change.path_lossy(),
+                                        e.message()
+                                    ),
+                                )
+                            })),
+                        }
+                    }
+                    errors
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// Write the files of one directory (all `jobs` share a parent), walking
+/// to it once. Failures go to `errors`.
+fn write_group(
+    root: &Dir,
+    tmp: &TempDir,
+    content: &Content<'_>,
+    jobs: &[Job<'_>],
+    errors: &mut Vec<(usize, String)>,
+) {
+    let Some(first) = jobs.first() else { return };
+    let fail = |errors: &mut Vec<(usize, String)>, j: &Job<'_>, e: &dyn std::fmt::Display| {
+        errors.push((j.index, format!("{}: {e}", j.step.change.path_lossy())));
+    };
+    let (parents, _) = split(&first.step.change.path);
+    let comps: Vec<&[u8]> = if parents.is_empty() {
+        Vec::new()
+    } else {
+        parents.split(|&b| b == b'/').collect()
+    };
+    let needs_dir = jobs.iter().any(|j| !is_exec_only(j.step));
+    let parent = match root.walk(&comps, needs_dir) {
+        Ok(p) => p,
+        Err(e) => {
+            for j in jobs {
+                fail(errors, j, &e);
             }
-            _ => write(&root, &tmp, &content, &step.change.path, new),
+            return;
+        }
+    };
+    let tdir = tmp.place(&parent);
+    for j in jobs {
+        let (_, name) = split(&j.step.change.path);
+        let new = j.step.change.new.expect("writes have a new leaf");
+        let result = if is_exec_only(j.step) {
+            at::set_exec(&parent, name, new.mode == MODE_EXEC)
+        } else {
+            write(&parent, tdir, content, j, name, new)
         };
         if let Err(e) = result {
-            failed.push(format!("{}: {e}", step.change.path_lossy()));
+            fail(errors, j, &e);
         }
     }
-    Ok(failed)
+}
+
+/// Only the exec bit changed: no need to rewrite the content.
+fn is_exec_only(s: &Step) -> bool {
+    match (s.change.old, s.change.new) {
+        (Some(old), Some(new)) => {
+            old.oid == new.oid && is_file_mode(old.mode) && is_file_mode(new.mode)
+        }
+        _ => false,
+    }
 }
 
 fn is_file_mode(mode: u32) -> bool {
@@ -66,15 +235,25 @@ fn is_type_change(s: &Step) -> bool {
     }
 }
 
-/// `rel` split into its directories and its file name.
-fn split(rel: &[u8]) -> (Vec<&[u8]>, &[u8]) {
-    let mut comps: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
-    let name = comps.pop().expect("split yields at least one item");
-    (comps, name)
+/// `rel` split into its parent directory (`""` at the root) and its name.
+fn split(rel: &[u8]) -> (&[u8], &[u8]) {
+    match rel.iter().rposition(|&b| b == b'/') {
+        Some(n) => (&rel[..n], &rel[n + 1..]),
+        None => (&[], rel),
+    }
+}
+
+/// `rel`'s directories, and its name.
+fn components(rel: &[u8]) -> (Vec<&[u8]>, &[u8]) {
+    let (parent, name) = split(rel);
+    if parent.is_empty() {
+        return (Vec::new(), name);
+    }
+    (parent.split(|&b| b == b'/').collect(), name)
 }
 
 fn delete(root: &Dir, rel: &[u8]) -> std::io::Result<()> {
-    let (parents, name) = split(rel);
+    let (parents, name) = components(rel);
     let parent = match root.walk(&parents, false) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -148,7 +327,7 @@ impl TempDir {
         TempDir { dir }
     }
 
-    /// The directory for a temporary file that will be renamed into `parent`.
+    /// The directory for temporary files that will be renamed into `parent`.
     fn place<'a>(&'a self, parent: &'a Dir) -> &'a Dir {
         match &self.dir {
             Some((d, dev)) if parent.device().is_ok_and(|p| p == *dev) => d,
@@ -157,17 +336,17 @@ impl TempDir {
     }
 }
 
-/// Write a file or symlink atomically: a temporary file, then a rename over
-/// the destination, relative to its parent directory's descriptor.
+/// Write a file or symlink atomically into `parent`: a temporary file in
+/// `tdir`, then a rename over the destination `name`, between the two
+/// directories' descriptors.
 fn write(
-    root: &Dir,
-    tmp_dir: &TempDir,
+    parent: &Dir,
+    tdir: &Dir,
     content: &Content<'_>,
-    rel: &[u8],
+    job: &Job<'_>,
+    name: &[u8],
     leaf: Leaf,
 ) -> std::io::Result<()> {
-    let (parents, name) = split(rel);
-    let parent = &root.walk(&parents, true)?;
     if parent.kind(name)? == Some(Kind::Dir) {
         // Only a directory holding files savepoint does not manage (ignored
         // ones) is still here after the deletions.
@@ -175,14 +354,14 @@ fn write(
             "a directory with ignored files is in the way",
         ));
     }
-    let (tdir, tname) = (tmp_dir.place(parent), tmp_name());
+    let tname = tmp_name();
     let result = (|| {
         if leaf.mode == MODE_LINK {
             tdir.symlink(&content.link_target(leaf)?, &tname)?;
         } else {
             let mut f =
                 tdir.create_file(&tname, if leaf.mode == MODE_EXEC { 0o777 } else { 0o666 })?;
-            content.write_to(rel, leaf, &mut f)?;
+            content.write_to(&job.step.change.path, leaf, job.via_git, &mut f)?;
         }
         tdir.rename(&tname, parent, name)
     })();
@@ -190,9 +369,4 @@ fn write(
         let _ = tdir.remove_file(&tname);
     }
     result
-}
-
-fn set_exec(root: &Dir, rel: &[u8], exec: bool) -> std::io::Result<()> {
-    let (parents, name) = split(rel);
-    at::set_exec(&root.walk(&parents, false)?, name, exec)
 }

@@ -1,34 +1,27 @@
-//! Blob content as git would check it out: raw through libgit2 when
-//! small, streamed from `git cat-file` when large, through git's smudge
-//! filters (`core.autocrlf`, `.gitattributes`, filter drivers) when they
-//! may apply — never a whole large blob in memory.
+//! Blob content as git would check it out: raw from the object store
+//! when git would not change it (small blobs through libgit2, large ones
+//! streamed from `git cat-file`), through git's smudge side
+//! (`git cat-file --filters`) when it would — which [`super::smudge`]
+//! decides for a whole restore at once. Never a whole large blob in
+//! savepoint's memory.
 
-use std::ffi::OsStr;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use git2::{Oid, Repository, Tree};
 
 use crate::git::command::GitCmd;
 use crate::git::treediff::Leaf;
-use crate::workspace::Workspace;
 
 /// Blobs larger than this are streamed from `git cat-file` into the file
 /// instead of being read whole into memory (libgit2 inflates a loose blob
 /// whole; a fetched chain may hold blobs of many GiB).
 pub const STREAM_THRESHOLD: usize = 8 << 20;
 
-/// Blob contents as they belong in the work tree: raw, or through git's
-/// smudge filters (`core.autocrlf`, `.gitattributes`, filter drivers) via
-/// `git cat-file --filters` when filters may apply. (One process per file:
-/// `--batch --filters` reports the unfiltered size in its header, so its
-/// output cannot be framed.) Output of git is streamed into the file, never
-/// held whole; so are raw blobs above [`STREAM_THRESHOLD`] (`git cat-file
-/// blob`), smaller ones are read through libgit2.
+/// Blob contents as they belong in the work tree. One per writer thread:
+/// it reads through that thread's own repository handle.
 pub(super) struct Content<'a> {
     repo: &'a Repository,
-    filters: bool,
     workdir: &'a Path,
     git_dir: &'a Path,
 }
@@ -40,17 +33,18 @@ enum Fetch {
     Memory,
     /// `git cat-file blob`, streamed.
     Stream,
-    /// `git cat-file --filters --path=…`, streamed.
+    /// `git cat-file --filters --path=…`, streamed (one process per file:
+    /// `--batch --filters` reports the unfiltered size in its header, so
+    /// its output cannot be framed).
     Filtered,
 }
 
 impl<'a> Content<'a> {
-    pub(super) fn new(ws: &'a Workspace, filters: bool) -> Self {
+    pub(super) fn new(repo: &'a Repository, workdir: &'a Path, git_dir: &'a Path) -> Self {
         Content {
-            repo: ws.repo(),
-            filters,
-            workdir: ws.workdir(),
-            git_dir: ws.git_dir(),
+            repo,
+            workdir,
+            git_dir,
         }
     }
 
@@ -63,89 +57,31 @@ impl<'a> Content<'a> {
         Ok(blob.content().to_vec())
     }
 
-    fn fetch(&self, rel: &[u8], oid: Oid) -> std::io::Result<Fetch> {
+    fn fetch(&self, oid: Oid, via_git: bool) -> std::io::Result<Fetch> {
+        if via_git {
+            return Ok(Fetch::Filtered);
+        }
         let odb = self
             .repo
             .odb()
             .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
         // Not here (a partial clone): git fetches it from the promisor.
-        let Ok((size, _)) = odb.read_header(oid) else {
-            return Ok(if self.filters {
-                Fetch::Filtered
-            } else {
-                Fetch::Stream
-            });
-        };
-        Ok(match (size > STREAM_THRESHOLD, self.filters) {
-            (false, false) => Fetch::Memory,
-            (false, true) => Fetch::Filtered,
-            (true, false) => Fetch::Stream,
-            // `cat-file --filters` holds the whole blob in git's memory:
-            // only when git would convert this path.
-            (true, true) if self.converts(rel) => Fetch::Filtered,
-            (true, true) => Fetch::Stream,
+        Ok(match odb.read_header(oid) {
+            Ok((size, _)) if size <= STREAM_THRESHOLD => Fetch::Memory,
+            _ => Fetch::Stream,
         })
     }
 
-    /// Whether git could change `rel`'s content on checkout, from its
-    /// attributes (one `git check-attr`) and `core.autocrlf`/`core.eol`.
-    /// No filter driver, `ident` or `working-tree-encoding`, and either
-    /// `-text` or no text attribute at all without `core.autocrlf=true` /
-    /// `core.eol=crlf`: git writes the blob as it is. Anything else, or a
-    /// failure to ask: it may convert.
-    fn converts(&self, rel: &[u8]) -> bool {
-        let out = GitCmd::new(self.git_dir, self.workdir)
-            .args(["check-attr", "-z"])
-            .args([
-                "filter",
-                "ident",
-                "working-tree-encoding",
-                "eol",
-                "crlf",
-                "text",
-                "--",
-            ])
-            .arg(OsStr::from_bytes(rel))
-            .run();
-        let Ok(out) = out else { return true };
-        let fields: Vec<&[u8]> = out.split(|&b| b == 0).collect();
-        let mut text: &[u8] = b"unspecified";
-        for f in fields.chunks_exact(3) {
-            match (f[1], f[2]) {
-                (_, b"unspecified") => {}
-                (b"text", value) => text = value,
-                // `-crlf` is the old spelling of `-text`.
-                (b"crlf", b"unset") if text == b"unspecified" => text = b"unset",
-                (b"filter" | b"ident" | b"working-tree-encoding", b"unset") => {}
-                _ => return true,
-            }
-        }
-        match text {
-            b"unset" => false,
-            b"unspecified" => {
-                let cfg = self.repo.config().ok();
-                let get = |key: &str| {
-                    cfg.as_ref()
-                        .and_then(|c| c.get_string(key).ok())
-                        .map(|v| v.to_ascii_lowercase())
-                };
-                matches!(
-                    get("core.autocrlf").as_deref(),
-                    Some("true" | "yes" | "on" | "1")
-                ) || get("core.eol").as_deref() == Some("crlf")
-            }
-            _ => true,
-        }
-    }
-
-    /// Write the content of file `leaf` at `rel` into `out`.
+    /// Write the content of file `leaf` at `rel` into `out`: through git's
+    /// smudge side when `via_git` (see [`super::smudge::via_git`]).
     pub(super) fn write_to(
         &self,
         rel: &[u8],
         leaf: Leaf,
+        via_git: bool,
         out: &mut std::fs::File,
     ) -> std::io::Result<()> {
-        let how = self.fetch(rel, leaf.oid)?;
+        let how = self.fetch(leaf.oid, via_git)?;
         tracing::debug!(path = %String::from_utf8_lossy(rel), ?how, "restoring blob {}", leaf.oid);
         let cmd = match how {
             Fetch::Memory => {
@@ -158,14 +94,10 @@ impl<'a> Content<'a> {
             Fetch::Stream => GitCmd::new(self.git_dir, self.workdir)
                 .args(["cat-file", "blob"])
                 .arg(leaf.oid.to_string()),
-            Fetch::Filtered => {
-                let mut path_arg = std::ffi::OsString::from("--path=");
-                path_arg.push(OsStr::from_bytes(rel));
-                GitCmd::new(self.git_dir, self.workdir)
-                    .args(["cat-file", "--filters"])
-                    .arg(path_arg)
-                    .arg(leaf.oid.to_string())
-            }
+            Fetch::Filtered => GitCmd::new(self.git_dir, self.workdir)
+                .args(["cat-file", "--filters"])
+                .arg(super::smudge::path_arg(rel))
+                .arg(leaf.oid.to_string()),
         };
         stream(cmd, out)
     }

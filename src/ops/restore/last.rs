@@ -55,13 +55,19 @@ impl LastRestore {
         ws.state().file(StateFile::LastRestore)
     }
 
-    /// Remember a restore that changed the work tree. Best effort: a
-    /// failure is logged, the restore itself has succeeded.
-    pub(super) fn record(ws: &Workspace, req: &RestoreRequest, outcome: &RestoreOutcome) {
+    /// Remember a restore that changed the work tree, which left the
+    /// work tree's state `after` (its tree). Best effort: a failure is
+    /// logged, the restore itself has succeeded.
+    pub(super) fn record(
+        ws: &Workspace,
+        req: &RestoreRequest,
+        outcome: &RestoreOutcome,
+        after: Result<Oid>,
+    ) {
         let Some(safety) = &outcome.safety_outcome else {
             return;
         };
-        let after = match crate::snapshot::current::tree(ws) {
+        let after = match after {
             Ok(tree) => tree,
             Err(e) => {
                 tracing::warn!(

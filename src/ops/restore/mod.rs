@@ -36,6 +36,7 @@ mod content;
 mod last;
 mod plan;
 mod safety;
+mod smudge;
 mod undo;
 
 use std::collections::BTreeSet;
@@ -44,7 +45,7 @@ use git2::Oid;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, GitContext, Result};
-use crate::snapshot::engine::blob;
+use crate::snapshot::engine::{blob, Engine, ScanOptions};
 use crate::snapshot::record::{self, SnapOutcome, SnapRequest};
 use crate::workspace::Workspace;
 
@@ -150,6 +151,10 @@ impl RestoreRequest {
     }
 }
 
+/// Above this many changed paths the state a restore left is found by a
+/// full scan instead of an incremental update of the state before.
+const UPDATE_LIMIT: usize = 256;
+
 /// Restore `req.target` (or the paths in `req.scope`) into the work tree.
 pub fn restore(ws: &Workspace, req: &RestoreRequest) -> Result<RestoreOutcome> {
     let repo = ws.repo();
@@ -161,7 +166,11 @@ pub fn restore(ws: &Workspace, req: &RestoreRequest) -> Result<RestoreOutcome> {
     for p in &req.scope {
         safety::check_path(p)?;
     }
+    // One engine for the scan before and the look at the changed paths
+    // after: its index view and stat cache are loaded once.
+    let mut engine = Engine::new(ws, ScanOptions::from_config(ws.config()?))?;
     let (current, safety_outcome) = if req.dry_run {
+        // (A running watcher answers this from what it has seen.)
         (crate::snapshot::current::tree(ws)?, None)
     } else {
         let trigger = req.kind.safety_trigger();
@@ -172,7 +181,7 @@ pub fn restore(ws: &Workspace, req: &RestoreRequest) -> Result<RestoreOutcome> {
         // A running watcher knows what changed since its last snapshot.
         let out = match crate::watch::ask_snapshot(ws, meta) {
             Some(out) => out,
-            None => record::take(ws, &SnapRequest::new(trigger), None)?,
+            None => record::take(ws, &SnapRequest::new(trigger), Some(&mut engine))?,
         };
         (
             Oid::from_str(&out.tree).git_context(|| "parse the safety tree id".to_owned())?,
@@ -225,7 +234,23 @@ pub fn restore(ws: &Workspace, req: &RestoreRequest) -> Result<RestoreOutcome> {
             || content::has_gitattributes(&current_tree);
         let failed = apply::apply(ws, &outcome.plan, filters)?;
         outcome.failed.extend(failed);
-        LastRestore::record(ws, req, &outcome);
+        // The state it left, looked at with the engine that scanned the
+        // state before (index view and stat cache loaded once): only the
+        // paths the restore wrote or deleted when they are few, else a full
+        // scan — cheaper than looking up thousands of paths one by one.
+        let after = if outcome.plan.steps.len() <= UPDATE_LIMIT {
+            let changed: Vec<std::path::PathBuf> = outcome
+                .plan
+                .steps
+                .iter()
+                .map(|s| crate::snapshot::engine::bytes_path(&s.change.path).to_path_buf())
+                .collect();
+            engine.update(ws, current, &changed)
+        } else {
+            engine.scan(ws)
+        };
+        let after = after.map(|o| o.tree);
+        LastRestore::record(ws, req, &outcome, after);
     }
     Ok(outcome)
 }
