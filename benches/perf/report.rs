@@ -122,7 +122,13 @@ pub fn print(o: &Opts, t: &Target, rows: &[Row], cleanup: Option<&String>) {
         load()
     );
     for r in rows {
-        let ratio = r.ratio().map_or("—".into(), |x| format!("{x:.2}×"));
+        let ratio = r.ratio().map_or("—".into(), |x| {
+            if x < 0.1 {
+                format!("{x:.3}×")
+            } else {
+                format!("{x:.2}×")
+            }
+        });
         md.push_str(&format!(
             "| {} | {} | {} | {} | {} |\n",
             r.label,

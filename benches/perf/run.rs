@@ -108,7 +108,11 @@ pub fn measure(mut c: Command, input: Option<&[u8]>) -> Result<Sample, String> {
         } else {
             Stdio::null()
         });
-    let what = format!("{c:?}");
+    let what = std::iter::once(c.get_program())
+        .chain(c.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
     let t = Instant::now();
     let mut child = c.spawn().map_err(|e| format!("{what}: {e}"))?;
     if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {

@@ -167,7 +167,8 @@ impl Target {
                 break;
             }
             let g = &groups[*k];
-            if restore_dirs.contains(*k) || g.len() > wanted * 2 || g.contains(&one) {
+            let overshoots = restore_files.len() + g.len() > wanted + wanted / 4;
+            if restore_dirs.contains(*k) || overshoots || g.contains(&one) {
                 continue;
             }
             restore_dirs.push((*k).clone());
@@ -271,7 +272,12 @@ impl Target {
         }
         let _ = std::fs::remove_dir_all(gd.join("savepoint"));
         let _ = std::fs::remove_dir_all(gd.join("logs/refs/savepoint"));
-        for f in ["bench-index", "bench-fresh", "bench-restore-index"] {
+        for f in [
+            "bench-index",
+            "bench-fresh",
+            "bench-restore-index",
+            "bench-restore-paths",
+        ] {
             let _ = std::fs::remove_file(gd.join(f));
         }
         if gd.join("index.bench-away").exists() {
