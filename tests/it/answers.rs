@@ -199,3 +199,33 @@ fn snap_with_a_watcher_is_taken_by_the_watcher_and_touches_nothing_of_the_user()
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// A failed turn's snapshot must be taken before the brief is written (the
+/// brief names it): with a watcher running, the watcher takes it and
+/// answers when done, instead of the hook scanning the tree itself.
+#[test]
+fn a_failed_turn_is_snapshotted_by_the_watcher_before_the_brief_names_it() {
+    let repo = seeded();
+    let _w = DetachedWatcher::start(&repo);
+    repo.write("src/lib.rs", "pub fn a() { half done }\n");
+    let payload = serde_json::json!({
+        "session_id": "s-outage",
+        "cwd": repo.path(),
+        "hook_event_name": "StopFailure",
+        "error": "api_error",
+    });
+    let out = repo.pipe(&["hook", "claude"], payload.to_string().as_bytes());
+    assert!(out.status.success(), "{out:?}");
+    let tip = repo.rev("refs/savepoint/heads/main");
+    assert_eq!(repo.tree_of(&tip), repo.oracle_tree());
+    let st = WatchState::load(&repo.path().join(".git/savepoint")).expect("watcher status");
+    let id = st.last_snapshot.expect("the watcher took a snapshot");
+    assert!(tip.starts_with(&id), "{tip} vs {id}");
+    let trigger = repo.git(&["log", "-1", "--format=%s", &tip]);
+    assert!(
+        trigger.starts_with("savepoint: claude:StopFailure"),
+        "{trigger}"
+    );
+    let brief = std::fs::read_to_string(repo.abs(".git/savepoint/handoff.md")).unwrap();
+    assert!(brief.contains(&id), "the brief names {id}:\n{brief}");
+}

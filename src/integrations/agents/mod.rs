@@ -181,9 +181,9 @@ pub struct Job {
     /// The work tree (discovered again by the worker).
     pub dir: PathBuf,
     pub meta: SnapMeta,
-    /// A failed turn: snapshot here rather than through the watcher (the
-    /// brief names the snapshot that holds the work), then write the brief
-    /// again.
+    /// A failed turn: snapshot before going on (the brief names the
+    /// snapshot that holds the work) — a running watcher takes it and
+    /// answers when done — then write the brief again.
     pub failed: bool,
 }
 
@@ -382,10 +382,16 @@ impl Served {
     }
 }
 
-/// Snapshot through the running watcher (instant) or here.
+/// Snapshot through the running watcher (instant) or here. `direct`: the
+/// caller needs the snapshot taken before it goes on (a failed turn's
+/// brief names it) — a running watcher still takes it, answering when done.
 pub fn snapshot(ws: &Workspace, meta: SnapMeta, direct: bool) -> Result<Served> {
-    if let Some(pid) = (!direct).then(|| send_to_watcher(ws, &meta)).flatten() {
-        return Ok(Served::Watcher(pid));
+    if !direct {
+        if let Some(pid) = send_to_watcher(ws, &meta) {
+            return Ok(Served::Watcher(pid));
+        }
+    } else if let Some(out) = watch::ask_snapshot(ws, meta.clone()) {
+        return Ok(Served::Direct(out.created.then_some(out.id).flatten()));
     }
     let mut req = SnapRequest::new(meta.trigger);
     req.session = meta.session;
