@@ -158,7 +158,9 @@ fn the_watchers_answers_equal_a_full_scan_and_git_right_after_each_change() {
 #[test]
 fn snap_with_a_watcher_is_taken_by_the_watcher_and_touches_nothing_of_the_user() {
     let repo = seeded();
-    let _w = DetachedWatcher::start(&repo);
+    // A long quiet period: every snapshot here is one the commands ask for,
+    // and `diff` still finds the change it is asked about.
+    let _w = DetachedWatcher::start_with(&repo, &["--debounce", "60000", "--max-wait", "60000"]);
     let state_dir = repo.path().join(".git/savepoint");
     let before = repo.user_state();
     repo.write("src/lib.rs", "pub fn a() { unsaved }\n");
@@ -206,7 +208,9 @@ fn snap_with_a_watcher_is_taken_by_the_watcher_and_touches_nothing_of_the_user()
 #[test]
 fn a_failed_turn_is_snapshotted_by_the_watcher_before_the_brief_names_it() {
     let repo = seeded();
-    let _w = DetachedWatcher::start(&repo);
+    // A long quiet period: the change below must still be pending when the
+    // hook asks (else the watcher's own snapshot would hold it).
+    let _w = DetachedWatcher::start_with(&repo, &["--debounce", "60000", "--max-wait", "60000"]);
     repo.write("src/lib.rs", "pub fn a() { half done }\n");
     let payload = serde_json::json!({
         "session_id": "s-outage",
