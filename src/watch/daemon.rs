@@ -311,17 +311,34 @@ impl<'a> Daemon<'a> {
     fn drain(&mut self, rx: &Receiver<Msg>) -> Result<()> {
         let until = Instant::now() + SETTLE * 10;
         while let Ok(msg) = rx.recv_timeout(SETTLE) {
-            match msg {
-                Msg::Fs(Ok(event)) => self.on_event(event),
-                Msg::Fs(Err(e)) => self.on_notify_error(e),
-                // Requests and signals wait for the next loop turn.
-                other => self.deferred.push_back(other),
-            }
+            self.absorb(msg, None);
             if Instant::now() >= until {
                 break;
             }
         }
         self.check_alive()
+    }
+
+    /// Apply a notifier's message now; a request or a signal waits for the
+    /// loop's next turn. True when it was an event about a file named
+    /// `cookie` (see `sync`).
+    fn absorb(&mut self, msg: Msg, cookie: Option<&std::ffi::OsStr>) -> bool {
+        match msg {
+            Msg::Fs(Ok(event)) => {
+                let named =
+                    cookie.is_some_and(|c| event.paths.iter().any(|p| p.file_name() == Some(c)));
+                self.on_event(event);
+                named
+            }
+            Msg::Fs(Err(e)) => {
+                self.on_notify_error(e);
+                false
+            }
+            other => {
+                self.deferred.push_back(other);
+                false
+            }
+        }
     }
 
     fn check_alive(&self) -> Result<()> {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::snapshot::record::SnapOutcome;
+use crate::snapshot::record::{SnapOutcome, SnapRequest};
 use crate::workspace::state::StateFile;
 use crate::workspace::Workspace;
 
@@ -88,6 +88,41 @@ pub struct SnapMeta {
     pub wait: bool,
 }
 
+impl SnapMeta {
+    /// The snapshot these metadata ask for (an empty trigger is the
+    /// watcher's own, `watch`).
+    pub fn request(&self) -> SnapRequest {
+        let trigger = if self.trigger.is_empty() {
+            "watch"
+        } else {
+            &self.trigger
+        };
+        let mut req = SnapRequest::new(trigger);
+        req.session = self.session.clone();
+        req.agent = self.agent.clone();
+        req.tool = self.tool.clone();
+        req.prompt = self.prompt.clone();
+        req.message = self.message.clone();
+        req.label = self.label;
+        req
+    }
+
+    /// What to send the watcher for `req` (its changed paths and chain
+    /// position are the watcher's own business).
+    pub fn of(req: &SnapRequest) -> SnapMeta {
+        SnapMeta {
+            trigger: req.trigger.clone(),
+            session: req.session.clone(),
+            agent: req.agent.clone(),
+            tool: req.tool.clone(),
+            prompt: req.prompt.clone(),
+            message: req.message.clone(),
+            label: req.label,
+            ..SnapMeta::default()
+        }
+    }
+}
+
 /// The watcher's answer: the request was accepted (and will be carried out
 /// right away, asynchronously) — or, for a request that
 /// [wants an answer](Request::wants_answer), carried out: the tree or the
@@ -136,7 +171,7 @@ impl Snapped {
 }
 
 impl Reply {
-    fn from_watcher(ok: bool, error: Option<String>) -> Reply {
+    pub(crate) fn from_watcher(ok: bool, error: Option<String>) -> Reply {
         Reply {
             ok,
             pid: std::process::id(),
@@ -372,11 +407,15 @@ pub fn ask_tree(ws: &Workspace) -> Option<git2::Oid> {
         .and_then(|t| git2::Oid::from_str(t).ok())
 }
 
-/// A snapshot taken by this work tree's running watcher, with `meta`.
-/// `None` when no watcher runs or it failed: the caller then snapshots by
-/// itself (and reports the real error, if there is one).
-pub fn ask_snapshot(ws: &Workspace, meta: SnapMeta) -> Option<SnapOutcome> {
-    let reply = answered(ws, &Request::Snap(SnapMeta { wait: true, ..meta }))?;
+/// `req` taken by this work tree's running watcher. `None` when no watcher
+/// runs or it failed: the caller then takes `req` by itself (and reports
+/// the real error, if there is one).
+pub fn ask_snapshot(ws: &Workspace, req: &SnapRequest) -> Option<SnapOutcome> {
+    let meta = SnapMeta {
+        wait: true,
+        ..SnapMeta::of(req)
+    };
+    let reply = answered(ws, &Request::Snap(meta))?;
     reply.snapshot.map(Snapped::into_outcome)
 }
 

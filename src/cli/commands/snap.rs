@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use savepoint::snapshot::engine::{Engine, ScanOptions};
 use savepoint::snapshot::record::{self, SnapRequest};
-use savepoint::watch::{self, SnapMeta};
+use savepoint::watch;
 
 use super::Ctx;
 use crate::cli::output as ui;
@@ -45,24 +45,17 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
     if let Some(op) = ws.operation_in_progress() {
         tracing::info!("a {op} is in progress; snapshotting the work tree as it is");
     }
-    let meta = SnapMeta {
-        trigger: "manual".into(),
-        agent: Some("human".into()),
-        message: args.message.clone(),
-        label: true,
-        ..SnapMeta::default()
-    };
+    let mut req = SnapRequest::new("manual");
+    req.agent = Some("human".into());
+    req.message = args.message.clone();
+    req.label = true;
     // A running watcher knows what changed: it snapshots at once.
-    let outcome = match watch::ask_snapshot(&ws, meta) {
+    let outcome = match watch::ask_snapshot(&ws, &req) {
         Some(outcome) => outcome,
         None => {
             let mut engine = Engine::new(&ws, ScanOptions::from_config(cfg))?;
             let counter = Arc::new(savepoint::snapshot::engine::ScanProgress::default());
             engine.set_progress(Arc::clone(&counter));
-            let mut req = SnapRequest::new("manual");
-            req.agent = Some("human".into());
-            req.message = args.message.clone();
-            req.label = true;
             let _progress = ui::Progress::start(counter, "scanning");
             record::take(&ws, &req, Some(&mut engine))?
         }

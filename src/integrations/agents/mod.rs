@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::snapshot::chain;
-use crate::snapshot::record::{self, SnapRequest};
+use crate::snapshot::record;
 use crate::watch::{self, Request, SnapMeta};
 use crate::workspace::state::StateFile;
 use crate::workspace::Workspace;
@@ -390,17 +390,13 @@ pub fn snapshot(ws: &Workspace, meta: SnapMeta, direct: bool) -> Result<Served> 
         if let Some(pid) = send_to_watcher(ws, &meta) {
             return Ok(Served::Watcher(pid));
         }
-    } else if let Some(out) = watch::ask_snapshot(ws, meta.clone()) {
-        return Ok(Served::Direct(out.created.then_some(out.id).flatten()));
     }
-    let mut req = SnapRequest::new(meta.trigger);
-    req.session = meta.session;
-    req.agent = meta.agent;
-    req.tool = meta.tool;
-    req.prompt = meta.prompt;
-    req.message = meta.message;
+    let mut req = meta.request();
     req.lock_timeout = HOOK_LOCK_TIMEOUT;
-    let out = record::take(ws, &req, None)?;
+    let out = match direct.then(|| watch::ask_snapshot(ws, &req)).flatten() {
+        Some(out) => out,
+        None => record::take(ws, &req, None)?,
+    };
     Ok(Served::Direct(out.created.then_some(out.id).flatten()))
 }
 

@@ -167,21 +167,18 @@ pub fn restore(ws: &Workspace, req: &RestoreRequest) -> Result<RestoreOutcome> {
         safety::check_path(p)?;
     }
     // One engine for the scan before and the look at the changed paths
-    // after: its index view and stat cache are loaded once.
-    let mut engine = Engine::new(ws, ScanOptions::from_config(ws.config()?))?;
+    // after: its index view and stat cache are loaded once — and only when
+    // this process scans (a running watcher answers the safety snapshot).
+    let new_engine = || Engine::new(ws, ScanOptions::from_config(ws.config()?));
+    let mut engine: Option<Engine> = None;
     let (current, safety_outcome) = if req.dry_run {
         // (A running watcher answers this from what it has seen.)
         (crate::snapshot::current::tree(ws)?, None)
     } else {
-        let trigger = req.kind.safety_trigger();
-        let meta = crate::watch::SnapMeta {
-            trigger: trigger.to_owned(),
-            ..Default::default()
-        };
-        // A running watcher knows what changed since its last snapshot.
-        let out = match crate::watch::ask_snapshot(ws, meta) {
+        let safety = SnapRequest::new(req.kind.safety_trigger());
+        let out = match crate::watch::ask_snapshot(ws, &safety) {
             Some(out) => out,
-            None => record::take(ws, &SnapRequest::new(trigger), Some(&mut engine))?,
+            None => record::take(ws, &safety, Some(engine.insert(new_engine()?)))?,
         };
         (
             Oid::from_str(&out.tree).git_context(|| "parse the safety tree id".to_owned())?,
@@ -238,6 +235,10 @@ pub fn restore(ws: &Workspace, req: &RestoreRequest) -> Result<RestoreOutcome> {
         // state before (index view and stat cache loaded once): only the
         // paths the restore wrote or deleted when they are few, else a full
         // scan — cheaper than looking up thousands of paths one by one.
+        let mut engine = match engine {
+            Some(engine) => engine,
+            None => new_engine()?,
+        };
         let after = if outcome.plan.steps.len() <= UPDATE_LIMIT {
             let changed: Vec<std::path::PathBuf> = outcome
                 .plan

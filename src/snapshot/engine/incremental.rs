@@ -590,28 +590,32 @@ impl RulesCache {
     /// [`DirRules::child`], from the cache when nothing changed.
     fn child(&mut self, dir: &[u8], parent: &Arc<DirRules>, abs: &Path) -> Arc<DirRules> {
         let file = abs.join(".gitignore");
-        // (`is_file` follows a symlink, as the walk does; `DirRules::child`
-        // then refuses a symlinked one.)
-        if !file.is_file() {
+        let Ok(meta) = std::fs::symlink_metadata(&file) else {
+            return DirRules::child(parent, abs, false);
+        };
+        // A symlink counts when it leads to a file, as in the walk
+        // (`DirRules::child` then refuses it, as git does).
+        let has = if meta.file_type().is_symlink() {
+            file.is_file()
+        } else {
+            meta.is_file()
+        };
+        if !has {
             return DirRules::child(parent, abs, false);
         }
-        let stat = std::fs::symlink_metadata(&file)
-            .map(|m| Stat::from_metadata(&m))
-            .ok();
-        if let (Some(stat), Some(hit)) = (&stat, self.dirs.get(dir)) {
-            if hit.file == *stat && Arc::ptr_eq(&hit.parent, parent) {
+        let stat = Stat::from_metadata(&meta);
+        if let Some(hit) = self.dirs.get(dir) {
+            if hit.file == stat && Arc::ptr_eq(&hit.parent, parent) {
                 return Arc::clone(&hit.rules);
             }
         }
         let rules = DirRules::child(parent, abs, true);
-        if let Some(file) = stat {
-            let entry = CachedRules {
-                parent: Arc::clone(parent),
-                file,
-                rules: Arc::clone(&rules),
-            };
-            self.dirs.insert(dir.to_vec(), entry);
-        }
+        let entry = CachedRules {
+            parent: Arc::clone(parent),
+            file: stat,
+            rules: Arc::clone(&rules),
+        };
+        self.dirs.insert(dir.to_vec(), entry);
         rules
     }
 

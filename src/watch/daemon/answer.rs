@@ -38,13 +38,13 @@ impl Daemon<'_> {
         self.sync(rx)?;
         let reply = match req {
             Request::Snap(meta) => match self.snapshot(Some(meta))? {
-                Taken::Done(out) => self.reply(Ok(None), Some(Snapped::new(*out))),
-                Taken::Failed(e) => self.reply(Err(e), None),
-                Taken::Nothing => self.reply(Err("nothing was snapshotted".into()), None),
+                Taken::Done(out) => reply(Ok(None), Some(Snapped::new(*out))),
+                Taken::Failed(e) => reply(Err(e), None),
+                Taken::Nothing => reply(Err("nothing was snapshotted".into()), None),
             },
             Request::Tree => {
                 let tree = self.current_tree().map_err(|e| e.to_string());
-                self.reply(tree.map(Some), None)
+                reply(tree.map(Some), None)
             }
             Request::Stop | Request::Ping => return Ok(()),
         };
@@ -53,24 +53,6 @@ impl Daemon<'_> {
             let _ = answer.try_send(reply);
         }
         Ok(())
-    }
-
-    fn reply(
-        &self,
-        tree: std::result::Result<Option<Oid>, String>,
-        snap: Option<Snapped>,
-    ) -> Reply {
-        let (ok, error, tree) = match tree {
-            Ok(t) => (true, None, t.map(|t| t.to_string())),
-            Err(e) => (false, Some(e), None),
-        };
-        Reply {
-            ok,
-            pid: std::process::id(),
-            error,
-            tree,
-            snapshot: snap,
-        }
     }
 
     /// Wait until every change made before this call has been seen: create
@@ -95,19 +77,11 @@ impl Daemon<'_> {
         let seen = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
-                Ok(Msg::Fs(Ok(event))) => {
-                    let ours = event
-                        .paths
-                        .iter()
-                        .any(|p| p.file_name().is_some_and(|n| *n == *name));
-                    self.on_event(event);
-                    if ours {
+                Ok(msg) => {
+                    if self.absorb(msg, Some(name.as_ref())) {
                         break true;
                     }
                 }
-                Ok(Msg::Fs(Err(e))) => self.on_notify_error(e),
-                // Requests and signals wait for the next loop turn.
-                Ok(other) => self.deferred.push_back(other),
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break false,
             }
         };
@@ -138,5 +112,17 @@ impl Daemon<'_> {
             }
             _ => Ok(self.engine.scan(self.ws)?.tree),
         }
+    }
+}
+
+/// The answer to a request: the tree or the snapshot, or why not.
+fn reply(tree: std::result::Result<Option<Oid>, String>, snap: Option<Snapped>) -> Reply {
+    match tree {
+        Ok(tree) => Reply {
+            tree: tree.map(|t| t.to_string()),
+            snapshot: snap,
+            ..Reply::from_watcher(true, None)
+        },
+        Err(e) => Reply::from_watcher(false, Some(e)),
     }
 }

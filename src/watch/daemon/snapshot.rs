@@ -38,20 +38,9 @@ impl Daemon<'_> {
         if batch.is_empty() && meta.is_none() {
             return Ok(Taken::Nothing);
         }
-        let mut req = SnapRequest::new(
-            meta.as_ref()
-                .map(|m| m.trigger.clone())
-                .filter(|t| !t.is_empty())
-                .unwrap_or_else(|| "watch".to_owned()),
-        );
-        if let Some(m) = &meta {
-            req.session = m.session.clone();
-            req.agent = m.agent.clone();
-            req.tool = m.tool.clone();
-            req.prompt = m.prompt.clone();
-            req.message = m.message.clone();
-            req.label = m.label;
-        }
+        let mut req = meta
+            .as_ref()
+            .map_or_else(|| SnapRequest::new("watch"), SnapMeta::request);
         // The chain the batch's paths were collected against.
         req.since = self.since.clone();
         req.changed_paths = (!batch.full).then(|| {
