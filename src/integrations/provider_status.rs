@@ -246,6 +246,18 @@ fn local_time(rfc3339: &str) -> Option<String> {
     }
 }
 
+/// Whether [`check`] would ask a status page for `agent` (a provider
+/// known, its URL not turned off with `none`).
+pub fn applies(cfg: &Config, agent: &str) -> bool {
+    provider_for(agent)
+        .and_then(|p| url_for(cfg, p))
+        .is_some_and(|u| is_http(&u))
+}
+
+fn is_http(url: &str) -> bool {
+    url.starts_with("https://") || url.starts_with("http://")
+}
+
 /// Ask the status page of `agent`'s provider, waiting at most `budget`.
 /// `None` for agents without a known provider, when the check is turned
 /// off, and when no usable answer came in time.
@@ -261,7 +273,7 @@ pub(crate) fn check_url(
     url: &str,
     budget: Duration,
 ) -> Option<Verdict> {
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
+    if !is_http(url) {
         return None;
     }
     let (tx, rx) = mpsc::sync_channel(1);

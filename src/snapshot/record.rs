@@ -102,12 +102,17 @@ pub struct SnapRequest {
     pub since: Option<ChainPos>,
 }
 
-/// A chain and its tip at one moment.
+/// A chain, its tip and the tree recorded there at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainPos {
     pub refname: String,
     /// `None`: the chain did not exist.
     pub tip: Option<Oid>,
+    /// The tree the work tree had there: the tip's, or — on a chain not
+    /// started yet, where a scan found nothing new — HEAD's. Changed
+    /// paths are patched onto it, so a clean work tree under a watcher is
+    /// not scanned whole on every request until its first change.
+    pub tree: Option<Oid>,
 }
 
 impl SnapRequest {
@@ -196,9 +201,10 @@ pub fn take(ws: &Workspace, req: &SnapRequest, engine: Option<&mut Engine>) -> R
         let here = ChainPos {
             refname: refname.clone(),
             tip: old_tip,
+            tree: reference_tree,
         };
         let unmoved = attempt == 1 && req.since.as_ref() == Some(&here);
-        let outcome = match (&req.changed_paths, old_tip.and(reference_tree)) {
+        let outcome = match (&req.changed_paths, reference_tree) {
             (Some(paths), Some(base)) if unmoved => engine.update(ws, base, paths)?,
             _ => engine.scan(ws)?,
         };

@@ -48,5 +48,7 @@ mod status;
 
 pub use daemon::{run, Report, WatchOptions};
 pub use process::{log_path, running_pid, spawn_detached, stop, Stopped};
-pub use protocol::{ask_snapshot, ask_tree, send, socket_path, Reply, Request, SnapMeta};
+pub use protocol::{
+    ask_snapshot, ask_snapshot_with, ask_tree, send, socket_path, Reply, Request, SnapMeta,
+};
 pub use status::{status, Status, WatchState};

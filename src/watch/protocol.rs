@@ -86,6 +86,11 @@ pub struct SnapMeta {
     /// Answer with the snapshot (`savepoint snap`) instead of only
     /// accepting the request (hooks).
     pub wait: bool,
+    /// A failed turn: when the snapshot records something new, write the
+    /// hand-off brief again (it then names that snapshot) before
+    /// answering — in the watcher, so a client that kills the hook right
+    /// after asking cannot cut it short.
+    pub brief: bool,
 }
 
 impl SnapMeta {
@@ -411,10 +416,13 @@ pub fn ask_tree(ws: &Workspace) -> Option<git2::Oid> {
 /// runs or it failed: the caller then takes `req` by itself (and reports
 /// the real error, if there is one).
 pub fn ask_snapshot(ws: &Workspace, req: &SnapRequest) -> Option<SnapOutcome> {
-    let meta = SnapMeta {
-        wait: true,
-        ..SnapMeta::of(req)
-    };
+    ask_snapshot_with(ws, SnapMeta::of(req))
+}
+
+/// [`ask_snapshot`] with the hook's metadata as they are (e.g.
+/// [`SnapMeta::brief`]).
+pub fn ask_snapshot_with(ws: &Workspace, meta: SnapMeta) -> Option<SnapOutcome> {
+    let meta = SnapMeta { wait: true, ..meta };
     let reply = answered(ws, &Request::Snap(meta))?;
     reply.snapshot.map(Snapped::into_outcome)
 }

@@ -203,8 +203,9 @@ fn snap_with_a_watcher_is_taken_by_the_watcher_and_touches_nothing_of_the_user()
 }
 
 /// A failed turn's snapshot must be taken before the brief is written (the
-/// brief names it): with a watcher running, the watcher takes it and
-/// answers when done, instead of the hook scanning the tree itself.
+/// brief names it): with a watcher running, the watcher takes it, writes
+/// the brief again and answers when done, instead of the hook scanning the
+/// tree itself or starting a worker.
 #[test]
 fn a_failed_turn_is_snapshotted_by_the_watcher_before_the_brief_names_it() {
     let repo = seeded();
@@ -232,4 +233,11 @@ fn a_failed_turn_is_snapshotted_by_the_watcher_before_the_brief_names_it() {
     );
     let brief = std::fs::read_to_string(repo.abs(".git/savepoint/handoff.md")).unwrap();
     assert!(brief.contains(&id), "the brief names {id}:\n{brief}");
+    // No status page to ask: the watcher did all of it (snapshot and
+    // brief), no worker process was started.
+    let log = std::fs::read_to_string(repo.abs(".git/savepoint/hook.log")).unwrap();
+    assert!(
+        log.contains(&format!("claude:StopFailure by the watcher: snapshot {id}")),
+        "{log}"
+    );
 }

@@ -838,9 +838,11 @@ fn changed_paths_for_another_chain_give_a_full_scan() {
     repo.git(&["checkout", "-q", "other"]);
     let mut req = SnapRequest::new("watch");
     req.changed_paths = Some(vec![repo.abs("common.txt")]);
+    let tip = ws.repo().refname_to_id(&main_ref).ok();
     req.since = Some(ChainPos {
         refname: main_ref.clone(),
-        tip: ws.repo().refname_to_id(&main_ref).ok(),
+        tip,
+        tree: tip.map(|t| ws.repo().find_commit(t).unwrap().tree_id()),
     });
     let out = savepoint::snapshot::record::take(&ws, &req, Some(&mut engine)).unwrap();
     assert_eq!(out.refname, "refs/savepoint/heads/other");
@@ -875,6 +877,7 @@ fn changed_paths_on_a_chain_another_process_moved_give_a_full_scan() {
     req.since = Some(ChainPos {
         refname: refname.clone(),
         tip: Some(left_at),
+        tree: Some(ws.repo().find_commit(left_at).unwrap().tree_id()),
     });
     let out = savepoint::snapshot::record::take(&ws, &req, Some(&mut engine)).unwrap();
     assert!(out.created);
@@ -883,6 +886,85 @@ fn changed_paths_on_a_chain_another_process_moved_give_a_full_scan() {
         repo.oracle_tree(),
         "b.txt must be b2, not the old tip's b1"
     );
+}
+
+/// A clean work tree under a watcher: the start-up scan finds nothing new,
+/// so no chain exists yet. The first change is patched onto HEAD's tree
+/// (the tree that scan found) instead of a full scan — but only while HEAD
+/// still has that tree: after `git reset --soft` the work tree did not
+/// change, HEAD's tree did, and patching onto it would record HEAD~'s
+/// content for every file the reset "changed".
+#[test]
+fn changed_paths_before_the_chain_starts_are_patched_onto_heads_tree_while_head_keeps_it() {
+    let repo = TestRepo::new();
+    repo.write(
+        "a.txt", "a0
+",
+    );
+    repo.write(
+        "b.txt", "b0
+",
+    );
+    repo.commit_all("base");
+    repo.write(
+        "b.txt", "b1
+",
+    );
+    repo.commit_all("second");
+    let ws = repo.workspace();
+    let refname = ws.chain_ref().unwrap();
+    let cfg = ws.config().unwrap();
+    let mut engine = Engine::new(&ws, ScanOptions::from_config(cfg)).unwrap();
+    let take = |engine: &mut Engine, req: &SnapRequest| {
+        savepoint::snapshot::record::take(&ws, req, Some(engine)).unwrap()
+    };
+    let start = take(&mut engine, &SnapRequest::new("watch"));
+    assert!(!start.created && start.oid.is_none(), "clean: no chain yet");
+    let since = ChainPos {
+        refname: refname.clone(),
+        tip: None,
+        tree: start.tree.parse().ok(),
+    };
+
+    repo.write(
+        "a.txt", "a1
+",
+    );
+    let mut req = SnapRequest::new("watch");
+    req.changed_paths = Some(vec![repo.abs("a.txt")]);
+    req.since = Some(since.clone());
+    let out = take(&mut engine, &req);
+    assert!(out.created);
+    assert!(
+        out.stats.incremental,
+        "patched onto HEAD's tree, not scanned"
+    );
+    assert_eq!(out.tree, repo.oracle_tree());
+
+    // Again from a clean tree, then HEAD moves to another tree under it.
+    ws.repo()
+        .find_reference(&refname)
+        .unwrap()
+        .delete()
+        .unwrap();
+    repo.write(
+        "a.txt", "a0
+",
+    );
+    let start = take(&mut engine, &SnapRequest::new("watch"));
+    assert!(!start.created && start.oid.is_none());
+    repo.git(&["reset", "-q", "--soft", "HEAD~"]);
+    repo.write(
+        "a.txt", "a2
+",
+    );
+    req.since = Some(ChainPos {
+        tree: start.tree.parse().ok(),
+        ..since
+    });
+    let out = take(&mut engine, &req);
+    assert!(!out.stats.incremental, "HEAD's tree moved: a full scan");
+    assert_eq!(out.tree, repo.oracle_tree(), "b.txt must stay b1");
 }
 
 /// Issue 18 item 7: the scan's progress counts bytes as well as files, and

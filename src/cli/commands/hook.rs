@@ -244,7 +244,7 @@ fn git(ctx: &Ctx, name: &str) {
             trigger: format!("hook:{name}"),
             ..Default::default()
         };
-        let served = agents::snapshot(&ws, meta, false)?;
+        let served = agents::snapshot(&ws, meta)?;
         agents::log(&ws, &format!("hook:{name} {}", served.describe()));
         Ok(())
     })();
@@ -335,6 +335,13 @@ fn execute(ws: &Workspace, job: &agents::Job, guard: &Guard) {
         agents::log(
             ws,
             &format!("{} handed to the watcher (pid {pid})", job.meta.trigger),
+        );
+        return;
+    }
+    if let Some(served) = agents::failed_turn_by_watcher(ws, job) {
+        agents::log(
+            ws,
+            &format!("{} by the watcher: {}", job.meta.trigger, served.describe()),
         );
         return;
     }

@@ -333,16 +333,19 @@ fn send_to_watcher(ws: &Workspace, meta: &SnapMeta) -> Option<u32> {
     }
 }
 
-/// Carry out `job` in this process (the hook's worker): snapshot, and
-/// after a failed turn write the brief again so it names that snapshot.
+/// Carry out `job` in this process (the hook's worker): snapshot; after a
+/// failed turn the brief names that snapshot, then the provider's status
+/// page is asked.
 pub fn run_job(job: &Job) -> Result<Served> {
     let ws = Workspace::discover(&job.dir)?;
-    let served = snapshot(&ws, job.meta.clone(), job.failed)?;
+    let served = if job.failed {
+        failed_turn_snapshot(&ws, &job.meta)?
+    } else {
+        snapshot(&ws, job.meta.clone())?
+    };
     log(&ws, &format!("{} {}", job.meta.trigger, served.describe()));
     if job.failed {
-        // The brief again, naming the snapshot; then — the work and the
-        // brief safe — what the provider's status page says.
-        crate::ops::handoff::write(&ws)?;
+        // The work and the brief safe: what the provider's status page says.
         let agent = job.meta.agent.as_deref().unwrap_or("");
         let verdict = crate::integrations::provider_status::check(
             ws.config()?,
@@ -360,6 +363,46 @@ pub fn run_job(job: &Job) -> Result<Served> {
         }
     }
     Ok(served)
+}
+
+/// A failed turn's job when the running watcher can do all of it: the
+/// snapshot and the brief, and no status page to ask (`None`: a worker
+/// must do the job). The watcher writes the brief before it answers, so
+/// a client that kills the hook meanwhile cuts nothing short.
+pub fn failed_turn_by_watcher(ws: &Workspace, job: &Job) -> Option<Served> {
+    let agent = job.meta.agent.as_deref().unwrap_or("");
+    if !job.failed || crate::integrations::provider_status::applies(ws.config().ok()?, agent) {
+        return None;
+    }
+    let out = watch::ask_snapshot_with(ws, failed_turn_meta(&job.meta))?;
+    Some(Served::Direct(out.created.then_some(out.id).flatten()))
+}
+
+fn failed_turn_meta(meta: &SnapMeta) -> SnapMeta {
+    SnapMeta {
+        brief: true,
+        ..meta.clone()
+    }
+}
+
+/// A failed turn's snapshot, taken before going on; when it records
+/// something new the brief is written again so that it names it — by
+/// the running watcher before it answers, else here. (When nothing was
+/// new, the brief written first already names the chain's tip.)
+fn failed_turn_snapshot(ws: &Workspace, meta: &SnapMeta) -> Result<Served> {
+    let out = match watch::ask_snapshot_with(ws, failed_turn_meta(meta)) {
+        Some(out) => out,
+        None => {
+            let mut req = meta.request();
+            req.lock_timeout = HOOK_LOCK_TIMEOUT;
+            let out = record::take(ws, &req, None)?;
+            if out.created {
+                crate::ops::handoff::write(ws)?;
+            }
+            out
+        }
+    };
+    Ok(Served::Direct(out.created.then_some(out.id).flatten()))
 }
 
 /// After a failed turn's job: what the provider's status page said, for
@@ -382,21 +425,14 @@ impl Served {
     }
 }
 
-/// Snapshot through the running watcher (instant) or here. `direct`: the
-/// caller needs the snapshot taken before it goes on (a failed turn's
-/// brief names it) — a running watcher still takes it, answering when done.
-pub fn snapshot(ws: &Workspace, meta: SnapMeta, direct: bool) -> Result<Served> {
-    if !direct {
-        if let Some(pid) = send_to_watcher(ws, &meta) {
-            return Ok(Served::Watcher(pid));
-        }
+/// Snapshot through the running watcher (handed over: instant) or here.
+pub fn snapshot(ws: &Workspace, meta: SnapMeta) -> Result<Served> {
+    if let Some(pid) = send_to_watcher(ws, &meta) {
+        return Ok(Served::Watcher(pid));
     }
     let mut req = meta.request();
     req.lock_timeout = HOOK_LOCK_TIMEOUT;
-    let out = match direct.then(|| watch::ask_snapshot(ws, &req)).flatten() {
-        Some(out) => out,
-        None => record::take(ws, &req, None)?,
-    };
+    let out = record::take(ws, &req, None)?;
     Ok(Served::Direct(out.created.then_some(out.id).flatten()))
 }
 

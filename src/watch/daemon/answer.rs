@@ -37,11 +37,21 @@ impl Daemon<'_> {
         // A hook's or a command's writes happened before its request.
         self.sync(rx)?;
         let reply = match req {
-            Request::Snap(meta) => match self.snapshot(Some(meta))? {
-                Taken::Done(out) => reply(Ok(None), Some(Snapped::new(*out))),
-                Taken::Failed(e) => reply(Err(e), None),
-                Taken::Nothing => reply(Err("nothing was snapshotted".into()), None),
-            },
+            Request::Snap(meta) => {
+                let brief = meta.brief;
+                match self.snapshot(Some(meta))? {
+                    Taken::Done(out) => {
+                        if brief && out.created {
+                            if let Err(e) = crate::ops::handoff::write(self.ws) {
+                                self.warn(format!("cannot write the hand-off brief: {e}"));
+                            }
+                        }
+                        reply(Ok(None), Some(Snapped::new(*out)))
+                    }
+                    Taken::Failed(e) => reply(Err(e), None),
+                    Taken::Nothing => reply(Err("nothing was snapshotted".into()), None),
+                }
+            }
             Request::Tree => {
                 let tree = self.current_tree().map_err(|e| e.to_string());
                 reply(tree.map(Some), None)

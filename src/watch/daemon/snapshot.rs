@@ -91,11 +91,12 @@ impl Daemon<'_> {
         self.since = None;
         self.base_tree = None;
         let out = record::take(self.ws, &req, Some(&mut self.engine))?;
+        self.base_tree = git2::Oid::from_str(&out.tree).ok();
         self.since = Some(ChainPos {
             refname: out.refname.clone(),
             tip: out.oid,
+            tree: self.base_tree,
         });
-        self.base_tree = git2::Oid::from_str(&out.tree).ok();
         if self.cache_saved.elapsed() >= CACHE_SAVE_EVERY {
             self.engine.save_cache();
             self.cache_saved = Instant::now();
