@@ -152,6 +152,56 @@ impl Dir {
         Ok(File::from(fd))
     }
 
+    /// A new file without a name (Linux's `O_TMPFILE`), its inode placed
+    /// with this directory's: `Ok(None)` where the platform or the file
+    /// system has no unnamed files. A crash before [`Dir::link_unnamed`]
+    /// leaves nothing behind.
+    pub fn create_unnamed(&self, mode: u32) -> io::Result<Option<File>> {
+        #[cfg(target_os = "linux")]
+        {
+            let made = rustix::fs::openat(
+                &self.fd,
+                ".",
+                OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC,
+                Mode::from_raw_mode((mode & 0o7777) as rustix::fs::RawMode),
+            );
+            match made {
+                Ok(fd) => Ok(Some(File::from(fd))),
+                // No `O_TMPFILE` in this file system (or kernel).
+                Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL) => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = mode;
+            Ok(None)
+        }
+    }
+
+    /// Give `file`, made by [`Dir::create_unnamed`] in a directory of the
+    /// same file system, the new name `name` here.
+    #[cfg(target_os = "linux")]
+    pub fn link_unnamed(&self, file: &File, name: &[u8]) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        check_name(name)?;
+        match rustix::fs::linkat(file, "", &self.fd, name, AtFlags::EMPTY_PATH) {
+            // `AT_EMPTY_PATH` needs CAP_DAC_READ_SEARCH; the descriptor's
+            // link in /proc does not.
+            Err(Errno::NOENT | Errno::PERM | Errno::ACCESS) => {
+                let fd_link = format!("/proc/self/fd/{}", file.as_raw_fd());
+                Ok(rustix::fs::linkat(
+                    rustix::fs::CWD,
+                    fd_link.as_str(),
+                    &self.fd,
+                    name,
+                    AtFlags::SYMLINK_FOLLOW,
+                )?)
+            }
+            other => Ok(other?),
+        }
+    }
+
     /// Open the existing regular file `name` for reading, never a symbolic
     /// link, and without blocking on a FIFO.
     pub fn open_file(&self, name: &[u8]) -> io::Result<File> {
@@ -251,6 +301,37 @@ fn kind_of(mode: rustix::fs::RawMode) -> Kind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An unnamed file has no entry anywhere until it is linked, then it
+    /// has exactly the one name, with its content and (umasked) mode.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_unnamed_file_appears_only_when_linked() {
+        use std::io::Write;
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        for d in ["dest", "names"] {
+            std::fs::create_dir(tmp.path().join(d)).unwrap();
+        }
+        let dest = Dir::open(&tmp.path().join("dest")).unwrap();
+        let names = Dir::open(&tmp.path().join("names")).unwrap();
+        let Some(mut f) = dest.create_unnamed(0o777).unwrap() else {
+            return; // this file system has no O_TMPFILE: nothing to check
+        };
+        f.write_all(b"content").unwrap();
+        let listed = |d: &str| std::fs::read_dir(tmp.path().join(d)).unwrap().count();
+        assert_eq!((listed("dest"), listed("names")), (0, 0));
+        names.link_unnamed(&f, b"t").unwrap();
+        drop(f);
+        assert_eq!((listed("dest"), listed("names")), (0, 1));
+        let p = tmp.path().join("names/t");
+        assert_eq!(std::fs::read(&p).unwrap(), b"content");
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+        assert_eq!(mode & 0o100, 0o100, "{mode:o}");
+        assert!(names
+            .link_unnamed(&File::open(&p).unwrap(), b"a/b")
+            .is_err());
+    }
 
     #[test]
     fn never_goes_through_a_symbolic_link() {

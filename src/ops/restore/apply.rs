@@ -13,7 +13,7 @@
 //! its own, and failures are reported in a fixed order.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use super::content::Content;
 use super::plan::{Action, Plan, Step};
@@ -336,9 +336,40 @@ impl TempDir {
     }
 }
 
-/// Write a file or symlink atomically into `parent`: a temporary file in
-/// `tdir`, then a rename over the destination `name`, between the two
-/// directories' descriptors.
+/// Whether unnamed files work here (see [`unnamed`]); cleared at the first
+/// refusal.
+static UNNAMED: AtomicBool = AtomicBool::new(cfg!(target_os = "linux"));
+
+/// A new file without a name in `parent`'s directory (Linux `O_TMPFILE`),
+/// or `None` where there are none. Its inode is allocated with its
+/// destination's: created by the thousand in the one temporary directory,
+/// ext4 searched that directory's block group past every inode the last
+/// restore freed (a third of a 2,500-file restore's time).
+fn unnamed(parent: &Dir, mode: u32) -> std::io::Result<Option<std::fs::File>> {
+    if !UNNAMED.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
+    let f = parent.create_unnamed(mode)?;
+    if f.is_none() {
+        UNNAMED.store(false, Ordering::Relaxed);
+    }
+    Ok(f)
+}
+
+#[cfg(target_os = "linux")]
+fn link_unnamed(tdir: &Dir, f: &std::fs::File, tname: &[u8]) -> std::io::Result<()> {
+    tdir.link_unnamed(f, tname)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn link_unnamed(_: &Dir, _: &std::fs::File, _: &[u8]) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
+/// Write a file or symlink atomically into `parent`: its content into an
+/// unnamed file in `parent` (where the system has them) or a temporary
+/// file in `tdir`, named in `tdir`, then renamed over the destination
+/// `name`, between the two directories' descriptors.
 fn write(
     parent: &Dir,
     tdir: &Dir,
@@ -359,9 +390,18 @@ fn write(
         if leaf.mode == MODE_LINK {
             tdir.symlink(&content.link_target(leaf)?, &tname)?;
         } else {
-            let mut f =
-                tdir.create_file(&tname, if leaf.mode == MODE_EXEC { 0o777 } else { 0o666 })?;
-            content.write_to(&job.step.change.path, leaf, job.via_git, &mut f)?;
+            let mode = if leaf.mode == MODE_EXEC { 0o777 } else { 0o666 };
+            let path = &job.step.change.path;
+            match unnamed(parent, mode)? {
+                Some(mut f) => {
+                    content.write_to(path, leaf, job.via_git, &mut f)?;
+                    link_unnamed(tdir, &f, &tname)?;
+                }
+                None => {
+                    let mut f = tdir.create_file(&tname, mode)?;
+                    content.write_to(path, leaf, job.via_git, &mut f)?;
+                }
+            }
         }
         tdir.rename(&tname, parent, name)
     })();
