@@ -35,6 +35,25 @@ pub(crate) struct WatchSet {
     git_dirs: Vec<Vec<u8>>,
 }
 
+/// The OS side of the set: one directory's watch added or removed.
+pub(crate) trait OsWatch {
+    /// Watch `dir` (not what is below it).
+    fn watch(&mut self, dir: &Path) -> notify::Result<()>;
+    /// Stop watching `dir` (nothing if it is not watched).
+    fn unwatch(&mut self, dir: &Path);
+}
+
+/// No OS watches: the set alone (polling, tests).
+pub(crate) struct NoWatches;
+
+impl OsWatch for NoWatches {
+    fn watch(&mut self, _: &Path) -> notify::Result<()> {
+        Ok(())
+    }
+
+    fn unwatch(&mut self, _: &Path) {}
+}
+
 /// Inputs of the ignore decision, borrowed from the snapshot engine.
 #[derive(Clone, Copy)]
 pub(crate) struct Rules<'a> {
@@ -79,6 +98,11 @@ impl WatchSet {
         self.dirs.len()
     }
 
+    /// Is `dir` the work tree's root?
+    pub(crate) fn is_root(&self, dir: &Path) -> bool {
+        dir == self.workdir
+    }
+
     pub(crate) fn contains(&self, dir: &Path) -> bool {
         self.dirs.contains_key(dir)
     }
@@ -94,19 +118,55 @@ impl WatchSet {
             .map(|r| r.as_os_str().as_bytes())
     }
 
-    /// The directories at and below `start` that should be watched and are
-    /// not yet in the set. `start` must be the work tree root or have its
-    /// parent in the set. They are added to the set; the caller adds the OS
-    /// watches (and calls [`WatchSet::remove_under`] for those that fail).
-    pub(crate) fn discover(&mut self, start: &Path, rules: Rules<'_>) -> Vec<PathBuf> {
+    /// Watch the directories at and below `start` that should be watched
+    /// and are not yet in the set, and add them to it; returns them.
+    /// `start` must be the work tree root or have its parent in the set.
+    /// Each directory is watched before it is listed, so a subdirectory
+    /// made at any moment is either in the listing or an event. Running
+    /// out of watches (or failing to watch the root) is an error, with
+    /// the set as far as it got; a directory that cannot be watched
+    /// (vanished meanwhile) is left out.
+    pub(crate) fn discover(
+        &mut self,
+        start: &Path,
+        rules: Rules<'_>,
+        os: &mut dyn OsWatch,
+    ) -> notify::Result<Vec<PathBuf>> {
         let parent = if start == self.workdir {
             None
         } else {
             match start.parent().and_then(|p| self.dirs.get(p)) {
                 Some(info) => Some(info.clone()),
-                None => return Vec::new(),
+                None => return Ok(Vec::new()),
             }
         };
+        self.discover_from(start, parent, rules, os)
+    }
+
+    /// [`WatchSet::discover`] from `start`, whose parent's rules are
+    /// `parent_rules` (a directory of the set, or one the scan is
+    /// listing).
+    pub(crate) fn discover_below(
+        &mut self,
+        start: &Path,
+        parent_rules: &Arc<DirRules>,
+        rules: Rules<'_>,
+        os: &mut dyn OsWatch,
+    ) -> notify::Result<Vec<PathBuf>> {
+        let parent = DirInfo {
+            rules: Arc::clone(parent_rules),
+            ignored: false,
+        };
+        self.discover_from(start, Some(parent), rules, os)
+    }
+
+    fn discover_from(
+        &mut self,
+        start: &Path,
+        parent: Option<DirInfo>,
+        rules: Rules<'_>,
+        os: &mut dyn OsWatch,
+    ) -> notify::Result<Vec<PathBuf>> {
         let mut found = Vec::new();
         let mut stack = vec![(start.to_path_buf(), parent)];
         while let Some((abs, parent)) = stack.pop() {
@@ -116,15 +176,6 @@ impl WatchSet {
             if self.git_dirs.contains(&rel) {
                 continue;
             }
-            let Ok((fd, names)) =
-                fsys::open_dir(&abs).and_then(|fd| fsys::list(&fd).map(|n| (fd, n)))
-            else {
-                continue; // vanished or unreadable: nothing to watch
-            };
-            let has = |name: &[u8]| names.iter().any(|(n, _)| n.as_bytes() == name);
-            if !rel.is_empty() && has(b".git") && fsys::is_nested_repo(&abs) {
-                continue; // a nested repository: recorded as a gitlink only
-            }
             let ignored = match &parent {
                 None => false,
                 Some(p) => p.ignored || p.rules.is_ignored(rules.excludes, &abs, true),
@@ -132,6 +183,36 @@ impl WatchSet {
             if ignored && !rules.has_tracked_below(&rel) {
                 continue;
             }
+            let new = !self.dirs.contains_key(&abs);
+            if new {
+                if let Err(e) = os.watch(&abs) {
+                    if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) || rel.is_empty() {
+                        return Err(e);
+                    }
+                    // Vanished since its parent was listed: its removal
+                    // event follows.
+                    tracing::debug!(dir = %abs.display(), error = %e, "cannot watch directory");
+                    continue;
+                }
+            }
+            let listed = fsys::open_dir(&abs).and_then(|fd| fsys::list(&fd).map(|n| (fd, n)));
+            let nested = |names: &[(std::ffi::CString, Kind)]| {
+                !rel.is_empty()
+                    && names.iter().any(|(n, _)| n.as_bytes() == b".git")
+                    && fsys::is_nested_repo(&abs)
+            };
+            let (fd, names) = match listed {
+                // A nested repository is recorded as a gitlink only.
+                Ok((fd, names)) if !nested(&names) => (fd, names),
+                // Vanished or unreadable: nothing to watch.
+                _ => {
+                    if new {
+                        os.unwatch(&abs);
+                    }
+                    continue;
+                }
+            };
+            let has = |name: &[u8]| names.iter().any(|(n, _)| n.as_bytes() == name);
             let parent_rules =
                 parent.map_or_else(|| DirRules::root(rules.excludes.ignore_case()), |p| p.rules);
             let info = DirInfo {
@@ -152,12 +233,27 @@ impl WatchSet {
                     stack.push((child, Some(info.clone())));
                 }
             }
-            if !self.dirs.contains_key(&abs) {
+            if new {
                 found.push(abs.clone());
             }
             self.dirs.insert(abs, info);
         }
-        found
+        Ok(found)
+    }
+
+    /// Add `dir`, listed by a scan with `rules` in effect inside it (and
+    /// watched before that): a directory the scan walks is not ignored.
+    pub(crate) fn insert_listed(&mut self, dir: &Path, rules: &Arc<DirRules>) {
+        let info = DirInfo {
+            rules: Arc::clone(rules),
+            ignored: false,
+        };
+        match self.dirs.get_mut(dir) {
+            Some(old) => *old = info,
+            None => {
+                self.dirs.insert(dir.to_path_buf(), info);
+            }
+        }
     }
 
     /// Forget `dir` and every watched directory below it; returns them.
@@ -243,7 +339,7 @@ mod tests {
             tracked: Some(&tracked),
         };
         let mut set = WatchSet::new(&root);
-        let mut found = set.discover(&root, rules);
+        let mut found = set.discover(&root, rules, &mut NoWatches).unwrap();
         found.sort();
         let rel: Vec<String> = found
             .iter()
@@ -257,12 +353,91 @@ mod tests {
         assert!(!set.relevant(&root.join("build/keep/other"), false, rules));
 
         std::fs::create_dir_all(root.join("src/a/new/deeper")).unwrap();
-        let added = set.discover(&root.join("src/a/new"), rules);
+        let added = set
+            .discover(&root.join("src/a/new"), rules, &mut NoWatches)
+            .unwrap();
         assert_eq!(added.len(), 2);
         assert!(set.has_under(&root.join("src/a")));
         let gone = set.remove_under(&root.join("src/a"));
         assert_eq!(gone.len(), 3);
         assert!(set.contains(&root.join("src")));
         assert!(!set.has_under(&root.join("src/a")));
+    }
+
+    /// Makes a subdirectory in each directory at the moment it is watched:
+    /// a directory created while `discover` runs.
+    struct MakesSubdirs {
+        root: PathBuf,
+        watched: Vec<PathBuf>,
+    }
+
+    impl OsWatch for MakesSubdirs {
+        fn watch(&mut self, dir: &Path) -> notify::Result<()> {
+            let depth = dir.strip_prefix(&self.root).unwrap().components().count();
+            if depth < 2 {
+                std::fs::create_dir(dir.join("late")).unwrap();
+            }
+            self.watched.push(dir.to_path_buf());
+            Ok(())
+        }
+
+        fn unwatch(&mut self, dir: &Path) {
+            self.watched.retain(|d| d != dir);
+        }
+    }
+
+    /// A directory is watched before it is listed: a subdirectory made
+    /// at that moment is found (and watched), not lost between a listing
+    /// and a watch added after it.
+    #[test]
+    fn discover_watches_each_directory_before_listing_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let ex = excludes(&root);
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        let rules = Rules {
+            excludes: &ex,
+            tracked: None,
+        };
+        let mut set = WatchSet::new(&root);
+        let mut os = MakesSubdirs {
+            root: root.clone(),
+            watched: Vec::new(),
+        };
+        set.discover(&root, rules, &mut os).unwrap();
+        let want: Vec<PathBuf> = ["", "late", "late/late", "src", "src/late"]
+            .iter()
+            .map(|d| root.join(d))
+            .collect();
+        let mut got: Vec<PathBuf> = set.paths().map(Path::to_path_buf).collect();
+        got.sort();
+        assert_eq!(got, want);
+        let mut watched = os.watched.clone();
+        watched.sort();
+        assert_eq!(watched, want, "every directory of the set is watched");
+    }
+
+    /// Out of watches: an error (the watcher polls), not a partial set
+    /// taken for the whole.
+    #[test]
+    fn running_out_of_watches_is_an_error() {
+        struct Full;
+        impl OsWatch for Full {
+            fn watch(&mut self, _: &Path) -> notify::Result<()> {
+                Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch))
+            }
+            fn unwatch(&mut self, _: &Path) {}
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let ex = excludes(&root);
+        let rules = Rules {
+            excludes: &ex,
+            tracked: None,
+        };
+        let e = WatchSet::new(&root)
+            .discover(&root, rules, &mut Full)
+            .unwrap_err();
+        assert!(matches!(e.kind, notify::ErrorKind::MaxFilesWatch));
     }
 }
