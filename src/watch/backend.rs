@@ -278,13 +278,9 @@ impl Backend {
         // rebuild lists them again.
         fresh.discover(&root, rules, &mut NoWatches)?;
         for d in self.set.paths().filter(|d| !fresh.contains(d)) {
-            w.unwatch(d);
+            w.unwatch(&d);
         }
-        let added: Vec<PathBuf> = fresh
-            .paths()
-            .filter(|d| !self.set.contains(d))
-            .map(Path::to_path_buf)
-            .collect();
+        let added: Vec<PathBuf> = fresh.paths().filter(|d| !self.set.contains(d)).collect();
         self.set = fresh;
         let mut rest = &added[..];
         while let Err((e, failed)) = w.watch_all(rest) {
