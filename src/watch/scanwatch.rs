@@ -301,6 +301,73 @@ mod tests {
         assert!(tree.get_path(Path::new("build/keep/raced")).is_err());
     }
 
+    /// Passes everything on to a [`ScanWatches`], and writes a file into
+    /// `src` right after the walk listed it: a change the scan cannot see.
+    #[cfg(target_os = "linux")]
+    struct WritesAfterListing<W>(ScanWatches<W>);
+
+    #[cfg(target_os = "linux")]
+    impl<W: OsWatch + Send> DirObserver for WritesAfterListing<W> {
+        fn before_listing(&self, abs: &Path) {
+            self.0.before_listing(abs);
+        }
+
+        fn after_listing(&self, abs: &Path, listed: Listed<'_>) {
+            if abs.ends_with("src") {
+                std::fs::write(abs.join("after.rs"), "made after the listing\n").unwrap();
+            }
+            self.0.after_listing(abs, listed);
+        }
+
+        fn ignored_with_tracked(
+            &self,
+            abs: &Path,
+            parent_rules: &Arc<DirRules>,
+            excludes: &Excludes,
+            tracked: &Tracked,
+        ) {
+            self.0
+                .ignored_with_tracked(abs, parent_rules, excludes, tracked);
+        }
+    }
+
+    /// A change made after the scan listed a directory is not in the
+    /// scan's snapshot, but the directory was already watched: the
+    /// notifier reports it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_change_after_a_listing_is_an_event() {
+        let (_tmp, root, ws) = tree();
+        let mut engine = engine(&ws);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut ino = crate::watch::inotify::Inotify::new(move |r| {
+            let _ = tx.send(r);
+        })
+        .unwrap();
+        let adder = ino.scan_adder().unwrap().unwrap();
+        let set = WatchSet::new(&root).without_git_dirs(ws.git_dirs_inside());
+        let watches = Arc::new(WritesAfterListing(ScanWatches::new(set, adder)));
+        engine.set_observer(Some(Arc::clone(&watches) as Arc<dyn DirObserver>));
+        let out = engine.scan(&ws).unwrap();
+        engine.set_observer(None);
+        let tree = ws.repo().find_tree(out.tree).unwrap();
+        assert!(tree.get_path(Path::new("src/a/x.rs")).is_ok());
+        assert!(tree.get_path(Path::new("src/after.rs")).is_err());
+        let want = root.join("src/after.rs");
+        loop {
+            let ev = rx
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .expect("the change after the listing is reported")
+                .unwrap();
+            if ev.paths.contains(&want) {
+                break;
+            }
+        }
+        let found = Arc::try_unwrap(watches).ok().unwrap().0.finish().unwrap();
+        assert!(found.set.contains(&root.join("src")));
+        drop(ino);
+    }
+
     /// Out of watches during the scan: the scan is still a snapshot, and
     /// the watcher is told to poll.
     #[test]
