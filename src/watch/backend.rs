@@ -1,7 +1,7 @@
 //! Where events come from: the OS notifier (raw inotify on Linux, see
 //! [`inotify`](super::inotify)) with one non-recursive watch per directory
-//! of the [`WatchSet`], added in one batch from the set's own directory
-//! list, or — when the
+//! of the [`WatchSet`], added by the start-up scan's walk as it lists
+//! them ([`scanwatch`](super::scanwatch)), or — when the
 //! notifier cannot be used (out of inotify watches, an unsupported file
 //! system, `--poll`) — polling with stat-cached full scans.
 //!
@@ -24,11 +24,12 @@ use std::time::{Duration, Instant};
 use crate::workspace::state::StateFile;
 use crate::workspace::Workspace;
 
-use super::dirs::{Rules, WatchSet};
+use super::dirs::{NoWatches, Rules, WatchSet};
 #[cfg(target_os = "linux")]
-use super::inotify::Inotify as Os;
+use super::inotify::{Adder as OsAdder, Inotify as Os};
 #[cfg(not(target_os = "linux"))]
-use super::notify_os::NotifyOs as Os;
+use super::notify_os::{Adder as OsAdder, NotifyOs as Os};
+use super::scanwatch::ScanWatches;
 
 /// One recursive watch for the whole work tree (macOS) instead of one per
 /// directory: see [`notify_os`](super::notify_os).
@@ -66,6 +67,11 @@ pub(crate) struct Backend {
 
 /// The notifier ran out of watches: the backend must fall back to polling.
 pub(crate) type OutOfWatches = notify::Error;
+
+/// Watches the work tree as the start-up scan lists it: from
+/// [`Backend::scan_watches`], through the engine's scan, back to
+/// [`Backend::adopt`].
+pub(crate) type ScanWatcher = ScanWatches<OsAdder>;
 
 impl Backend {
     /// Polling, until [`Backend::start_notifier`] succeeds.
@@ -187,38 +193,46 @@ impl Backend {
         }
     }
 
-    /// Watch `dir` and every directory below it that should be watched.
+    /// Watch `dir` and every directory below it that should be watched
+    /// (each before it is listed: see [`WatchSet::discover`]).
     pub(crate) fn add_watches(&mut self, dir: &Path, rules: Rules<'_>) -> Result<(), OutOfWatches> {
         let t = Instant::now();
-        let new = self.set.discover(dir, rules);
-        let listed = t.elapsed();
-        let root = &self.workdir;
-        let Source::Notify(w) = &mut self.source else {
-            return Ok(());
+        let new = match &mut self.source {
+            Source::Notify(w) => self.set.discover(dir, rules, w)?,
+            Source::Poll { .. } => self.set.discover(dir, rules, &mut NoWatches)?,
         };
-        let mut failure = Ok(());
-        let mut rest = &new[..];
-        while let Err((e, failed)) = w.watch_all(rest) {
-            let d = &failed[0];
-            // Without its one watch (macOS) the tree is not watched.
-            if matches!(e.kind, notify::ErrorKind::MaxFilesWatch)
-                || (ONE_RECURSIVE_WATCH && d == root)
-            {
-                failure = Err(e);
-                break;
-            }
-            // Vanished since it was listed: its removal event follows.
-            tracing::debug!(dir = %d.display(), error = %e, "cannot watch directory");
-            self.set.remove_under(d);
-            rest = &failed[1..];
-        }
         tracing::debug!(
             dirs = new.len(),
-            list_ms = listed.as_millis() as u64,
             total_ms = t.elapsed().as_millis() as u64,
             "watches added"
         );
-        failure
+        Ok(())
+    }
+
+    /// The start-up scan is to watch the work tree as it walks it (hand
+    /// this to the engine). `None`: polling, or a notifier whose watches
+    /// the scan cannot add (not Linux or macOS) — use
+    /// [`Backend::add_watches`] before the scan instead.
+    pub(crate) fn scan_watches(&mut self) -> Result<Option<ScanWatcher>, OutOfWatches> {
+        let Source::Notify(w) = &mut self.source else {
+            return Ok(None);
+        };
+        let Some(adder) = w.scan_adder()? else {
+            return Ok(None);
+        };
+        let fresh = WatchSet::new(&self.workdir).without_git_dirs(&self.git_dirs_inside);
+        let set = std::mem::replace(&mut self.set, fresh);
+        Ok(Some(ScanWatches::new(set, adder)))
+    }
+
+    /// The watch set the start-up scan built (see
+    /// [`Backend::scan_watches`]). `Ok(false)`: the scan did not walk the
+    /// work tree (an index only git can read), so nothing is watched yet.
+    pub(crate) fn adopt(&mut self, watches: ScanWatcher) -> Result<bool, OutOfWatches> {
+        let found = watches.finish()?;
+        self.set = found.set;
+        tracing::debug!(dirs = self.set.len(), "watches added by the start-up scan");
+        Ok(found.walked)
     }
 
     /// Stop watching `dir` and everything below it.
@@ -260,15 +274,13 @@ impl Backend {
         };
         let root = self.workdir.clone();
         let mut fresh = WatchSet::new(&root).without_git_dirs(&self.git_dirs_inside);
-        fresh.discover(&root, rules);
+        // Listed first, watched after: the full scan that follows every
+        // rebuild lists them again.
+        fresh.discover(&root, rules, &mut NoWatches)?;
         for d in self.set.paths().filter(|d| !fresh.contains(d)) {
-            w.unwatch(d);
+            w.unwatch(&d);
         }
-        let added: Vec<PathBuf> = fresh
-            .paths()
-            .filter(|d| !self.set.contains(d))
-            .map(Path::to_path_buf)
-            .collect();
+        let added: Vec<PathBuf> = fresh.paths().filter(|d| !self.set.contains(d)).collect();
         self.set = fresh;
         let mut rest = &added[..];
         while let Err((e, failed)) = w.watch_all(rest) {

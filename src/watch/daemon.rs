@@ -15,15 +15,17 @@ mod snapshot;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::snapshot::engine::walk::DirObserver;
 use crate::snapshot::engine::{Engine, ScanOptions};
 use crate::snapshot::record::{ChainPos, SnapOutcome, SnapRequest};
 use crate::workspace::config::Config;
 use crate::workspace::{Head, Workspace};
 
-use super::backend::Backend;
+use super::backend::{Backend, ScanWatcher};
 use super::classify::Layout;
 use super::process::WatchLock;
 use super::protocol::{self, Request};
@@ -225,22 +227,40 @@ impl<'a> Daemon<'a> {
         })
     }
 
-    /// Set up the notifier (or polling), then the start-up scan.
+    /// Set up the notifier (or polling), then the start-up scan, which
+    /// watches the work tree as it walks it.
     fn start(&mut self, tx: Sender<Msg>) -> Result<()> {
+        let mut scan_watches = None;
         if !self.opts.poll {
             let handler = move |res| {
                 let _ = tx.send(Msg::Fs(res));
             };
-            match self.backend.start_notifier(self.ws, handler) {
-                Ok(()) => {
-                    let root = self.ws.workdir().to_path_buf();
-                    self.add_watches(&root);
+            match self
+                .backend
+                .start_notifier(self.ws, handler)
+                .and_then(|()| self.backend.scan_watches())
+            {
+                Ok(Some(watches)) => scan_watches = Some(Arc::new(watches)),
+                Ok(None) => {
+                    if !self.backend.is_polling() {
+                        let root = self.ws.workdir().to_path_buf();
+                        self.add_watches(&root);
+                    }
                 }
                 Err(e) => self.fall_back_to_polling(&e),
             }
         }
         let started = Instant::now();
-        let outcome = self.take(SnapRequest::new("watch"))?;
+        if let Some(w) = &scan_watches {
+            self.engine
+                .set_observer(Some(Arc::clone(w) as Arc<dyn DirObserver>));
+        }
+        let outcome = self.take(SnapRequest::new("watch"));
+        self.engine.set_observer(None);
+        let outcome = outcome?;
+        if let Some(w) = scan_watches {
+            self.adopt_scan_watches(w);
+        }
         let elapsed = started.elapsed();
         self.state.startup_scan_ms = Some(elapsed.as_secs_f64() * 1000.0);
         self.backend.after_scan(elapsed, self.opts.debounce);
@@ -254,6 +274,25 @@ impl<'a> Daemon<'a> {
         };
         (self.report)(started);
         Ok(())
+    }
+
+    /// The watches the start-up scan added. Out of watches: poll. A scan
+    /// that did not walk the tree watched nothing: watch it now, and scan
+    /// again once the watches are in place.
+    fn adopt_scan_watches(&mut self, watches: Arc<ScanWatcher>) {
+        let adopted = match Arc::try_unwrap(watches) {
+            Ok(w) => self.backend.adopt(w),
+            Err(_) => Ok(false), // still shared: cannot be (the scan is over)
+        };
+        match adopted {
+            Ok(true) => {}
+            Ok(false) => {
+                let root = self.ws.workdir().to_path_buf();
+                self.add_watches(&root);
+                self.schedule.full(Instant::now());
+            }
+            Err(e) => self.fall_back_to_polling(&e),
+        }
     }
 
     fn event_loop(&mut self, rx: &Receiver<Msg>) -> Result<()> {

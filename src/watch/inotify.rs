@@ -41,6 +41,8 @@ use notify::Event;
 use rustix::fs::inotify::{self, ReadFlags, WatchFlags};
 use rustix::io::Errno;
 
+use super::dirs::OsWatch;
+
 /// What a watch asks the kernel for: whatever can change a snapshot, and
 /// nothing that a read causes (`IN_OPEN`, `IN_ACCESS`, `IN_CLOSE_NOWRITE`).
 const MASK: WatchFlags = WatchFlags::ATTRIB
@@ -87,11 +89,18 @@ impl Watches {
 
 /// One inotify instance and the thread that reads it.
 pub(crate) struct Inotify {
-    fd: Arc<OwnedFd>,
-    watches: Arc<Mutex<Watches>>,
+    adder: Adder,
     /// Closing (dropping) the write end wakes the reader to exit.
     stop: Option<OwnedFd>,
     reader: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Adds and removes watches of an [`Inotify`] from any thread: the
+/// start-up scan's walker threads watch each directory right before they
+/// list it.
+pub(crate) struct Adder {
+    fd: Arc<OwnedFd>,
+    watches: Arc<Mutex<Watches>>,
 }
 
 impl Inotify {
@@ -111,27 +120,15 @@ impl Inotify {
                 .map_err(notify::Error::io)?
         };
         Ok(Inotify {
-            fd,
-            watches,
+            adder: Adder { fd, watches },
             stop: Some(stop_tx),
             reader: Some(reader),
         })
     }
 
-    fn watches(&self) -> MutexGuard<'_, Watches> {
-        // A panic elsewhere with the lock held leaves plain maps behind.
-        self.watches.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Watch the directory `dir` (not what is below it).
     pub(crate) fn watch(&mut self, dir: &Path) -> notify::Result<()> {
-        // Under the lock: the reader must not see the new descriptor's
-        // first events before it can name them.
-        let mut watches = self.watches();
-        let wd = inotify::add_watch(self.fd.as_fd(), dir, MASK)
-            .map_err(|e| watch_error(e, Some(dir)))?;
-        watches.insert(wd, dir);
-        Ok(())
+        self.adder.watch(dir)
     }
 
     /// Watch a git dir (HEAD, `info/exclude`): the same kind of watch.
@@ -139,16 +136,15 @@ impl Inotify {
         self.watch(dir)
     }
 
-    /// Watch each directory of `dirs`, under one lock: the start-up batch.
-    /// Stops at the first error with the directories not yet watched
-    /// (the failed one first).
+    /// Watch each directory of `dirs`, under one lock. Stops at the first
+    /// error with the directories not yet watched (the failed one first).
     pub(crate) fn watch_all<'d>(
         &mut self,
         dirs: &'d [PathBuf],
     ) -> Result<(), (notify::Error, &'d [PathBuf])> {
-        let mut watches = self.watches();
+        let mut watches = self.adder.watches();
         for (i, dir) in dirs.iter().enumerate() {
-            match inotify::add_watch(self.fd.as_fd(), dir, MASK) {
+            match inotify::add_watch(self.adder.fd.as_fd(), dir, MASK) {
                 Ok(wd) => watches.insert(wd, dir),
                 Err(e) => return Err((watch_error(e, Some(dir)), &dirs[i..])),
             }
@@ -158,12 +154,65 @@ impl Inotify {
 
     /// Stop watching `dir`.
     pub(crate) fn unwatch(&mut self, dir: &Path) {
+        self.adder.unwatch(dir);
+    }
+
+    /// Another handle that adds and removes this instance's watches (for
+    /// the start-up scan's threads); `None` on systems where the scan
+    /// cannot add them (see [`notify_os`](super::notify_os)).
+    pub(crate) fn scan_adder(&mut self) -> notify::Result<Option<Adder>> {
+        Ok(Some(Adder {
+            fd: Arc::clone(&self.adder.fd),
+            watches: Arc::clone(&self.adder.watches),
+        }))
+    }
+}
+
+impl Adder {
+    fn watches(&self) -> MutexGuard<'_, Watches> {
+        // A panic elsewhere with the lock held leaves plain maps behind.
+        self.watches.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Watch the directory `dir` (not what is below it).
+    pub(crate) fn watch(&self, dir: &Path) -> notify::Result<()> {
+        // Under the lock: the reader must not see the new descriptor's
+        // first events before it can name them.
+        let mut watches = self.watches();
+        let wd = inotify::add_watch(self.fd.as_fd(), dir, MASK)
+            .map_err(|e| watch_error(e, Some(dir)))?;
+        watches.insert(wd, dir);
+        Ok(())
+    }
+
+    /// Stop watching `dir`.
+    pub(crate) fn unwatch(&self, dir: &Path) {
         let mut watches = self.watches();
         if let Some(wd) = watches.by_path.get(dir).copied() {
             watches.remove_wd(wd);
             // Already gone when the directory was removed: nothing to undo.
             let _ = inotify::remove_watch(self.fd.as_fd(), wd);
         }
+    }
+}
+
+impl OsWatch for Inotify {
+    fn watch(&mut self, dir: &Path) -> notify::Result<()> {
+        self.adder.watch(dir)
+    }
+
+    fn unwatch(&mut self, dir: &Path) {
+        self.adder.unwatch(dir);
+    }
+}
+
+impl OsWatch for Adder {
+    fn watch(&mut self, dir: &Path) -> notify::Result<()> {
+        Adder::watch(self, dir)
+    }
+
+    fn unwatch(&mut self, dir: &Path) {
+        Adder::unwatch(self, dir);
     }
 }
 

@@ -23,7 +23,8 @@
 //! - `classify`: which events and paths matter (pure, no file system);
 //! - `schedule`: debounce, max-wait and hold-backs (pure);
 //! - `backend` and `dirs`: the notifier or polling, and which
-//!   directories are watched; `inotify` (Linux) and `notify_os` (others):
+//!   directories are watched; `scanwatch`: watching them as the start-up
+//!   scan walks the tree; `inotify` (Linux) and `notify_os` (others):
 //!   the notifier itself;
 //! - `housekeeping`: the daily prune and the periodic push;
 //! - `status`: the status file the watcher keeps, and `savepoint status`;
@@ -43,6 +44,7 @@ mod lockholder;
 mod notify_os;
 mod process;
 mod protocol;
+mod scanwatch;
 mod schedule;
 mod status;
 

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use notify::{RecursiveMode, Watcher as _};
 
+use super::dirs::OsWatch;
+
 /// One recursive watch for the whole work tree (macOS), or one per
 /// directory.
 pub(crate) const ONE_RECURSIVE_WATCH: bool = cfg!(target_os = "macos");
@@ -66,4 +68,39 @@ impl NotifyOs {
             let _ = self.watcher.unwatch(d);
         }
     }
+
+    /// With [`ONE_RECURSIVE_WATCH`]: watch the work tree (recursively)
+    /// before the start-up scan, which then only builds the watch set.
+    /// Otherwise `None`: `notify`'s watches cannot be added from the
+    /// scan's threads, so the set is discovered before the scan.
+    pub(crate) fn scan_adder(&mut self) -> notify::Result<Option<Adder>> {
+        if !ONE_RECURSIVE_WATCH {
+            return Ok(None);
+        }
+        let root = self.root.clone();
+        self.watch(&root)?;
+        Ok(Some(Adder))
+    }
+}
+
+impl OsWatch for NotifyOs {
+    fn watch(&mut self, dir: &Path) -> notify::Result<()> {
+        NotifyOs::watch(self, dir)
+    }
+
+    fn unwatch(&mut self, dir: &Path) {
+        NotifyOs::unwatch(self, dir);
+    }
+}
+
+/// The start-up scan's side of one recursive watch: every directory is
+/// covered by the root's watch, added before the scan.
+pub(crate) struct Adder;
+
+impl OsWatch for Adder {
+    fn watch(&mut self, _: &Path) -> notify::Result<()> {
+        Ok(())
+    }
+
+    fn unwatch(&mut self, _: &Path) {}
 }

@@ -228,6 +228,9 @@ pub struct Engine {
     /// The directory listings of the last full scan, for one-shot engines
     /// (loaded by the first full scan; the watcher keeps none).
     dircache: Option<dircache::DirCache>,
+    /// Told about each directory full scans list (see
+    /// [`Engine::set_observer`]).
+    observer: Option<Arc<dyn walk::DirObserver>>,
 }
 
 impl Engine {
@@ -260,6 +263,7 @@ impl Engine {
             cache_dirty: false,
             rules_cache: incremental::RulesCache::default(),
             dircache: None,
+            observer: None,
         })
     }
 
@@ -272,6 +276,13 @@ impl Engine {
     /// [`Engine::save_cache`] is called.
     pub(crate) fn set_autosave(&mut self, on: bool) {
         self.autosave = on;
+    }
+
+    /// Tell `observer` about each directory the full scans' walks list,
+    /// right before listing it, until it is taken away (`None`). Scans
+    /// that do not walk (an index only git can read) tell it nothing.
+    pub(crate) fn set_observer(&mut self, observer: Option<Arc<dyn walk::DirObserver>>) {
+        self.observer = observer;
     }
 
     /// Write the stat cache to disk if it changed since the last save.
@@ -374,6 +385,7 @@ impl Engine {
             attrs: &self.attrs,
             max_file_size: self.opts.max_file_size,
             progress: self.progress.as_deref(),
+            observer: None,
         }
     }
 
@@ -399,6 +411,7 @@ impl Engine {
         if self.autosave {
             ctx.dircache = self.dircache.as_ref();
         }
+        ctx.observer = self.observer.as_deref();
         let root = Job {
             rel: Vec::new(),
             abs: ws.workdir().to_path_buf(),

@@ -7,7 +7,7 @@
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
-use super::{Job, Worker};
+use super::{Job, Listed, Worker};
 use crate::snapshot::engine::attr::AttrDir;
 use crate::snapshot::engine::dircache::{CachedDir, DirStat};
 use crate::snapshot::engine::fsys::{self, Kind};
@@ -33,7 +33,21 @@ impl Worker<'_> {
             _ if job.rel.is_empty() => fsys::open_dir(&job.abs),
             _ => fsys::open_dir_beneath(ctx.workdir, &job.rel),
         };
-        let listed = opened.and_then(|fd| self.listing(&job.rel, &fd).map(|names| (fd, names)));
+        // Told before the listing: whatever changes in the directory from
+        // here on is the observer's to notice, the rest is in the listing.
+        let mut observed = false;
+        let listed = opened.and_then(|fd| {
+            if let Some(o) = ctx.observer {
+                o.before_listing(&job.abs);
+                observed = true;
+            }
+            self.listing(&job.rel, &fd).map(|names| (fd, names))
+        });
+        if listed.is_err() && observed {
+            if let Some(o) = ctx.observer {
+                o.after_listing(&job.abs, Listed::Failed);
+            }
+        }
         let (fd, (names, dir_stat)) = match listed {
             Ok(x) => x,
             // Vanished, or replaced by a file/symlink since it was listed.
@@ -51,11 +65,17 @@ impl Worker<'_> {
         self.out.stats.dirs += 1;
         let has_git = names.iter().any(|(n, _)| n.to_bytes() == b".git");
         if has_git && !job.rel.is_empty() && fsys::is_nested_repo(&job.abs) {
+            if let Some(o) = ctx.observer {
+                o.after_listing(&job.abs, Listed::NestedRepo);
+            }
             self.nested_repo(job.rel, &job.abs);
             return Vec::new();
         }
         let has_gitignore = names.iter().any(|(n, _)| n.to_bytes() == b".gitignore");
         let rules = DirRules::child(&job.parent_rules, &job.abs, has_gitignore);
+        if let Some(o) = ctx.observer {
+            o.after_listing(&job.abs, Listed::Dir(&rules));
+        }
         // Read from the work tree whether tracked, untracked or ignored (a
         // symlinked one is not followed, like git). The root's is already in
         // the repository-wide rules.
@@ -104,9 +124,10 @@ impl Worker<'_> {
             };
             let Some(stat) = stat.filter(|s| !s.is_dir()) else {
                 let abs = abs();
-                if !ctx.git_dirs_inside.contains(&rel)
-                    && !rules.is_ignored(ctx.excludes, &abs, true)
-                {
+                if ctx.git_dirs_inside.contains(&rel) {
+                    continue;
+                }
+                if !rules.is_ignored(ctx.excludes, &abs, true) {
                     subdirs.push(Job {
                         rel,
                         abs,
@@ -114,6 +135,12 @@ impl Worker<'_> {
                         parent_attrs: Arc::clone(&attrs),
                         parent_fd: Some(Arc::clone(&fd)),
                     });
+                } else if let Some(o) = ctx.observer {
+                    // Not walked; its tracked files are looked at by the
+                    // tracked pass, after the walk.
+                    if !ctx.tracked.below(&rel).is_empty() {
+                        o.ignored_with_tracked(&abs, &rules, ctx.excludes, ctx.tracked);
+                    }
                 }
                 continue;
             };

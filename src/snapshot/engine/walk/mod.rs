@@ -6,19 +6,21 @@
 //! directory's `.gitattributes` is layered like its `.gitignore`; files git
 //! would run through a clean filter (or encoding, `ident`) are collected as
 //! [`Deferred`] and hashed by git in one batch after the walk
-//! ([`Worker::resolve_deferred`]).
+//! ([`Worker::resolve_deferred`]). A [`DirObserver`] (the watcher's) is
+//! told about each directory right before it is listed.
 //!
 //! The parts: [`parallel`] (the shared queue and its threads), [`dir`]
 //! (listing one directory), [`file`] (what one file becomes: an index or
 //! cache hit, a skip, a deferred file, or a hashed blob), [`worker`] (a
 //! thread's state: blob writer, attribute chains, directories opened
 //! beneath the root), [`deferred`] (the git batch), [`tracked`] (index
-//! entries the walk did not reach) and [`out`] (what a walk produced, and
-//! merging it).
+//! entries the walk did not reach), [`out`] (what a walk produced, and
+//! merging it) and [`observe`] (who else is told what the walk lists).
 
 mod deferred;
 mod dir;
 mod file;
+mod observe;
 mod out;
 mod parallel;
 mod tracked;
@@ -33,6 +35,7 @@ use super::ignore::{DirRules, Excludes};
 use super::index::Tracked;
 
 pub(crate) use deferred::Deferred;
+pub(crate) use observe::{DirObserver, Listed};
 pub(crate) use out::Out;
 pub(crate) use parallel::walk;
 pub(crate) use worker::Worker;
@@ -58,6 +61,9 @@ pub(crate) struct Ctx<'a> {
     pub attrs: &'a AttrRules,
     pub max_file_size: u64,
     pub progress: Option<&'a super::ScanProgress>,
+    /// Told about each directory right before it is listed (full scans of
+    /// the watcher: see [`DirObserver`]).
+    pub observer: Option<&'a dyn DirObserver>,
 }
 
 /// A directory to list: its relative path, absolute path and the ignore

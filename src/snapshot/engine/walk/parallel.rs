@@ -149,6 +149,7 @@ mod tests {
                 attrs: &attrs,
                 max_file_size: u64::MAX,
                 progress: None,
+                observer: None,
             };
             let job = Job {
                 rel: Vec::new(),
