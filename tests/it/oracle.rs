@@ -547,6 +547,70 @@ proptest! {
     }
 }
 
+/// Paths up to five levels deep over a few names, so a burst's changes
+/// pile up in shared, nested directories (and replace each other: a file
+/// where a directory was, a directory emptied by removals).
+fn deep_path() -> impl Strategy<Value = Vec<u8>> {
+    const DEEP: &[&[u8]] = &[
+        b"a", b"a.b", b"b.txt", b"dir", b"sub dir", b"x.log", b"A", b"-dash",
+    ];
+    prop::collection::vec(0..DEEP.len(), 1..=5).prop_map(|idx| {
+        let parts: Vec<&[u8]> = idx.iter().map(|&i| DEEP[i]).collect();
+        parts.join(&b'/')
+    })
+}
+
+/// The changes of a burst: what a checkout, a formatter or an agent does
+/// to many files at once (no rule files: those mean a full scan anyway).
+fn burst_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (deep_path(), 0..CONTENTS.len()).prop_map(|(p, c)| Op::Write(p, c)),
+        2 => deep_path().prop_map(Op::Append),
+        4 => deep_path().prop_map(Op::Delete),
+        2 => (deep_path(), deep_path()).prop_map(|(a, b)| Op::Rename(a, b)),
+        2 => (deep_path(), any::<bool>()).prop_map(|(p, x)| Op::Chmod(p, x)),
+        1 => (deep_path(), deep_path()).prop_map(|(p, t)| Op::Symlink(p, t)),
+        1 => deep_path().prop_map(Op::Mkdir),
+        1 => Just(Op::Commit),
+        1 => (deep_path(), any::<bool>()).prop_map(|(p, on)| Op::SkipWorktree(p, on)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// A burst: many changes of mixed kinds across nested directories,
+    /// then one incremental update for all their paths at once (the
+    /// watcher's batched rebuild), equals the oracle and a full scan.
+    #[test]
+    fn burst_of_changes_in_one_update_matches_git_add_all(
+        config in setup(),
+        setup in prop::collection::vec(burst_op(), 0..40),
+        bursts in prop::collection::vec(prop::collection::vec(burst_op(), 1..40), 1..3),
+    ) {
+        let repo = config.repo();
+        for op in &setup {
+            apply(&repo, config, op);
+        }
+        let (ws, mut eng) = engine(&repo);
+        let mut base = eng.scan(&ws).unwrap().tree;
+        for (i, burst) in bursts.iter().enumerate() {
+            let mut paths = Vec::new();
+            for op in burst {
+                paths.extend(apply(&repo, config, op).expect("no rule changes in a burst"));
+            }
+            let next = eng.update(&ws, base, &paths).unwrap().tree;
+            let (ws2, mut full) = engine(&repo);
+            let scanned = full.scan(&ws2).unwrap().tree;
+            prop_assert_eq!(next, scanned, "{:?}: update vs full scan after setup {:?} then {:?}", config, &setup, &bursts[..=i]);
+            if let Some(oracle) = config.oracle(&repo) {
+                prop_assert_eq!(next.to_string(), oracle, "{:?}: after setup {:?} then {:?}", config, &setup, &bursts[..=i]);
+            }
+            base = next;
+        }
+    }
+}
+
 /// Regression (issue 15, flaky `incremental_update_matches_git_add_all`):
 /// a path reported through a symlinked directory (`keep.log/b.txt` with
 /// `keep.log -> dir`, as a hook passes the path the agent used) changed
