@@ -672,3 +672,65 @@ fn ignorecase_respelled_file_and_directory_clash_like_git() {
         assert_eq!(tree.to_string(), repo.oracle_tree(), "{dir} and {file}");
     }
 }
+
+/// A burst large enough to be hashed on several threads (hundreds of
+/// files in nested directories: rewritten, new, removed, made executable,
+/// turned into symlinks, ignored, tracked-but-ignored, converted by
+/// `.gitattributes` and by a clean filter git runs), then one incremental
+/// update: equal to a full scan and to git.
+#[test]
+fn a_burst_hashed_on_several_threads_matches_a_full_scan_and_git() {
+    let repo = new_repo();
+    repo.write(".gitignore", "*.log\n");
+    repo.write(".gitattributes", "*.txt text eol=lf\n*.up filter=upper\n");
+    let path = |i: usize| format!("m{}/d{}/s{}/f{i}", i % 3, i % 7, i % 5);
+    for i in 0..300 {
+        repo.write(&format!("{}.txt", path(i)), "one\r\n");
+    }
+    repo.write("m0/tracked.log", "tracked\n");
+    repo.git(&["add", "-f", "m0/tracked.log"]);
+    repo.commit_all("init");
+    let (ws, mut eng) = engine(&repo);
+    let base = eng.scan(&ws).unwrap().tree;
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for i in 0..300 {
+        let rel = format!("{}.txt", path(i));
+        match i % 6 {
+            0 => repo.write(&rel, &format!("two {i}\r\n")),
+            1 => repo.remove(&rel),
+            2 => repo.chmod(&rel, 0o755),
+            3 => {
+                repo.remove(&rel);
+                repo.symlink("elsewhere", &rel);
+            }
+            4 => {
+                let up = format!("{}.up", path(i));
+                repo.write(&up, &format!("upper {i}\n"));
+                paths.push(up.into());
+            }
+            _ => {
+                let log = format!("{}.log", path(i));
+                repo.write(&log, "ignored\n");
+                paths.push(log.into());
+            }
+        }
+        paths.push(rel.into());
+    }
+    // Every file of one directory goes: the directory must disappear.
+    for i in (0..300).filter(|i| path(*i).starts_with("m1/d1/s1/")) {
+        for ext in ["txt", "up", "log"] {
+            let rel = format!("{}.{ext}", path(i));
+            if std::fs::symlink_metadata(repo.abs(&rel)).is_ok() {
+                repo.remove(&rel);
+            }
+            paths.push(rel.into());
+        }
+    }
+    repo.write("m0/tracked.log", "changed\n");
+    paths.push("m0/tracked.log".into());
+    let next = eng.update(&ws, base, &paths).unwrap();
+    assert!(next.stats.incremental, "not a full scan");
+    let (ws2, mut full) = engine(&repo);
+    assert_eq!(next.tree, full.scan(&ws2).unwrap().tree);
+    assert_eq!(Some(next.tree.to_string()), Setup::Plain.oracle(&repo));
+}

@@ -113,6 +113,7 @@ impl Engine {
             return self.scan(ws);
         }
         let mut rules_cache = std::mem::take(&mut self.rules_cache);
+        let threads = self.opts.threads;
         let ctx = self.ctx(ws, tracked);
         let mut worker = Worker::new(&ctx);
         let mut rules_memo = RulesMemo {
@@ -124,8 +125,8 @@ impl Engine {
         let odb = repo
             .odb()
             .git_context(|| "open object database".to_owned())?;
-        // Files waiting for git's conversion, patched in after the loop.
-        let mut late: Vec<Vec<u8>> = Vec::new();
+        // Files to hash, after the loop (a burst's on several threads).
+        let mut files: Vec<(Vec<u8>, Stat)> = Vec::new();
 
         for rel in &rels {
             let abs = ws.workdir().join(bytes_path(rel));
@@ -216,22 +217,10 @@ impl Engine {
                 }
                 Some(m) if m.is_file() || m.file_type().is_symlink() => {
                     let ignored = parent_ignored || rules.is_ignored(ctx.excludes, &abs, false);
-                    let before = worker.out.entries.len();
-                    let deferred_before = worker.out.deferred.len();
                     if !ignored || tracked_here.is_some() {
-                        worker.file(rel.clone(), Stat::from_metadata(&m));
-                    }
-                    if worker.out.deferred.len() > deferred_before {
-                        late.push(rel.clone());
-                        continue;
-                    }
-                    match worker.out.entries.get(before) {
-                        Some(e) => {
-                            builder.upsert(rel, e.oid, leaf_mode(e.mode));
-                        }
-                        None => {
-                            keep_or_remove(rel, tracked, &odb, &mut ts, &mut builder)?;
-                        }
+                        files.push((rel.clone(), Stat::from_metadata(&m)));
+                    } else {
+                        keep_or_remove(rel, tracked, &odb, &mut ts, &mut builder)?;
                     }
                 }
                 _ => {
@@ -239,6 +228,15 @@ impl Engine {
                     // except what git keeps as indexed.
                     keep_or_remove(rel, tracked, &odb, &mut ts, &mut builder)?;
                 }
+            }
+        }
+        // Files waiting for git's conversion, patched in below.
+        let mut late: Vec<Vec<u8>> = Vec::new();
+        for (rel, hashed) in hash_files(&mut worker, files, threads) {
+            match hashed {
+                Hashed::Entry(e) => builder.upsert(&rel, e.oid, leaf_mode(e.mode)),
+                Hashed::Deferred => late.push(rel),
+                Hashed::Nothing => keep_or_remove(&rel, tracked, &odb, &mut ts, &mut builder)?,
             }
         }
         if !late.is_empty() {
@@ -307,6 +305,84 @@ impl Engine {
             self.save_cache();
         }
     }
+}
+
+/// Fewer files than this are hashed on the calling thread: threads only pay
+/// off for a burst.
+const PARALLEL_FILES: usize = 64;
+
+/// What hashing one changed file gave.
+enum Hashed {
+    /// Its entry in the snapshot.
+    Entry(tree::Entry),
+    /// Only git can convert it: resolved with the update's other deferred
+    /// files.
+    Deferred,
+    /// Nothing to record (vanished, unreadable, too large): what git keeps
+    /// as indexed stays.
+    Nothing,
+}
+
+/// Hash the changed files `files` (what `worker` would do one by one): a
+/// burst's on up to `threads` threads, each with its own blob writer, in
+/// contiguous shares so a directory's files stay together. Everything else
+/// the hashing produced (stat-cache updates, skips, objects written,
+/// deferred files) joins `worker`'s output.
+fn hash_files<'a>(
+    worker: &mut Worker<'a>,
+    files: Vec<(Vec<u8>, Stat)>,
+    threads: usize,
+) -> Vec<(Vec<u8>, Hashed)> {
+    fn one(w: &mut Worker<'_>, rel: Vec<u8>, stat: Stat) -> (Vec<u8>, Hashed) {
+        let before = w.out.entries.len();
+        let deferred_before = w.out.deferred.len();
+        w.file(rel.clone(), stat);
+        let hashed = if w.out.deferred.len() > deferred_before {
+            Hashed::Deferred
+        } else {
+            match w.out.entries.get(before) {
+                Some(e) => Hashed::Entry(e.clone()),
+                None => Hashed::Nothing,
+            }
+        };
+        (rel, hashed)
+    }
+    let threads = threads.min(files.len() / (PARALLEL_FILES / 2)).max(1);
+    if files.len() < PARALLEL_FILES || threads < 2 {
+        return files
+            .into_iter()
+            .map(|(rel, stat)| one(worker, rel, stat))
+            .collect();
+    }
+    let ctx = worker.ctx;
+    let share = files.len().div_ceil(threads);
+    /// One thread's files as hashed, and everything else it produced.
+    type Share = (Vec<(Vec<u8>, Hashed)>, walk::Out);
+    let shares: Vec<Share> = std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(share)
+            .map(|chunk| {
+                s.spawn(move || {
+                    let mut w = Worker::new(ctx);
+                    let done: Vec<_> = chunk
+                        .iter()
+                        .map(|(rel, stat)| one(&mut w, rel.clone(), *stat))
+                        .collect();
+                    (done, std::mem::take(&mut w.out))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(files.len());
+    for (done, produced) in shares {
+        out.extend(done);
+        worker.out.merge(produced);
+    }
+    out
 }
 
 /// The mode of a leaf as a tree records it (anything unknown is a plain
