@@ -547,6 +547,70 @@ proptest! {
     }
 }
 
+/// Paths up to five levels deep over a few names, so a burst's changes
+/// pile up in shared, nested directories (and replace each other: a file
+/// where a directory was, a directory emptied by removals).
+fn deep_path() -> impl Strategy<Value = Vec<u8>> {
+    const DEEP: &[&[u8]] = &[
+        b"a", b"a.b", b"b.txt", b"dir", b"sub dir", b"x.log", b"A", b"-dash",
+    ];
+    prop::collection::vec(0..DEEP.len(), 1..=5).prop_map(|idx| {
+        let parts: Vec<&[u8]> = idx.iter().map(|&i| DEEP[i]).collect();
+        parts.join(&b'/')
+    })
+}
+
+/// The changes of a burst: what a checkout, a formatter or an agent does
+/// to many files at once (no rule files: those mean a full scan anyway).
+fn burst_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (deep_path(), 0..CONTENTS.len()).prop_map(|(p, c)| Op::Write(p, c)),
+        2 => deep_path().prop_map(Op::Append),
+        4 => deep_path().prop_map(Op::Delete),
+        2 => (deep_path(), deep_path()).prop_map(|(a, b)| Op::Rename(a, b)),
+        2 => (deep_path(), any::<bool>()).prop_map(|(p, x)| Op::Chmod(p, x)),
+        1 => (deep_path(), deep_path()).prop_map(|(p, t)| Op::Symlink(p, t)),
+        1 => deep_path().prop_map(Op::Mkdir),
+        1 => Just(Op::Commit),
+        1 => (deep_path(), any::<bool>()).prop_map(|(p, on)| Op::SkipWorktree(p, on)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// A burst: many changes of mixed kinds across nested directories,
+    /// then one incremental update for all their paths at once (the
+    /// watcher's batched rebuild), equals the oracle and a full scan.
+    #[test]
+    fn burst_of_changes_in_one_update_matches_git_add_all(
+        config in setup(),
+        setup in prop::collection::vec(burst_op(), 0..40),
+        bursts in prop::collection::vec(prop::collection::vec(burst_op(), 1..40), 1..3),
+    ) {
+        let repo = config.repo();
+        for op in &setup {
+            apply(&repo, config, op);
+        }
+        let (ws, mut eng) = engine(&repo);
+        let mut base = eng.scan(&ws).unwrap().tree;
+        for (i, burst) in bursts.iter().enumerate() {
+            let mut paths = Vec::new();
+            for op in burst {
+                paths.extend(apply(&repo, config, op).expect("no rule changes in a burst"));
+            }
+            let next = eng.update(&ws, base, &paths).unwrap().tree;
+            let (ws2, mut full) = engine(&repo);
+            let scanned = full.scan(&ws2).unwrap().tree;
+            prop_assert_eq!(next, scanned, "{:?}: update vs full scan after setup {:?} then {:?}", config, &setup, &bursts[..=i]);
+            if let Some(oracle) = config.oracle(&repo) {
+                prop_assert_eq!(next.to_string(), oracle, "{:?}: after setup {:?} then {:?}", config, &setup, &bursts[..=i]);
+            }
+            base = next;
+        }
+    }
+}
+
 /// Regression (issue 15, flaky `incremental_update_matches_git_add_all`):
 /// a path reported through a symlinked directory (`keep.log/b.txt` with
 /// `keep.log -> dir`, as a hook passes the path the agent used) changed
@@ -607,4 +671,66 @@ fn ignorecase_respelled_file_and_directory_clash_like_git() {
         let tree = eng.scan(&ws).unwrap().tree;
         assert_eq!(tree.to_string(), repo.oracle_tree(), "{dir} and {file}");
     }
+}
+
+/// A burst large enough to be hashed on several threads (hundreds of
+/// files in nested directories: rewritten, new, removed, made executable,
+/// turned into symlinks, ignored, tracked-but-ignored, converted by
+/// `.gitattributes` and by a clean filter git runs), then one incremental
+/// update: equal to a full scan and to git.
+#[test]
+fn a_burst_hashed_on_several_threads_matches_a_full_scan_and_git() {
+    let repo = new_repo();
+    repo.write(".gitignore", "*.log\n");
+    repo.write(".gitattributes", "*.txt text eol=lf\n*.up filter=upper\n");
+    let path = |i: usize| format!("m{}/d{}/s{}/f{i}", i % 3, i % 7, i % 5);
+    for i in 0..300 {
+        repo.write(&format!("{}.txt", path(i)), "one\r\n");
+    }
+    repo.write("m0/tracked.log", "tracked\n");
+    repo.git(&["add", "-f", "m0/tracked.log"]);
+    repo.commit_all("init");
+    let (ws, mut eng) = engine(&repo);
+    let base = eng.scan(&ws).unwrap().tree;
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for i in 0..300 {
+        let rel = format!("{}.txt", path(i));
+        match i % 6 {
+            0 => repo.write(&rel, &format!("two {i}\r\n")),
+            1 => repo.remove(&rel),
+            2 => repo.chmod(&rel, 0o755),
+            3 => {
+                repo.remove(&rel);
+                repo.symlink("elsewhere", &rel);
+            }
+            4 => {
+                let up = format!("{}.up", path(i));
+                repo.write(&up, &format!("upper {i}\n"));
+                paths.push(up.into());
+            }
+            _ => {
+                let log = format!("{}.log", path(i));
+                repo.write(&log, "ignored\n");
+                paths.push(log.into());
+            }
+        }
+        paths.push(rel.into());
+    }
+    // Every file of one directory goes: the directory must disappear.
+    for i in (0..300).filter(|i| path(*i).starts_with("m1/d1/s1/")) {
+        for ext in ["txt", "up", "log"] {
+            let rel = format!("{}.{ext}", path(i));
+            if std::fs::symlink_metadata(repo.abs(&rel)).is_ok() {
+                repo.remove(&rel);
+            }
+            paths.push(rel.into());
+        }
+    }
+    repo.write("m0/tracked.log", "changed\n");
+    paths.push("m0/tracked.log".into());
+    let next = eng.update(&ws, base, &paths).unwrap();
+    assert!(next.stats.incremental, "not a full scan");
+    let (ws2, mut full) = engine(&repo);
+    assert_eq!(next.tree, full.scan(&ws2).unwrap().tree);
+    assert_eq!(Some(next.tree.to_string()), Setup::Plain.oracle(&repo));
 }

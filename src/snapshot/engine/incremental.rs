@@ -1,7 +1,9 @@
 //! Incremental snapshots: patch a previous snapshot tree for a list of
 //! changed paths. Only those paths are examined (plus their ancestors' ignore
-//! rules) and only the trees on their way to the root are rewritten, through
-//! libgit2's `TreeUpdateBuilder`: cost O(changed paths), not O(repository).
+//! rules) and only the trees on their way to the root are rewritten, in one
+//! batched rebuild ([`TreePatch`]: each touched directory read once and
+//! written once, bottom-up): cost O(changed paths and the directories
+//! holding them), not O(repository).
 //! A changed path that is a directory is re-walked (new directories,
 //! `mkdir -p a/b/c`, moved trees). A changed `.gitattributes` may change
 //! how any file below it converts, so it means a full scan. Anything
@@ -13,17 +15,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use git2::build::TreeUpdateBuilder;
-use git2::{FileMode, Oid};
+use git2::Oid;
 
 use super::ignore::DirRules;
 use super::stat::Stat;
-use super::tree::{self, TreeStats};
+use super::tree::{self, TreePatch, TreeStats};
 use super::walk::{self, Job, Worker};
 use super::{bytes_path, now, Engine, TreeOutcome};
 use crate::error::{GitContext, Result};
-use crate::git::mode::{self, MODE_GITLINK};
-use crate::git::path::{is_at_or_under, parent};
+use crate::git::mode::{self, MODE_GITLINK, MODE_TREE};
+use crate::git::path::parent;
 use crate::workspace::Workspace;
 
 impl Engine {
@@ -112,20 +113,20 @@ impl Engine {
             return self.scan(ws);
         }
         let mut rules_cache = std::mem::take(&mut self.rules_cache);
+        let threads = self.opts.threads;
         let ctx = self.ctx(ws, tracked);
         let mut worker = Worker::new(&ctx);
         let mut rules_memo = RulesMemo {
             dirs: HashMap::new(),
             cache: &mut rules_cache,
         };
-        let mut builder = TreeUpdateBuilder::new();
+        let mut builder = TreePatch::default();
         let mut ts = TreeStats::default();
         let odb = repo
             .odb()
             .git_context(|| "open object database".to_owned())?;
-        let in_base = |rel: &[u8]| base.get_path(bytes_path(rel)).is_ok();
-        // Files waiting for git's conversion, patched in after the loop.
-        let mut late: Vec<Vec<u8>> = Vec::new();
+        // Files to hash, after the loop (a burst's on several threads).
+        let mut files: Vec<(Vec<u8>, Stat)> = Vec::new();
 
         for rel in &rels {
             let abs = ws.workdir().join(bytes_path(rel));
@@ -136,7 +137,7 @@ impl Engine {
                 // An ancestor is not a directory (or is a nested repository):
                 // nothing at this path can be in the snapshot, except what
                 // git keeps as indexed.
-                keep_or_remove(rel, tracked, &odb, &mut ts, &mut builder, in_base(rel))?;
+                keep_or_remove(rel, tracked, &odb, &mut ts, &mut builder)?;
                 continue;
             };
             let meta = std::fs::symlink_metadata(&abs);
@@ -146,7 +147,7 @@ impl Engine {
                     // In a directory we may not search: what is tracked
                     // there keeps its indexed content, as in a full scan.
                     for t in tracked_here.into_iter().chain(tracked.below(rel)) {
-                        builder.upsert(bytes_path(&t.path), t.oid, mode::to_git2(t.mode));
+                        builder.upsert(&t.path, t.oid, leaf_mode(t.mode));
                     }
                     worker.out.skipped.push(super::Skipped {
                         path: parent.to_vec(),
@@ -201,53 +202,41 @@ impl Engine {
                     worker.out.merge(out);
                     if let [only] = entries.as_slice() {
                         if &only.path == rel {
-                            builder.upsert(bytes_path(rel), only.oid, FileMode::Commit);
+                            builder.upsert(rel, only.oid, MODE_GITLINK);
                             continue;
                         }
                     }
                     entries.retain(|e| e.path.len() > rel.len());
                     if entries.is_empty() {
-                        if in_base(rel) {
-                            builder.remove(bytes_path(rel));
-                        }
+                        builder.remove(rel);
                     } else {
                         let oid = tree::write_tree(&odb, &entries, rel.len() + 1, &mut ts)
                             .git_context(|| "write subtree".to_owned())?;
-                        builder.upsert(bytes_path(rel), oid, FileMode::Tree);
+                        builder.upsert(rel, oid, MODE_TREE);
                     }
                 }
                 Some(m) if m.is_file() || m.file_type().is_symlink() => {
                     let ignored = parent_ignored || rules.is_ignored(ctx.excludes, &abs, false);
-                    let before = worker.out.entries.len();
-                    let deferred_before = worker.out.deferred.len();
                     if !ignored || tracked_here.is_some() {
-                        worker.file(rel.clone(), Stat::from_metadata(&m));
-                    }
-                    if worker.out.deferred.len() > deferred_before {
-                        late.push(rel.clone());
-                        continue;
-                    }
-                    match worker.out.entries.get(before) {
-                        Some(e) => {
-                            builder.upsert(bytes_path(rel), e.oid, mode::to_git2(e.mode));
-                        }
-                        None => {
-                            keep_or_remove(
-                                rel,
-                                tracked,
-                                &odb,
-                                &mut ts,
-                                &mut builder,
-                                in_base(rel),
-                            )?;
-                        }
+                        files.push((rel.clone(), Stat::from_metadata(&m)));
+                    } else {
+                        keep_or_remove(rel, tracked, &odb, &mut ts, &mut builder)?;
                     }
                 }
                 _ => {
                     // Gone, or a FIFO/socket/device: not in the snapshot,
                     // except what git keeps as indexed.
-                    keep_or_remove(rel, tracked, &odb, &mut ts, &mut builder, in_base(rel))?;
+                    keep_or_remove(rel, tracked, &odb, &mut ts, &mut builder)?;
                 }
+            }
+        }
+        // Files waiting for git's conversion, patched in below.
+        let mut late: Vec<Vec<u8>> = Vec::new();
+        for (rel, hashed) in hash_files(&mut worker, files, threads) {
+            match hashed {
+                Hashed::Entry(e) => builder.upsert(&rel, e.oid, leaf_mode(e.mode)),
+                Hashed::Deferred => late.push(rel),
+                Hashed::Nothing => keep_or_remove(&rel, tracked, &odb, &mut ts, &mut builder)?,
             }
         }
         if !late.is_empty() {
@@ -261,13 +250,9 @@ impl Engine {
             for rel in &late {
                 match done.get(rel.as_slice()) {
                     Some(e) => {
-                        builder.upsert(bytes_path(rel), e.oid, mode::to_git2(e.mode));
+                        builder.upsert(rel, e.oid, leaf_mode(e.mode));
                     }
-                    None => {
-                        if in_base(rel) {
-                            builder.remove(bytes_path(rel));
-                        }
-                    }
+                    None => builder.remove(rel),
                 }
             }
         }
@@ -278,14 +263,13 @@ impl Engine {
             return Err(crate::error::Error::ObjectStore(e));
         }
         let tree = builder
-            .create_updated(repo, &base)
+            .apply(repo, &odb, &base, &mut ts)
             .git_context(|| "update snapshot tree".to_owned())?;
         let mut stats = std::mem::take(&mut worker.out.stats);
         stats.incremental = true;
         stats.trees_written += ts.written.len() as u64;
         let mut written = std::mem::take(&mut worker.out.written);
         written.extend(ts.written);
-        written.extend(trees_on_paths(repo, tree, &rels));
         let cache_updates = std::mem::take(&mut worker.out.cache);
         let skipped = std::mem::take(&mut worker.out.skipped);
         drop(worker);
@@ -323,6 +307,90 @@ impl Engine {
     }
 }
 
+/// Fewer files than this are hashed on the calling thread: threads only pay
+/// off for a burst.
+const PARALLEL_FILES: usize = 64;
+
+/// What hashing one changed file gave.
+enum Hashed {
+    /// Its entry in the snapshot.
+    Entry(tree::Entry),
+    /// Only git can convert it: resolved with the update's other deferred
+    /// files.
+    Deferred,
+    /// Nothing to record (vanished, unreadable, too large): what git keeps
+    /// as indexed stays.
+    Nothing,
+}
+
+/// Hash the changed files `files` (what `worker` would do one by one): a
+/// burst's on up to `threads` threads, each with its own blob writer, in
+/// contiguous shares so a directory's files stay together. Everything else
+/// the hashing produced (stat-cache updates, skips, objects written,
+/// deferred files) joins `worker`'s output.
+fn hash_files<'a>(
+    worker: &mut Worker<'a>,
+    files: Vec<(Vec<u8>, Stat)>,
+    threads: usize,
+) -> Vec<(Vec<u8>, Hashed)> {
+    fn one(w: &mut Worker<'_>, rel: Vec<u8>, stat: Stat) -> (Vec<u8>, Hashed) {
+        let before = w.out.entries.len();
+        let deferred_before = w.out.deferred.len();
+        w.file(rel.clone(), stat);
+        let hashed = if w.out.deferred.len() > deferred_before {
+            Hashed::Deferred
+        } else {
+            match w.out.entries.get(before) {
+                Some(e) => Hashed::Entry(e.clone()),
+                None => Hashed::Nothing,
+            }
+        };
+        (rel, hashed)
+    }
+    let threads = threads.min(files.len() / (PARALLEL_FILES / 2)).max(1);
+    if files.len() < PARALLEL_FILES || threads < 2 {
+        return files
+            .into_iter()
+            .map(|(rel, stat)| one(worker, rel, stat))
+            .collect();
+    }
+    let ctx = worker.ctx;
+    let share = files.len().div_ceil(threads);
+    /// One thread's files as hashed, and everything else it produced.
+    type Share = (Vec<(Vec<u8>, Hashed)>, walk::Out);
+    let shares: Vec<Share> = std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(share)
+            .map(|chunk| {
+                s.spawn(move || {
+                    let mut w = Worker::new(ctx);
+                    let done: Vec<_> = chunk
+                        .iter()
+                        .map(|(rel, stat)| one(&mut w, rel.clone(), *stat))
+                        .collect();
+                    (done, std::mem::take(&mut w.out))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(files.len());
+    for (done, produced) in shares {
+        out.extend(done);
+        worker.out.merge(produced);
+    }
+    out
+}
+
+/// The mode of a leaf as a tree records it (anything unknown is a plain
+/// blob), as libgit2's tree builders took it.
+fn leaf_mode(m: u32) -> u32 {
+    u32::from(mode::to_git2(m))
+}
+
 /// Nothing usable is at `rel`: keep the index entries at or below it that
 /// git leaves as indexed (skip-worktree, assume-unchanged), drop the rest.
 fn keep_or_remove(
@@ -330,8 +398,7 @@ fn keep_or_remove(
     tracked: &super::index::Tracked,
     odb: &git2::Odb<'_>,
     ts: &mut TreeStats,
-    builder: &mut TreeUpdateBuilder,
-    in_base: bool,
+    builder: &mut TreePatch,
 ) -> Result<()> {
     let kept: Vec<tree::Entry> = tracked
         .get(rel)
@@ -345,48 +412,18 @@ fn keep_or_remove(
         })
         .collect();
     match kept.as_slice() {
-        [] => {
-            if in_base {
-                builder.remove(bytes_path(rel));
-            }
-        }
+        [] => builder.remove(rel),
         [only] if only.path == rel => {
-            builder.upsert(bytes_path(rel), only.oid, mode::to_git2(only.mode));
+            builder.upsert(rel, only.oid, leaf_mode(only.mode));
         }
         _ => {
             let kept: Vec<_> = kept.into_iter().filter(|e| e.path != rel).collect();
             let oid = tree::write_tree(odb, &kept, rel.len() + 1, ts)
                 .git_context(|| "write subtree".to_owned())?;
-            builder.upsert(bytes_path(rel), oid, FileMode::Tree);
+            builder.upsert(rel, oid, MODE_TREE);
         }
     }
     Ok(())
-}
-
-/// The trees from `root` down to each changed path: those are the ones
-/// `TreeUpdateBuilder` may have written.
-fn trees_on_paths(repo: &git2::Repository, root: Oid, rels: &[Vec<u8>]) -> Vec<Oid> {
-    let mut out = vec![root];
-    let Ok(root_tree) = repo.find_tree(root) else {
-        return out;
-    };
-    for rel in rels {
-        let mut end = 0;
-        while let Some(pos) = rel[end..].iter().position(|&b| b == b'/') {
-            if let Ok(e) = root_tree.get_path(bytes_path(&rel[..end + pos])) {
-                out.push(e.id());
-            }
-            end += pos + 1;
-        }
-        if let Ok(e) = root_tree.get_path(bytes_path(rel)) {
-            if e.kind() == Some(git2::ObjectType::Tree) {
-                out.push(e.id());
-            }
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
 }
 
 /// Relative, `/`-separated, deduplicated paths with no path below another
@@ -425,9 +462,17 @@ pub(crate) fn normalize(workdir: &Path, paths: &[PathBuf]) -> Vec<Vec<u8>> {
     }
     rels.sort();
     rels.dedup();
+    // Sorted, a path comes after its ancestors: keep it unless one of its
+    // ancestors was kept (one look-up per ancestor, not per kept path).
     let mut kept: Vec<Vec<u8>> = Vec::with_capacity(rels.len());
+    let mut kept_set: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
     for r in rels {
-        if !kept.iter().any(|k| is_at_or_under(&r, k)) {
+        let under_kept = r
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == b'/' && kept_set.contains(&r[..i]));
+        if !under_kept {
+            kept_set.insert(r.clone());
             kept.push(r);
         }
     }
@@ -440,19 +485,25 @@ pub(crate) fn normalize(workdir: &Path, paths: &[PathBuf]) -> Vec<Vec<u8>> {
 /// reported.
 fn widen_to_replaced_ancestors(base: &git2::Tree<'_>, rels: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     let mut widened = false;
+    // The ancestors already looked up: a burst's paths share most of them.
+    let mut trees: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
     let rels: Vec<Vec<u8>> = rels
         .into_iter()
         .map(|rel| {
             let mut end = 0;
             while let Some(pos) = rel[end..].iter().position(|&b| b == b'/') {
                 let anc = &rel[..end + pos];
-                match base.get_path(bytes_path(anc)) {
-                    Ok(e) if e.kind() != Some(git2::ObjectType::Tree) => {
-                        widened = true;
-                        return anc.to_vec();
+                if !trees.contains(anc) {
+                    match base.get_path(bytes_path(anc)) {
+                        Ok(e) if e.kind() != Some(git2::ObjectType::Tree) => {
+                            widened = true;
+                            return anc.to_vec();
+                        }
+                        Ok(_) => {
+                            trees.insert(anc.to_vec());
+                        }
+                        Err(_) => break,
                     }
-                    Ok(_) => {}
-                    Err(_) => break,
                 }
                 end += pos + 1;
             }

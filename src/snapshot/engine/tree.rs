@@ -206,3 +206,372 @@ fn push_entry(buf: &mut Vec<u8>, mode: u32, name: &[u8], oid: Oid) {
     buf.push(0);
     buf.extend_from_slice(oid.as_bytes());
 }
+
+/// What a [`TreePatch`] does at one path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// Put this entry (a blob, symlink, gitlink or whole subtree) here.
+    Upsert { mode: u32, oid: Oid },
+    /// Take whatever is here out (nothing, if nothing is).
+    Remove,
+}
+
+/// Changes to apply to a tree, by path: one rebuild of only the
+/// directories they touch. Each touched directory's old tree is read once
+/// and its new tree serialised and written once, bottom-up; everything
+/// else is shared with the base tree. A directory left without entries
+/// disappears from its parent (git has no empty trees), and every tree
+/// written is counted in the [`TreeStats`], so the caller knows what to
+/// flush.
+///
+/// Unlike libgit2's `TreeUpdateBuilder` no entry is looked up in the
+/// object store (libgit2 reads the header of every entry of every tree it
+/// rewrites), and removing a path that is not there is not an error.
+#[derive(Debug, Default)]
+pub(crate) struct TreePatch {
+    /// Path → change; a later change to the same path replaces the earlier.
+    changes: std::collections::BTreeMap<Vec<u8>, Change>,
+}
+
+impl TreePatch {
+    /// Put a leaf (`mode` a file, symlink or gitlink mode) or a subtree
+    /// ([`MODE_TREE`]) at `path`, replacing what was there.
+    pub(crate) fn upsert(&mut self, path: &[u8], oid: Oid, mode: u32) {
+        self.changes
+            .insert(path.to_vec(), Change::Upsert { mode, oid });
+    }
+
+    /// Take `path` (and all below it) out.
+    pub(crate) fn remove(&mut self, path: &[u8]) {
+        self.changes.insert(path.to_vec(), Change::Remove);
+    }
+
+    /// Write the patched tree of `base`, returning its id.
+    pub(crate) fn apply(
+        &self,
+        repo: &git2::Repository,
+        odb: &Odb<'_>,
+        base: &git2::Tree<'_>,
+        stats: &mut TreeStats,
+    ) -> Result<Oid, git2::Error> {
+        if self.changes.is_empty() {
+            return Ok(base.id());
+        }
+        let changes: Vec<(&[u8], Change)> = self
+            .changes
+            .iter()
+            .map(|(p, c)| (p.as_slice(), *c))
+            .collect();
+        let root = patch_dir(repo, odb, Some(base), &changes, stats)?;
+        match root {
+            Some(oid) => Ok(oid),
+            // Everything went: the root is the empty tree.
+            None => store(odb, &[], stats),
+        }
+    }
+}
+
+/// The new tree of one directory: `base` (its old tree, if any) with
+/// `changes`, whose paths are relative to it and sorted. `None` when
+/// nothing is left in it.
+fn patch_dir(
+    repo: &git2::Repository,
+    odb: &Odb<'_>,
+    base: Option<&git2::Tree<'_>>,
+    changes: &[(&[u8], Change)],
+    stats: &mut TreeStats,
+) -> Result<Option<Oid>, git2::Error> {
+    // This directory's own changes by name, and the changes below each
+    // subdirectory (contiguous: the paths are sorted, and a name's
+    // subpaths `name/…` sort together).
+    let mut here: std::collections::HashMap<&[u8], Change> = std::collections::HashMap::new();
+    let mut below: Vec<(&[u8], std::ops::Range<usize>)> = Vec::new();
+    let mut i = 0;
+    while i < changes.len() {
+        let (path, change) = changes[i];
+        match path.iter().position(|&b| b == b'/') {
+            None => {
+                here.insert(path, change);
+                i += 1;
+            }
+            Some(pos) => {
+                let name = &path[..pos];
+                let mut j = i + 1;
+                while j < changes.len() && dir_prefix_eq(changes[j].0, path, pos + 1) {
+                    j += 1;
+                }
+                below.push((name, i..j));
+                i = j;
+            }
+        }
+    }
+    let by_name: std::collections::HashMap<&[u8], usize> = below
+        .iter()
+        .enumerate()
+        .map(|(k, (n, _))| (*n, k))
+        .collect();
+    // The new tree's (name, mode, id); and what the base had at each name
+    // with changes below it.
+    let mut entries: Vec<(Vec<u8>, u32, Oid)> = Vec::new();
+    let mut old: Vec<Option<(u32, Oid)>> = vec![None; below.len()];
+    if let Some(base) = base {
+        entries.reserve(base.len() + here.len());
+        for e in base.iter() {
+            let name = e.name_bytes();
+            let mode = e.filemode_raw() as u32;
+            if let Some(&k) = by_name.get(name) {
+                old[k] = Some((mode, e.id()));
+            } else if !here.contains_key(name) {
+                // Untouched: kept as it is.
+                entries.push((name.to_vec(), mode, e.id()));
+            }
+        }
+    }
+    for (name, change) in &here {
+        if by_name.contains_key(name) {
+            continue; // the subdirectory's changes decide (below)
+        }
+        if let Change::Upsert { mode, oid } = change {
+            entries.push((name.to_vec(), *mode, *oid));
+        }
+    }
+    for (k, (name, range)) in below.iter().enumerate() {
+        // What is there before the changes below apply: a change of the
+        // name itself, else the base's entry.
+        let before = match here.get(name) {
+            Some(Change::Upsert { mode, oid }) => Some((*mode, *oid)),
+            Some(Change::Remove) => None,
+            None => old[k],
+        };
+        let sub_base = match before {
+            Some((m, o)) if crate::git::mode::is_tree(m) => Some(repo.find_tree(o)?),
+            _ => None,
+        };
+        let sub: Vec<(&[u8], Change)> = changes[range.clone()]
+            .iter()
+            .map(|(p, c)| (&p[name.len() + 1..], *c))
+            .collect();
+        match patch_dir(repo, odb, sub_base.as_ref(), &sub, stats)? {
+            Some(id) => entries.push((name.to_vec(), MODE_TREE, id)),
+            None => {
+                // Nothing left below: a subdirectory disappears; a leaf
+                // that was there (changes below a file, which can only
+                // have been removals) stays.
+                if let Some((m, o)) = before.filter(|(m, _)| !crate::git::mode::is_tree(*m)) {
+                    entries.push((name.to_vec(), m, o));
+                }
+            }
+        }
+    }
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    // git's tree order: a subtree sorts as if its name ended in `/`.
+    entries.sort_by(|a, b| {
+        let key = |e: &(Vec<u8>, u32, Oid)| -> u8 {
+            if crate::git::mode::is_tree(e.1) {
+                b'/'
+            } else {
+                0
+            }
+        };
+        tree_order(&a.0, key(a), &b.0, key(b))
+    });
+    let mut buf: Vec<u8> = Vec::with_capacity(entries.len() * 48);
+    for (name, mode, oid) in &entries {
+        push_entry(&mut buf, *mode, name, *oid);
+    }
+    store(odb, &buf, stats).map(Some)
+}
+
+/// Compare two tree entry names in git's order: `a_end`/`b_end` is what
+/// follows each name (`/` for a subtree, nothing for the rest).
+fn tree_order(a: &[u8], a_end: u8, b: &[u8], b_end: u8) -> std::cmp::Ordering {
+    let n = a.len().min(b.len());
+    match a[..n].cmp(&b[..n]) {
+        std::cmp::Ordering::Equal => {}
+        other => return other,
+    }
+    let ca = a.get(n).copied().unwrap_or(a_end);
+    let cb = b.get(n).copied().unwrap_or(b_end);
+    ca.cmp(&cb).then(a.len().cmp(&b.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::mode::{MODE_EXEC, MODE_FILE, MODE_GITLINK, MODE_LINK};
+    use proptest::prelude::*;
+
+    const NAMES: &[&str] = &["a", "a-b", "a.c", "b", "sub", "z"];
+    const MODES: &[u32] = &[MODE_FILE, MODE_EXEC, MODE_LINK, MODE_GITLINK];
+
+    fn path() -> impl Strategy<Value = String> {
+        prop::collection::vec(0..NAMES.len(), 1..=4)
+            .prop_map(|idx| idx.iter().map(|&i| NAMES[i]).collect::<Vec<_>>().join("/"))
+    }
+
+    /// (path, mode, content) of a leaf.
+    fn leaf() -> impl Strategy<Value = (String, u32, u8)> {
+        (path(), 0..MODES.len(), 0..4u8).prop_map(|(p, m, c)| (p, MODES[m], c))
+    }
+
+    #[derive(Debug, Clone)]
+    enum Edit {
+        Upsert(String, u32, u8),
+        /// Remove the n-th path of the base (libgit2 refuses to remove a
+        /// path that is not there).
+        Remove(usize),
+        /// Remove the n-th path's directory.
+        RemoveParent(usize),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            3 => leaf().prop_map(|(p, m, c)| Edit::Upsert(p, m, c)),
+            2 => any::<usize>().prop_map(Edit::Remove),
+            1 => any::<usize>().prop_map(Edit::RemoveParent),
+        ]
+    }
+
+    fn blob(repo: &git2::Repository, mode: u32, c: u8) -> Oid {
+        if mode == MODE_GITLINK {
+            // Gitlinks name commits of another repository: never read.
+            return Oid::hash_object(ObjectType::Commit, &[c]).unwrap();
+        }
+        repo.blob(&[b'x', c]).unwrap()
+    }
+
+    /// Leaves with no path below another one (a file and a directory of
+    /// one name cannot both be in a tree).
+    fn consistent(leaves: Vec<(String, u32, u8)>) -> Vec<(String, u32, u8)> {
+        let mut out: Vec<(String, u32, u8)> = Vec::new();
+        for l in leaves {
+            let clash = out.iter().any(|o| {
+                o.0 == l.0
+                    || o.0.starts_with(&format!("{}/", l.0))
+                    || l.0.starts_with(&format!("{}/", o.0))
+            });
+            if !clash {
+                out.push(l);
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x7ee9_a7c4),
+            ..ProptestConfig::default()
+        })]
+
+        /// A [`TreePatch`] writes the tree libgit2's `TreeUpdateBuilder`
+        /// writes for the same edits: leaves replacing directories and the
+        /// other way round, removals that empty directories (which
+        /// disappear), every mode.
+        #[test]
+        fn tree_patch_matches_libgit2s_tree_update_builder(
+            leaves in prop::collection::vec(leaf(), 0..24),
+            edits in prop::collection::vec(edit(), 1..24),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let repo = git2::Repository::init_bare(dir.path()).unwrap();
+            let odb = repo.odb().unwrap();
+            let leaves = consistent(leaves);
+            let mut entries: Vec<Entry> = leaves
+                .iter()
+                .map(|(p, m, c)| Entry { path: p.clone().into_bytes(), mode: *m, oid: blob(&repo, *m, *c) })
+                .collect();
+            entries.sort_by(|a, b| a.path.cmp(&b.path));
+            let base_id = write_tree(&odb, &entries, 0, &mut TreeStats::default()).unwrap();
+            let base = repo.find_tree(base_id).unwrap();
+
+            // The edits, in path order and one per path (as libgit2 applies them).
+            let mut by_path: std::collections::BTreeMap<String, Option<(u32, Oid)>> = Default::default();
+            for e in &edits {
+                match e {
+                    Edit::Upsert(p, m, c) => {
+                        by_path.insert(p.clone(), Some((*m, blob(&repo, *m, *c))));
+                    }
+                    Edit::Remove(n) | Edit::RemoveParent(n) if !leaves.is_empty() => {
+                        let p = &leaves[n % leaves.len()].0;
+                        let p = match (e, p.rsplit_once('/')) {
+                            (Edit::RemoveParent(_), Some((parent, _))) => parent.to_owned(),
+                            _ => p.clone(),
+                        };
+                        by_path.insert(p, None);
+                    }
+                    _ => {}
+                }
+            }
+            // libgit2 cannot put something below a path it removes or
+            // upserts in the same update: keep the first of such a pair.
+            let mut kept: Vec<(String, Option<(u32, Oid)>)> = Vec::new();
+            for (p, c) in by_path {
+                if !kept.iter().any(|(k, _)| p.starts_with(&format!("{k}/"))) {
+                    kept.push((p, c));
+                }
+            }
+            let mut ours = TreePatch::default();
+            let mut theirs = git2::build::TreeUpdateBuilder::new();
+            let mut gone = false;
+            for (p, c) in &kept {
+                match c {
+                    Some((m, oid)) => {
+                        ours.upsert(p.as_bytes(), *oid, *m);
+                        let mode = match *m {
+                            MODE_EXEC => git2::FileMode::BlobExecutable,
+                            MODE_LINK => git2::FileMode::Link,
+                            MODE_GITLINK => git2::FileMode::Commit,
+                            _ => git2::FileMode::Blob,
+                        };
+                        theirs.upsert(p, *oid, mode);
+                    }
+                    None => {
+                        ours.remove(p.as_bytes());
+                        // Earlier removals may have taken it already.
+                        gone |= base.get_path(std::path::Path::new(p)).is_err();
+                        theirs.remove(p);
+                    }
+                }
+            }
+            let mut stats = TreeStats::default();
+            let got = ours.apply(&repo, &odb, &base, &mut stats).unwrap();
+            // The model: the leaves after the edits, written from scratch.
+            let mut model: std::collections::BTreeMap<Vec<u8>, (u32, Oid)> =
+                entries.iter().map(|e| (e.path.clone(), (e.mode, e.oid))).collect();
+            for (p, c) in &kept {
+                let p = p.as_bytes();
+                let under = |k: &[u8]| crate::git::path::is_at_or_under(k, p);
+                model.retain(|k, _| !under(k));
+                if let Some((m, oid)) = c {
+                    // A leaf on the way down becomes a directory.
+                    model.retain(|k, _| !crate::git::path::is_at_or_under(p, k));
+                    model.insert(p.to_vec(), (*m, *oid));
+                }
+            }
+            let model: Vec<Entry> = model
+                .into_iter()
+                .map(|(path, (mode, oid))| Entry { path, mode, oid })
+                .collect();
+            let want = write_tree(&odb, &model, 0, &mut TreeStats::default()).unwrap();
+            prop_assert_eq!(got, want, "model: base {:?}, edits {:?}", leaves, kept);
+            // libgit2 agrees wherever it takes the edits (it refuses to
+            // remove what is not there and to put a leaf where a tree is).
+            if !gone {
+                if let Ok(theirs) = theirs.create_updated(&repo, &base) {
+                    prop_assert_eq!(got, theirs, "libgit2: base {:?}, edits {:?}", leaves, kept);
+                }
+            }
+            // Every tree of the result is in the store.
+            repo.find_tree(got).unwrap().walk(git2::TreeWalkMode::PreOrder, |_, e| {
+                if e.kind() == Some(ObjectType::Tree) {
+                    assert!(repo.find_tree(e.id()).is_ok());
+                }
+                git2::TreeWalkResult::Ok
+            }).unwrap();
+        }
+    }
+}
