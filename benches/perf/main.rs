@@ -145,7 +145,20 @@ fn main() {
             });
             let found =
                 std::fs::read_to_string(dir.join(".git/bench-generator")).unwrap_or_default();
-            if o.fresh || found.trim() != generate::marker(o.files, o.shape) {
+            let wanted = generate::marker(o.files, o.shape);
+            if o.dir.is_some() && !o.fresh && !found.trim().is_empty() && found.trim() != wanted {
+                // A tree someone generated on purpose (a million files take
+                // half an hour): never replaced because a flag was left out.
+                eprintln!(
+                    "{} holds a generated tree '{}', not '{wanted}' (generator version, files, shape): \
+                     pass the --files/--shape it was made with, or --fresh to generate it again",
+                    dir.display(),
+                    found.trim()
+                );
+                let _ = std::fs::remove_dir_all(&home);
+                std::process::exit(2);
+            }
+            if o.fresh || found.trim() != wanted {
                 eprintln!(
                     "generating {} files ({} shape) in {} …",
                     o.files,

@@ -190,9 +190,14 @@ pub fn watch(o: &Opts, t: &Target) -> Outcome {
             "—",
         ));
 
-        // A burst: rewrite up to 1,000 files as fast as possible.
+        // A burst: rewrite up to 1,000 files as fast as possible, with
+        // content no earlier run wrote (else every blob is already stored
+        // and the burst's object writes go unmeasured).
         let before = snapshots_taken(&t.dir);
-        t.write_all(&t.burst, "burst")?;
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        t.write_all(&t.burst, &format!("burst {nonce}"))?;
         std::thread::sleep(Duration::from_millis(DEBOUNCE_MS * 4 + 500));
         wait_for("the burst's snapshot", limit, || {
             snapshots_taken(&t.dir) > before
