@@ -180,25 +180,33 @@ impl Dir {
     }
 
     /// Give `file`, made by [`Dir::create_unnamed`] in a directory of the
-    /// same file system, the new name `name` here.
-    #[cfg(target_os = "linux")]
+    /// same file system, the new name `name` here (`Unsupported` where
+    /// there are no unnamed files).
     pub fn link_unnamed(&self, file: &File, name: &[u8]) -> io::Result<()> {
-        use std::os::fd::AsRawFd;
         check_name(name)?;
-        match rustix::fs::linkat(file, "", &self.fd, name, AtFlags::EMPTY_PATH) {
-            // `AT_EMPTY_PATH` needs CAP_DAC_READ_SEARCH; the descriptor's
-            // link in /proc does not.
-            Err(Errno::NOENT | Errno::PERM | Errno::ACCESS) => {
-                let fd_link = format!("/proc/self/fd/{}", file.as_raw_fd());
-                Ok(rustix::fs::linkat(
-                    rustix::fs::CWD,
-                    fd_link.as_str(),
-                    &self.fd,
-                    name,
-                    AtFlags::SYMLINK_FOLLOW,
-                )?)
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            match rustix::fs::linkat(file, "", &self.fd, name, AtFlags::EMPTY_PATH) {
+                // `AT_EMPTY_PATH` needs CAP_DAC_READ_SEARCH; the descriptor's
+                // link in /proc does not.
+                Err(Errno::NOENT | Errno::PERM | Errno::ACCESS) => {
+                    let fd_link = format!("/proc/self/fd/{}", file.as_raw_fd());
+                    Ok(rustix::fs::linkat(
+                        rustix::fs::CWD,
+                        fd_link.as_str(),
+                        &self.fd,
+                        name,
+                        AtFlags::SYMLINK_FOLLOW,
+                    )?)
+                }
+                other => Ok(other?),
             }
-            other => Ok(other?),
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = file;
+            Err(io::ErrorKind::Unsupported.into())
         }
     }
 

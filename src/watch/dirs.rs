@@ -215,12 +215,7 @@ impl WatchSet {
             let new = !self.dirs.contains_key(&rel);
             if new {
                 if let Err(e) = os.watch(&abs) {
-                    if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) || rel.is_empty() {
-                        return Err(e);
-                    }
-                    // Vanished since its parent was listed: its removal
-                    // event follows.
-                    tracing::debug!(dir = %abs.display(), error = %e, "cannot watch directory");
+                    refused(e, &abs, rel.is_empty())?;
                     continue;
                 }
             }
@@ -316,6 +311,18 @@ impl WatchSet {
         let ignored = info.ignored || info.rules.is_ignored(rules.excludes, abs, is_dir);
         !ignored || rules.is_tracked(rel) || (is_dir && rules.has_tracked_below(rel))
     }
+}
+
+/// `abs` could not be watched. `Err`: the notifier cannot go on (out of
+/// watches, or `abs` is the work tree's `root` itself); else it vanished
+/// since its parent was listed — its removal event follows — and is left
+/// out.
+pub(crate) fn refused(e: notify::Error, abs: &Path, root: bool) -> notify::Result<()> {
+    if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) || root {
+        return Err(e);
+    }
+    tracing::debug!(dir = %abs.display(), error = %e, "cannot watch directory");
+    Ok(())
 }
 
 #[cfg(test)]

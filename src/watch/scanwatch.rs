@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::dirs::{OsWatch, Rules, WatchSet};
+use super::dirs::{refused, OsWatch, Rules, WatchSet};
 use crate::snapshot::engine::ignore::{DirRules, Excludes};
 use crate::snapshot::engine::index::Tracked;
 use crate::snapshot::engine::walk::{DirObserver, Listed};
@@ -85,13 +85,10 @@ impl<W: OsWatch + Send> DirObserver for ScanWatches<W> {
         }
         // (Watched again when the scan is taken again: the same watch.)
         if let Err(e) = s.os.watch(abs) {
-            if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) || s.set.is_root(abs) {
-                s.failed = Some(e);
-            } else {
-                // Vanished since its parent was listed: its removal event
-                // follows.
-                tracing::debug!(dir = %abs.display(), error = %e, "cannot watch directory");
-                s.refused.push(abs.to_path_buf());
+            let root = s.set.is_root(abs);
+            match refused(e, abs, root) {
+                Err(e) => s.failed = Some(e),
+                Ok(()) => s.refused.push(abs.to_path_buf()),
             }
         }
     }

@@ -375,7 +375,7 @@ pub fn failed_turn_by_watcher(ws: &Workspace, job: &Job) -> Option<Served> {
         return None;
     }
     let out = watch::ask_snapshot_with(ws, failed_turn_meta(&job.meta))?;
-    Some(Served::Direct(out.created.then_some(out.id).flatten()))
+    Some(Served::taken(out))
 }
 
 fn failed_turn_meta(meta: &SnapMeta) -> SnapMeta {
@@ -402,7 +402,7 @@ fn failed_turn_snapshot(ws: &Workspace, meta: &SnapMeta) -> Result<Served> {
             out
         }
     };
-    Ok(Served::Direct(out.created.then_some(out.id).flatten()))
+    Ok(Served::taken(out))
 }
 
 /// After a failed turn's job: what the provider's status page said, for
@@ -415,6 +415,12 @@ pub fn status_note(ws: &Workspace) -> String {
 }
 
 impl Served {
+    /// A snapshot taken (here, or by the watcher on request): its id, or
+    /// none when nothing was new.
+    fn taken(out: crate::snapshot::record::SnapOutcome) -> Served {
+        Served::Direct(out.created.then_some(out.id).flatten())
+    }
+
     /// For `hook.log`.
     pub fn describe(&self) -> String {
         match self {
@@ -433,7 +439,7 @@ pub fn snapshot(ws: &Workspace, meta: SnapMeta) -> Result<Served> {
     let mut req = meta.request();
     req.lock_timeout = HOOK_LOCK_TIMEOUT;
     let out = record::take(ws, &req, None)?;
-    Ok(Served::Direct(out.created.then_some(out.id).flatten()))
+    Ok(Served::taken(out))
 }
 
 /// Snapshots [`session_notice`] looks back through.

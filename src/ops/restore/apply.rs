@@ -182,12 +182,7 @@ fn write_group(
     let fail = |errors: &mut Vec<(usize, String)>, j: &Job<'_>, e: &dyn std::fmt::Display| {
         errors.push((j.index, format!("{}: {e}", j.step.change.path_lossy())));
     };
-    let (parents, _) = split(&first.step.change.path);
-    let comps: Vec<&[u8]> = if parents.is_empty() {
-        Vec::new()
-    } else {
-        parents.split(|&b| b == b'/').collect()
-    };
+    let (comps, _) = components(&first.step.change.path);
     let needs_dir = jobs.iter().any(|j| !is_exec_only(j.step));
     let parent = match root.walk(&comps, needs_dir) {
         Ok(p) => p,
@@ -356,16 +351,6 @@ fn unnamed(parent: &Dir, mode: u32) -> std::io::Result<Option<std::fs::File>> {
     Ok(f)
 }
 
-#[cfg(target_os = "linux")]
-fn link_unnamed(tdir: &Dir, f: &std::fs::File, tname: &[u8]) -> std::io::Result<()> {
-    tdir.link_unnamed(f, tname)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn link_unnamed(_: &Dir, _: &std::fs::File, _: &[u8]) -> std::io::Result<()> {
-    Err(std::io::ErrorKind::Unsupported.into())
-}
-
 /// Write a file or symlink atomically into `parent`: its content into an
 /// unnamed file in `parent` (where the system has them) or a temporary
 /// file in `tdir`, named in `tdir`, then renamed over the destination
@@ -395,7 +380,7 @@ fn write(
             match unnamed(parent, mode)? {
                 Some(mut f) => {
                     content.write_to(path, leaf, job.via_git, &mut f)?;
-                    link_unnamed(tdir, &f, &tname)?;
+                    tdir.link_unnamed(&f, &tname)?;
                 }
                 None => {
                     let mut f = tdir.create_file(&tname, mode)?;
