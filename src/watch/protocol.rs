@@ -86,10 +86,11 @@ pub struct SnapMeta {
     /// Answer with the snapshot (`savepoint snap`) instead of only
     /// accepting the request (hooks).
     pub wait: bool,
-    /// A failed turn: when the snapshot records something new, write the
-    /// hand-off brief again (it then names that snapshot) before
-    /// answering — in the watcher, so a client that kills the hook right
-    /// after asking cannot cut it short.
+    /// A failed turn: after the snapshot, write the hand-off brief (it then
+    /// names the chain's tip) before answering — in the watcher, so a
+    /// client that kills the hook right after asking cannot cut it short.
+    /// A brief that cannot be written makes the answer an error: the hook
+    /// then writes it itself.
     pub brief: bool,
 }
 

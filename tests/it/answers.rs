@@ -204,8 +204,8 @@ fn snap_with_a_watcher_is_taken_by_the_watcher_and_touches_nothing_of_the_user()
 
 /// A failed turn's snapshot must be taken before the brief is written (the
 /// brief names it): with a watcher running, the watcher takes it, writes
-/// the brief again and answers when done, instead of the hook scanning the
-/// tree itself or starting a worker.
+/// the brief and answers when done, instead of the hook scanning the tree
+/// itself, diffing the chain for a first brief or starting a worker.
 #[test]
 fn a_failed_turn_is_snapshotted_by_the_watcher_before_the_brief_names_it() {
     let repo = seeded();
@@ -240,4 +240,37 @@ fn a_failed_turn_is_snapshotted_by_the_watcher_before_the_brief_names_it() {
         log.contains(&format!("claude:StopFailure by the watcher: snapshot {id}")),
         "{log}"
     );
+}
+
+/// With a watcher, the hook writes no brief of its own: when the failed
+/// turn left nothing new to record, the watcher still writes it (naming
+/// the tip it already had) before it answers.
+#[test]
+fn a_failed_turn_with_nothing_new_still_gets_its_brief_from_the_watcher() {
+    let repo = seeded();
+    let _w = DetachedWatcher::start_with(&repo, &["--debounce", "60000", "--max-wait", "60000"]);
+    repo.write("src/lib.rs", "pub fn a() { recorded before the outage }\n");
+    repo.run_ok(&["snap"]);
+    let tip = repo.rev("refs/savepoint/heads/main");
+    let brief = repo.abs(".git/savepoint/handoff.md");
+    assert!(!brief.exists());
+    let payload = serde_json::json!({
+        "session_id": "s-outage",
+        "cwd": repo.path(),
+        "hook_event_name": "StopFailure",
+        "error": "rate_limit",
+    });
+    let out = repo.pipe(&["hook", "claude"], payload.to_string().as_bytes());
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(repo.rev("refs/savepoint/heads/main"), tip, "nothing new");
+    let text = std::fs::read_to_string(&brief).expect("the watcher wrote the brief");
+    assert!(text.contains(&tip[..12]), "the brief names {tip}:\n{text}");
+    assert!(text.contains("rate_limit"), "{text}");
+    let log = std::fs::read_to_string(repo.abs(".git/savepoint/hook.log")).unwrap();
+    assert!(
+        log.contains("claude:StopFailure by the watcher: nothing new"),
+        "{log}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&brief.display().to_string()), "{stderr}");
 }

@@ -1176,6 +1176,93 @@ fn parallel_restore_of_many_directories_equals_git_checkout() {
     );
     assert!(how("d00/sub0/f3.raw").contains("how=Memory"));
     assert!(how("d01/sub1/f2.auto").contains("how=Memory"));
-    assert!(how("d01/sub1/f0.crlf").contains("how=Filtered"));
-    assert!(how("nested/a/b/c/deep.crlf").contains("how=Filtered"));
+    // LF → CRLF is done without git.
+    assert!(how("d01/sub1/f0.crlf").contains("how=Memory(Some(Crlf"));
+    assert!(how("nested/a/b/c/deep.crlf").contains("how=Memory(Some(Crlf"));
+    assert!(!err.contains("how=Filtered"), "{err}");
+}
+
+/// LF → CRLF on the way out is done by savepoint itself (git's
+/// `crlf_to_worktree`), so it must write what git writes for every kind of
+/// content — lone CRs, CRLFs already there, NULs, a trailing ^Z, no final
+/// newline — under every attribute and `core.autocrlf`/`core.eol` setting
+/// that asks for CRLF. Random contents (fixed seeds), compared with
+/// `git checkout-index` byte for byte; none of them may go through git.
+#[test]
+fn crlf_output_written_without_git_equals_git_checkout_for_random_content() {
+    const EXTS: [(&str, &str); 6] = [
+        ("tc", "text eol=crlf"),
+        ("ac", "text=auto eol=crlf"),
+        ("t", "text"),
+        ("a", "text=auto"),
+        ("o", "crlf"),
+        ("n", ""),
+    ];
+    let configs: [&[(&str, &str)]; 4] = [
+        &[],
+        &[("core.autocrlf", "true")],
+        &[("core.eol", "crlf")],
+        &[("core.autocrlf", "input"), ("core.eol", "crlf")],
+    ];
+    for (round, config) in configs.iter().enumerate() {
+        let repo = TestRepo::new();
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64 ^ round as u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut files = Vec::new();
+        for i in 0..120 {
+            let (ext, _) = EXTS[i % EXTS.len()];
+            let len = (next() % 40) as usize;
+            // Mostly text, sometimes the bytes that change git's mind.
+            let content: Vec<u8> = (0..len)
+                .map(|_| match next() % 16 {
+                    0..=6 => b'a',
+                    7..=10 => b'\n',
+                    11 | 12 => b'\r',
+                    13 => 0,
+                    14 => 0x1a,
+                    _ => b'\t',
+                })
+                .collect();
+            let rel = format!("d{}/f{i}.{ext}", i % 7);
+            repo.write_bytes(rel.as_bytes(), &content);
+            files.push(rel);
+        }
+        // The blobs hold the bytes as written: no attributes at commit.
+        repo.commit_all("raw contents");
+        let attrs: String = EXTS
+            .iter()
+            .map(|(ext, a)| format!("*.{ext} {a}\n"))
+            .collect();
+        repo.write(".gitattributes", &attrs);
+        repo.git(&["add", ".gitattributes"]);
+        repo.git(&["commit", "-q", "-m", "attributes"]);
+        for (k, v) in *config {
+            repo.git(&["config", k, v]);
+        }
+        // As git writes it under this config (it is not restored).
+        repo.remove(".gitattributes");
+        repo.git(&["checkout", "--", ".gitattributes"]);
+        for d in 0..7 {
+            std::fs::remove_dir_all(repo.abs(format!("d{d}"))).unwrap();
+        }
+        let out = repo
+            .cmd()
+            .env("SAVEPOINT_LOG", "savepoint=debug")
+            .args(["restore", "HEAD"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{config:?}: {err}");
+        assert!(!err.contains("how=Filtered"), "{config:?}: {err}");
+        assert_eq!(
+            assert_equals_git_checkout(&repo, "HEAD"),
+            files.len() + 1,
+            "{config:?}"
+        );
+    }
 }

@@ -345,6 +345,9 @@ fn execute(ws: &Workspace, job: &agents::Job, guard: &Guard) {
         );
         return;
     }
+    if job.failed {
+        agents::brief_first(ws, job);
+    }
     match spawn_worker(job) {
         Ok(child) => {
             if !guard.wait(child) {

@@ -273,7 +273,8 @@ pub fn prepare(event: &Event) -> Result<Option<Plan>> {
     let mut response = Response::default();
     if let Some(error) = &failed {
         // The outage case. The client may kill this process any moment
-        // now: the brief comes first, from what is already recorded.
+        // now: the failure is saved first; the brief follows at once (see
+        // `brief_first`), from the watcher or from here.
         let failure = crate::ops::handoff::Failure {
             agent: event.agent.to_owned(),
             session: event.session.clone(),
@@ -284,7 +285,7 @@ pub fn prepare(event: &Event) -> Result<Option<Plan>> {
             status: None,
         };
         crate::ops::handoff::save_failure(&ws, &failure)?;
-        let path = crate::ops::handoff::write(&ws)?;
+        let path = StateFile::Handoff.path_in(state);
         response.stderr = format!(
             "savepoint: the turn ended on an API error ({}). Your work is safe in git on {}. \
              A hand-off brief for another assistant is in {}; `savepoint handoff` prints it \
@@ -366,9 +367,11 @@ pub fn run_job(job: &Job) -> Result<Served> {
 }
 
 /// A failed turn's job when the running watcher can do all of it: the
-/// snapshot and the brief, and no status page to ask (`None`: a worker
-/// must do the job). The watcher writes the brief before it answers, so
-/// a client that kills the hook meanwhile cuts nothing short.
+/// snapshot and the brief, and no status page to ask (`None`: the brief
+/// is for [`brief_first`], the rest for a worker). The watcher writes the
+/// brief before it answers, so a client that kills the hook meanwhile
+/// cuts nothing short — and the hook never diffs the chain itself, which
+/// costs as much as the change since HEAD.
 pub fn failed_turn_by_watcher(ws: &Workspace, job: &Job) -> Option<Served> {
     let agent = job.meta.agent.as_deref().unwrap_or("");
     if !job.failed || crate::integrations::provider_status::applies(ws.config().ok()?, agent) {
@@ -378,6 +381,18 @@ pub fn failed_turn_by_watcher(ws: &Workspace, job: &Job) -> Option<Served> {
     Some(Served::taken(out))
 }
 
+/// A failed turn no watcher took: the brief, from what is already
+/// recorded, before anything slow starts (the client may kill the hook
+/// any moment now); failures are logged.
+pub fn brief_first(ws: &Workspace, job: &Job) {
+    if let Err(e) = crate::ops::handoff::write(ws) {
+        log(
+            ws,
+            &format!("{}: cannot write the hand-off brief: {e}", job.meta.trigger),
+        );
+    }
+}
+
 fn failed_turn_meta(meta: &SnapMeta) -> SnapMeta {
     SnapMeta {
         brief: true,
@@ -385,10 +400,10 @@ fn failed_turn_meta(meta: &SnapMeta) -> SnapMeta {
     }
 }
 
-/// A failed turn's snapshot, taken before going on; when it records
-/// something new the brief is written again so that it names it — by
-/// the running watcher before it answers, else here. (When nothing was
-/// new, the brief written first already names the chain's tip.)
+/// A failed turn's snapshot, taken before going on; the brief is written
+/// again so that it names it — by the running watcher before it answers,
+/// else here when the snapshot recorded something new (the brief written
+/// first already names the chain's tip otherwise).
 fn failed_turn_snapshot(ws: &Workspace, meta: &SnapMeta) -> Result<Served> {
     let out = match watch::ask_snapshot_with(ws, failed_turn_meta(meta)) {
         Some(out) => out,

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use super::content::Content;
 use super::plan::{Action, Plan, Step};
 use super::safety::refuse_git_dirs;
+use super::smudge::Smudge;
 use crate::error::{Error, Result};
 use crate::fs::at::{self, Dir, Kind};
 use crate::git::mode::{MODE_EXEC, MODE_FILE, MODE_LINK};
@@ -72,27 +73,27 @@ pub(super) fn apply(ws: &Workspace, plan: &Plan, filters: bool) -> Result<Vec<St
         .map(|(i, s)| Job {
             index: i,
             step: s,
-            via_git: filters,
+            smudge: if filters { Smudge::Git } else { Smudge::None },
         })
         .collect();
     write_group(&root, &tmp, &content, &attr_jobs, &mut errors);
     // Every other file, converted as the attributes now in place say.
-    let via_git = if filters {
+    let smudges = if filters {
         let paths: Vec<&[u8]> = files.iter().map(|s| s.change.path.as_slice()).collect();
-        super::smudge::via_git(ws, &paths)
+        super::smudge::smudges(ws, &paths)
     } else {
-        vec![false; files.len()]
+        vec![Smudge::None; files.len()]
     };
     let base = attr_jobs.len();
     let mut groups: BTreeMap<&[u8], Vec<Job<'_>>> = BTreeMap::new();
-    for (i, (step, via_git)) in files.iter().zip(via_git).enumerate() {
+    for (i, (step, smudge)) in files.iter().zip(smudges).enumerate() {
         groups
             .entry(split(&step.change.path).0)
             .or_default()
             .push(Job {
                 index: base + i,
                 step,
-                via_git,
+                smudge,
             });
     }
     let groups: Vec<Vec<Job<'_>>> = groups.into_values().collect();
@@ -113,11 +114,11 @@ pub(super) fn apply(ws: &Workspace, plan: &Plan, filters: bool) -> Result<Vec<St
 }
 
 /// One file to write: its place among the writes (for the order of
-/// failures), its step, and whether git converts it.
+/// failures), its step, and what git does to its content.
 struct Job<'p> {
     index: usize,
     step: &'p Step,
-    via_git: bool,
+    smudge: Smudge,
 }
 
 /// Write `groups` (each the files of one directory) with `writers`
@@ -379,12 +380,12 @@ fn write(
             let path = &job.step.change.path;
             match unnamed(parent, mode)? {
                 Some(mut f) => {
-                    content.write_to(path, leaf, job.via_git, &mut f)?;
+                    content.write_to(path, leaf, job.smudge, &mut f)?;
                     tdir.link_unnamed(&f, &tname)?;
                 }
                 None => {
                     let mut f = tdir.create_file(&tname, mode)?;
-                    content.write_to(path, leaf, job.via_git, &mut f)?;
+                    content.write_to(path, leaf, job.smudge, &mut f)?;
                 }
             }
         }

@@ -1,15 +1,16 @@
 //! Blob content as git would check it out: raw from the object store
 //! when git would not change it (small blobs through libgit2, large ones
-//! streamed from `git cat-file`), through git's smudge side
-//! (`git cat-file --filters`) when it would — which [`super::smudge`]
-//! decides for a whole restore at once. Never a whole large blob in
-//! savepoint's memory.
+//! streamed from `git cat-file`), LF → CRLF here when that is all git
+//! would do to a small blob, through git's smudge side (`git cat-file
+//! --filters`) otherwise — which [`super::smudge`] decides for a whole
+//! restore at once. Never a whole large blob in savepoint's memory.
 
 use std::io::Write;
 use std::path::Path;
 
 use git2::{Oid, Repository, Tree};
 
+use super::smudge::Smudge;
 use crate::git::command::GitCmd;
 use crate::git::treediff::Leaf;
 
@@ -29,8 +30,8 @@ pub(super) struct Content<'a> {
 /// How a blob reaches its file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fetch {
-    /// Read whole through libgit2 (small, unfiltered).
-    Memory,
+    /// Read whole through libgit2 (small), LF → CRLF when `Some`.
+    Memory(Option<Smudge>),
     /// `git cat-file blob`, streamed.
     Stream,
     /// `git cat-file --filters --path=…`, streamed (one process per file:
@@ -57,8 +58,8 @@ impl<'a> Content<'a> {
         Ok(blob.content().to_vec())
     }
 
-    fn fetch(&self, oid: Oid, via_git: bool) -> std::io::Result<Fetch> {
-        if via_git {
+    fn fetch(&self, oid: Oid, smudge: Smudge) -> std::io::Result<Fetch> {
+        if smudge == Smudge::Git {
             return Ok(Fetch::Filtered);
         }
         let odb = self
@@ -66,30 +67,39 @@ impl<'a> Content<'a> {
             .odb()
             .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
         // Not here (a partial clone): git fetches it from the promisor.
-        Ok(match odb.read_header(oid) {
-            Ok((size, _)) if size <= STREAM_THRESHOLD => Fetch::Memory,
-            _ => Fetch::Stream,
+        let small = matches!(odb.read_header(oid), Ok((size, _)) if size <= STREAM_THRESHOLD);
+        Ok(match smudge {
+            _ if small => Fetch::Memory((smudge != Smudge::None).then_some(smudge)),
+            Smudge::None => Fetch::Stream,
+            // Large and converted: git streams it.
+            _ => Fetch::Filtered,
         })
     }
 
-    /// Write the content of file `leaf` at `rel` into `out`: through git's
-    /// smudge side when `via_git` (see [`super::smudge::via_git`]).
+    /// Write the content of file `leaf` at `rel` into `out`, converted as
+    /// `smudge` says (see [`super::smudge::smudges`]).
     pub(super) fn write_to(
         &self,
         rel: &[u8],
         leaf: Leaf,
-        via_git: bool,
+        smudge: Smudge,
         out: &mut std::fs::File,
     ) -> std::io::Result<()> {
-        let how = self.fetch(leaf.oid, via_git)?;
+        let how = self.fetch(leaf.oid, smudge)?;
         tracing::debug!(path = %String::from_utf8_lossy(rel), ?how, "restoring blob {}", leaf.oid);
         let cmd = match how {
-            Fetch::Memory => {
+            Fetch::Memory(crlf) => {
                 let blob = self
                     .repo
                     .find_blob(leaf.oid)
                     .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
-                return out.write_all(blob.content());
+                let converted = match crlf {
+                    Some(Smudge::Crlf { auto }) => {
+                        crate::snapshot::engine::blob::crlf_to_worktree(blob.content(), auto)
+                    }
+                    _ => None,
+                };
+                return out.write_all(converted.as_deref().unwrap_or(blob.content()));
             }
             Fetch::Stream => GitCmd::new(self.git_dir, self.workdir)
                 .args(["cat-file", "blob"])

@@ -5,8 +5,11 @@
 //! lookup decides (every source, macro and precedence rule as git has
 //! them); only the last step, git's `convert_attrs` and `output_eol` from
 //! `convert.c`, is ported here. A file nothing converts is written from
-//! the object store as it is; the others go through git. Any failure to
-//! ask means "through git", as before this existed.
+//! the object store as it is; one whose only conversion is LF → CRLF is
+//! converted here as git's `crlf_to_worktree` does (a `*.bat text
+//! eol=crlf` line is common, and one `git` process per such file was most
+//! of a restore's time); the others go through git. Any failure to ask
+//! means "through git", as before this existed.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -95,18 +98,31 @@ fn check_crlf(v: &Value) -> CrlfAction {
     }
 }
 
-/// Does git change a file with these attribute values (in [`ATTRS`]
-/// order) when it checks it out? `convert_attrs`, then whether a filter
+/// What git does to a file's content on its way into the work tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Smudge {
+    /// Nothing: the blob's bytes.
+    None,
+    /// LF → CRLF only (`crate::snapshot::engine::blob::crlf_to_worktree`);
+    /// `auto`: a `text=auto`/`core.autocrlf` action, which leaves blobs
+    /// with CRs or binary content alone.
+    Crlf { auto: bool },
+    /// A filter driver, `ident` or an encoding: git's smudge side.
+    Git,
+}
+
+/// What git does to a file with these attribute values (in [`ATTRS`]
+/// order) when it checks it out: `convert_attrs`, then whether a filter
 /// driver, `ident`, an encoding or CRLF output applies.
-fn converts(a: &[Value; 6], s: Settings) -> bool {
+fn converts(a: &[Value; 6], s: Settings) -> Smudge {
     let [crlf, ident, filter, eol, text, encoding] = a;
     // Any driver name: git decides whether it has a smudge side.
     if matches!(filter, Value::Is(_)) || *ident == Value::Set {
-        return true;
+        return Smudge::Git;
     }
     // Set or unset is an error in git; let git report it.
     if *encoding != Value::Unspecified {
-        return true;
+        return Smudge::Git;
     }
     let mut action = check_crlf(text);
     if action == CrlfAction::Undefined {
@@ -138,10 +154,20 @@ fn converts(a: &[Value; 6], s: Settings) -> bool {
         };
     }
     // git's `output_eol`: only CRLF output changes content.
-    match action {
+    let crlf = match action {
         CrlfAction::Binary | CrlfAction::TextInput | CrlfAction::AutoInput => false,
         CrlfAction::TextCrlf | CrlfAction::AutoCrlf | CrlfAction::Undefined => true,
         CrlfAction::Text | CrlfAction::Auto => s.text_eol_is_crlf(),
+    };
+    let auto = matches!(
+        action,
+        CrlfAction::Auto | CrlfAction::AutoInput | CrlfAction::AutoCrlf
+    );
+    match (crlf, action) {
+        (false, _) => Smudge::None,
+        // Unreachable after the defaults above; git knows.
+        (true, CrlfAction::Undefined) => Smudge::Git,
+        (true, _) => Smudge::Crlf { auto },
     }
 }
 
@@ -186,11 +212,11 @@ fn settings(ws: &Workspace) -> Option<Settings> {
     Some(s)
 }
 
-/// For each of `paths` (relative to the work tree), whether git would
-/// change its content on checkout, from the attributes the work tree has
-/// now. All `true` when git cannot be asked.
-pub(super) fn via_git(ws: &Workspace, paths: &[&[u8]]) -> Vec<bool> {
-    let all = || vec![true; paths.len()];
+/// For each of `paths` (relative to the work tree), what git would do
+/// to its content on checkout, from the attributes the work tree has now.
+/// All [`Smudge::Git`] when git cannot be asked.
+pub(super) fn smudges(ws: &Workspace, paths: &[&[u8]]) -> Vec<Smudge> {
+    let all = || vec![Smudge::Git; paths.len()];
     if paths.is_empty() {
         return Vec::new();
     }
@@ -224,7 +250,7 @@ pub(super) fn via_git(ws: &Workspace, paths: &[&[u8]]) -> Vec<bool> {
             let mut values: [Value; 6] = std::array::from_fn(|_| Value::Unspecified);
             for (i, rec) in recs.iter().enumerate() {
                 if rec[0] != *path || rec[1] != ATTRS[i].as_bytes() {
-                    return true;
+                    return Smudge::Git;
                 }
                 values[i] = Value::parse(rec[2]);
             }
@@ -248,8 +274,12 @@ mod tests {
         Value::parse(s.as_bytes())
     }
 
-    fn conv(attrs: [&str; 6], autocrlf: AutoCrlf, eol_crlf: bool) -> bool {
+    fn smudge(attrs: [&str; 6], autocrlf: AutoCrlf, eol_crlf: bool) -> Smudge {
         converts(&attrs.map(v), Settings { autocrlf, eol_crlf })
+    }
+
+    fn conv(attrs: [&str; 6], autocrlf: AutoCrlf, eol_crlf: bool) -> bool {
+        smudge(attrs, autocrlf, eol_crlf) != Smudge::None
     }
 
     const U: &str = "unspecified";
@@ -289,5 +319,30 @@ mod tests {
         assert!(conv([U, "set", U, U, U, U], False, false));
         assert!(!conv([U, "unset", U, U, U, U], False, false));
         assert!(conv([U, U, U, U, U, "UTF-16"], False, false));
+    }
+
+    #[test]
+    fn crlf_output_is_done_here_and_knows_whether_it_is_auto() {
+        use AutoCrlf::*;
+        let text = Smudge::Crlf { auto: false };
+        let auto = Smudge::Crlf { auto: true };
+        assert_eq!(smudge([U, U, U, "crlf", "set", U], False, false), text);
+        assert_eq!(smudge([U, U, U, "crlf", U, U], False, false), text);
+        assert_eq!(smudge([U, U, U, U, "set", U], False, true), text);
+        assert_eq!(smudge([U, U, U, U, "set", U], True, false), text);
+        assert_eq!(smudge(["set", U, U, U, U, U], True, false), text);
+        assert_eq!(smudge([U, U, U, U, U, U], True, false), auto);
+        assert_eq!(smudge([U, U, U, U, "auto", U], True, false), auto);
+        assert_eq!(smudge([U, U, U, "crlf", "auto", U], False, false), auto);
+        assert_eq!(
+            smudge([U, U, "lfs", "crlf", "set", U], False, false),
+            Smudge::Git
+        );
+        assert_eq!(smudge([U, "set", U, U, U, U], False, false), Smudge::Git);
+        assert_eq!(
+            smudge([U, U, U, U, "set", "UTF-16"], True, false),
+            Smudge::Git
+        );
+        assert_eq!(smudge([U, U, U, "lf", "set", U], True, true), Smudge::None);
     }
 }

@@ -159,6 +159,7 @@ impl BlobWriter {
 struct TextStat {
     crlf: usize,
     lonecr: usize,
+    lonelf: usize,
     nul: usize,
     printable: usize,
     nonprintable: usize,
@@ -177,6 +178,7 @@ fn gather_stats(buf: &[u8]) -> TextStat {
                 s.lonecr += 1;
             }
         } else if c == b'\n' {
+            s.lonelf += 1;
         } else if c == 127 {
             s.nonprintable += 1;
         } else if c < 32 {
@@ -236,6 +238,34 @@ pub(crate) fn crlf_to_git(
             out.push(c);
         }
     }
+    Some(out)
+}
+
+/// git's `crlf_to_worktree` (`convert.c`): a blob whose checkout turns
+/// LF into CRLF, converted — or `None` when git writes it as it is (no
+/// lone LF; for `text=auto` and `core.autocrlf`, also a blob that already
+/// has CRs or looks binary). `auto`: the action is one of the `auto`
+/// ones.
+pub(crate) fn crlf_to_worktree(data: &[u8], auto: bool) -> Option<Vec<u8>> {
+    if !data.contains(&b'\n') {
+        return None;
+    }
+    let s = gather_stats(data);
+    if s.lonelf == 0 || (auto && (s.lonecr > 0 || s.crlf > 0 || is_binary(&s))) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(data.len() + s.lonelf);
+    let mut rest = data;
+    while let Some(nl) = rest.iter().position(|&c| c == b'\n') {
+        if nl > 0 && rest[nl - 1] == b'\r' {
+            out.extend_from_slice(&rest[..=nl]);
+        } else {
+            out.extend_from_slice(&rest[..nl]);
+            out.extend_from_slice(b"\r\n");
+        }
+        rest = &rest[nl + 1..];
+    }
+    out.extend_from_slice(rest);
     Some(out)
 }
 

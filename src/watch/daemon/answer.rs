@@ -40,14 +40,14 @@ impl Daemon<'_> {
             Request::Snap(meta) => {
                 let brief = meta.brief;
                 match self.snapshot(Some(meta))? {
-                    Taken::Done(out) => {
-                        if brief && out.created {
-                            if let Err(e) = crate::ops::handoff::write(self.ws) {
-                                self.warn(format!("cannot write the hand-off brief: {e}"));
-                            }
+                    Taken::Done(out) => match brief.then(|| crate::ops::handoff::write(self.ws)) {
+                        Some(Err(e)) => {
+                            let e = format!("cannot write the hand-off brief: {e}");
+                            self.warn(e.clone());
+                            reply(Err(e), None)
                         }
-                        reply(Ok(None), Some(Snapped::new(*out)))
-                    }
+                        _ => reply(Ok(None), Some(Snapped::new(*out))),
+                    },
                     Taken::Failed(e) => reply(Err(e), None),
                     Taken::Nothing => reply(Err("nothing was snapshotted".into()), None),
                 }
