@@ -245,6 +245,37 @@ fn dry_run_changes_nothing_and_restore_is_undoable() {
     repo.assert_fsck_clean();
 }
 
+/// A restore of many paths lists every one of them, with line counts for
+/// the first 200 (counting reads and diffs both versions of each file) and
+/// a note saying so.
+#[test]
+fn a_large_plan_lists_every_path_and_counts_lines_for_the_first_200() {
+    let repo = TestRepo::new();
+    for i in 0..250 {
+        repo.write(&format!("f{i:03}.txt"), "one\n");
+    }
+    repo.commit_all("files");
+    for i in 0..250 {
+        repo.write(&format!("f{i:03}.txt"), "one\ntwo\n");
+    }
+    let out = repo.run_ok(&["restore", "HEAD", "--dry-run"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let listed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  modify "))
+        .collect();
+    assert_eq!(listed.len(), 250, "{text}");
+    assert!(
+        listed[..200].iter().all(|l| l.ends_with(" +0 -1")),
+        "{text}"
+    );
+    assert!(listed[200..].iter().all(|l| l.ends_with(".txt")), "{text}");
+    assert!(
+        text.contains("(line counts for the first 200 of 250 paths)"),
+        "{text}"
+    );
+}
+
 /// A commit whose tree holds `entries` (name, mode, blob content), written
 /// as raw objects so nothing validates the names.
 fn crafted_commit(repo: &TestRepo, entries: &[(&[u8], &str, &[u8])]) -> String {

@@ -156,7 +156,14 @@ pub fn report(ctx: &Ctx, repo: &Repository, o: &RestoreOutcome, source: &Source)
     Ok(())
 }
 
-/// One line per path: action, path, and added/removed lines.
+/// Line counts are worked out for this many paths of a plan; the rest are
+/// listed with their action only. Counting means reading and diffing both
+/// versions of each file — for a restore of thousands of files that was
+/// more time than writing them (and all of `recover --dry-run`'s).
+pub const COUNTED_PATHS: usize = 200;
+
+/// One line per path: action, path, and added/removed lines (for the
+/// first [`COUNTED_PATHS`]).
 pub fn print_plan(ctx: &Ctx, repo: &Repository, plan: &Plan, out: &mut impl Write) -> Result<()> {
     let u = &ctx.ui;
     let width = plan
@@ -166,19 +173,30 @@ pub fn print_plan(ctx: &Ctx, repo: &Repository, plan: &Plan, out: &mut impl Writ
         .max()
         .unwrap_or(0)
         .min(60);
-    for step in &plan.steps {
+    for (i, step) in plan.steps.iter().enumerate() {
         let path = ui::path(&step.change.path_lossy()).into_owned();
         let style = match step.action {
             Action::Create => ui::ADD,
             Action::Delete => ui::DEL,
             Action::Modify => ui::TRIGGER,
         };
-        let stat = line_stat(repo, step).unwrap_or_default();
-        writeln!(
-            out,
+        let stat = if i < COUNTED_PATHS {
+            line_stat(repo, step).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let line = format!(
             "  {} {path:<width$} {stat}",
             u.paint(style, &format!("{:<6}", step.action.label()))
-        )?;
+        );
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    if plan.steps.len() > COUNTED_PATHS {
+        let note = format!(
+            "  (line counts for the first {COUNTED_PATHS} of {} paths)",
+            plan.steps.len()
+        );
+        writeln!(out, "{}", u.paint(ui::DIM, &note))?;
     }
     Ok(())
 }
