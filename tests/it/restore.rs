@@ -1124,6 +1124,20 @@ fn assert_equals_git_checkout(repo: &TestRepo, tree: &str) -> usize {
     n
 }
 
+/// `restore HEAD` with the debug log on (it says how each blob was
+/// written); its stderr, after asserting it succeeded.
+fn restore_head_logged(repo: &TestRepo) -> String {
+    let out = repo
+        .cmd()
+        .env("SAVEPOINT_LOG", "savepoint=debug")
+        .args(["restore", "HEAD"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    err
+}
+
 /// A restore of hundreds of files in dozens of directories (written by
 /// several threads) leaves exactly what `git checkout-index` writes for
 /// the same tree — line endings per attribute, exec bits, symlinks — and
@@ -1178,14 +1192,7 @@ fn parallel_restore_of_many_directories_equals_git_checkout() {
     }
     std::fs::remove_dir_all(repo.abs("nested")).unwrap();
     repo.write("nested", "a file now\n");
-    let out = repo
-        .cmd()
-        .env("SAVEPOINT_LOG", "savepoint=debug")
-        .args(["restore", "HEAD"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let err = restore_head_logged(&repo);
     assert!(
         repo.user_state() == before,
         "index, HEAD or branches changed"
@@ -1281,14 +1288,7 @@ fn crlf_output_written_without_git_equals_git_checkout_for_random_content() {
         for d in 0..7 {
             std::fs::remove_dir_all(repo.abs(format!("d{d}"))).unwrap();
         }
-        let out = repo
-            .cmd()
-            .env("SAVEPOINT_LOG", "savepoint=debug")
-            .args(["restore", "HEAD"])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{config:?}: {err}");
+        let err = restore_head_logged(&repo);
         assert!(!err.contains("how=Filtered"), "{config:?}: {err}");
         assert_eq!(
             assert_equals_git_checkout(&repo, "HEAD"),
