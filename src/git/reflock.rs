@@ -12,8 +12,12 @@
 //!   `<common-dir>/savepoint/refs.lock` (`flock`, released by the kernel
 //!   when the process dies) and writes its *intent* into it first: pid,
 //!   ref, time;
-//! - it finishes by emptying the file. An intent found by the next holder
-//!   is therefore from a writer that died mid-update;
+//! - it finishes by taking its intent out again. An intent found by the
+//!   next holder is therefore from a writer that died mid-update; it is
+//!   carried forward by every later holder (whatever ref that one
+//!   updates) while the dead writer's `<ref>.lock` is still there — a
+//!   snapshot's shadow-ref update between a killed `squash` and the next
+//!   one must not forget who left `refs/heads/<branch>.lock`;
 //! - a `<ref>.lock` in the way is waited for (git's own
 //!   `core.filesRefLockTimeout` idea), and removed only when it is that
 //!   dead writer's: same ref, created no later than shortly after the
@@ -36,6 +40,8 @@ const INTENT_SLACK: Duration = Duration::from_secs(2);
 const MIN_STALE_AGE: Duration = Duration::from_secs(1);
 /// Waiting for another savepoint process's ref update (milliseconds each).
 const HOLD_TIMEOUT: Duration = Duration::from_secs(30);
+/// Dead writers' intents carried forward at most (the most recent).
+const MAX_ORPHANS: usize = 16;
 
 /// A dead writer's intent: which ref it was updating, and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +53,13 @@ pub(crate) struct Intent {
 }
 
 impl Intent {
-    fn parse(text: &str) -> Option<Intent> {
-        let mut it = text.trim().splitn(3, ' ');
+    /// Every intent in the lock file, one per line.
+    fn parse_all(text: &str) -> Vec<Intent> {
+        text.lines().filter_map(Intent::parse).collect()
+    }
+
+    fn parse(line: &str) -> Option<Intent> {
+        let mut it = line.trim().splitn(3, ' ');
         let pid = it.next()?.parse().ok()?;
         let at_ms = it.next()?.parse().ok()?;
         let refname = it.next()?.to_owned();
@@ -58,6 +69,10 @@ impl Intent {
             at_ms,
         })
     }
+
+    fn line(&self) -> String {
+        format!("{} {} {}\n", self.pid, self.at_ms, self.refname)
+    }
 }
 
 /// The repository-wide shadow-ref lock, held while one ref is updated.
@@ -65,8 +80,8 @@ pub(crate) struct RefLock {
     file: File,
     common_dir: PathBuf,
     refname: String,
-    /// What a writer that died holding the lock meant to do.
-    orphan: Option<Intent>,
+    /// What writers that died holding the lock meant to do, oldest first.
+    orphans: Vec<Intent>,
 }
 
 fn now_ms() -> u128 {
@@ -108,26 +123,41 @@ impl RefLock {
         }
         let mut previous = String::new();
         let _ = file.read_to_string(&mut previous);
-        let orphan = Intent::parse(&previous);
-        let intent = format!("{} {} {}\n", std::process::id(), now_ms(), refname);
-        let written = file
-            .set_len(0)
-            .and_then(|()| file.seek(SeekFrom::Start(0)))
-            .and_then(|_| file.write_all(intent.as_bytes()));
-        written.map_err(|e| Error::io("write", &path, e))?;
-        Ok(RefLock {
+        let mut lock = RefLock {
             file,
             common_dir: common_dir.to_path_buf(),
             refname: refname.to_owned(),
-            orphan,
-        })
+            orphans: Intent::parse_all(&previous),
+        };
+        let own = Intent {
+            pid: std::process::id(),
+            at_ms: now_ms(),
+            refname: refname.to_owned(),
+        };
+        lock.write_intents(Some(&own))
+            .map_err(|e| Error::io("write", &path, e))?;
+        Ok(lock)
+    }
+
+    /// Rewrite the lock file: the dead writers' intents still standing,
+    /// then `own` (this holder's, while it updates).
+    fn write_intents(&mut self, own: Option<&Intent>) -> std::io::Result<()> {
+        let skip = self.orphans.len().saturating_sub(MAX_ORPHANS);
+        let text: String = self.orphans[skip..]
+            .iter()
+            .chain(own)
+            .map(Intent::line)
+            .collect();
+        self.file.set_len(0)?;
+        self.file.seek(SeekFrom::Start(0))?;
+        self.file.write_all(text.as_bytes())
     }
 
     /// Run `update` (one attempt at the ref write; `Ok(false)` when a
     /// `<ref>.lock` is in the way), waiting for another holder of the ref
     /// lock and removing it only when a dead savepoint writer left it.
     pub(crate) fn update_with<E>(
-        &self,
+        &mut self,
         mut update: impl FnMut() -> std::result::Result<bool, E>,
     ) -> std::result::Result<bool, E> {
         let deadline = Instant::now() + WAIT_FOR_REF_LOCK;
@@ -156,13 +186,11 @@ impl RefLock {
 
     /// Remove the `<ref>.lock` if it is a dead writer's (see the module
     /// docs); whether it did.
-    fn remove_if_orphaned(&self) -> bool {
-        let Some(orphan) = &self.orphan else {
+    fn remove_if_orphaned(&mut self) -> bool {
+        let Some(at) = self.orphans.iter().rposition(|o| o.refname == self.refname) else {
             return false;
         };
-        if orphan.refname != self.refname {
-            return false;
-        }
+        let orphan = &self.orphans[at];
         let path = self.ref_lock_path();
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             return false;
@@ -184,14 +212,23 @@ impl RefLock {
             pid = orphan.pid,
             "removing the ref lock a killed savepoint process left"
         );
-        std::fs::remove_file(&path).is_ok()
+        let removed = std::fs::remove_file(&path).is_ok();
+        if removed {
+            self.orphans.retain(|o| o.refname != self.refname);
+        }
+        removed
     }
 }
 
 impl Drop for RefLock {
     fn drop(&mut self) {
-        // Done: no intent left for the next holder to act on.
-        let _ = self.file.set_len(0);
+        // Done: this holder's intent goes; a dead writer's stays while
+        // the `<ref>.lock` it may have left is there.
+        let common = &self.common_dir;
+        self.orphans.retain(|o| {
+            std::fs::symlink_metadata(common.join(format!("{}.lock", o.refname))).is_ok()
+        });
+        let _ = self.write_intents(None);
         let _ = self.file.unlock();
     }
 }
@@ -237,7 +274,7 @@ mod tests {
         // No intent recorded: the lock is a live git's (e.g. pack-refs).
         let p = lock_file(tmp.path());
         age(&p, 3600);
-        let lock = RefLock::acquire(tmp.path(), REF).unwrap();
+        let mut lock = RefLock::acquire(tmp.path(), REF).unwrap();
         assert!(!lock.update_with(attempt(&p)).unwrap());
         assert!(
             p.exists(),
@@ -251,7 +288,7 @@ mod tests {
         plant_intent(tmp.path(), REF, 60);
         let p = lock_file(tmp.path());
         age(&p, 59);
-        let lock = RefLock::acquire(tmp.path(), REF).unwrap();
+        let mut lock = RefLock::acquire(tmp.path(), REF).unwrap();
         assert!(lock.update_with(attempt(&p)).unwrap());
         assert!(!p.exists());
     }
@@ -264,7 +301,7 @@ mod tests {
         plant_intent(tmp.path(), REF, 3600);
         let p = lock_file(tmp.path());
         age(&p, 60);
-        let lock = RefLock::acquire(tmp.path(), REF).unwrap();
+        let mut lock = RefLock::acquire(tmp.path(), REF).unwrap();
         assert!(!lock.update_with(attempt(&p)).unwrap());
         assert!(p.exists());
     }
@@ -275,7 +312,7 @@ mod tests {
         plant_intent(tmp.path(), "refs/savepoint/heads/other", 60);
         let p = lock_file(tmp.path());
         age(&p, 59);
-        let lock = RefLock::acquire(tmp.path(), REF).unwrap();
+        let mut lock = RefLock::acquire(tmp.path(), REF).unwrap();
         assert!(!lock.update_with(attempt(&p)).unwrap());
         assert!(p.exists());
     }
@@ -285,8 +322,33 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         drop(RefLock::acquire(tmp.path(), REF).unwrap());
         let lock = RefLock::acquire(tmp.path(), REF).unwrap();
-        assert_eq!(lock.orphan, None);
+        assert_eq!(lock.orphans, []);
         drop(lock);
+        let text = std::fs::read_to_string(tmp.path().join("savepoint/refs.lock")).unwrap();
+        assert_eq!(text, "");
+    }
+
+    /// A `squash` killed while it held `refs/heads/main.lock`, then a
+    /// snapshot (another ref) before the next `squash`: the dead writer's
+    /// intent outlives the snapshot's update, and the next squash removes
+    /// the lock it left. Once the lock is gone, the intent goes too.
+    #[test]
+    fn a_dead_writers_intent_survives_updates_of_other_refs() {
+        const BRANCH: &str = "refs/heads/main";
+        let tmp = tempfile::tempdir().unwrap();
+        plant_intent(tmp.path(), BRANCH, 60);
+        let p = tmp.path().join(format!("{BRANCH}.lock"));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, "").unwrap();
+        age(&p, 59);
+        for _ in 0..2 {
+            let mut shadow = RefLock::acquire(tmp.path(), REF).unwrap();
+            assert!(shadow.update_with(|| Ok::<_, ()>(true)).unwrap());
+        }
+        let mut squash = RefLock::acquire(tmp.path(), BRANCH).unwrap();
+        assert!(squash.update_with(attempt(&p)).unwrap());
+        assert!(!p.exists());
+        drop(squash);
         let text = std::fs::read_to_string(tmp.path().join("savepoint/refs.lock")).unwrap();
         assert_eq!(text, "");
     }

@@ -186,7 +186,7 @@ fn under_ref_lock(
     refname: &str,
     mut write: impl FnMut() -> std::result::Result<(), UpdateError>,
 ) -> std::result::Result<(), UpdateError> {
-    let lock = RefLock::acquire(repo.commondir(), refname).map_err(UpdateError::Failed)?;
+    let mut lock = RefLock::acquire(repo.commondir(), refname).map_err(UpdateError::Failed)?;
     let written = lock.update_with(|| match write() {
         Ok(()) => Ok(true),
         Err(UpdateError::Locked) => Ok(false),
