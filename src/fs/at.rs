@@ -330,8 +330,16 @@ mod tests {
         let listed = |d: &str| std::fs::read_dir(tmp.path().join(d)).unwrap().count();
         assert_eq!((listed("dest"), listed("names")), (0, 0));
         names.link_unnamed(&f, b"t").unwrap();
-        drop(f);
         assert_eq!((listed("dest"), listed("names")), (0, 1));
+        // A taken name is never replaced, not even a symbolic link's.
+        std::os::unix::fs::symlink("../elsewhere", tmp.path().join("dest/t")).unwrap();
+        let taken = dest.link_unnamed(&f, b"t").unwrap_err();
+        assert_eq!(taken.kind(), io::ErrorKind::AlreadyExists, "{taken}");
+        let target = std::fs::read_link(tmp.path().join("dest/t")).unwrap();
+        assert_eq!(target, Path::new("../elsewhere"));
+        assert!(!tmp.path().join("elsewhere").exists());
+        std::fs::remove_file(tmp.path().join("dest/t")).unwrap();
+        drop(f);
         let p = tmp.path().join("names/t");
         assert_eq!(std::fs::read(&p).unwrap(), b"content");
         let mode = std::fs::metadata(&p).unwrap().permissions().mode();

@@ -355,7 +355,10 @@ fn unnamed(parent: &Dir, mode: u32) -> std::io::Result<Option<std::fs::File>> {
 /// Write a file or symlink atomically into `parent`: its content into an
 /// unnamed file in `parent` (where the system has them) or a temporary
 /// file in `tdir`, named in `tdir`, then renamed over the destination
-/// `name`, between the two directories' descriptors.
+/// `name`, between the two directories' descriptors. An unnamed file whose
+/// destination is free is named there directly (a `recover` after
+/// `rm -rf` creates every file): one link, no rename between directories
+/// (those serialise on a file-system-wide lock).
 fn write(
     parent: &Dir,
     tdir: &Dir,
@@ -364,7 +367,8 @@ fn write(
     name: &[u8],
     leaf: Leaf,
 ) -> std::io::Result<()> {
-    if parent.kind(name)? == Some(Kind::Dir) {
+    let existing = parent.kind(name)?;
+    if existing == Some(Kind::Dir) {
         // Only a directory holding files savepoint does not manage (ignored
         // ones) is still here after the deletions.
         return Err(std::io::Error::other(
@@ -381,6 +385,15 @@ fn write(
             match unnamed(parent, mode)? {
                 Some(mut f) => {
                     content.write_to(path, leaf, job.smudge, &mut f)?;
+                    if existing.is_none() {
+                        match parent.link_unnamed(&f, name) {
+                            Ok(()) => return Ok(()),
+                            // Something took the name meanwhile: replace
+                            // it, as for any existing file.
+                            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
                     tdir.link_unnamed(&f, &tname)?;
                 }
                 None => {
