@@ -394,7 +394,7 @@ pub fn brief_with(
         .transpose()
         .git_context(|| "read HEAD's tree".to_owned())?;
     let change = match (tip, snaps.is_empty()) {
-        (Some(t), false) => Some(change(repo, base_tree.as_ref(), t)?),
+        (Some(t), false) => Some(change_memo(repo, base_tree.as_ref(), t)?),
         _ => None,
     };
 
@@ -794,6 +794,31 @@ fn plan_section(w: &mut String, plan: &transcript::Plan, partial: bool) {
         let _ = writeln!(w, "- … and {} more items", plan.more);
     }
     let _ = writeln!(w);
+}
+
+/// [`change`] of the last brief this process wrote, by base tree and
+/// snapshot: a pure function of two immutable objects, so a watcher that
+/// writes the brief again for the same tip (a client retrying a failing
+/// turn fires one failure event per attempt) reuses it.
+fn change_memo(
+    repo: &Repository,
+    old: Option<&git2::Tree<'_>>,
+    new: Oid,
+) -> Result<std::sync::Arc<Change>> {
+    type Memo = Option<(Option<Oid>, Oid, std::sync::Arc<Change>)>;
+    static LAST: std::sync::Mutex<Memo> = std::sync::Mutex::new(None);
+    let key = (old.map(git2::Tree::id), new);
+    let mut last = LAST
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((o, n, c)) = last.as_ref() {
+        if (*o, *n) == key {
+            return Ok(c.clone());
+        }
+    }
+    let c = std::sync::Arc::new(change(repo, old, new)?);
+    *last = Some((key.0, key.1, c.clone()));
+    Ok(c)
 }
 
 /// One file of the change.
