@@ -80,6 +80,9 @@ pub(crate) fn walk(ctx: &Ctx<'_>, roots: Vec<Job>, threads: usize) -> Out {
                         .out
                         .entries
                         .sort_unstable_by(|a, b| b.path.cmp(&a.path));
+                    // The growth slack goes back before the merge allocates
+                    // the whole list.
+                    worker.out.entries.shrink_to_fit();
                     worker.out
                 })
             })
