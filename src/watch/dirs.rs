@@ -354,17 +354,14 @@ mod tests {
         }
         std::fs::write(root.join("sub/.git/HEAD"), "ref: refs/heads/main\n").unwrap();
         std::fs::write(root.join(".gitignore"), "target/\nbuild/\n*.log\n").unwrap();
-        let tracked = Tracked {
-            entries: vec![crate::snapshot::engine::index::TrackedEntry {
-                path: b"build/keep/file".to_vec(),
-                mode: 0o100644,
-                oid: git2::Oid::zero(),
-                stat: None,
-                skip_worktree: false,
-                assume_unchanged: false,
-            }],
-            ..Tracked::default()
-        };
+        let tracked = Tracked::from_entries([crate::snapshot::engine::index::TrackedEntry {
+            path: b"build/keep/file",
+            mode: 0o100644,
+            oid: git2::Oid::zero(),
+            stat: None,
+            skip_worktree: false,
+            assume_unchanged: false,
+        }]);
         let rules = Rules {
             excludes: &ex,
             tracked: Some(&tracked),

@@ -147,7 +147,7 @@ impl Engine {
                     // In a directory we may not search: what is tracked
                     // there keeps its indexed content, as in a full scan.
                     for t in tracked_here.into_iter().chain(tracked.below(rel)) {
-                        builder.upsert(&t.path, t.oid, leaf_mode(t.mode));
+                        builder.upsert(t.path, t.oid, leaf_mode(t.mode));
                     }
                     worker.out.skipped.push(super::Skipped {
                         path: parent.to_vec(),
@@ -406,7 +406,7 @@ fn keep_or_remove(
         .chain(tracked.below(rel))
         .filter(|t| tracked.keeps_indexed(t, || false))
         .map(|t| tree::Entry {
-            path: t.path.clone(),
+            path: t.path.to_vec(),
             mode: t.mode,
             oid: t.oid,
         })

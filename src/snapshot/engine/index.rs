@@ -12,6 +12,8 @@
 //! here into its files from the object database as git's
 //! `ensure_full_index` does).
 
+use std::io::Read;
+use std::ops::Range;
 use std::path::Path;
 
 use git2::Oid;
@@ -19,10 +21,11 @@ use git2::Oid;
 use super::stat::{IndexStat, Stat};
 use crate::git::mode::MODE_TREE;
 
-/// One tracked path.
-#[derive(Debug, Clone)]
-pub struct TrackedEntry {
-    pub path: Vec<u8>,
+/// One tracked path, as [`Tracked`] hands it out (a view: the path lives
+/// in the index view's path arena).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackedEntry<'a> {
+    pub path: &'a [u8],
     pub mode: u32,
     pub oid: Oid,
     /// `None` when the entry cannot vouch for the worktree content
@@ -36,10 +39,106 @@ pub struct TrackedEntry {
     pub assume_unchanged: bool,
 }
 
+/// One tracked path as stored: 52 bytes, its path `paths[off..off + len]`
+/// of the owning [`Tracked`]. The watcher keeps one per tracked file for
+/// its whole life, so a `Vec<u8>` per path (24 bytes and an allocation)
+/// and an `Option` around the stat (4 more) are left out.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    off: u32,
+    stat: IndexStat,
+    oid: Oid,
+    /// The path's length (the low [`LEN_BITS`] bits) and the `SLOT_*` flags.
+    len_flags: u16,
+    /// The mode's low 16 bits: its type and permission bits, all there are.
+    mode: u16,
+}
+
+const _: () = assert!(std::mem::size_of::<Slot>() == 52);
+
+/// Paths longer than this (8 KiB, twice Linux's `PATH_MAX`) make the index
+/// unreadable here: snapshots then go through the git command line.
+const LEN_BITS: u32 = 13;
+const LEN_MASK: u16 = (1 << LEN_BITS) - 1;
+/// The stat data vouches for the work-tree file (see [`TrackedEntry::stat`]).
+const SLOT_STAT: u16 = 1 << 13;
+const SLOT_SKIP_WORKTREE: u16 = 1 << 14;
+const SLOT_ASSUME_UNCHANGED: u16 = 1 << 15;
+
+impl Slot {
+    fn len(&self) -> usize {
+        usize::from(self.len_flags & LEN_MASK)
+    }
+
+    fn range(&self) -> Range<usize> {
+        let off = self.off as usize;
+        off..off + self.len()
+    }
+
+    fn path<'a>(&self, paths: &'a [u8]) -> &'a [u8] {
+        &paths[self.range()]
+    }
+
+    fn has(&self, flag: u16) -> bool {
+        self.len_flags & flag != 0
+    }
+
+    fn set(&mut self, flag: u16, on: bool) {
+        if on {
+            self.len_flags |= flag;
+        } else {
+            self.len_flags &= !flag;
+        }
+    }
+
+    fn mode(&self) -> u32 {
+        u32::from(self.mode)
+    }
+
+    /// Point at the path `paths[start..]` (the arena's end).
+    fn new(
+        paths: &[u8],
+        start: usize,
+        mode: u32,
+        oid: Oid,
+        stat: Option<IndexStat>,
+        flags: u16,
+    ) -> Result<Slot, IndexUnreadable> {
+        let len = paths.len() - start;
+        let too_big = |what: &str| IndexUnreadable::Format(format!("index {what} too large"));
+        let len = u16::try_from(len)
+            .ok()
+            .filter(|&l| l <= LEN_MASK)
+            .ok_or_else(|| too_big("path"))?;
+        let mode = u16::try_from(mode).map_err(|_| too_big("mode"))?;
+        let off = u32::try_from(start).map_err(|_| too_big("path total"))?;
+        let mut slot = Slot {
+            off,
+            stat: stat.unwrap_or(NO_STAT),
+            oid,
+            len_flags: len | flags,
+            mode,
+        };
+        slot.set(SLOT_STAT, stat.is_some());
+        Ok(slot)
+    }
+}
+
+const NO_STAT: IndexStat = IndexStat {
+    mtime_s: 0,
+    mtime_ns: 0,
+    ctime_s: 0,
+    ctime_ns: 0,
+    size: 0,
+    ino: 0,
+};
+
 /// All tracked paths, sorted by path bytes (the index order).
 #[derive(Debug, Default)]
 pub struct Tracked {
-    pub entries: Vec<TrackedEntry>,
+    slots: Vec<Slot>,
+    /// Every entry's path, one after the other (in no particular order).
+    paths: Vec<u8>,
     /// The index file's stat when read, to notice when it changes.
     pub index_stat: Option<Stat>,
     /// `core.sparseCheckout` is on (and `sparse.expectFilesOutsideOfPatterns`
@@ -50,6 +149,84 @@ pub struct Tracked {
     /// case-insensitively (see `Tracked::case_fold`).
     pub ignore_case: Option<CaseFold>,
 }
+
+/// A run of consecutive entries of a [`Tracked`] (all of them, or those
+/// below a directory), sorted by path.
+#[derive(Debug, Clone, Copy)]
+pub struct Entries<'a> {
+    tracked: &'a Tracked,
+    start: usize,
+    end: usize,
+}
+
+impl<'a> Entries<'a> {
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// The entry for exactly this path (binary search).
+    pub fn find(&self, path: &[u8]) -> Option<TrackedEntry<'a>> {
+        let t = self.tracked;
+        t.slots[self.start..self.end]
+            .binary_search_by(|s| s.path(&t.paths).cmp(path))
+            .ok()
+            .map(|i| t.entry(self.start + i))
+    }
+
+    /// Index (within the run) of the first entry whose path is not less
+    /// than `path`.
+    fn lower_bound(&self, path: &[u8]) -> usize {
+        let t = self.tracked;
+        t.slots[self.start..self.end].partition_point(|s| s.path(&t.paths) < path)
+    }
+
+    pub fn iter(&self) -> Iter<'a> {
+        Iter {
+            tracked: self.tracked,
+            range: self.start..self.end,
+        }
+    }
+}
+
+impl<'a> IntoIterator for Entries<'a> {
+    type Item = TrackedEntry<'a>;
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+/// The entries of an [`Entries`] run, in path order.
+#[derive(Debug, Clone)]
+pub struct Iter<'a> {
+    tracked: &'a Tracked,
+    range: Range<usize>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = TrackedEntry<'a>;
+
+    fn next(&mut self) -> Option<TrackedEntry<'a>> {
+        self.range.next().map(|i| self.tracked.entry(i))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.range.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.range.next_back().map(|i| self.tracked.entry(i))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
 
 /// Why the index could not be used directly.
 #[derive(Debug, thiserror::Error)]
@@ -90,9 +267,10 @@ struct Link {
 }
 
 /// An index file's entries (stat data not yet judged, stages not yet
-/// folded) and the extensions that change their meaning.
+/// folded) and the extensions that change their meaning. The paths are in
+/// the arena the parse was given.
 struct Parsed {
-    entries: Vec<TrackedEntry>,
+    slots: Vec<Slot>,
     meta: Vec<u8>,
     link: Option<Link>,
 }
@@ -106,99 +284,189 @@ struct Parsed {
 /// git CLI. The trailing checksum is not verified: a torn index is git's to
 /// report. `racy_since` is the index file's mtime (see
 /// [`TrackedEntry::stat`]).
-pub fn parse(b: &[u8], racy_since: (i64, u32)) -> Result<Vec<TrackedEntry>, IndexUnreadable> {
-    let parsed = parse_raw(b)?;
+pub fn parse(b: &[u8], racy_since: (i64, u32)) -> Result<Tracked, IndexUnreadable> {
+    let mut paths = Vec::new();
+    let parsed = parse_raw(&mut Window::new(b, b.len(), Path::new("")), &mut paths)?;
     if parsed.link.is_some() {
         return Err(IndexUnreadable::Format(
             "a split index needs its shared index".into(),
         ));
     }
-    Ok(finish(parsed.entries, &parsed.meta, racy_since))
+    let slots = finish(parsed.slots, &parsed.meta, &paths, racy_since);
+    Ok(Tracked::from_parts(slots, paths))
 }
 
-fn parse_raw(b: &[u8]) -> Result<Parsed, IndexUnreadable> {
+/// An index file read front to back through a window of a few hundred
+/// KiB: a million-entry index is ~90 MB, more than its parsed entries,
+/// and is never held whole.
+struct Window<R> {
+    src: R,
+    /// The file's length.
+    len: usize,
+    /// Bytes `at..at + buf.len()` of the file.
+    buf: Vec<u8>,
+    at: usize,
+    /// For errors (empty for bytes already in memory).
+    path: std::path::PathBuf,
+    /// How much to read at once ([`WINDOW`]; tests read less).
+    chunk: usize,
+}
+
+/// How much a [`Window`] reads at once.
+const WINDOW: usize = 256 << 10;
+
+impl<R: Read> Window<R> {
+    fn new(src: R, len: usize, path: &Path) -> Window<R> {
+        Window {
+            src,
+            len,
+            buf: Vec::new(),
+            at: 0,
+            path: path.to_path_buf(),
+            chunk: WINDOW,
+        }
+    }
+
+    /// Bytes `pos..pos + n` of the file; `pos` never goes back before an
+    /// earlier call's.
+    fn get(&mut self, pos: usize, n: usize) -> Result<&[u8], IndexUnreadable> {
+        let end = pos
+            .checked_add(n)
+            .filter(|&e| e <= self.len && pos >= self.at)
+            .ok_or_else(|| IndexUnreadable::Format("malformed index: truncated".into()))?;
+        if end > self.at + self.buf.len() {
+            let io = |source| IndexUnreadable::Io {
+                path: self.path.clone(),
+                source,
+            };
+            let have = self.at + self.buf.len();
+            if pos >= have {
+                // Skip what nobody asked for (an extension we ignore).
+                let skip = (pos - have) as u64;
+                let src: &mut R = &mut self.src;
+                let skipped =
+                    std::io::copy(&mut src.take(skip), &mut std::io::sink()).map_err(io)?;
+                if skipped != skip {
+                    return Err(io(std::io::ErrorKind::UnexpectedEof.into()));
+                }
+                self.buf.clear();
+            } else {
+                self.buf.drain(..pos - self.at);
+            }
+            self.at = pos;
+            let want = n.max(self.chunk).min(self.len - pos);
+            let old = self.buf.len();
+            self.buf.resize(want, 0);
+            self.src.read_exact(&mut self.buf[old..]).map_err(io)?;
+        }
+        Ok(&self.buf[pos - self.at..end - self.at])
+    }
+
+    fn be32(&mut self, pos: usize) -> Result<u32, IndexUnreadable> {
+        let s = self.get(pos, 4)?;
+        Ok(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+    }
+
+    /// The bytes from `pos` up to the next NUL (not past `end`, nor past
+    /// the longest path a [`Slot`] holds).
+    fn until_nul(&mut self, pos: usize, end: usize) -> Result<&[u8], IndexUnreadable> {
+        let n = end.saturating_sub(pos).min(usize::from(LEN_MASK) + 1);
+        let s = self.get(pos, n)?;
+        let nul = s.iter().position(|&c| c == 0).ok_or_else(|| {
+            IndexUnreadable::Format("malformed index: path (or one too long)".into())
+        })?;
+        Ok(&s[..nul])
+    }
+}
+
+/// Parse an index file's entries, their paths appended to `paths`.
+fn parse_raw<R: Read>(b: &mut Window<R>, paths: &mut Vec<u8>) -> Result<Parsed, IndexUnreadable> {
     let bad = |what: &str| IndexUnreadable::Format(format!("malformed index: {what}"));
-    let be32 = |at: usize| -> Result<u32, IndexUnreadable> {
-        b.get(at..at + 4)
-            .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-            .ok_or_else(|| bad("truncated"))
-    };
-    if b.len() < 12 + 20 || &b[..4] != b"DIRC" {
+    if b.len < 12 + 20 || b.get(0, 4)? != b"DIRC" {
         return Err(bad("no DIRC header"));
     }
-    let version = be32(4)?;
+    let version = b.be32(4)?;
     if !(2..=4).contains(&version) {
         return Err(IndexUnreadable::Format(format!(
             "unsupported index version {version}"
         )));
     }
-    let count = be32(8)? as usize;
-    let end_of_data = b.len() - 20;
-    let mut entries: Vec<TrackedEntry> = Vec::with_capacity(count.min(1 << 24));
+    let count = b.be32(8)? as usize;
+    let end_of_data = b.len - 20;
+    let mut slots: Vec<Slot> = Vec::with_capacity(count.min(1 << 24));
     let mut meta: Vec<u8> = Vec::with_capacity(count.min(1 << 24));
+    if version < 4 {
+        // At most what is left after the fixed parts (less the padding and
+        // extensions); the caller gives back what is not used.
+        paths.reserve(end_of_data.saturating_sub(12 + count.saturating_mul(ENTRY_FIXED + 1)));
+    }
     let mut pos = 12;
-    let mut prev_path: Vec<u8> = Vec::new();
+    // Where the previous entry's path is in `paths` (version 4 strips a
+    // prefix of it).
+    let mut prev = 0..0;
     for _ in 0..count {
         let start = pos;
         if pos + ENTRY_FIXED > end_of_data {
             return Err(bad("truncated entry"));
         }
-        let f = |i: usize| be32(start + 4 * i);
+        let e = b.get(start, ENTRY_FIXED)?;
+        let f = |i: usize| u32::from_be_bytes([e[4 * i], e[4 * i + 1], e[4 * i + 2], e[4 * i + 3]]);
         let stat = IndexStat {
-            ctime_s: f(0)?,
-            ctime_ns: f(1)?,
-            mtime_s: f(2)?,
-            mtime_ns: f(3)?,
-            ino: f(5)?,
-            size: f(9)?,
+            ctime_s: f(0),
+            ctime_ns: f(1),
+            mtime_s: f(2),
+            mtime_ns: f(3),
+            ino: f(5),
+            size: f(9),
         };
-        let mode = f(6)?;
-        let oid = Oid::from_bytes(&b[start + 40..start + 60]).map_err(|_| bad("object id"))?;
-        let flags = u16::from_be_bytes([b[start + 60], b[start + 61]]);
+        let mode = f(6);
+        let oid = Oid::from_bytes(&e[40..60]).map_err(|_| bad("object id"))?;
+        let flags = u16::from_be_bytes([e[60], e[61]]);
         pos = start + ENTRY_FIXED;
         let mut ext_flags = 0u16;
         if flags & EXTENDED != 0 {
             if version < 3 || pos + 2 > end_of_data {
                 return Err(bad("extended flags"));
             }
-            ext_flags = u16::from_be_bytes([b[pos], b[pos + 1]]);
+            let x = b.get(pos, 2)?;
+            ext_flags = u16::from_be_bytes([x[0], x[1]]);
             pos += 2;
         }
-        let path = if version == 4 {
-            let (strip, used) = varint(&b[pos..end_of_data]).ok_or_else(|| bad("path prefix"))?;
+        let path_start = paths.len();
+        if version == 4 {
+            let head = b.get(pos, end_of_data.saturating_sub(pos).min(16))?;
+            let (strip, used) = varint(head).ok_or_else(|| bad("path prefix"))?;
             pos += used;
-            let nul = b[pos..end_of_data]
-                .iter()
-                .position(|&c| c == 0)
-                .ok_or_else(|| bad("path"))?;
-            let keep = prev_path
+            let keep = prev
                 .len()
                 .checked_sub(strip as usize)
                 .ok_or_else(|| bad("path prefix"))?;
-            let mut p = Vec::with_capacity(keep + nul);
-            p.extend_from_slice(&prev_path[..keep]);
-            p.extend_from_slice(&b[pos..pos + nul]);
-            pos += nul + 1;
-            prev_path.clone_from(&p);
-            p
+            paths.extend_from_within(prev.start..prev.start + keep);
+            let name = b.until_nul(pos, end_of_data)?;
+            paths.extend_from_slice(name);
+            pos += name.len() + 1;
         } else {
-            let nul = b[pos..end_of_data]
-                .iter()
-                .position(|&c| c == 0)
-                .ok_or_else(|| bad("path"))?;
-            let p = b[pos..pos + nul].to_vec();
+            let name = b.until_nul(pos, end_of_data)?;
+            paths.extend_from_slice(name);
             // NUL-terminated, padded with NULs to a multiple of 8 bytes.
-            pos = start + (pos - start + nul + 8) / 8 * 8;
-            p
-        };
-        entries.push(TrackedEntry {
-            path,
+            pos = start + (pos - start + name.len() + 8) / 8 * 8;
+        }
+        prev = path_start..paths.len();
+        let mut slot_flags = 0;
+        if ext_flags & SKIP_WORKTREE != 0 {
+            slot_flags |= SLOT_SKIP_WORKTREE;
+        }
+        if flags & ASSUME_VALID != 0 {
+            slot_flags |= SLOT_ASSUME_UNCHANGED;
+        }
+        slots.push(Slot::new(
+            paths,
+            path_start,
             mode,
             oid,
-            stat: Some(stat),
-            skip_worktree: ext_flags & SKIP_WORKTREE != 0,
-            assume_unchanged: flags & ASSUME_VALID != 0,
-        });
+            Some(stat),
+            slot_flags,
+        )?);
         let ita = if ext_flags & INTENT_TO_ADD != 0 {
             META_INTENT_TO_ADD
         } else {
@@ -209,67 +477,62 @@ fn parse_raw(b: &[u8]) -> Result<Parsed, IndexUnreadable> {
     // Extensions: 4-byte signature, 4-byte length, data.
     let mut link = None;
     while pos + 8 <= end_of_data {
-        let sig = &b[pos..pos + 4];
-        let len = be32(pos + 4)? as usize;
+        let head = b.get(pos, 8)?;
+        let sig: [u8; 4] = [head[0], head[1], head[2], head[3]];
+        let len = u32::from_be_bytes([head[4], head[5], head[6], head[7]]) as usize;
         let data_end = (pos + 8)
             .checked_add(len)
             .filter(|&e| e <= end_of_data)
             .ok_or_else(|| bad("extension length"))?;
-        let data = &b[pos + 8..data_end];
-        match sig {
-            b"link" => link = Some(parse_link(data).ok_or_else(|| bad("link extension"))?),
+        match &sig {
+            b"link" => {
+                let data = b.get(pos + 8, len)?;
+                link = Some(parse_link(data).ok_or_else(|| bad("link extension"))?);
+            }
             // Sparse index: the directory entries say it all.
             b"sdir" => {}
             _ if sig[0].is_ascii_uppercase() => {}
             _ => {
                 return Err(IndexUnreadable::Format(format!(
                     "unsupported mandatory extension: '{}'",
-                    String::from_utf8_lossy(sig)
+                    String::from_utf8_lossy(&sig)
                 )))
             }
         }
         pos = data_end;
     }
-    Ok(Parsed {
-        entries,
-        meta,
-        link,
-    })
+    Ok(Parsed { slots, meta, link })
 }
 
 /// Fold conflict stages into one entry per path and decide which stat data
 /// can be trusted, in place.
-fn finish(
-    mut entries: Vec<TrackedEntry>,
-    meta: &[u8],
-    racy_since: (i64, u32),
-) -> Vec<TrackedEntry> {
+fn finish(mut slots: Vec<Slot>, meta: &[u8], paths: &[u8], racy_since: (i64, u32)) -> Vec<Slot> {
     let mut kept = 0;
-    for i in 0..entries.len() {
+    for i in 0..slots.len() {
         let conflicted = meta[i] & META_STAGE != 0;
-        if conflicted && kept > 0 && entries[kept - 1].path == entries[i].path {
+        if conflicted && kept > 0 && slots[kept - 1].path(paths) == slots[i].path(paths) {
             // Several stages of one path: one entry, always hashed.
             continue;
         }
-        let e = &mut entries[i];
+        let s = &mut slots[i];
         // Racy: modified in the same second the index was written (git
         // compares whole seconds unless built with USE_NSEC, which the
         // usual builds are not); git itself re-checks the content, so do
         // we. It matters when attributes changed since: git then stores the
         // converted content, not the indexed blob.
-        let racy = e.stat.is_some_and(|s| i64::from(s.mtime_s) >= racy_since.0);
+        let racy = s.has(SLOT_STAT) && i64::from(s.stat.mtime_s) >= racy_since.0;
         if conflicted || meta[i] & META_INTENT_TO_ADD != 0 || racy {
-            e.stat = None;
+            s.set(SLOT_STAT, false);
         }
         // git ignores CE_VALID on unmerged entries.
-        e.assume_unchanged &= !conflicted;
-        if kept != i {
-            entries.swap(kept, i);
+        if conflicted {
+            s.set(SLOT_ASSUME_UNCHANGED, false);
         }
+        slots[kept] = slots[i];
         kept += 1;
     }
-    entries.truncate(kept);
-    entries
+    slots.truncate(kept);
+    slots
 }
 
 /// The `link` extension: the shared index's id, then (optionally) the
@@ -348,55 +611,62 @@ fn ewah_bits(b: &[u8]) -> Option<(Vec<usize>, usize)> {
 /// Apply a split index's `link` to the entries of its shared index: replace
 /// (the k-th set bit takes the k-th entry of the split file, keeping the
 /// shared entry's name), delete, then add the split file's other entries.
-fn merge_split(base: Parsed, own: Parsed, link: &Link) -> Result<Parsed, IndexUnreadable> {
+/// Both were parsed into `paths`.
+fn merge_split(
+    base: Parsed,
+    own: Parsed,
+    link: &Link,
+    paths: &[u8],
+) -> Result<Parsed, IndexUnreadable> {
     let bad = |what: &str| IndexUnreadable::Format(format!("malformed split index: {what}"));
-    let (mut entries, mut meta) = (base.entries, base.meta);
-    let (mut own, mut own_meta) = (own.entries, own.meta);
+    let (mut slots, mut meta) = (base.slots, base.meta);
+    let (mut own, mut own_meta) = (own.slots, own.meta);
     if link.replace.len() > own.len() {
         return Err(bad("more replacements than entries"));
     }
     let added = own.split_off(link.replace.len());
     let added_meta = own_meta.split_off(link.replace.len());
     for ((&at, mut new), m) in link.replace.iter().zip(own).zip(own_meta) {
-        let old = entries.get_mut(at).ok_or_else(|| bad("replace bitmap"))?;
-        if new.path.is_empty() {
-            new.path = std::mem::take(&mut old.path);
+        let old = slots.get_mut(at).ok_or_else(|| bad("replace bitmap"))?;
+        if new.len() == 0 {
+            new.off = old.off;
+            new.len_flags = (new.len_flags & !LEN_MASK) | (old.len_flags & LEN_MASK);
         }
         *old = new;
         meta[at] = m;
     }
     if !link.delete.is_empty() {
-        let mut keep = vec![true; entries.len()];
+        let mut keep = vec![true; slots.len()];
         for &at in &link.delete {
             *keep.get_mut(at).ok_or_else(|| bad("delete bitmap"))? = false;
         }
         let mut k = keep.iter();
-        entries.retain(|_| *k.next().unwrap_or(&true));
+        slots.retain(|_| *k.next().unwrap_or(&true));
         let mut k = keep.iter();
         meta.retain(|_| *k.next().unwrap_or(&true));
     }
-    if added.iter().any(|e| e.path.is_empty()) {
+    if added.iter().any(|s| s.len() == 0) {
         return Err(bad("added entry without a name"));
     }
     if added.is_empty() {
         return Ok(Parsed {
-            entries,
+            slots,
             meta,
             link: None,
         });
     }
     // Both lists are sorted by (path, stage); an added entry wins a tie.
-    let n = entries.len() + added.len();
+    let n = slots.len() + added.len();
     let (mut out, mut out_meta) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let mut base = entries.into_iter().zip(meta).peekable();
+    let mut base = slots.into_iter().zip(meta).peekable();
+    let key = |s: &Slot, m: u8| (s.path(paths), m & META_STAGE);
     for (a, am) in added.into_iter().zip(added_meta) {
-        let ka = (a.path.as_slice(), am & META_STAGE);
-        while let Some((b, bm)) = base.next_if(|(b, bm)| (b.path.as_slice(), bm & META_STAGE) < ka)
-        {
+        let ka = key(&a, am);
+        while let Some((b, bm)) = base.next_if(|(b, bm)| key(b, *bm) < ka) {
             out.push(b);
             out_meta.push(bm);
         }
-        base.next_if(|(b, bm)| (b.path.as_slice(), bm & META_STAGE) == ka);
+        base.next_if(|(b, bm)| key(b, *bm) == ka);
         out.push(a);
         out_meta.push(am);
     }
@@ -405,48 +675,58 @@ fn merge_split(base: Parsed, own: Parsed, link: &Link) -> Result<Parsed, IndexUn
         out_meta.push(bm);
     }
     Ok(Parsed {
-        entries: out,
+        slots: out,
         meta: out_meta,
         link: None,
     })
 }
 
 /// Replace each sparse directory entry (`dir/`, mode 040000) by the files
-/// of its tree, all skip-worktree (git's `ensure_full_index`).
-pub(crate) fn expand_sparse_dirs(
-    entries: Vec<TrackedEntry>,
+/// of its tree, all skip-worktree (git's `ensure_full_index`); their paths
+/// are appended to `paths`.
+fn expand_sparse_dirs(
+    slots: Vec<Slot>,
+    paths: &mut Vec<u8>,
     repo: &git2::Repository,
-) -> Result<Vec<TrackedEntry>, IndexUnreadable> {
-    if !entries.iter().any(|e| e.mode == MODE_TREE) {
-        return Ok(entries);
+) -> Result<Vec<Slot>, IndexUnreadable> {
+    if !slots.iter().any(|s| s.mode() == MODE_TREE) {
+        return Ok(slots);
     }
-    let mut out = Vec::with_capacity(entries.len());
-    for e in entries {
-        if e.mode != MODE_TREE {
-            out.push(e);
+    let mut out = Vec::with_capacity(slots.len());
+    for s in slots {
+        if s.mode() != MODE_TREE {
+            out.push(s);
             continue;
         }
-        let mut prefix = e.path;
+        let mut prefix = s.path(paths).to_vec();
         if prefix.last() != Some(&b'/') {
             prefix.push(b'/');
         }
-        add_tree(repo, e.oid, &mut prefix, &mut out).map_err(|err| {
-            IndexUnreadable::Format(format!(
-                "sparse directory {}: {}",
-                String::from_utf8_lossy(&prefix),
-                err.message()
-            ))
-        })?;
+        let name = String::from_utf8_lossy(&prefix).into_owned();
+        let sparse_dir =
+            |err: String| IndexUnreadable::Format(format!("sparse directory {name}: {err}"));
+        let mut added = Vec::new();
+        add_tree(repo, s.oid, &mut prefix, &mut added)
+            .map_err(|e| sparse_dir(e.message().into()))?;
+        for (path, mode, oid) in added {
+            let start = paths.len();
+            paths.extend_from_slice(&path);
+            let slot = Slot::new(paths, start, mode, oid, None, SLOT_SKIP_WORKTREE)
+                .map_err(|e| sparse_dir(e.to_string()))?;
+            out.push(slot);
+        }
     }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
+    let arena: &[u8] = paths;
+    out.sort_by(|a, b| a.path(arena).cmp(b.path(arena)));
     Ok(out)
 }
 
+/// The files of `tree` (recursively), each as (path, mode, id).
 fn add_tree(
     repo: &git2::Repository,
     tree: Oid,
     prefix: &mut Vec<u8>,
-    out: &mut Vec<TrackedEntry>,
+    out: &mut Vec<(Vec<u8>, u32, Oid)>,
 ) -> Result<(), git2::Error> {
     let tree = repo.find_tree(tree)?;
     for item in tree.iter() {
@@ -457,14 +737,7 @@ fn add_tree(
             prefix.push(b'/');
             add_tree(repo, item.id(), prefix, out)?;
         } else {
-            out.push(TrackedEntry {
-                path: prefix.clone(),
-                mode: crate::git::mode::canonical(mode),
-                oid: item.id(),
-                stat: None,
-                skip_worktree: true,
-                assume_unchanged: false,
-            });
+            out.push((prefix.clone(), crate::git::mode::canonical(mode), item.id()));
         }
         prefix.truncate(len);
     }
@@ -486,47 +759,125 @@ fn varint(b: &[u8]) -> Option<(u64, usize)> {
     Some((val, i))
 }
 
-/// Read a file, `None` if it does not exist.
-fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, IndexUnreadable> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(IndexUnreadable::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
+/// Open an index file for reading, `None` if it does not exist.
+fn open_optional(path: &Path) -> Result<Option<Window<std::fs::File>>, IndexUnreadable> {
+    let io = |source| IndexUnreadable::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    let len = file.metadata().map_err(io)?.len();
+    let len =
+        usize::try_from(len).map_err(|_| IndexUnreadable::Format("index too large".into()))?;
+    // Unbuffered: the window reads large blocks itself.
+    Ok(Some(Window::new(file, len, path)))
 }
 
-/// The entries of the index file's bytes `bytes`; a split index's shared
-/// part is read from `git_dir`, sparse directories are expanded from
-/// `repo`'s objects.
+/// The entries of the index file `index`; a split index's shared part is
+/// read from `git_dir`, sparse directories are expanded from `repo`'s
+/// objects.
 fn entries_of(
-    bytes: &[u8],
+    index: &mut Window<std::fs::File>,
     racy_since: (i64, u32),
     repo: &git2::Repository,
-) -> Result<Vec<TrackedEntry>, IndexUnreadable> {
-    let mut parsed = parse_raw(bytes)?;
+) -> Result<Tracked, IndexUnreadable> {
+    let mut paths = Vec::new();
+    let mut parsed = parse_raw(index, &mut paths)?;
     let parsed = match parsed.link.take() {
         None => parsed,
         Some(link) => {
             let shared_path = repo.path().join(format!("sharedindex.{}", link.shared));
-            let shared = read_optional(&shared_path)?.ok_or_else(|| {
+            let mut shared = open_optional(&shared_path)?.ok_or_else(|| {
                 IndexUnreadable::Format(format!("missing shared index {}", shared_path.display()))
             })?;
-            let base = parse_raw(&shared)?;
+            let base = parse_raw(&mut shared, &mut paths)?;
             if base.link.is_some() {
                 return Err(IndexUnreadable::Format(
                     "a shared index that is split again".into(),
                 ));
             }
-            merge_split(base, parsed, &link)?
+            merge_split(base, parsed, &link, &paths)?
         }
     };
-    expand_sparse_dirs(finish(parsed.entries, &parsed.meta, racy_since), repo)
+    let slots = finish(parsed.slots, &parsed.meta, &paths, racy_since);
+    let slots = expand_sparse_dirs(slots, &mut paths, repo)?;
+    Ok(Tracked::from_parts(slots, paths))
 }
 
 impl Tracked {
+    fn from_parts(mut slots: Vec<Slot>, mut paths: Vec<u8>) -> Tracked {
+        // Kept for the watcher's life: no slack.
+        slots.shrink_to_fit();
+        paths.shrink_to_fit();
+        Tracked {
+            slots,
+            paths,
+            ..Tracked::default()
+        }
+    }
+
+    /// An index view holding `entries` (sorted by path), for tests.
+    #[cfg(test)]
+    pub(crate) fn from_entries<'a>(entries: impl IntoIterator<Item = TrackedEntry<'a>>) -> Tracked {
+        let mut paths = Vec::new();
+        let mut slots = Vec::new();
+        for e in entries {
+            let start = paths.len();
+            paths.extend_from_slice(e.path);
+            let mut flags = 0;
+            if e.skip_worktree {
+                flags |= SLOT_SKIP_WORKTREE;
+            }
+            if e.assume_unchanged {
+                flags |= SLOT_ASSUME_UNCHANGED;
+            }
+            slots.push(
+                Slot::new(&paths, start, e.mode, e.oid, e.stat, flags).expect("a small entry"),
+            );
+        }
+        Tracked::from_parts(slots, paths)
+    }
+
+    /// How many paths are tracked.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The `i`-th entry in path order.
+    pub fn entry(&self, i: usize) -> TrackedEntry<'_> {
+        let s = &self.slots[i];
+        TrackedEntry {
+            path: s.path(&self.paths),
+            mode: s.mode(),
+            oid: s.oid,
+            stat: s.has(SLOT_STAT).then_some(s.stat),
+            skip_worktree: s.has(SLOT_SKIP_WORKTREE),
+            assume_unchanged: s.has(SLOT_ASSUME_UNCHANGED),
+        }
+    }
+
+    /// The `i`-th entry's path, if there are that many.
+    fn path(&self, i: usize) -> Option<&[u8]> {
+        self.slots.get(i).map(|s| s.path(&self.paths))
+    }
+
+    /// Every entry, in path order.
+    pub fn entries(&self) -> Entries<'_> {
+        Entries {
+            tracked: self,
+            start: 0,
+            end: self.slots.len(),
+        }
+    }
+
     /// Read the index at `path` of `repo`; a missing index means nothing is
     /// tracked.
     ///
@@ -548,25 +899,23 @@ impl Tracked {
             let Some(before) = stat_of(path)? else {
                 return Ok(Tracked::default());
             };
-            let Some(bytes) = read_optional(path)? else {
+            let Some(mut index) = open_optional(path)? else {
                 continue;
             };
+            let read = entries_of(&mut index, (before.mtime_s, before.mtime_ns), repo);
             if stat_of(path)? != Some(before) {
-                continue; // replaced while we read it
-            }
-            match entries_of(&bytes, (before.mtime_s, before.mtime_ns), repo) {
-                Ok(entries) => {
-                    return Ok(Tracked {
-                        entries,
-                        index_stat: Some(before),
-                        ..Tracked::default()
-                    })
+                // Replaced while we read it (the shared index of a split
+                // index that git just rewrote may be gone already): read
+                // the new one.
+                if let Err(e) = read {
+                    last_error = Some(e);
                 }
-                // The shared index of a split index that git just
-                // rewrote may be gone already: read the new one.
-                Err(e) if stat_of(path)? != Some(before) => last_error = Some(e),
-                Err(e) => return Err(e),
+                continue;
             }
+            return read.map(|mut tracked| {
+                tracked.index_stat = Some(before);
+                tracked
+            });
         }
         Err(last_error.unwrap_or_else(|| {
             IndexUnreadable::Format("the index kept changing while it was read".into())
@@ -574,33 +923,39 @@ impl Tracked {
     }
 
     /// The entry for exactly this path.
-    pub(crate) fn get(&self, path: &[u8]) -> Option<&TrackedEntry> {
-        self.entries
-            .binary_search_by(|e| e.path.as_slice().cmp(path))
-            .ok()
-            .map(|i| &self.entries[i])
+    pub(crate) fn get(&self, path: &[u8]) -> Option<TrackedEntry<'_>> {
+        self.entries().find(path)
     }
 
     /// Entries strictly below directory `dir` (every entry when `dir` is
     /// empty). Paths starting with `dir/` are one contiguous range in byte
     /// order: from `dir/` up to (not including) `dir0`, `0` being `/` + 1.
-    pub(crate) fn below(&self, dir: &[u8]) -> &[TrackedEntry] {
+    pub(crate) fn below(&self, dir: &[u8]) -> Entries<'_> {
+        let all = self.entries();
         if dir.is_empty() {
-            return &self.entries;
+            return all;
         }
         let mut lo = dir.to_vec();
         lo.push(b'/');
-        let start = self.entries.partition_point(|e| e.path < lo);
+        let start = all.lower_bound(&lo);
         *lo.last_mut().expect("non-empty") = b'/' + 1;
-        let end = self.entries.partition_point(|e| e.path < lo);
-        &self.entries[start..end]
+        let end = all.lower_bound(&lo);
+        Entries {
+            tracked: self,
+            start,
+            end,
+        }
     }
 
     /// Does git leave this entry as indexed, whatever is in the work tree?
     /// `present`: something exists at its path. Assume-unchanged entries are
     /// trusted; skip-worktree entries too, except in a sparse checkout when
     /// the path exists (git then clears the bit and looks at the file).
-    pub(crate) fn keeps_indexed(&self, t: &TrackedEntry, present: impl FnOnce() -> bool) -> bool {
+    pub(crate) fn keeps_indexed(
+        &self,
+        t: &TrackedEntry<'_>,
+        present: impl FnOnce() -> bool,
+    ) -> bool {
         t.assume_unchanged || (t.skip_worktree && !(self.sparse_checkout && present()))
     }
 
@@ -618,11 +973,11 @@ impl Tracked {
     pub(crate) fn set_ignore_case(&mut self, on: bool) {
         self.ignore_case = on.then(|| {
             let mut f = CaseFold::default();
-            for e in &self.entries {
+            for e in self.entries() {
                 for (i, _) in e.path.iter().enumerate().filter(|(_, &b)| b == b'/') {
                     f.dirs.insert(fold(&e.path[..i]));
                 }
-                f.files.insert(fold(&e.path));
+                f.files.insert(fold(e.path));
             }
             f
         });
@@ -758,35 +1113,35 @@ fn slashes(path: &[u8]) -> impl DoubleEndedIterator<Item = usize> + '_ {
 /// entry git keeps as indexed (skip-worktree, assume-unchanged) before or
 /// after and that changed: their snapshot content follows the index, not
 /// the work tree.
-pub(crate) fn added_or_removed(old: &[TrackedEntry], new: &[TrackedEntry]) -> Vec<Vec<u8>> {
+pub(crate) fn added_or_removed(old: &Tracked, new: &Tracked) -> Vec<Vec<u8>> {
     use std::cmp::Ordering;
     let (mut i, mut j) = (0, 0);
     let mut out = Vec::new();
     while i < old.len() || j < new.len() {
-        let order = match (old.get(i), new.get(j)) {
-            (Some(a), Some(b)) => a.path.cmp(&b.path),
+        let order = match (old.path(i), new.path(j)) {
+            (Some(a), Some(b)) => a.cmp(b),
             (Some(_), None) => Ordering::Less,
             _ => Ordering::Greater,
         };
         match order {
             Ordering::Less => {
-                out.push(old[i].path.clone());
+                out.push(old.entry(i).path.to_vec());
                 i += 1;
             }
             Ordering::Greater => {
-                out.push(new[j].path.clone());
+                out.push(new.entry(j).path.to_vec());
                 j += 1;
             }
             Ordering::Equal => {
-                let (a, b) = (&old[i], &new[j]);
-                let pinned = |e: &TrackedEntry| e.skip_worktree || e.assume_unchanged;
-                if (pinned(a) || pinned(b))
+                let (a, b) = (old.entry(i), new.entry(j));
+                let pinned = |e: &TrackedEntry<'_>| e.skip_worktree || e.assume_unchanged;
+                if (pinned(&a) || pinned(&b))
                     && (a.skip_worktree != b.skip_worktree
                         || a.assume_unchanged != b.assume_unchanged
                         || a.oid != b.oid
                         || a.mode != b.mode)
                 {
-                    out.push(b.path.clone());
+                    out.push(b.path.to_vec());
                 }
                 i += 1;
                 j += 1;
@@ -798,7 +1153,60 @@ pub(crate) fn added_or_removed(old: &[TrackedEntry], new: &[TrackedEntry]) -> Ve
 
 #[cfg(test)]
 mod tests {
-    use super::ewah_bits;
+    use super::*;
+
+    /// Every path, mode, id and flag of an index view, to compare two.
+    fn dump(t: &Tracked) -> Vec<String> {
+        t.entries().iter().map(|e| format!("{e:?}")).collect()
+    }
+
+    /// The window reads the index in pieces: whatever their size (down to
+    /// one byte, so every field straddles a refill, and extensions are
+    /// skipped unread), the entries are those of the whole file at once.
+    #[test]
+    fn a_window_of_any_size_reads_the_same_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .args(args)
+                .current_dir(dir.path())
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .stdout(std::process::Stdio::null())
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        for i in 0..60 {
+            let d = dir.path().join(format!("dir{}/sub{}", i % 7, i % 3));
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join(format!("file-{i}-{}", "x".repeat(i))), i.to_string()).unwrap();
+        }
+        git(&["add", "-A"]);
+        // The cache-tree (`TREE`) extension: skipped by the window.
+        git(&["write-tree"]);
+        for version in ["2", "3", "4"] {
+            git(&["update-index", "--index-version", version]);
+            if version == "3" {
+                git(&["update-index", "--skip-worktree", "dir1/sub1/file-1-x"]);
+                git(&["update-index", "--assume-unchanged", "dir2/sub2/file-2-xx"]);
+            }
+            let bytes = std::fs::read(dir.path().join(".git/index")).unwrap();
+            let whole = parse(&bytes, (i64::MAX, 0)).unwrap();
+            assert_eq!(whole.len(), 60);
+            for chunk in [1, 3, 64, 1000] {
+                let mut w = Window::new(bytes.as_slice(), bytes.len(), Path::new(""));
+                w.chunk = chunk;
+                let mut paths = Vec::new();
+                let parsed = parse_raw(&mut w, &mut paths).unwrap();
+                let slots = finish(parsed.slots, &parsed.meta, &paths, (i64::MAX, 0));
+                let t = Tracked::from_parts(slots, paths);
+                assert_eq!(dump(&t), dump(&whole), "version {version}, chunk {chunk}");
+            }
+        }
+    }
 
     fn ewah(bit_size: u32, words: &[u64]) -> Vec<u8> {
         let mut b = bit_size.to_be_bytes().to_vec();

@@ -344,8 +344,7 @@ impl Engine {
             Ok(mut t) => {
                 self.index_modes.apply(&mut t);
                 if let Some(old) = &self.tracked {
-                    self.index_changed
-                        .extend(index::added_or_removed(&old.entries, &t.entries));
+                    self.index_changed.extend(index::added_or_removed(old, &t));
                 }
                 self.tracked = Some(t);
                 true
@@ -423,7 +422,7 @@ impl Engine {
         let mut out = walk::walk(&ctx, vec![root], self.opts.threads);
         let mut worker = Worker::new(&ctx);
         worker.out.repo_dirs = std::mem::take(&mut out.repo_dirs);
-        worker.tracked_pass(&out.entries, &tracked.entries, &out.deferred);
+        worker.tracked_pass(&out.entries, tracked.entries(), &out.deferred);
         // Files only git can convert: one batch for the whole scan.
         let mut deferred = std::mem::take(&mut out.deferred);
         deferred.append(&mut worker.out.deferred);
@@ -431,9 +430,11 @@ impl Engine {
         let mut extra = worker.out;
         let mut entries = std::mem::take(&mut out.entries);
         if !extra.entries.is_empty() {
-            entries.append(&mut extra.entries);
-            // Two sorted runs, mostly: a stable sort merges them in one pass.
-            entries.sort_by(|a, b| a.path.cmp(&b.path));
+            // Merged in place: a sort of the whole list would take a
+            // scratch copy of it.
+            let mut tail = std::mem::take(&mut extra.entries);
+            tail.sort_by(|a, b| a.path.cmp(&b.path));
+            entries = walk::merge_into(entries, tail);
         }
         out.merge(extra);
         if tracked.ignore_case.is_some() {

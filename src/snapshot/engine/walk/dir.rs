@@ -12,7 +12,6 @@ use crate::snapshot::engine::attr::AttrDir;
 use crate::snapshot::engine::dircache::{CachedDir, DirStat};
 use crate::snapshot::engine::fsys::{self, Kind};
 use crate::snapshot::engine::ignore::DirRules;
-use crate::snapshot::engine::index::TrackedEntry;
 use crate::snapshot::engine::{SkipReason, Skipped};
 
 /// Test hook: the directory whose listing panics (see
@@ -89,7 +88,7 @@ impl Worker<'_> {
         } else {
             let mut rel = job.rel.clone();
             rel.extend_from_slice(b"/.gitattributes");
-            let tracked = lookup(tracked_here, &rel);
+            let tracked = tracked_here.find(&rel);
             self.sparse_attrs(&job.parent_attrs, &job.rel, tracked)
         };
         let fd = Arc::new(fd);
@@ -149,7 +148,7 @@ impl Worker<'_> {
                 tracing::debug!(path = %abs().display(), "skipping special file");
                 continue;
             }
-            let tracked = lookup(tracked_here, &rel);
+            let tracked = tracked_here.find(&rel);
             // A tracked file is recorded whatever the ignore rules say (as
             // the tracked pass would), so only untracked ones are matched.
             if tracked.is_none() {
@@ -195,14 +194,6 @@ impl Worker<'_> {
 
 /// A directory's entries, and its stat when a directory cache is kept.
 type Listing = (Arc<fsys::Names>, Option<DirStat>);
-
-/// Binary search for `rel` in a sorted slice of index entries.
-fn lookup<'t>(entries: &'t [TrackedEntry], rel: &[u8]) -> Option<&'t TrackedEntry> {
-    entries
-        .binary_search_by(|e| e.path.as_slice().cmp(rel))
-        .ok()
-        .map(|i| &entries[i])
-}
 
 #[cfg(test)]
 fn maybe_panic(rel: &[u8]) {

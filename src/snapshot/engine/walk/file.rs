@@ -42,7 +42,7 @@ impl Worker<'_> {
         &mut self,
         rel: Vec<u8>,
         stat: Stat,
-        tracked: Option<&TrackedEntry>,
+        tracked: Option<TrackedEntry<'_>>,
         attrs: Option<&Arc<AttrDir>>,
         at: Option<(&std::os::fd::OwnedFd, &std::ffi::CStr)>,
     ) {
@@ -209,7 +209,7 @@ impl Worker<'_> {
 /// with `core.symlinks=false` a tracked symlink checked out as a plain file
 /// stays a symlink, with `core.fileMode=false` a tracked file keeps its
 /// indexed exec bit.
-fn ce_mode_from_stat(ctx: &Ctx<'_>, tracked: Option<&TrackedEntry>, stat: &Stat) -> u32 {
+fn ce_mode_from_stat(ctx: &Ctx<'_>, tracked: Option<TrackedEntry<'_>>, stat: &Stat) -> u32 {
     match tracked {
         Some(t) if !ctx.symlinks && stat.is_file() && t.mode == MODE_LINK => t.mode,
         Some(t) if !ctx.filemode && stat.is_file() && mode::is_file(t.mode) => t.mode,

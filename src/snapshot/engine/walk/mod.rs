@@ -36,7 +36,7 @@ use super::index::Tracked;
 
 pub(crate) use deferred::Deferred;
 pub(crate) use observe::{DirObserver, Listed};
-pub(crate) use out::Out;
+pub(crate) use out::{merge_into, Out};
 pub(crate) use parallel::walk;
 pub(crate) use worker::Worker;
 

@@ -49,23 +49,152 @@ impl Out {
     }
 }
 
-/// Merge runs sorted by path into one sorted list.
+/// Merge runs sorted by path in *descending* order (each walker thread
+/// sorts its share so) into one list in ascending order. Every entry is
+/// taken from the end of its run, and a run gives its memory back as it
+/// shrinks: the entries are never held twice (at a million files they are
+/// ~50 MB, and their paths as much again).
 pub(super) fn merge_sorted(mut runs: Vec<Vec<Entry>>) -> Vec<Entry> {
-    while runs.len() > 1 {
-        let b = runs.pop().expect("two runs");
-        let a = runs.pop().expect("two runs");
-        let mut merged = Vec::with_capacity(a.len() + b.len());
-        let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
-        loop {
-            let take_a = match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) => x.path <= y.path,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => break,
-            };
-            merged.extend(if take_a { a.next() } else { b.next() });
-        }
-        runs.insert(0, merged);
+    /// Shrink a run once this many entries (~1 MiB) were taken from it.
+    const GIVE_BACK: usize = (1 << 20) / std::mem::size_of::<Entry>();
+    runs.retain(|r| !r.is_empty());
+    if runs.len() < 2 {
+        let mut only = runs.pop().unwrap_or_default();
+        only.reverse();
+        return only;
     }
-    runs.pop().unwrap_or_default()
+    let mut out = Vec::with_capacity(runs.iter().map(Vec::len).sum());
+    fn last(r: &[Entry]) -> Option<&[u8]> {
+        r.last().map(|e| e.path.as_slice())
+    }
+    while !runs.is_empty() {
+        let mut min = 0;
+        for i in 1..runs.len() {
+            if last(&runs[i]) < last(&runs[min]) {
+                min = i;
+            }
+        }
+        let run = &mut runs[min];
+        out.extend(run.pop());
+        if run.is_empty() {
+            runs.swap_remove(min);
+        } else if run.capacity() - run.len() >= GIVE_BACK {
+            run.shrink_to_fit();
+        }
+    }
+    out
+}
+
+/// Merge sorted `b` into sorted `a`, from the back (an entry of `a` comes
+/// before an equal one of `b`, as in a stable sort of `a` then `b`).
+pub(crate) fn merge_into(mut a: Vec<Entry>, mut b: Vec<Entry>) -> Vec<Entry> {
+    let mut i = a.len();
+    let placeholder = || Entry {
+        path: Vec::new(),
+        mode: 0,
+        oid: git2::Oid::zero(),
+    };
+    a.reserve_exact(b.len());
+    a.resize_with(i + b.len(), placeholder);
+    // a[..i] is what is left of `a`, a[k..] the merged tail.
+    let mut k = a.len();
+    while let Some(last) = b.last() {
+        k -= 1;
+        if i > 0 && a[i - 1].path > last.path {
+            i -= 1;
+            a.swap(i, k);
+        } else {
+            a[k] = b.pop().expect("last");
+            if b.capacity() > 2 * b.len() + 4096 {
+                b.shrink_to_fit();
+            }
+        }
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(paths: &[&str]) -> Vec<Entry> {
+        paths
+            .iter()
+            .map(|p| Entry {
+                path: p.as_bytes().to_vec(),
+                mode: 0o100644,
+                oid: git2::Oid::zero(),
+            })
+            .collect()
+    }
+
+    fn paths(entries: &[Entry]) -> Vec<&str> {
+        entries
+            .iter()
+            .map(|e| std::str::from_utf8(&e.path).unwrap())
+            .collect()
+    }
+
+    /// The runs as the walker threads hand them over: descending.
+    fn merge(runs: Vec<Vec<Entry>>) -> Vec<Entry> {
+        merge_sorted(
+            runs.into_iter()
+                .map(|mut r| {
+                    r.reverse();
+                    r
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn merge_sorted_interleaves_runs_of_any_length() {
+        let merged = merge(vec![
+            run(&["b", "d", "f"]),
+            run(&[]),
+            run(&["a", "c", "e", "g", "h"]),
+            run(&["a/b", "z"]),
+        ]);
+        assert_eq!(
+            paths(&merged),
+            ["a", "a/b", "b", "c", "d", "e", "f", "g", "h", "z"]
+        );
+        assert!(merge(Vec::new()).is_empty());
+        assert_eq!(paths(&merge(vec![run(&["x", "y"])])), ["x", "y"]);
+        // All of one run before all of the other, both ways.
+        for (a, b) in [(["a", "b"], ["c", "d"]), (["c", "d"], ["a", "b"])] {
+            assert_eq!(paths(&merge(vec![run(&a), run(&b)])), ["a", "b", "c", "d"]);
+        }
+        // Many entries (runs shrink as they are taken from): a sorted
+        // result holding every one of them.
+        let many: Vec<String> = (0..100_000)
+            .map(|i| format!("{:06}", i * 7919 % 100_000))
+            .collect();
+        let mut runs = vec![Vec::new(), Vec::new(), Vec::new()];
+        for (i, p) in many.iter().enumerate() {
+            runs[i % 3].push(p.as_str());
+        }
+        let runs: Vec<Vec<Entry>> = runs
+            .into_iter()
+            .map(|mut r| {
+                r.sort_unstable();
+                run(&r)
+            })
+            .collect();
+        let merged = merge(runs);
+        let mut want: Vec<&str> = many.iter().map(String::as_str).collect();
+        want.sort_unstable();
+        assert_eq!(paths(&merged), want);
+    }
+
+    #[test]
+    fn merge_into_keeps_the_first_lists_entry_first_on_a_tie() {
+        let mut b = run(&["b", "d"]);
+        b[0].mode = 0o100755;
+        let merged = merge_into(run(&["a", "b", "c"]), b);
+        assert_eq!(paths(&merged), ["a", "b", "b", "c", "d"]);
+        assert_eq!((merged[1].mode, merged[2].mode), (0o100644, 0o100755));
+        assert_eq!(paths(&merge_into(Vec::new(), run(&["x"]))), ["x"]);
+        assert_eq!(paths(&merge_into(run(&["x"]), Vec::new())), ["x"]);
+    }
 }

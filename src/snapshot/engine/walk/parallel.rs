@@ -74,11 +74,15 @@ pub(crate) fn walk(ctx: &Ctx<'_>, roots: Vec<Job>, threads: usize) -> Out {
                             cv.notify_all();
                         }
                     }
-                    // Sort this share here, in parallel with the others.
+                    // Sort this share here, in parallel with the others:
+                    // descending, for `merge_sorted` to take from the end.
                     worker
                         .out
                         .entries
-                        .sort_unstable_by(|a, b| a.path.cmp(&b.path));
+                        .sort_unstable_by(|a, b| b.path.cmp(&a.path));
+                    // The growth slack goes back before the merge allocates
+                    // the whole list.
+                    worker.out.entries.shrink_to_fit();
                     worker.out
                 })
             })

@@ -9,7 +9,7 @@ use std::path::Path;
 use super::{Deferred, Worker};
 use crate::git::mode::MODE_GITLINK;
 use crate::snapshot::engine::fsys;
-use crate::snapshot::engine::index::TrackedEntry;
+use crate::snapshot::engine::index::Entries;
 use crate::snapshot::engine::stat::Stat;
 use crate::snapshot::engine::tree::Entry;
 
@@ -21,7 +21,7 @@ impl Worker<'_> {
     pub(crate) fn tracked_pass(
         &mut self,
         found: &[Entry],
-        tracked: &[TrackedEntry],
+        tracked: Entries<'_>,
         pending: &[Deferred],
     ) {
         let mut pending: Vec<&[u8]> = pending.iter().map(|d| d.rel.as_slice()).collect();
@@ -32,35 +32,35 @@ impl Worker<'_> {
         let mut dir_ok: std::collections::HashMap<Vec<u8>, Option<bool>> = Default::default();
         let mut fi = 0;
         for t in tracked {
-            while fi < found.len() && found[fi].path < t.path {
+            while fi < found.len() && found[fi].path.as_slice() < t.path {
                 fi += 1;
             }
             if fi < found.len() && found[fi].path == t.path {
                 continue;
             }
-            if pending.binary_search(&t.path.as_slice()).is_ok() {
+            if pending.binary_search(&t.path).is_ok() {
                 continue;
             }
-            let abs = ctx.workdir.join(std::ffi::OsStr::from_bytes(&t.path));
+            let abs = ctx.workdir.join(std::ffi::OsStr::from_bytes(t.path));
             let keep = Entry {
-                path: t.path.clone(),
+                path: t.path.to_vec(),
                 mode: t.mode,
                 oid: t.oid,
             };
             if (t.skip_worktree || t.assume_unchanged)
-                && ctx.tracked.keeps_indexed(t, || {
-                    ancestors_are_dirs(ctx.workdir, &t.path, &repo_dirs, &mut dir_ok) != Some(false)
+                && ctx.tracked.keeps_indexed(&t, || {
+                    ancestors_are_dirs(ctx.workdir, t.path, &repo_dirs, &mut dir_ok) != Some(false)
                         && std::fs::symlink_metadata(&abs).is_ok()
                 })
             {
                 // Unless the work tree put something new in its way: `git
                 // add` then replaces the entry (file ↔ directory).
-                if !collides(found, &t.path) {
+                if !collides(found, t.path) {
                     self.out.entries.push(keep);
                 }
                 continue;
             }
-            let meta = match ancestors_are_dirs(ctx.workdir, &t.path, &repo_dirs, &mut dir_ok) {
+            let meta = match ancestors_are_dirs(ctx.workdir, t.path, &repo_dirs, &mut dir_ok) {
                 Some(false) => continue,
                 Some(true) => std::fs::symlink_metadata(&abs),
                 None => Err(std::io::ErrorKind::PermissionDenied.into()),
@@ -78,11 +78,11 @@ impl Worker<'_> {
             if t.mode == MODE_GITLINK {
                 if meta.is_dir() {
                     if fsys::is_nested_repo(&abs) {
-                        self.nested_repo(t.path.clone(), &abs);
+                        self.nested_repo(t.path.to_vec(), &abs);
                     } else {
                         // Not initialised: git keeps the recorded commit.
                         self.out.entries.push(Entry {
-                            path: t.path.clone(),
+                            path: t.path.to_vec(),
                             mode: MODE_GITLINK,
                             oid: t.oid,
                         });
@@ -92,7 +92,7 @@ impl Worker<'_> {
             }
             let stat = Stat::from_metadata(&meta);
             if stat.is_file() || stat.is_symlink() {
-                self.file(t.path.clone(), stat);
+                self.file(t.path.to_vec(), stat);
             }
         }
     }

@@ -80,7 +80,7 @@ impl<'a> Worker<'a> {
         &mut self,
         parent: &Arc<AttrDir>,
         dir: &[u8],
-        tracked: Option<&TrackedEntry>,
+        tracked: Option<TrackedEntry<'_>>,
     ) -> Arc<AttrDir> {
         let Some(t) = tracked.filter(|t| t.skip_worktree && mode::is_file(t.mode)) else {
             return Arc::clone(parent);
