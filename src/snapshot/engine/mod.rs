@@ -22,6 +22,7 @@ pub(crate) mod fsys;
 pub(crate) mod ignore;
 pub(crate) mod incremental;
 pub mod index;
+pub(crate) mod objects;
 pub(crate) mod stat;
 pub(crate) mod tree;
 pub(crate) mod walk;
@@ -166,8 +167,10 @@ pub struct TreeOutcome {
     pub tree: Oid,
     pub skipped: Vec<Skipped>,
     pub stats: ScanStats,
-    /// Objects this computation may have written: they must be flushed to
-    /// disk before a ref points at them (see `crate::fs::durable`).
+    /// Loose objects this computation may have written: they must be
+    /// flushed to disk before a ref points at them (see
+    /// `crate::fs::durable`). Objects it packed are not here: the pack was
+    /// flushed before the outcome was returned (see [`objects`]).
     pub written: Vec<Oid>,
 }
 
@@ -370,6 +373,11 @@ impl Engine {
             .to_vec()
     }
 
+    /// Where one computation's new objects go (see [`objects`]).
+    fn object_sink(&self, ws: &Workspace) -> Arc<objects::ObjectSink> {
+        Arc::new(objects::ObjectSink::new(&ws.common_dir().join("objects")))
+    }
+
     fn ctx<'a>(&'a self, ws: &'a Workspace, tracked: &'a Tracked) -> Ctx<'a> {
         Ctx {
             workdir: ws.workdir(),
@@ -386,6 +394,7 @@ impl Engine {
             max_file_size: self.opts.max_file_size,
             progress: self.progress.as_deref(),
             observer: None,
+            objects: None,
         }
     }
 
@@ -407,7 +416,13 @@ impl Engine {
             )));
         }
         let tracked = self.tracked.as_ref().expect("refreshed");
+        let sink = self.object_sink(ws);
+        if self.cache.entries.is_empty() {
+            // No stat cache: a first snapshot, hashing everything.
+            sink.pack_from_now();
+        }
         let mut ctx = self.ctx(ws, tracked);
+        ctx.objects = Some(Arc::clone(&sink));
         if self.autosave {
             ctx.dircache = self.dircache.as_ref();
         }
@@ -456,12 +471,13 @@ impl Engine {
             .repo()
             .odb()
             .git_context(|| "open object database".to_owned())?;
-        let mut ts = TreeStats::default();
+        let mut ts = TreeStats::with_sink(Some(Arc::clone(&sink)));
         let tree =
             tree::write_tree_parallel(ws.git_dir(), &odb, &entries, self.opts.threads, &mut ts)
                 .git_context(|| "write snapshot tree".to_owned())?;
-        stats.trees_written = ts.written.len() as u64;
+        stats.trees_written = ts.new_trees();
         written.extend(ts.written);
+        finish_pack(&sink)?;
 
         self.store_cache(
             new_cache.into_iter().collect(),
@@ -552,4 +568,13 @@ fn now() -> (i64, u32) {
 pub(crate) fn bytes_path(b: &[u8]) -> &Path {
     use std::os::unix::ffi::OsStrExt;
     Path::new(std::ffi::OsStr::from_bytes(b))
+}
+
+/// Finish a computation's pack (if it made one): its objects are durable
+/// and visible to every reader from here on, before any ref can point at
+/// them.
+fn finish_pack(sink: &objects::ObjectSink) -> Result<()> {
+    sink.finish()
+        .map(drop)
+        .map_err(|e| crate::error::Error::ObjectStore(crate::error::StoreError::Io(e)))
 }
