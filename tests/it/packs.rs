@@ -156,9 +156,35 @@ fn a_new_directory_tree_of_many_files_is_packed_and_exact() {
             &format!("int f{i};\n"),
         );
     }
+    let loose_before = loose(&repo);
     let out = eng.update(&ws, base, &[PathBuf::from("vendor")]).unwrap();
     let tree = out.tree.to_string();
     assert_eq!(tree, repo.oracle_tree());
     assert_eq!(packs(&repo).len(), 1);
+    // The first objects, held back until there were enough, joined the
+    // pack: none is loose.
+    assert_eq!(loose(&repo), loose_before);
+    assert!(out.written.is_empty(), "{:?}", out.written);
     assert_packs_valid(&repo, &tree);
+}
+
+#[test]
+fn a_few_new_directories_stay_loose() {
+    let repo = TestRepo::new();
+    repo.write("keep.txt", "keep\n");
+    repo.commit_all("init");
+    let (ws, mut eng) = engine(&repo);
+    let base = eng.scan(&ws).unwrap().tree;
+    for i in 0..10 {
+        repo.write(&format!("new/d{i}/f.txt"), &format!("{i}\n"));
+    }
+    let loose_before = loose(&repo);
+    let out = eng.update(&ws, base, &[PathBuf::from("new")]).unwrap();
+    assert_eq!(out.tree.to_string(), repo.oracle_tree());
+    assert!(packs(&repo).is_empty());
+    // 10 blobs, 10 trees `d<i>`, `new` and the root: loose, every one
+    // named for its flush.
+    assert_eq!(out.written.len(), 22, "{:?}", out.written);
+    assert_eq!(loose(&repo), loose_before + 22);
+    repo.assert_fsck_clean();
 }

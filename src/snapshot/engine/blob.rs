@@ -64,7 +64,7 @@ impl BlobWriter {
     /// Hash and store the raw bytes of an open regular file (opened by the
     /// caller without following symlinks: see `fsys::open_file_at`).
     /// Returns the id and whether a new loose object may have been written
-    /// (packed ones are flushed with their pack).
+    /// (objects the sink kept are its to report: see `super::objects`).
     /// `bytes` (a progress counter) advances as the file is read.
     pub(crate) fn write_file(
         &self,

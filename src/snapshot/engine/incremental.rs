@@ -276,7 +276,7 @@ impl Engine {
         stats.trees_written += ts.new_trees();
         let mut written = std::mem::take(&mut worker.out.written);
         written.extend(ts.written);
-        super::finish_pack(&sink)?;
+        written.extend(super::finish_objects(&sink, &odb)?);
         let cache_updates = std::mem::take(&mut worker.out.cache);
         let skipped = std::mem::take(&mut worker.out.skipped);
         drop(worker);

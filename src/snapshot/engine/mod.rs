@@ -8,7 +8,8 @@
 //! content conversions they select in `attr`, stat fingerprints and
 //! the index view in `stat` / [`index`], the on-disk stat cache in
 //! `cache`, the last one-shot scan's directory listings in `dircache`,
-//! object writing in `blob` and `tree`. [`index`] reads every
+//! object writing in `blob` and `tree`, where new objects go (loose, or
+//! one pack for many) in `objects`. [`index`] reads every
 //! index format git writes (v2–v4, split, sparse); only an index it does not
 //! know (a future version, an unknown mandatory extension) goes to the git
 //! CLI through `fallback`.
@@ -477,7 +478,7 @@ impl Engine {
                 .git_context(|| "write snapshot tree".to_owned())?;
         stats.trees_written = ts.new_trees();
         written.extend(ts.written);
-        finish_pack(&sink)?;
+        written.extend(finish_objects(&sink, &odb)?);
 
         self.store_cache(
             new_cache.into_iter().collect(),
@@ -570,11 +571,10 @@ pub(crate) fn bytes_path(b: &[u8]) -> &Path {
     Path::new(std::ffi::OsStr::from_bytes(b))
 }
 
-/// Finish a computation's pack (if it made one): its objects are durable
-/// and visible to every reader from here on, before any ref can point at
-/// them.
-fn finish_pack(sink: &objects::ObjectSink) -> Result<()> {
-    sink.finish()
-        .map(drop)
-        .map_err(|e| crate::error::Error::ObjectStore(crate::error::StoreError::Io(e)))
+/// Put a computation's kept objects in the store: its pack (if it made
+/// one) is durable and visible to every reader from here on, before any ref
+/// can point at it; the loose objects written instead are returned, to be
+/// flushed.
+fn finish_objects(sink: &objects::ObjectSink, odb: &git2::Odb<'_>) -> Result<Vec<Oid>> {
+    sink.finish(odb).map_err(crate::error::Error::ObjectStore)
 }

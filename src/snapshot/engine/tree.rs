@@ -26,8 +26,9 @@ pub(crate) struct TreeStats {
     pub trees: u64,
     /// Trees newly written to the object store as loose objects.
     pub written: Vec<Oid>,
-    /// Trees newly added to the computation's pack.
-    pub packed: u64,
+    /// Trees newly kept by the computation's sink (packed, or written
+    /// loose when it finishes).
+    pub kept: u64,
     /// The computation's destination for new objects (`None`: loose).
     pub sink: Option<std::sync::Arc<ObjectSink>>,
 }
@@ -43,7 +44,7 @@ impl TreeStats {
 
     /// How many trees were new.
     pub(crate) fn new_trees(&self) -> u64 {
-        self.written.len() as u64 + self.packed
+        self.written.len() as u64 + self.kept
     }
 }
 
@@ -131,7 +132,7 @@ fn store(odb: &Odb<'_>, buf: &[u8], stats: &mut TreeStats) -> Result<Oid, git2::
     let (oid, stored) = write_if_missing(odb, stats.sink.as_deref(), ObjectType::Tree, buf)?;
     match stored {
         Stored::Loose => stats.written.push(oid),
-        Stored::Packed => stats.packed += 1,
+        Stored::Kept => stats.kept += 1,
         Stored::Existing => {}
     }
     Ok(oid)
@@ -214,7 +215,7 @@ pub(crate) fn write_tree_parallel(
         }
         stats.trees += local.trees;
         stats.written.extend(local.written);
-        stats.packed += local.packed;
+        stats.kept += local.kept;
     }
     store(odb, &serialize(&items, ids.into_iter()), stats)
 }
@@ -661,7 +662,7 @@ mod tests {
         let sub = [leaf("a/b/c", x), leaf("a/d", y)];
         let a = write_tree(&odb, &sub, 2, &mut stats).unwrap();
         assert!(repo.find_tree(a).is_err(), "still only in the pack");
-        assert_eq!(stats.packed, 2);
+        assert_eq!(stats.kept, 2);
         let empty = repo
             .find_tree(repo.treebuilder(None).unwrap().write().unwrap())
             .unwrap();
@@ -670,7 +671,8 @@ mod tests {
         patch.upsert(b"a/b/e", z, 0o100644);
         let got = patch.apply(&repo, &odb, &empty, &mut stats).unwrap();
         assert!(stats.written.is_empty(), "{:?}", stats.written);
-        assert_eq!(sink.finish().unwrap(), stats.packed as usize);
+        assert!(sink.finish(&odb).unwrap().is_empty(), "all packed");
+        assert!(dir.path().join("objects/pack").read_dir().unwrap().count() == 2);
         let want = write_tree(
             &odb,
             &[leaf("a/b/c", x), leaf("a/b/e", z), leaf("a/d", y)],
