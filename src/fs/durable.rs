@@ -2,7 +2,9 @@
 //! flushed before a ref may point at them, and the ref and its reflog are
 //! flushed before `snap` says "done". A few objects are flushed one by one
 //! (precise, cheap); many (a cold first snapshot) or unknown ones (git CLI
-//! fallback) are flushed for the whole object store at once.
+//! fallback) are flushed for the whole object store at once. A recording
+//! that writes many objects puts them in one pack instead (`git::pack`),
+//! which flushes just that pack, its index and the pack directory.
 //!
 //! What "flushed" takes depends on the platform, and this file is the one
 //! place that knows (its last section):
@@ -51,6 +53,28 @@ pub fn sync_objects(common_dir: &Path, ids: &[Oid], all: bool) {
         // Packed or pre-existing objects have no loose file; nothing to do.
         batch.add_file(&objects.join(dir).join(file));
     }
+    batch.finish();
+}
+
+/// Flush files just written (a pack and its index under temporary names)
+/// before they are renamed into place: each written out, then one drive
+/// flush for all.
+pub fn sync_new_files(files: &[&File]) {
+    let mut batch = Batch::default();
+    for f in files {
+        if let Err(e) = write_out(f) {
+            tracing::warn!(error = %e, "fsync failed");
+        }
+    }
+    batch.last = files.last().and_then(|f| f.try_clone().ok());
+    batch.last_is_file = true;
+    batch.finish();
+}
+
+/// Flush directory `dir`, so that the renames into it last.
+pub fn sync_dir(dir: &Path) {
+    let mut batch = Batch::default();
+    batch.add_dir(dir);
     batch.finish();
 }
 

@@ -28,6 +28,7 @@ mod fuzz;
 mod hooks;
 mod hostile;
 mod oracle;
+mod packs;
 mod real_clients;
 mod record;
 mod remote;

@@ -2,7 +2,8 @@
 //! applies. Files without any conversion (see [`super::attr`]) take the fast
 //! path: read, hashed in memory and written only when the object store
 //! lacks them (no redundant writes, no `utime` "freshening"); files above
-//! 8 MiB are streamed in chunks straight into the object store. Line-ending
+//! 8 MiB are streamed in chunks straight into the object store (loose
+//! objects; the others may go into a pack, see [`super::objects`]). Line-ending
 //! normalisation (`text`, `eol`, `core.autocrlf`) is done here exactly as
 //! git's `convert.c` does it. Clean filters, the long-running `process`
 //! protocol, `working-tree-encoding` and `ident` are git's own: those files
@@ -15,6 +16,7 @@ use std::path::Path;
 use git2::{ObjectType, Odb, OdbLookupFlags, Oid, Repository};
 
 use super::attr::Eol;
+use super::objects::{ObjectSink, Stored};
 use crate::error::StoreError;
 use crate::git::command::GitCmd;
 
@@ -44,18 +46,25 @@ impl From<git2::Error> for HashError {
 /// A per-thread handle for writing blobs.
 pub(crate) struct BlobWriter {
     repo: Repository,
+    /// Where new blobs go (`None`: loose objects).
+    sink: Option<std::sync::Arc<ObjectSink>>,
 }
 
 impl BlobWriter {
-    pub(crate) fn open(git_dir: &Path) -> Result<BlobWriter, git2::Error> {
+    pub(crate) fn open(
+        git_dir: &Path,
+        sink: Option<std::sync::Arc<ObjectSink>>,
+    ) -> Result<BlobWriter, git2::Error> {
         Ok(BlobWriter {
             repo: Repository::open(git_dir)?,
+            sink,
         })
     }
 
     /// Hash and store the raw bytes of an open regular file (opened by the
     /// caller without following symlinks: see `fsys::open_file_at`).
-    /// Returns the id and whether a new object may have been written.
+    /// Returns the id and whether a new loose object may have been written
+    /// (objects the sink kept are its to report: see `super::objects`).
     /// `bytes` (a progress counter) advances as the file is read.
     pub(crate) fn write_file(
         &self,
@@ -150,7 +159,8 @@ impl BlobWriter {
     /// Hash and store bytes (a symlink's target) as a blob.
     pub(crate) fn write_bytes(&self, data: &[u8]) -> Result<(Oid, bool), HashError> {
         let odb = self.repo.odb()?;
-        Ok(write_if_missing(&odb, ObjectType::Blob, data)?)
+        let (oid, stored) = write_if_missing(&odb, self.sink.as_deref(), ObjectType::Blob, data)?;
+        Ok((oid, stored == Stored::Loose))
     }
 }
 
@@ -420,17 +430,22 @@ fn push_stdin_path(out: &mut Vec<u8>, rel: &[u8]) {
     out.extend_from_slice(b"\"\n");
 }
 
-/// Write an object unless the store already has it; `true` if written.
+/// Write an object unless the store already has it: into `sink` (loose or
+/// packed, as it decides), else as a loose object.
 pub(crate) fn write_if_missing(
     odb: &Odb<'_>,
+    sink: Option<&ObjectSink>,
     kind: ObjectType,
     data: &[u8],
-) -> Result<(Oid, bool), git2::Error> {
+) -> Result<(Oid, Stored), git2::Error> {
+    if let Some(sink) = sink {
+        return sink.write(odb, kind, data);
+    }
     let oid = Oid::hash_object(kind, data)?;
     if odb.exists_ext(oid, OdbLookupFlags::NO_REFRESH) {
-        return Ok((oid, false));
+        return Ok((oid, Stored::Existing));
     }
-    Ok((odb.write(kind, data)?, true))
+    Ok((odb.write(kind, data)?, Stored::Loose))
 }
 
 /// Could attribute filters change file contents between git and the work

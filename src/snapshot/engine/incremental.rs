@@ -114,14 +114,16 @@ impl Engine {
         }
         let mut rules_cache = std::mem::take(&mut self.rules_cache);
         let threads = self.opts.threads;
-        let ctx = self.ctx(ws, tracked);
+        let sink = self.object_sink(ws);
+        let mut ctx = self.ctx(ws, tracked);
+        ctx.objects = Some(Arc::clone(&sink));
         let mut worker = Worker::new(&ctx);
         let mut rules_memo = RulesMemo {
             dirs: HashMap::new(),
             cache: &mut rules_cache,
         };
         let mut builder = TreePatch::default();
-        let mut ts = TreeStats::default();
+        let mut ts = TreeStats::with_sink(Some(Arc::clone(&sink)));
         let odb = repo
             .odb()
             .git_context(|| "open object database".to_owned())?;
@@ -230,6 +232,10 @@ impl Engine {
                 }
             }
         }
+        if files.len() >= super::objects::PACK_MIN {
+            // A burst: its blobs and trees go into one pack.
+            sink.pack_from_now();
+        }
         // Files waiting for git's conversion, patched in below.
         let mut late: Vec<Vec<u8>> = Vec::new();
         for (rel, hashed) in hash_files(&mut worker, files, threads) {
@@ -267,9 +273,10 @@ impl Engine {
             .git_context(|| "update snapshot tree".to_owned())?;
         let mut stats = std::mem::take(&mut worker.out.stats);
         stats.incremental = true;
-        stats.trees_written += ts.written.len() as u64;
+        stats.trees_written += ts.new_trees();
         let mut written = std::mem::take(&mut worker.out.written);
         written.extend(ts.written);
+        written.extend(super::finish_objects(&sink, &odb)?);
         let cache_updates = std::mem::take(&mut worker.out.cache);
         let skipped = std::mem::take(&mut worker.out.skipped);
         drop(worker);

@@ -8,7 +8,8 @@
 //! content conversions they select in `attr`, stat fingerprints and
 //! the index view in `stat` / [`index`], the on-disk stat cache in
 //! `cache`, the last one-shot scan's directory listings in `dircache`,
-//! object writing in `blob` and `tree`. [`index`] reads every
+//! object writing in `blob` and `tree`, where new objects go (loose, or
+//! one pack for many) in `objects`. [`index`] reads every
 //! index format git writes (v2–v4, split, sparse); only an index it does not
 //! know (a future version, an unknown mandatory extension) goes to the git
 //! CLI through `fallback`.
@@ -22,6 +23,7 @@ pub(crate) mod fsys;
 pub(crate) mod ignore;
 pub(crate) mod incremental;
 pub mod index;
+pub(crate) mod objects;
 pub(crate) mod stat;
 pub(crate) mod tree;
 pub(crate) mod walk;
@@ -166,8 +168,10 @@ pub struct TreeOutcome {
     pub tree: Oid,
     pub skipped: Vec<Skipped>,
     pub stats: ScanStats,
-    /// Objects this computation may have written: they must be flushed to
-    /// disk before a ref points at them (see `crate::fs::durable`).
+    /// Loose objects this computation may have written: they must be
+    /// flushed to disk before a ref points at them (see
+    /// `crate::fs::durable`). Objects it packed are not here: the pack was
+    /// flushed before the outcome was returned (see [`objects`]).
     pub written: Vec<Oid>,
 }
 
@@ -369,6 +373,11 @@ impl Engine {
             .to_vec()
     }
 
+    /// Where one computation's new objects go (see [`objects`]).
+    fn object_sink(&self, ws: &Workspace) -> Arc<objects::ObjectSink> {
+        Arc::new(objects::ObjectSink::new(&ws.common_dir().join("objects")))
+    }
+
     fn ctx<'a>(&'a self, ws: &'a Workspace, tracked: &'a Tracked) -> Ctx<'a> {
         Ctx {
             workdir: ws.workdir(),
@@ -385,6 +394,7 @@ impl Engine {
             max_file_size: self.opts.max_file_size,
             progress: self.progress.as_deref(),
             observer: None,
+            objects: None,
         }
     }
 
@@ -406,7 +416,13 @@ impl Engine {
             )));
         }
         let tracked = self.tracked.as_ref().expect("refreshed");
+        let sink = self.object_sink(ws);
+        if self.cache.entries.is_empty() {
+            // No stat cache: a first snapshot, hashing everything.
+            sink.pack_from_now();
+        }
         let mut ctx = self.ctx(ws, tracked);
+        ctx.objects = Some(Arc::clone(&sink));
         if self.autosave {
             ctx.dircache = self.dircache.as_ref();
         }
@@ -457,12 +473,13 @@ impl Engine {
             .repo()
             .odb()
             .git_context(|| "open object database".to_owned())?;
-        let mut ts = TreeStats::default();
+        let mut ts = TreeStats::with_sink(Some(Arc::clone(&sink)));
         let tree =
             tree::write_tree_parallel(ws.git_dir(), &odb, &entries, self.opts.threads, &mut ts)
                 .git_context(|| "write snapshot tree".to_owned())?;
-        stats.trees_written = ts.written.len() as u64;
+        stats.trees_written = ts.new_trees();
         written.extend(ts.written);
+        written.extend(finish_objects(&sink, &odb)?);
 
         self.store_cache(
             new_cache.into_iter().collect(),
@@ -553,4 +570,12 @@ fn now() -> (i64, u32) {
 pub(crate) fn bytes_path(b: &[u8]) -> &Path {
     use std::os::unix::ffi::OsStrExt;
     Path::new(std::ffi::OsStr::from_bytes(b))
+}
+
+/// Put a computation's kept objects in the store: its pack (if it made
+/// one) is durable and visible to every reader from here on, before any ref
+/// can point at it; the loose objects written instead are returned, to be
+/// flushed.
+fn finish_objects(sink: &objects::ObjectSink, odb: &git2::Odb<'_>) -> Result<Vec<Oid>> {
+    sink.finish(odb).map_err(crate::error::Error::ObjectStore)
 }

@@ -8,6 +8,7 @@
 use git2::{ObjectType, Odb, Oid};
 
 use super::blob::write_if_missing;
+use super::objects::{ObjectSink, Stored};
 use crate::git::mode::MODE_TREE;
 
 /// One leaf of a snapshot tree (a blob, symlink or gitlink).
@@ -19,12 +20,32 @@ pub(crate) struct Entry {
     pub oid: Oid,
 }
 
-/// Counts from writing a tree.
+/// Counts from writing a tree, and where new trees go.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct TreeStats {
     pub trees: u64,
-    /// Trees newly written to the object store.
+    /// Trees newly written to the object store as loose objects.
     pub written: Vec<Oid>,
+    /// Trees newly kept by the computation's sink (packed, or written
+    /// loose when it finishes).
+    pub kept: u64,
+    /// The computation's destination for new objects (`None`: loose).
+    pub sink: Option<std::sync::Arc<ObjectSink>>,
+}
+
+impl TreeStats {
+    /// No counts yet, new trees going to `sink`.
+    pub(crate) fn with_sink(sink: Option<std::sync::Arc<ObjectSink>>) -> TreeStats {
+        TreeStats {
+            sink,
+            ..TreeStats::default()
+        }
+    }
+
+    /// How many trees were new.
+    pub(crate) fn new_trees(&self) -> u64 {
+        self.written.len() as u64 + self.kept
+    }
 }
 
 /// One entry of a tree being built: a leaf, or a subdirectory covering a
@@ -108,9 +129,11 @@ fn serialize(items: &[Item<'_>], mut dir_ids: impl Iterator<Item = Oid>) -> Vec<
 
 fn store(odb: &Odb<'_>, buf: &[u8], stats: &mut TreeStats) -> Result<Oid, git2::Error> {
     stats.trees += 1;
-    let (oid, written) = write_if_missing(odb, ObjectType::Tree, buf)?;
-    if written {
-        stats.written.push(oid);
+    let (oid, stored) = write_if_missing(odb, stats.sink.as_deref(), ObjectType::Tree, buf)?;
+    match stored {
+        Stored::Loose => stats.written.push(oid),
+        Stored::Kept => stats.kept += 1,
+        Stored::Existing => {}
     }
     Ok(oid)
 }
@@ -163,7 +186,7 @@ pub(crate) fn write_tree_parallel(
                 s.spawn(|| {
                     let repo = git2::Repository::open(git_dir)?;
                     let odb = repo.odb()?;
-                    let mut local = TreeStats::default();
+                    let mut local = TreeStats::with_sink(stats.sink.clone());
                     let mut ids = Vec::new();
                     loop {
                         let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -192,6 +215,7 @@ pub(crate) fn write_tree_parallel(
         }
         stats.trees += local.trees;
         stats.written.extend(local.written);
+        stats.kept += local.kept;
     }
     store(odb, &serialize(&items, ids.into_iter()), stats)
 }
@@ -262,7 +286,8 @@ impl TreePatch {
             .iter()
             .map(|(p, c)| (p.as_slice(), *c))
             .collect();
-        let root = patch_dir(repo, odb, Some(base), &changes, stats)?;
+        let base = tree_entries(base);
+        let root = patch_dir(repo, odb, Some(&base), &changes, stats)?;
         match root {
             Some(oid) => Ok(oid),
             // Everything went: the root is the empty tree.
@@ -277,7 +302,7 @@ impl TreePatch {
 fn patch_dir(
     repo: &git2::Repository,
     odb: &Odb<'_>,
-    base: Option<&git2::Tree<'_>>,
+    base: Option<&[(Vec<u8>, u32, Oid)]>,
     changes: &[(&[u8], Change)],
     stats: &mut TreeStats,
 ) -> Result<Option<Oid>, git2::Error> {
@@ -316,14 +341,12 @@ fn patch_dir(
     let mut old: Vec<Option<(u32, Oid)>> = vec![None; below.len()];
     if let Some(base) = base {
         entries.reserve(base.len() + here.len());
-        for e in base.iter() {
-            let name = e.name_bytes();
-            let mode = e.filemode_raw() as u32;
-            if let Some(&k) = by_name.get(name) {
-                old[k] = Some((mode, e.id()));
-            } else if !here.contains_key(name) {
+        for (name, mode, id) in base {
+            if let Some(&k) = by_name.get(name.as_slice()) {
+                old[k] = Some((*mode, *id));
+            } else if !here.contains_key(name.as_slice()) {
                 // Untouched: kept as it is.
-                entries.push((name.to_vec(), mode, e.id()));
+                entries.push((name.clone(), *mode, *id));
             }
         }
     }
@@ -344,14 +367,21 @@ fn patch_dir(
             None => old[k],
         };
         let sub_base = match before {
-            Some((m, o)) if crate::git::mode::is_tree(m) => Some(repo.find_tree(o)?),
+            // Possibly written by this very update, and not in the store
+            // until its pack is finished.
+            Some((m, o)) if crate::git::mode::is_tree(m) => {
+                match stats.sink.as_ref().and_then(|s| s.tree(o)) {
+                    Some(raw) => Some(parse_tree(&raw)?),
+                    None => Some(tree_entries(&repo.find_tree(o)?)),
+                }
+            }
             _ => None,
         };
         let sub: Vec<(&[u8], Change)> = changes[range.clone()]
             .iter()
             .map(|(p, c)| (&p[name.len() + 1..], *c))
             .collect();
-        match patch_dir(repo, odb, sub_base.as_ref(), &sub, stats)? {
+        match patch_dir(repo, odb, sub_base.as_deref(), &sub, stats)? {
             Some(id) => entries.push((name.to_vec(), MODE_TREE, id)),
             None => {
                 // Nothing left below: a subdirectory disappears; a leaf
@@ -382,6 +412,35 @@ fn patch_dir(
         push_entry(&mut buf, *mode, name, *oid);
     }
     store(odb, &buf, stats).map(Some)
+}
+
+/// A tree's entries as (name, mode, id).
+fn tree_entries(tree: &git2::Tree<'_>) -> Vec<(Vec<u8>, u32, Oid)> {
+    tree.iter()
+        .map(|e| (e.name_bytes().to_vec(), e.filemode_raw() as u32, e.id()))
+        .collect()
+}
+
+/// The entries of a serialised tree (`<octal mode> <name>\0<20-byte id>`
+/// each).
+fn parse_tree(mut raw: &[u8]) -> Result<Vec<(Vec<u8>, u32, Oid)>, git2::Error> {
+    let bad = || git2::Error::from_str("malformed tree in the pack being written");
+    let mut out = Vec::new();
+    while !raw.is_empty() {
+        let space = raw.iter().position(|&b| b == b' ').ok_or_else(bad)?;
+        let nul = raw.iter().position(|&b| b == 0).ok_or_else(bad)?;
+        if nul < space || raw.len() < nul + 21 {
+            return Err(bad());
+        }
+        let mode = std::str::from_utf8(&raw[..space])
+            .ok()
+            .and_then(|m| u32::from_str_radix(m, 8).ok())
+            .ok_or_else(bad)?;
+        let oid = Oid::from_bytes(&raw[nul + 1..nul + 21])?;
+        out.push((raw[space + 1..nul].to_vec(), mode, oid));
+        raw = &raw[nul + 21..];
+    }
+    Ok(out)
 }
 
 /// Compare two tree entry names in git's order: `a_end`/`b_end` is what
@@ -573,5 +632,56 @@ mod tests {
                 git2::TreeWalkResult::Ok
             }).unwrap();
         }
+    }
+
+    /// A patch that descends into a subtree written into the unfinished
+    /// pack of the same computation reads it from the sink (the store does
+    /// not have it yet), and the finished pack gives the tree a loose
+    /// rebuild gives.
+    #[test]
+    fn tree_patch_reads_subtrees_from_the_unfinished_pack() {
+        use crate::snapshot::engine::objects::ObjectSink;
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init_bare(dir.path()).unwrap();
+        let odb = repo.odb().unwrap();
+        let (x, y, z) = (
+            repo.blob(b"x").unwrap(),
+            repo.blob(b"y").unwrap(),
+            repo.blob(b"z").unwrap(),
+        );
+        let leaf = |p: &str, oid| Entry {
+            path: p.as_bytes().to_vec(),
+            mode: 0o100644,
+            oid,
+        };
+        let sink = std::sync::Arc::new(ObjectSink::new(&dir.path().join("objects")));
+        sink.pack_from_now();
+        let mut stats = TreeStats::with_sink(Some(sink.clone()));
+        // `a` (with a subdirectory) written into the pack, then patched in
+        // with a change below it, over an empty base.
+        let sub = [leaf("a/b/c", x), leaf("a/d", y)];
+        let a = write_tree(&odb, &sub, 2, &mut stats).unwrap();
+        assert!(repo.find_tree(a).is_err(), "still only in the pack");
+        assert_eq!(stats.kept, 2);
+        let empty = repo
+            .find_tree(repo.treebuilder(None).unwrap().write().unwrap())
+            .unwrap();
+        let mut patch = TreePatch::default();
+        patch.upsert(b"a", a, MODE_TREE);
+        patch.upsert(b"a/b/e", z, 0o100644);
+        let got = patch.apply(&repo, &odb, &empty, &mut stats).unwrap();
+        assert!(stats.written.is_empty(), "{:?}", stats.written);
+        assert!(sink.finish(&odb).unwrap().is_empty(), "all packed");
+        assert!(dir.path().join("objects/pack").read_dir().unwrap().count() == 2);
+        let want = write_tree(
+            &odb,
+            &[leaf("a/b/c", x), leaf("a/b/e", z), leaf("a/d", y)],
+            0,
+            &mut TreeStats::default(),
+        )
+        .unwrap();
+        assert_eq!(got, want);
+        // The pack is readable now (a miss refreshes the pack directory).
+        assert!(repo.find_tree(a).is_ok());
     }
 }

@@ -64,6 +64,8 @@ pub(crate) struct Ctx<'a> {
     /// Told about each directory right before it is listed (full scans of
     /// the watcher: see [`DirObserver`]).
     pub observer: Option<&'a dyn DirObserver>,
+    /// Where new objects go (`None`: loose objects).
+    pub objects: Option<Arc<super::objects::ObjectSink>>,
 }
 
 /// A directory to list: its relative path, absolute path and the ignore

@@ -154,6 +154,7 @@ mod tests {
                 max_file_size: u64::MAX,
                 progress: None,
                 observer: None,
+                objects: None,
             };
             let job = Job {
                 rel: Vec::new(),

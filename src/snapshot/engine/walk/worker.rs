@@ -43,7 +43,7 @@ impl<'a> Worker<'a> {
 
     pub(super) fn writer(&mut self) -> Result<&BlobWriter, HashError> {
         if self.writer.is_none() {
-            let w = BlobWriter::open(self.ctx.git_dir)?;
+            let w = BlobWriter::open(self.ctx.git_dir, self.ctx.objects.clone())?;
             self.writer = Some(w);
         }
         Ok(self.writer.as_ref().expect("just set"))
