@@ -37,6 +37,72 @@ impl Leaf {
     }
 }
 
+/// [`Leaf::at`] for many paths of one tree: each directory's tree is read
+/// once, not once for every path below it (a recovery of 2,500 files
+/// looked each up from the root: a third of its time).
+pub(crate) struct Lookup<'r> {
+    repo: &'r Repository,
+    root: Option<Tree<'r>>,
+    /// Directories read so far (`None`: not a directory in the tree).
+    dirs: std::collections::HashMap<Vec<u8>, Option<Tree<'r>>>,
+}
+
+impl<'r> Lookup<'r> {
+    pub(crate) fn new(repo: &'r Repository, root: Option<&Tree<'r>>) -> Self {
+        Lookup {
+            repo,
+            root: root.cloned(),
+            dirs: std::collections::HashMap::new(),
+        }
+    }
+
+    /// The entry at `path`, as [`Leaf::at`] finds it.
+    pub(crate) fn at(&mut self, path: &[u8]) -> Option<Leaf> {
+        let (dir, name) = match path.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => (&path[..0], path),
+        };
+        self.dir(dir)?.get_name_bytes(name).map(|e| Leaf::of(&e))
+    }
+
+    /// The tree of directory `dir`, read through its parents (without
+    /// recursion: a crafted tree may nest very deep).
+    fn dir(&mut self, dir: &[u8]) -> Option<&Tree<'r>> {
+        if !dir.is_empty() && !self.dirs.contains_key(dir) {
+            let ends = dir
+                .iter()
+                .enumerate()
+                .filter(|&(_, &b)| b == b'/')
+                .map(|(i, _)| i)
+                .chain([dir.len()]);
+            let mut parent: &[u8] = &[];
+            for end in ends {
+                let here = &dir[..end];
+                if !self.dirs.contains_key(here) {
+                    let name = &here[parent.len() + usize::from(!parent.is_empty())..];
+                    let id = self
+                        .known(parent)
+                        .and_then(|t| t.get_name_bytes(name))
+                        .filter(|e| e.kind() == Some(git2::ObjectType::Tree))
+                        .map(|e| e.id());
+                    let tree = id.and_then(|id| self.repo.find_tree(id).ok());
+                    self.dirs.insert(here.to_vec(), tree);
+                }
+                parent = here;
+            }
+        }
+        self.known(dir)
+    }
+
+    fn known(&self, dir: &[u8]) -> Option<&Tree<'r>> {
+        if dir.is_empty() {
+            self.root.as_ref()
+        } else {
+            self.dirs.get(dir)?.as_ref()
+        }
+    }
+}
+
 /// A path whose entry differs; `None` on the side where it does not exist
 /// (or is a directory).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,5 +235,67 @@ mod tests {
         assert!(dir_in_scope(b"src", &scope));
         assert!(!dir_in_scope(b"lib", &scope));
         assert!(in_scope(b"anything", &[]));
+    }
+
+    /// The batched lookup finds what a lookup from the root finds: files,
+    /// directories, paths through a file, missing paths, in any order and
+    /// again after their directories were read.
+    #[test]
+    fn lookup_finds_what_leaf_at_finds() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = Repository::init(tmp.path()).unwrap();
+        let odb = repo.odb().unwrap();
+        let blob = odb.write(git2::ObjectType::Blob, b"x").unwrap();
+        let mut paths: Vec<&[u8]> = vec![
+            b"top",
+            b"a/b/c/deep",
+            b"a/b/c/deeper",
+            b"a/b/side",
+            b"a/f",
+            b"z/one",
+        ];
+        let mut idx = repo.index().unwrap();
+        for p in &paths {
+            let e = git2::IndexEntry {
+                ctime: git2::IndexTime::new(0, 0),
+                mtime: git2::IndexTime::new(0, 0),
+                dev: 0,
+                ino: 0,
+                mode: 0o100644,
+                uid: 0,
+                gid: 0,
+                file_size: 1,
+                id: blob,
+                flags: 0,
+                flags_extended: 0,
+                path: p.to_vec(),
+            };
+            idx.add(&e).unwrap();
+        }
+        let tree = repo.find_tree(idx.write_tree().unwrap()).unwrap();
+        paths.extend([
+            &b"a"[..],
+            b"a/b",
+            b"a/b/c",
+            b"missing",
+            b"a/missing",
+            b"a/f/through-a-file",
+            b"a/b/c/deep/below",
+            b"q/r/s",
+        ]);
+        for order in [paths.clone(), paths.iter().rev().copied().collect()] {
+            let mut lookup = Lookup::new(&repo, Some(&tree));
+            for _ in 0..2 {
+                for p in &order {
+                    assert_eq!(
+                        lookup.at(p),
+                        Leaf::at(Some(&tree), p),
+                        "{}",
+                        String::from_utf8_lossy(p)
+                    );
+                }
+            }
+        }
+        assert_eq!(Lookup::new(&repo, None).at(b"top"), None);
     }
 }

@@ -20,7 +20,7 @@ use git2::{Oid, Repository, Tree};
 
 use crate::error::{GitContext, Result};
 use crate::git::mode::MODE_GITLINK;
-use crate::git::treediff::{self, Leaf};
+use crate::git::treediff;
 use crate::ops::restore::{self, LastRestore, Plan};
 use crate::snapshot::chain::{self, SnapshotInfo};
 use crate::workspace::Workspace;
@@ -309,6 +309,7 @@ fn lost_paths(
     head: Option<&Tree<'_>>,
 ) -> Result<Vec<Vec<u8>>> {
     let mut lost = Vec::new();
+    let mut at_head = treediff::Lookup::new(repo, head);
     for c in treediff::diff(repo, Some(current), Some(snapshot), &[])? {
         if [c.old, c.new]
             .iter()
@@ -317,8 +318,7 @@ fn lost_paths(
         {
             continue;
         }
-        let at_head = Leaf::at(head, &c.path);
-        let reverted = c.old.is_some() && c.old == at_head;
+        let reverted = c.old.is_some() && c.old == at_head.at(&c.path);
         let gone = c.old.is_none() && c.new.is_some();
         if gone || reverted {
             lost.push(c.path);
