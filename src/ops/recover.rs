@@ -199,11 +199,14 @@ pub fn find(ws: &Workspace) -> Result<Found> {
     // files): look further back for files lost since.
     for candidate in candidates.iter().skip(1) {
         let tree = candidate_tree(repo, candidate)?;
-        let lost = lost_paths(repo, &current, &tree, head_tree.as_ref())?;
+        let (lost, changes) = lost_paths(repo, &current, &tree, head_tree.as_ref())?;
         if lost.is_empty() {
             continue;
         }
-        let plan = Plan::new(repo, &current, &tree, &lost)?;
+        // The diff just made, limited to the lost paths and what lies
+        // below them (as a plan scoped to them would diff again).
+        let only: std::collections::BTreeSet<Vec<u8>> = lost.iter().cloned().collect();
+        let plan = Plan::from_changes(changes, Some(&only))?;
         let (source, target) = describe(candidate)?;
         let since = match &source {
             Source::Snapshot(info) => format!("snapshot {}", info.id),
@@ -301,16 +304,18 @@ fn head_moved(source: &Source, head: Option<Oid>) -> Option<String> {
 /// Paths where the work tree lost the snapshot's work: a file gone, a file
 /// back to HEAD's version while the snapshot had other content, or a file
 /// the snapshot had deleted that is back as HEAD has it (`git checkout .`
-/// undoes deletions too).
+/// undoes deletions too). With them, the whole diff from the work tree to
+/// the snapshot (for the plan).
 fn lost_paths(
     repo: &Repository,
     current: &Tree<'_>,
     snapshot: &Tree<'_>,
     head: Option<&Tree<'_>>,
-) -> Result<Vec<Vec<u8>>> {
+) -> Result<(Vec<Vec<u8>>, Vec<treediff::Change>)> {
     let mut lost = Vec::new();
     let mut at_head = treediff::Lookup::new(repo, head);
-    for c in treediff::diff(repo, Some(current), Some(snapshot), &[])? {
+    let changes = treediff::diff(repo, Some(current), Some(snapshot), &[])?;
+    for c in &changes {
         if [c.old, c.new]
             .iter()
             .flatten()
@@ -321,10 +326,10 @@ fn lost_paths(
         let reverted = c.old.is_some() && c.old == at_head.at(&c.path);
         let gone = c.old.is_none() && c.new.is_some();
         if gone || reverted {
-            lost.push(c.path);
+            lost.push(c.path.clone());
         }
     }
-    Ok(lost)
+    Ok((lost, changes))
 }
 
 fn short(id: &str) -> &str {

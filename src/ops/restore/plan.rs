@@ -76,8 +76,19 @@ impl Plan {
         scope: &[Vec<u8>],
         only: Option<&BTreeSet<Vec<u8>>>,
     ) -> Result<Plan> {
+        let changes = treediff::diff(repo, Some(current), Some(target), scope)?;
+        Plan::from_changes(changes, only)
+    }
+
+    /// The plan for `changes` (a [`treediff::diff`] from the current tree
+    /// to the target), limited to `only` as [`Plan::limited`] is — for a
+    /// caller that has the diff already.
+    pub(crate) fn from_changes(
+        changes: Vec<treediff::Change>,
+        only: Option<&BTreeSet<Vec<u8>>>,
+    ) -> Result<Plan> {
         let mut plan = Plan::default();
-        for change in treediff::diff(repo, Some(current), Some(target), scope)? {
+        for change in changes {
             if only.is_some_and(|set| !is_at_or_under_any(&change.path, set)) {
                 continue;
             }
