@@ -56,18 +56,17 @@ pub fn sync_objects(common_dir: &Path, ids: &[Oid], all: bool) {
     batch.finish();
 }
 
-/// Flush files just written (a pack and its index under temporary names)
-/// before they are renamed into place: each written out, then one drive
-/// flush for all.
-pub fn sync_new_files(files: &[&File]) {
+/// Flush files just written (a pack and its index under temporary names,
+/// each with its path for messages) before they are renamed into place:
+/// each written out, then one drive flush for all.
+pub fn sync_new_files(files: &[(&File, &Path)]) {
     let mut batch = Batch::default();
-    for f in files {
-        if let Err(e) = write_out(f) {
-            tracing::warn!(error = %e, "fsync failed");
+    for (f, path) in files {
+        match f.try_clone() {
+            Ok(f) => batch.add(f, path, true),
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "fsync failed"),
         }
     }
-    batch.last = files.last().and_then(|f| f.try_clone().ok());
-    batch.last_is_file = true;
     batch.finish();
 }
 

@@ -40,13 +40,11 @@ pub(crate) fn canonical(mode: u32) -> u32 {
     }
 }
 
-/// The mode as libgit2's tree builders take it (anything unknown is a
-/// plain blob).
-pub(crate) fn to_git2(mode: u32) -> git2::FileMode {
+/// The mode a tree records for a leaf of `mode`: anything unknown is a
+/// plain blob (as libgit2's tree builders had it).
+pub(crate) fn leaf(mode: u32) -> u32 {
     match mode {
-        MODE_EXEC => git2::FileMode::BlobExecutable,
-        MODE_LINK => git2::FileMode::Link,
-        MODE_GITLINK => git2::FileMode::Commit,
-        _ => git2::FileMode::Blob,
+        MODE_EXEC | MODE_LINK | MODE_GITLINK => mode,
+        _ => MODE_FILE,
     }
 }

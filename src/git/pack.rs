@@ -159,7 +159,10 @@ impl PackWriter {
             .tempfile_in(&dir)?;
         idx_tmp.write_all(&idx)?;
 
-        crate::fs::durable::sync_new_files(&[tmp.as_file(), idx_tmp.as_file()]);
+        crate::fs::durable::sync_new_files(&[
+            (tmp.as_file(), tmp.path()),
+            (idx_tmp.as_file(), idx_tmp.path()),
+        ]);
         let name: String = pack_sum.iter().map(|b| format!("{b:02x}")).collect();
         let pack_path = dir.join(format!("pack-{name}.pack"));
         let idx_path = dir.join(format!("pack-{name}.idx"));

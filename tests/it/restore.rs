@@ -1215,8 +1215,8 @@ fn parallel_restore_of_many_directories_equals_git_checkout() {
     assert!(how("d00/sub0/f3.raw").contains("how=Memory"));
     assert!(how("d01/sub1/f2.auto").contains("how=Memory"));
     // LF → CRLF is done without git.
-    assert!(how("d01/sub1/f0.crlf").contains("how=Memory(Some(Crlf"));
-    assert!(how("nested/a/b/c/deep.crlf").contains("how=Memory(Some(Crlf"));
+    assert!(how("d01/sub1/f0.crlf").contains("how=Memory(Crlf"));
+    assert!(how("nested/a/b/c/deep.crlf").contains("how=Memory(Crlf"));
     assert!(!err.contains("how=Filtered"), "{err}");
 }
 

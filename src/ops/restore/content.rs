@@ -30,8 +30,9 @@ pub(super) struct Content<'a> {
 /// How a blob reaches its file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fetch {
-    /// Read whole through libgit2 (small), LF → CRLF when `Some`.
-    Memory(Option<Smudge>),
+    /// Read whole through libgit2 (small), then converted as the
+    /// [`Smudge`] says (`None` or `Crlf`).
+    Memory(Smudge),
     /// `git cat-file blob`, streamed.
     Stream,
     /// `git cat-file --filters --path=…`, streamed (one process per file:
@@ -69,7 +70,7 @@ impl<'a> Content<'a> {
         // Not here (a partial clone): git fetches it from the promisor.
         let small = matches!(odb.read_header(oid), Ok((size, _)) if size <= STREAM_THRESHOLD);
         Ok(match smudge {
-            _ if small => Fetch::Memory((smudge != Smudge::None).then_some(smudge)),
+            _ if small => Fetch::Memory(smudge),
             Smudge::None => Fetch::Stream,
             // Large and converted: git streams it.
             _ => Fetch::Filtered,
@@ -94,7 +95,7 @@ impl<'a> Content<'a> {
                     .find_blob(leaf.oid)
                     .map_err(|e| std::io::Error::other(e.message().to_owned()))?;
                 let converted = match crlf {
-                    Some(Smudge::Crlf { auto }) => {
+                    Smudge::Crlf { auto } => {
                         crate::snapshot::engine::blob::crlf_to_worktree(blob.content(), auto)
                     }
                     _ => None,

@@ -438,14 +438,14 @@ pub(crate) fn write_if_missing(
     kind: ObjectType,
     data: &[u8],
 ) -> Result<(Oid, Stored), git2::Error> {
-    if let Some(sink) = sink {
-        return sink.write(odb, kind, data);
-    }
     let oid = Oid::hash_object(kind, data)?;
     if odb.exists_ext(oid, OdbLookupFlags::NO_REFRESH) {
         return Ok((oid, Stored::Existing));
     }
-    Ok((odb.write(kind, data)?, Stored::Loose))
+    match sink {
+        Some(sink) => Ok((oid, sink.write(oid, kind, data)?)),
+        None => Ok((odb.write(kind, data)?, Stored::Loose)),
+    }
 }
 
 /// Could attribute filters change file contents between git and the work

@@ -149,7 +149,7 @@ impl Engine {
                     // In a directory we may not search: what is tracked
                     // there keeps its indexed content, as in a full scan.
                     for t in tracked_here.into_iter().chain(tracked.below(rel)) {
-                        builder.upsert(t.path, t.oid, leaf_mode(t.mode));
+                        builder.upsert(t.path, t.oid, mode::leaf(t.mode));
                     }
                     worker.out.skipped.push(super::Skipped {
                         path: parent.to_vec(),
@@ -240,7 +240,7 @@ impl Engine {
         let mut late: Vec<Vec<u8>> = Vec::new();
         for (rel, hashed) in hash_files(&mut worker, files, threads) {
             match hashed {
-                Hashed::Entry(e) => builder.upsert(&rel, e.oid, leaf_mode(e.mode)),
+                Hashed::Entry(e) => builder.upsert(&rel, e.oid, mode::leaf(e.mode)),
                 Hashed::Deferred => late.push(rel),
                 Hashed::Nothing => keep_or_remove(&rel, tracked, &odb, &mut ts, &mut builder)?,
             }
@@ -256,7 +256,7 @@ impl Engine {
             for rel in &late {
                 match done.get(rel.as_slice()) {
                     Some(e) => {
-                        builder.upsert(rel, e.oid, leaf_mode(e.mode));
+                        builder.upsert(rel, e.oid, mode::leaf(e.mode));
                     }
                     None => builder.remove(rel),
                 }
@@ -392,12 +392,6 @@ fn hash_files<'a>(
     out
 }
 
-/// The mode of a leaf as a tree records it (anything unknown is a plain
-/// blob), as libgit2's tree builders took it.
-fn leaf_mode(m: u32) -> u32 {
-    u32::from(mode::to_git2(m))
-}
-
 /// Nothing usable is at `rel`: keep the index entries at or below it that
 /// git leaves as indexed (skip-worktree, assume-unchanged), drop the rest.
 fn keep_or_remove(
@@ -421,7 +415,7 @@ fn keep_or_remove(
     match kept.as_slice() {
         [] => builder.remove(rel),
         [only] if only.path == rel => {
-            builder.upsert(rel, only.oid, leaf_mode(only.mode));
+            builder.upsert(rel, only.oid, mode::leaf(only.mode));
         }
         _ => {
             let kept: Vec<_> = kept.into_iter().filter(|e| e.path != rel).collect();

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use git2::{ObjectType, Odb, OdbLookupFlags, Oid};
+use git2::{ObjectType, Odb, Oid};
 
 use crate::git::pack::{Entry, PackWriter};
 
@@ -99,16 +99,16 @@ impl ObjectSink {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Write `data` as a `kind` object unless the store or the sink has it.
+    /// Keep `data`, the `kind` object `oid` the store lacks (see
+    /// `super::blob::write_if_missing`), unless the sink has it already.
     pub(crate) fn write(
         &self,
-        odb: &Odb<'_>,
+        oid: Oid,
         kind: ObjectType,
         data: &[u8],
-    ) -> Result<(Oid, Stored), git2::Error> {
-        let oid = Oid::hash_object(kind, data)?;
-        if odb.exists_ext(oid, OdbLookupFlags::NO_REFRESH) || self.lock().ids.contains(&oid) {
-            return Ok((oid, Stored::Existing));
+    ) -> Result<Stored, git2::Error> {
+        if self.lock().ids.contains(&oid) {
+            return Ok(Stored::Existing);
         }
         // Compressed outside the lock when packing: a burst's threads
         // share it.
@@ -118,7 +118,7 @@ impl ObjectSink {
         };
         let mut p = self.lock();
         if !p.ids.insert(oid) {
-            return Ok((oid, Stored::Existing));
+            return Ok(Stored::Existing);
         }
         if kind == ObjectType::Tree {
             p.trees.insert(oid, data.to_vec());
@@ -144,7 +144,7 @@ impl ObjectSink {
             p.trees.remove(&oid);
             return Err(pack_error(e));
         }
-        Ok((oid, Stored::Kept))
+        Ok(Stored::Kept)
     }
 
     /// Add `entry` to the pack, starting it (with the objects held so far)
