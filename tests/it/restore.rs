@@ -1297,3 +1297,55 @@ fn crlf_output_written_without_git_equals_git_checkout_for_random_content() {
         );
     }
 }
+
+/// A restore records the state it left (`last-restore.json`'s `after`)
+/// without reading back what it wrote as the blob's own bytes. That state
+/// is still exactly git's `add -A` tree of the work tree it left: under
+/// line-ending rules that do not touch content without a CR, that do touch
+/// a blob with CRLFs (rules added after the snapshot, so the blob kept
+/// them), with `eol=crlf` files written converted, exec bits, symlinks and
+/// binary content.
+#[test]
+fn the_state_a_restore_leaves_is_gits_add_all_of_it() {
+    for (autocrlf, attrs) in [
+        ("false", ""),
+        ("true", ""),
+        ("false", "* text=auto\n*.bat eol=crlf\n"),
+        ("input", "*.txt text\n*.bin -text\n"),
+    ] {
+        let repo = TestRepo::new();
+        repo.git(&["config", "core.autocrlf", "false"]);
+        repo.write("lf.txt", "committed\n");
+        repo.commit_all("init");
+        repo.write("lf.txt", "one\ntwo\n");
+        repo.write("crlf.txt", "one\r\ntwo\r\n");
+        repo.write("lone.txt", "one\rtwo\n");
+        repo.write("x.bat", "@echo off\nrem\n");
+        repo.write("run.sh", "#!/bin/sh\n");
+        repo.chmod("run.sh", 0o755);
+        repo.write_bytes(b"data.bin", b"\0\x01\r\n\xff\n");
+        repo.symlink("lf.txt", "link");
+        repo.write("deep/dir/new.txt", "new\n");
+        let snap = repo.snap("manual").id.unwrap();
+        // Rules that apply from now on, and a changed work tree.
+        repo.git(&["config", "core.autocrlf", autocrlf]);
+        std::fs::write(repo.abs(".git/info/attributes"), attrs).unwrap();
+        for f in [
+            "lf.txt", "crlf.txt", "lone.txt", "x.bat", "run.sh", "data.bin",
+        ] {
+            repo.write(f, "changed\n");
+        }
+        repo.remove("deep/dir/new.txt");
+        std::fs::remove_file(repo.abs("link")).unwrap();
+        ok_untouched(&repo, &["restore", &snap]);
+        let record: Value = serde_json::from_slice(
+            &std::fs::read(repo.abs(".git/savepoint/last-restore.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            record["after"].as_str(),
+            Some(repo.oracle_tree().as_str()),
+            "autocrlf={autocrlf} attributes {attrs:?}"
+        );
+    }
+}

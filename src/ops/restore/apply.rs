@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-use super::content::Content;
+use super::content::{Content, Written};
 use super::plan::{Action, Plan, Step};
 use super::safety::refuse_git_dirs;
 use super::smudge::Smudge;
@@ -23,6 +23,8 @@ use crate::error::{Error, Result};
 use crate::fs::at::{self, Dir, Kind};
 use crate::git::mode::{MODE_EXEC, MODE_FILE, MODE_LINK};
 use crate::git::treediff::Leaf;
+use crate::snapshot::engine::cache::{CacheEntry, ANY_EOL};
+use crate::snapshot::engine::stat::Stat;
 use crate::workspace::state::StateFile;
 use crate::workspace::Workspace;
 
@@ -32,15 +34,40 @@ const MAX_WRITERS: usize = 8;
 /// Below this many files one thread writes them all.
 const PARALLEL_FROM: usize = 64;
 
+/// What [`apply`] did.
+#[derive(Debug, Default)]
+pub(super) struct Applied {
+    /// The paths that failed, with reasons (deletions, then writes in the
+    /// order they were planned, whatever the threads did first).
+    pub failed: Vec<String>,
+    /// Regular files written as the blob's bytes, unconverted, with the
+    /// stat they had once in place: what the state after the restore holds
+    /// there is known without reading them back.
+    pub raw: Vec<(Vec<u8>, CacheEntry)>,
+}
+
+/// Failures (by place among the writes) and raw writes, as they happen.
+#[derive(Default)]
+struct Report {
+    errors: Vec<(usize, String)>,
+    raw: Vec<(Vec<u8>, CacheEntry)>,
+}
+
+impl Report {
+    fn merge(&mut self, other: Report) {
+        self.errors.extend(other.errors);
+        self.raw.extend(other.raw);
+    }
+}
+
 /// Carry out a plan: deletions (deepest first, then empty directories
 /// they leave), then writes — `.gitattributes` files first, so that every
-/// other file is converted by the attributes it is restored under. Returns
-/// the paths that failed, with reasons (deletions, then writes in the order
-/// above, whatever the threads did first); the rest is restored. Every write and delete goes through [`at`]: relative to
-/// directory descriptors walked from the work tree's root, never through a
-/// symbolic link, even one swapped in meanwhile. `filters`: git may
-/// convert some files on checkout (else all are written raw).
-pub(super) fn apply(ws: &Workspace, plan: &Plan, filters: bool) -> Result<Vec<String>> {
+/// other file is converted by the attributes it is restored under. Every
+/// write and delete goes through [`at`]: relative to directory descriptors
+/// walked from the work tree's root, never through a symbolic link, even
+/// one swapped in meanwhile. `filters`: git may convert some files on
+/// checkout (else all are written raw).
+pub(super) fn apply(ws: &Workspace, plan: &Plan, filters: bool) -> Result<Applied> {
     refuse_git_dirs(ws, plan)?;
     let root = Dir::open(ws.workdir()).map_err(|e| Error::io("open", ws.workdir(), e))?;
     let mut failed = Vec::new();
@@ -64,7 +91,7 @@ pub(super) fn apply(ws: &Workspace, plan: &Plan, filters: bool) -> Result<Vec<St
     let is_attributes =
         |s: &&Step| s.change.path.rsplit(|&b| b == b'/').next() == Some(&b".gitattributes"[..]);
     let (attributes, files): (Vec<&Step>, Vec<&Step>) = writes.into_iter().partition(is_attributes);
-    let mut errors: Vec<(usize, String)> = Vec::new();
+    let mut report = Report::default();
     // Attribute files: as before, through git whenever filters may apply.
     let content = Content::new(ws.repo(), ws.workdir(), ws.git_dir());
     let attr_jobs: Vec<Job<'_>> = attributes
@@ -76,7 +103,7 @@ pub(super) fn apply(ws: &Workspace, plan: &Plan, filters: bool) -> Result<Vec<St
             smudge: if filters { Smudge::Git } else { Smudge::None },
         })
         .collect();
-    write_group(&root, &tmp, &content, &attr_jobs, &mut errors);
+    write_group(&root, &tmp, &content, &attr_jobs, &mut report);
     // Every other file, converted as the attributes now in place say.
     let smudges = if filters {
         let paths: Vec<&[u8]> = files.iter().map(|s| s.change.path.as_slice()).collect();
@@ -103,14 +130,17 @@ pub(super) fn apply(ws: &Workspace, plan: &Plan, filters: bool) -> Result<Vec<St
         .min(groups.len());
     if files.len() < PARALLEL_FROM || writers <= 1 {
         for group in &groups {
-            write_group(&root, &tmp, &content, group, &mut errors);
+            write_group(&root, &tmp, &content, group, &mut report);
         }
     } else {
-        errors.extend(write_parallel(ws, &root, &tmp, &groups, writers));
+        report.merge(write_parallel(ws, &root, &tmp, &groups, writers));
     }
-    errors.sort_by_key(|(i, _)| *i);
-    failed.extend(errors.into_iter().map(|(_, e)| e));
-    Ok(failed)
+    report.errors.sort_by_key(|(i, _)| *i);
+    failed.extend(report.errors.into_iter().map(|(_, e)| e));
+    Ok(Applied {
+        failed,
+        raw: report.raw,
+    })
 }
 
 /// One file to write: its place among the writes (for the order of
@@ -130,14 +160,16 @@ fn write_parallel(
     tmp: &TempDir,
     groups: &[Vec<Job<'_>>],
     writers: usize,
-) -> Vec<(usize, String)> {
+) -> Report {
     let next = AtomicUsize::new(0);
     let (workdir, git_dir) = (ws.workdir(), ws.git_dir());
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..writers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut errors = Vec::new();
+            .map(|n| {
+                let next = &next;
+                scope.spawn(move || {
+                    let tmp = &tmp.shard(n);
+                    let mut report = Report::default();
                     let repo = crate::workspace::reopen(git_dir, workdir);
                     loop {
                         let n = next.fetch_add(1, Ordering::Relaxed);
@@ -145,9 +177,9 @@ fn write_parallel(
                         match &repo {
                             Ok(repo) => {
                                 let content = Content::new(repo, workdir, git_dir);
-                                write_group(root, tmp, &content, group, &mut errors);
+                                write_group(root, tmp, &content, group, &mut report);
                             }
-                            Err(e) => errors.extend(group.iter().map(|j| {
+                            Err(e) => report.errors.extend(group.iter().map(|j| {
                                 (
                                     j.index,
                                     format!(
@@ -159,14 +191,15 @@ fn write_parallel(
                             })),
                         }
                     }
-                    errors
+                    report
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+        let mut all = Report::default();
+        for h in handles {
+            all.merge(h.join().unwrap_or_default());
+        }
+        all
     })
 }
 
@@ -177,11 +210,13 @@ fn write_group(
     tmp: &TempDir,
     content: &Content<'_>,
     jobs: &[Job<'_>],
-    errors: &mut Vec<(usize, String)>,
+    report: &mut Report,
 ) {
     let Some(first) = jobs.first() else { return };
-    let fail = |errors: &mut Vec<(usize, String)>, j: &Job<'_>, e: &dyn std::fmt::Display| {
-        errors.push((j.index, format!("{}: {e}", j.step.change.path_lossy())));
+    let fail = |report: &mut Report, j: &Job<'_>, e: &dyn std::fmt::Display| {
+        report
+            .errors
+            .push((j.index, format!("{}: {e}", j.step.change.path_lossy())));
     };
     let (comps, _) = components(&first.step.change.path);
     let needs_dir = jobs.iter().any(|j| !is_exec_only(j.step));
@@ -189,7 +224,7 @@ fn write_group(
         Ok(p) => p,
         Err(e) => {
             for j in jobs {
-                fail(errors, j, &e);
+                fail(report, j, &e);
             }
             return;
         }
@@ -199,12 +234,25 @@ fn write_group(
         let (_, name) = split(&j.step.change.path);
         let new = j.step.change.new.expect("writes have a new leaf");
         let result = if is_exec_only(j.step) {
-            at::set_exec(&parent, name, new.mode == MODE_EXEC)
+            at::set_exec(&parent, name, new.mode == MODE_EXEC).map(|()| None)
         } else {
             write(&parent, tdir, content, j, name, new)
         };
-        if let Err(e) = result {
-            fail(errors, j, &e);
+        match result {
+            Ok(Some((stat, written))) => {
+                let entry = CacheEntry {
+                    stat,
+                    mode: new.mode,
+                    // The blob's own bytes: the id holds for files git
+                    // stores unconverted, and without a carriage return
+                    // for every line-ending conversion too.
+                    rules: if written.has_cr { 0 } else { ANY_EOL },
+                    oid: new.oid,
+                };
+                report.raw.push((j.step.change.path.clone(), entry));
+            }
+            Ok(None) => {}
+            Err(e) => fail(report, j, &e),
         }
     }
 }
@@ -294,8 +342,10 @@ fn tmp_name() -> Vec<u8> {
 /// dir (`<git-dir>/savepoint/tmp`), held open, when it is on the work
 /// tree's file system — so a crash leaves no stray temporary file in the
 /// work tree — else the destination's own directory. Names are
-/// `.savepoint-tmp-<pid>-<n>`.
-/// Either way the rename is `renameat` between two descriptors.
+/// `.savepoint-tmp-<pid>-<n>`; each writer thread has a directory of its
+/// own below (`tmp/w<n>`): linking thousands of files into one directory
+/// from several threads queues them all on its lock. Either way the
+/// rename is between two descriptors.
 struct TempDir {
     dir: Option<(Dir, u64)>,
 }
@@ -308,19 +358,26 @@ impl TempDir {
             .and_then(|d| d.device().map(|dev| (d, dev)))
             .ok();
         if dir.is_some() {
-            // Leftovers of a restore killed an hour or more ago.
-            let hour = std::time::Duration::from_secs(3600);
-            for e in std::fs::read_dir(&path).into_iter().flatten().flatten() {
-                let old = e
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > hour));
-                if old {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
+            sweep(&path, true);
         }
         TempDir { dir }
+    }
+
+    /// Writer thread `n`'s own directory (this one where it cannot be made).
+    fn shard(&self, n: usize) -> TempDir {
+        let dir = self.dir.as_ref().and_then(|(d, dev)| {
+            let shard = d.open_or_create_dir(format!("w{n}").as_bytes()).ok()?;
+            Some((shard, *dev))
+        });
+        match dir {
+            Some(dir) => TempDir { dir: Some(dir) },
+            None => TempDir {
+                dir: self
+                    .dir
+                    .as_ref()
+                    .and_then(|(d, dev)| Some((d.walk(&[], false).ok()?, *dev))),
+            },
+        }
     }
 
     /// The directory for temporary files that will be renamed into `parent`.
@@ -328,6 +385,25 @@ impl TempDir {
         match &self.dir {
             Some((d, dev)) if parent.device().is_ok_and(|p| p == *dev) => d,
             _ => parent,
+        }
+    }
+}
+
+/// Remove the leftovers of restores killed an hour or more ago from
+/// `path` (and, at the top, from the writer threads' directories in it).
+fn sweep(path: &std::path::Path, top: bool) {
+    let hour = std::time::Duration::from_secs(3600);
+    for e in std::fs::read_dir(path).into_iter().flatten().flatten() {
+        if top && e.file_type().is_ok_and(|t| t.is_dir()) {
+            sweep(&e.path(), false);
+            continue;
+        }
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > hour));
+        if old {
+            let _ = std::fs::remove_file(e.path());
         }
     }
 }
@@ -358,7 +434,8 @@ fn unnamed(parent: &Dir, mode: u32) -> std::io::Result<Option<std::fs::File>> {
 /// `name`, between the two directories' descriptors. An unnamed file whose
 /// destination is free is named there directly (a `recover` after
 /// `rm -rf` creates every file): one link, no rename between directories
-/// (those serialise on a file-system-wide lock).
+/// (those serialise on a file-system-wide lock). Returns the stat of a
+/// regular file written unconverted, once in place, and what was written.
 fn write(
     parent: &Dir,
     tdir: &Dir,
@@ -366,7 +443,7 @@ fn write(
     job: &Job<'_>,
     name: &[u8],
     leaf: Leaf,
-) -> std::io::Result<()> {
+) -> std::io::Result<Option<(Stat, Written)>> {
     let existing = parent.kind(name)?;
     if existing == Some(Kind::Dir) {
         // Only a directory holding files savepoint does not manage (ignored
@@ -377,17 +454,18 @@ fn write(
     }
     let tname = tmp_name();
     let result = (|| {
-        if leaf.mode == MODE_LINK {
+        let file = if leaf.mode == MODE_LINK {
             tdir.symlink(&content.link_target(leaf)?, &tname)?;
+            None
         } else {
             let mode = if leaf.mode == MODE_EXEC { 0o777 } else { 0o666 };
             let path = &job.step.change.path;
             match unnamed(parent, mode)? {
                 Some(mut f) => {
-                    content.write_to(path, leaf, job.smudge, &mut f)?;
+                    let written = content.write_to(path, leaf, job.smudge, &mut f)?;
                     if existing.is_none() {
                         match parent.link_unnamed(&f, name) {
-                            Ok(()) => return Ok(()),
+                            Ok(()) => return Ok(Some((f, written))),
                             // Something took the name meanwhile: replace
                             // it, as for any existing file.
                             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -395,17 +473,26 @@ fn write(
                         }
                     }
                     tdir.link_unnamed(&f, &tname)?;
+                    Some((f, written))
                 }
                 None => {
                     let mut f = tdir.create_file(&tname, mode)?;
-                    content.write_to(path, leaf, job.smudge, &mut f)?;
+                    let written = content.write_to(path, leaf, job.smudge, &mut f)?;
+                    Some((f, written))
                 }
             }
-        }
-        tdir.rename(&tname, parent, name)
+        };
+        tdir.replace(&tname, parent, name)?;
+        Ok(file)
     })();
-    if result.is_err() {
-        let _ = tdir.remove_file(&tname);
+    match result {
+        // Its stat in place (naming it changed its ctime).
+        Ok(file) => Ok(file
+            .filter(|_| job.smudge == Smudge::None)
+            .and_then(|(f, written)| Some((Stat::from_metadata(&f.metadata().ok()?), written)))),
+        Err(e) => {
+            let _ = tdir.remove_file(&tname);
+            Err(e)
+        }
     }
-    result
 }

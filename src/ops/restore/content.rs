@@ -85,7 +85,7 @@ impl<'a> Content<'a> {
         leaf: Leaf,
         smudge: Smudge,
         out: &mut std::fs::File,
-    ) -> std::io::Result<()> {
+    ) -> std::io::Result<Written> {
         let how = self.fetch(leaf.oid, smudge)?;
         tracing::debug!(path = %String::from_utf8_lossy(rel), ?how, "restoring blob {}", leaf.oid);
         let cmd = match how {
@@ -100,7 +100,11 @@ impl<'a> Content<'a> {
                     }
                     _ => None,
                 };
-                return out.write_all(converted.as_deref().unwrap_or(blob.content()));
+                let bytes = converted.as_deref().unwrap_or(blob.content());
+                out.write_all(bytes)?;
+                return Ok(Written {
+                    has_cr: bytes.contains(&b'\r'),
+                });
             }
             Fetch::Stream => GitCmd::new(self.git_dir, self.workdir)
                 .args(["cat-file", "blob"])
@@ -110,8 +114,16 @@ impl<'a> Content<'a> {
                 .arg(super::smudge::path_arg(rel))
                 .arg(leaf.oid.to_string()),
         };
-        stream(cmd, out)
+        stream(cmd, out)?;
+        // Not looked at.
+        Ok(Written { has_cr: true })
     }
+}
+
+/// What [`Content::write_to`] wrote.
+pub(super) struct Written {
+    /// It may hold a carriage return (`true` when not looked at).
+    pub has_cr: bool,
 }
 
 /// Run `cmd` with its stdout copied straight into `out`.

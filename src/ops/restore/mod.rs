@@ -166,6 +166,7 @@ pub fn restore(ws: &Workspace, req: &RestoreRequest) -> Result<RestoreOutcome> {
     // after: its index view and stat cache are loaded once — and only when
     // this process scans (a running watcher answers the safety snapshot).
     let new_engine = || Engine::new(ws, ScanOptions::from_config(ws.config()?));
+    let started = std::time::Instant::now();
     let mut engine: Option<Engine> = None;
     let (current, safety_outcome) = if req.dry_run {
         // (A running watcher answers this from what it has seen.)
@@ -181,6 +182,7 @@ pub fn restore(ws: &Workspace, req: &RestoreRequest) -> Result<RestoreOutcome> {
             Some(out),
         )
     };
+    let before_ms = started.elapsed().as_millis() as u64;
     let current_tree = repo
         .find_tree(current)
         .git_context(|| format!("read tree {current}"))?;
@@ -225,8 +227,10 @@ pub fn restore(ws: &Workspace, req: &RestoreRequest) -> Result<RestoreOutcome> {
         let filters = blob::filters_possible(repo, ws.workdir())
             || content::has_gitattributes(&target_tree)
             || content::has_gitattributes(&current_tree);
-        let failed = apply::apply(ws, &outcome.plan, filters)?;
-        outcome.failed.extend(failed);
+        let planned_ms = started.elapsed().as_millis() as u64;
+        let applied = apply::apply(ws, &outcome.plan, filters)?;
+        outcome.failed.extend(applied.failed);
+        let written_ms = started.elapsed().as_millis() as u64;
         // The state it left, looked at with the engine that scanned the
         // state before (index view and stat cache loaded once): the state
         // before patched for the paths the restore wrote or deleted —
@@ -236,6 +240,8 @@ pub fn restore(ws: &Workspace, req: &RestoreRequest) -> Result<RestoreOutcome> {
             Some(engine) => engine,
             None => new_engine()?,
         };
+        // What it wrote as the blobs' own bytes is not read back.
+        engine.trust_written(applied.raw);
         let changed: Vec<std::path::PathBuf> = outcome
             .plan
             .steps
@@ -243,6 +249,14 @@ pub fn restore(ws: &Workspace, req: &RestoreRequest) -> Result<RestoreOutcome> {
             .map(|s| crate::snapshot::engine::bytes_path(&s.change.path).to_path_buf())
             .collect();
         let after = engine.update(ws, current, &changed);
+        tracing::debug!(
+            before_ms,
+            planned_ms,
+            written_ms,
+            after_ms = started.elapsed().as_millis() as u64,
+            read_back = after.as_ref().map_or(0, |o| o.stats.hashed),
+            "restore: done (times since its start)"
+        );
         let after = after.map(|o| o.tree);
         LastRestore::record(ws, req, &outcome, after);
     }

@@ -26,6 +26,12 @@ use super::stat::Stat;
 
 const MAGIC: &[u8; 4] = b"SPSC";
 
+/// The `rules` of an entry whose id holds under any conversion that only
+/// changes line endings — content without a carriage return, which no
+/// CRLF → LF conversion changes (a file a restore wrote). Conversion keys
+/// are 0 or odd: never this.
+pub(crate) const ANY_EOL: u64 = 2;
+
 /// A cached blob id with the stat it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct CacheEntry {
@@ -42,6 +48,11 @@ pub(crate) struct StatCache {
     pub entries: HashMap<Vec<u8>, CacheEntry>,
     /// When the entries were recorded (before the scan that produced them).
     pub recorded_at: (i64, u32),
+    /// Files this process wrote itself (a restore), with the stat they had
+    /// once written: their ids are known without reading them back. Only
+    /// this process trusts them — their stat is too recent to pass the
+    /// racy check of a later one — so they are never saved.
+    pub written: HashMap<Vec<u8>, CacheEntry>,
 }
 
 impl StatCache {
@@ -60,10 +71,17 @@ impl StatCache {
         }
     }
 
-    /// The id recorded for `path` if `stat` still matches and is not racy.
+    /// The id recorded for `path` if `stat` still matches and is not racy,
+    /// or that of a file this process wrote if `stat` is still the one it
+    /// had then.
     pub(crate) fn lookup(&self, path: &[u8], stat: &Stat) -> Option<CacheEntry> {
-        let e = self.entries.get(path)?;
-        (e.stat == *stat && !stat.is_racy(self.recorded_at)).then_some(*e)
+        let recorded = self
+            .entries
+            .get(path)
+            .filter(|e| e.stat == *stat && !stat.is_racy(self.recorded_at));
+        recorded
+            .or_else(|| self.written.get(path).filter(|e| e.stat == *stat))
+            .copied()
     }
 
     fn decode(b: &[u8]) -> Option<StatCache> {
@@ -102,17 +120,24 @@ impl StatCache {
         r.0.is_empty().then_some(StatCache {
             entries,
             recorded_at,
+            written: HashMap::new(),
         })
     }
 
     fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(32 + self.entries.len() * 100);
+        // What only this process may trust stays out.
+        let saved: Vec<(&Vec<u8>, &CacheEntry)> = self
+            .entries
+            .iter()
+            .filter(|(path, e)| self.written.get(*path) != Some(*e))
+            .collect();
+        let mut out = Vec::with_capacity(32 + saved.len() * 100);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&StateFile::StatCache.format().to_le_bytes());
         out.extend_from_slice(&self.recorded_at.0.to_le_bytes());
         out.extend_from_slice(&self.recorded_at.1.to_le_bytes());
-        out.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
-        for (path, e) in &self.entries {
+        out.extend_from_slice(&(saved.len() as u64).to_le_bytes());
+        for (path, e) in saved {
             out.extend_from_slice(&(path.len() as u32).to_le_bytes());
             out.extend_from_slice(path);
             let s = &e.stat;
@@ -200,6 +225,27 @@ mod tests {
         assert_eq!(back.entries, c.entries);
         assert_eq!(back.recorded_at, (100, 5));
         assert!(back.lookup(b"a/\xffb", &stat).is_some());
+
+        // What this process wrote itself: trusted here however recent its
+        // stat, never saved.
+        let racy = Stat {
+            mtime_s: 200,
+            ..stat
+        };
+        let ours = CacheEntry {
+            stat: racy,
+            mode: 0o100644,
+            rules: ANY_EOL,
+            oid: Oid::from_bytes(&[8; 20]).unwrap(),
+        };
+        c.written.insert(b"ours".to_vec(), ours);
+        assert_eq!(c.lookup(b"ours", &racy), Some(ours));
+        assert_eq!(c.lookup(b"ours", &stat), None);
+        c.entries.insert(b"ours".to_vec(), ours);
+        c.save(&path);
+        let back = StatCache::load(&path);
+        assert!(!back.entries.contains_key(&b"ours"[..]));
+        assert_eq!(back.entries.len(), 1);
 
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[4] = 99; // unknown version

@@ -45,6 +45,15 @@ impl Engine {
         out
     }
 
+    /// Trust `files`, just written by this process, to hold the ids given
+    /// while their stat is the one given (see [`StatCache::written`]): an
+    /// [`Engine::update`] over them then reads none of them back.
+    ///
+    /// [`StatCache::written`]: super::cache::StatCache::written
+    pub(crate) fn trust_written(&mut self, files: Vec<(Vec<u8>, super::cache::CacheEntry)>) {
+        self.cache.written.extend(files);
+    }
+
     /// The snapshot tree after `paths` changed, starting from `base_tree`
     /// (the previous snapshot's tree, taken of this same work tree). Paths
     /// may be absolute (inside the work tree) or relative to it; paths in

@@ -523,6 +523,7 @@ impl Engine {
         self.cache = StatCache {
             entries,
             recorded_at,
+            written: std::mem::take(&mut self.cache.written),
         };
         self.cache_dirty |= changed;
         if self.autosave {

@@ -11,7 +11,7 @@ use super::{Ctx, Deferred, Worker};
 use crate::git::mode::{self, MODE_LINK};
 use crate::snapshot::engine::attr::{AttrDir, Conversion, Eol};
 use crate::snapshot::engine::blob::HashError;
-use crate::snapshot::engine::cache::CacheEntry;
+use crate::snapshot::engine::cache::{self, CacheEntry};
 use crate::snapshot::engine::index::TrackedEntry;
 use crate::snapshot::engine::stat::Stat;
 use crate::snapshot::engine::tree::Entry;
@@ -91,7 +91,8 @@ impl Worker<'_> {
         if let Some(c) = ctx
             .cache
             .lookup(&rel, &stat)
-            .filter(|c| c.mode == mode && c.rules == rules)
+            .filter(|c| c.mode == mode)
+            .filter(|c| c.rules == rules || (c.rules == cache::ANY_EOL && !conv.via_git))
         {
             self.out.stats.from_cache += 1;
             self.out.entries.push(Entry {
