@@ -175,7 +175,7 @@ pub fn cold(o: &Opts, t: &Target) -> Outcome {
 /// Changes `files` to state A, snapshots it, and prepares a temporary index
 /// holding that snapshot plus a path list for `git checkout-index --stdin`.
 /// Returns the snapshot id.
-fn restore_setup(t: &Target, files: &[String], gd: &Path) -> Result<String, String> {
+pub fn restore_setup(t: &Target, files: &[String], gd: &Path) -> Result<String, String> {
     t.write_all(files, "state A of")?;
     measure(savepoint(t, &["snap", "-m", "bench restore A"]), None)?;
     let id = shadow_tip(t);
@@ -191,7 +191,7 @@ fn restore_setup(t: &Target, files: &[String], gd: &Path) -> Result<String, Stri
     Ok(id)
 }
 
-fn checkout_index(t: &Target, gd: &Path, all: bool) -> Result<Sample, String> {
+pub fn checkout_index(t: &Target, gd: &Path, all: bool) -> Result<Sample, String> {
     let script = if all {
         "git checkout-index -a -f".to_owned()
     } else {
@@ -206,7 +206,7 @@ fn checkout_index(t: &Target, gd: &Path, all: bool) -> Result<Sample, String> {
 }
 
 /// The restored files hold state A again.
-fn check_restored(t: &Target, files: &[String], what: &str) -> Result<(), String> {
+pub fn check_restored(t: &Target, files: &[String], what: &str) -> Result<(), String> {
     for f in [files.first(), files.last()].into_iter().flatten() {
         // An `eol=crlf` file comes back with CRLF.
         let got = std::fs::read_to_string(t.dir.join(f))
@@ -219,7 +219,7 @@ fn check_restored(t: &Target, files: &[String], what: &str) -> Result<(), String
     Ok(())
 }
 
-fn git_dir(t: &Target) -> Result<std::path::PathBuf, String> {
+pub fn git_dir(t: &Target) -> Result<std::path::PathBuf, String> {
     Ok(output(git(&t.dir, &["rev-parse", "--absolute-git-dir"]))?
         .trim()
         .into())

@@ -1,6 +1,7 @@
 //! The watcher: start-up vs `git status`, work per one-file event, a
 //! 1,000-file burst, the commands that should answer from a running watcher
-//! (each alternating with `git status`), idle CPU and RSS.
+//! (each alternating with `git status`), idle CPU and RSS, and last a
+//! `restore` with the watcher running.
 
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -8,7 +9,10 @@ use std::time::{Duration, Instant};
 
 use crate::report::{Outcome, Row, Val};
 use crate::run::{measure, median, wait_for, Sample};
-use crate::scenarios::{alternate, collect, git_status, hook, savepoint, shadow_tip, wall, Op};
+use crate::scenarios::{
+    alternate, check_restored, checkout_index, collect, git_dir, git_status, hook, restore_setup,
+    savepoint, shadow_tip, wall, Op,
+};
 use crate::target::Target;
 use crate::Opts;
 
@@ -290,7 +294,68 @@ pub fn watch(o: &Opts, t: &Target) -> Outcome {
             Val::None,
             "≤ 30 MiB at 100k, ≤ 150 MiB at 1M",
         ));
+        if let Err(e) = restore_watched(o, t, limit, rows) {
+            eprintln!("watch.restore FAILED: {e}");
+            rows.push(Row::failed("watch.restore", &e));
+        }
+        if w.exited() {
+            return Err("the watcher exited during watch.restore".into());
+        }
         w.stop();
         Ok(())
     })
+}
+
+/// (iii) with the watcher running, the restore scenario's `restore <snap>
+/// -- <dirs>` vs `git checkout-index` of the same files. Each round first
+/// waits until the watcher has recorded the change, as it has long before
+/// anyone runs `restore`: the state before is then the watcher's answer.
+fn restore_watched(
+    o: &Opts,
+    t: &Target,
+    limit: Duration,
+    rows: &mut Vec<Row>,
+) -> Result<(), String> {
+    let gd = git_dir(t)?;
+    let files = &t.restore_files;
+    let id = restore_setup(t, files, &gd)?;
+    let mut dirs_args = vec!["restore", id.as_str(), "--"];
+    dirs_args.extend(t.restore_dirs.iter().map(String::as_str));
+    let change = |round: usize, who: &str| -> Result<(), String> {
+        let before = shadow_tip(t);
+        t.write_all(files, &format!("state B{round} {who} watched of"))?;
+        std::thread::sleep(Duration::from_millis(DEBOUNCE_MS * 4 + 500));
+        wait_for("the watcher's snapshot of the change", limit, || {
+            shadow_tip(t) != before
+        })?;
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(())
+    };
+    let mut ops: Vec<Op> = vec![
+        Box::new(|round| {
+            change(round, "savepoint")?;
+            let s = measure(savepoint(t, &dirs_args), None)?;
+            check_restored(t, files, "restore -- <dirs> (watcher running)")?;
+            Ok(s)
+        }),
+        Box::new(|round| {
+            change(round, "git")?;
+            let s = checkout_index(t, &gd, false)?;
+            check_restored(t, files, "git checkout-index")?;
+            Ok(s)
+        }),
+    ];
+    let r = alternate(o.runs.min(5), &mut ops)?;
+    rows.push(Row::new(
+        "watch.restore",
+        format!(
+            "watcher running: `restore <snap> -- <{} dirs>`, {} changed files, vs `git checkout-index -f --stdin` of them",
+            t.restore_dirs.len(),
+            files.len()
+        ),
+        Val::ms(wall(&r[0])),
+        Val::ms(wall(&r[1])),
+        "≪ 1 s",
+    ));
+    Ok(())
 }
