@@ -170,11 +170,17 @@ impl<'a> Entries<'a> {
 
     /// The entry for exactly this path (binary search).
     pub fn find(&self, path: &[u8]) -> Option<TrackedEntry<'a>> {
+        self.find_at(path).map(|(_, e)| e)
+    }
+
+    /// [`Entries::find`], with the entry's number in the whole index view
+    /// (for [`Tracked::entry`]).
+    pub(crate) fn find_at(&self, path: &[u8]) -> Option<(usize, TrackedEntry<'a>)> {
         let t = self.tracked;
         t.slots[self.start..self.end]
             .binary_search_by(|s| s.path(&t.paths).cmp(path))
             .ok()
-            .map(|i| t.entry(self.start + i))
+            .map(|i| (self.start + i, t.entry(self.start + i)))
     }
 
     /// Index (within the run) of the first entry whose path is not less
@@ -867,6 +873,12 @@ impl Tracked {
     /// The `i`-th entry's path, if there are that many.
     fn path(&self, i: usize) -> Option<&[u8]> {
         self.slots.get(i).map(|s| s.path(&self.paths))
+    }
+
+    /// The `i`-th entry's path, mode and id (what a tree records of it).
+    pub(crate) fn leaf(&self, i: usize) -> (&[u8], u32, Oid) {
+        let s = &self.slots[i];
+        (s.path(&self.paths), s.mode(), s.oid)
     }
 
     /// Every entry, in path order.
