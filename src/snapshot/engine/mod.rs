@@ -344,10 +344,14 @@ impl Engine {
                 return true;
             }
         }
+        // The old view goes before the new one is read (at a million
+        // files each is ~73 MB): only its outline stays, for the paths
+        // that changed.
+        let old = self.tracked.take().map(|t| t.outline());
         match Tracked::load(&path, ws.repo()) {
             Ok(mut t) => {
                 self.index_modes.apply(&mut t);
-                if let Some(old) = &self.tracked {
+                if let Some(old) = &old {
                     self.index_changed.extend(index::added_or_removed(old, &t));
                 }
                 self.tracked = Some(t);
