@@ -344,10 +344,14 @@ impl Engine {
                 return true;
             }
         }
+        // The old view goes before the new one is read (at a million
+        // files each is ~73 MB): only its outline stays, for the paths
+        // that changed.
+        let old = self.tracked.take().map(|t| t.outline());
         match Tracked::load(&path, ws.repo()) {
             Ok(mut t) => {
                 self.index_modes.apply(&mut t);
-                if let Some(old) = &self.tracked {
+                if let Some(old) = &old {
                     self.index_changed.extend(index::added_or_removed(old, &t));
                 }
                 self.tracked = Some(t);
@@ -434,28 +438,31 @@ impl Engine {
             parent_attrs: std::sync::Arc::clone(self.attrs.root()),
             parent_fd: None,
         };
-        // Sorted by path (each walker thread sorts its share).
-        let mut out = walk::walk(&ctx, vec![root], self.opts.threads);
+        // Entries sorted by path (each walker thread sorts its share), and
+        // the clean tracked files by their index entry's number.
+        let mut out = walk::walk_leaves(&ctx, vec![root], self.opts.threads);
+        let leaves = numbered(walk::ScanLeaves::new(
+            tracked,
+            std::mem::take(&mut out.entries),
+            std::mem::take(&mut out.clean),
+        ))?;
         let mut worker = Worker::new(&ctx);
         worker.out.repo_dirs = std::mem::take(&mut out.repo_dirs);
-        worker.tracked_pass(&out.entries, tracked.entries(), &out.deferred);
+        worker.tracked_pass_over(&leaves, tracked.entries(), &out.deferred);
         // Files only git can convert: one batch for the whole scan.
         let mut deferred = std::mem::take(&mut out.deferred);
         deferred.append(&mut worker.out.deferred);
         worker.resolve_deferred(deferred);
         let mut extra = worker.out;
-        let mut entries = std::mem::take(&mut out.entries);
-        if !extra.entries.is_empty() {
-            // Merged in place: a sort of the whole list would take a
-            // scratch copy of it.
-            let mut tail = std::mem::take(&mut extra.entries);
-            tail.sort_by(|a, b| a.path.cmp(&b.path));
-            entries = walk::merge_into(entries, tail);
-        }
+        let mut tail = std::mem::take(&mut extra.entries);
+        tail.sort_by(|a, b| a.path.cmp(&b.path));
+        let leaves = numbered(leaves.add(tail))?;
         out.merge(extra);
-        if tracked.ignore_case.is_some() {
-            entries = index::apply_case_folding(entries, tracked);
-        }
+        // core.ignorecase respells paths: a list of entries of its own.
+        let leaves = match tracked.ignore_case {
+            Some(_) => Err(index::apply_case_folding(leaves.into_entries(), tracked)),
+            None => Ok(leaves),
+        };
         if let Some(e) = std::mem::take(&mut out.store_errors).into_iter().next() {
             return Err(crate::error::Error::ObjectStore(e));
         }
@@ -474,9 +481,14 @@ impl Engine {
             .odb()
             .git_context(|| "open object database".to_owned())?;
         let mut ts = TreeStats::with_sink(Some(Arc::clone(&sink)));
-        let tree =
-            tree::write_tree_parallel(ws.git_dir(), &odb, &entries, self.opts.threads, &mut ts)
-                .git_context(|| "write snapshot tree".to_owned())?;
+        let threads = self.opts.threads;
+        let tree = match &leaves {
+            Ok(leaves) => tree::write_tree_parallel(ws.git_dir(), &odb, leaves, threads, &mut ts),
+            Err(folded) => {
+                tree::write_tree_parallel(ws.git_dir(), &odb, &folded[..], threads, &mut ts)
+            }
+        }
+        .git_context(|| "write snapshot tree".to_owned())?;
         stats.trees_written = ts.new_trees();
         written.extend(ts.written);
         written.extend(finish_objects(&sink, &odb)?);
@@ -557,6 +569,14 @@ impl IndexModes {
             t.set_ignore_case(self.ignore_case);
         }
     }
+}
+
+/// A full scan's list of leaves, unless there were too many to number
+/// (see [`walk::ScanLeaves`]).
+fn numbered<T>(leaves: Option<T>) -> Result<T> {
+    leaves
+        .ok_or_else(|| git2::Error::from_str("more than 2^31 paths"))
+        .git_context(|| "list the snapshot's paths".to_owned())
 }
 
 /// Wall-clock now as (seconds, nanoseconds) since the epoch.

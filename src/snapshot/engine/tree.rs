@@ -48,6 +48,51 @@ impl TreeStats {
     }
 }
 
+/// A list of leaves sorted by path, as the tree writer reads it: a plain
+/// `[Entry]`, or a scan's list that names most leaves by their index entry
+/// (see `walk::Leaves`).
+pub(crate) trait Leaves: Sync {
+    fn len(&self) -> usize;
+    /// The `i`-th leaf's path.
+    fn path(&self, i: usize) -> &[u8];
+    /// The `i`-th leaf's mode and id.
+    fn leaf(&self, i: usize) -> (u32, Oid);
+
+    /// The number of leaves whose path sorts before `path`.
+    fn lower_bound(&self, path: &[u8]) -> usize {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.path(mid) < path {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// Is there a leaf at exactly `path`?
+    fn contains(&self, path: &[u8]) -> bool {
+        let at = self.lower_bound(path);
+        at < self.len() && self.path(at) == path
+    }
+}
+
+impl Leaves for [Entry] {
+    fn len(&self) -> usize {
+        <[Entry]>::len(self)
+    }
+
+    fn path(&self, i: usize) -> &[u8] {
+        &self[i].path
+    }
+
+    fn leaf(&self, i: usize) -> (u32, Oid) {
+        (self[i].mode, self[i].oid)
+    }
+}
+
 /// One entry of a tree being built: a leaf, or a subdirectory covering a
 /// range of the sorted entries.
 enum Item<'a> {
@@ -63,28 +108,32 @@ enum Item<'a> {
     },
 }
 
-/// Group `entries` (all below a `prefix_len`-byte directory prefix) into
-/// the items of that directory's tree, in tree order.
-fn items(entries: &[Entry], prefix_len: usize) -> Vec<Item<'_>> {
+/// Group the leaves in `range` (all below a `prefix_len`-byte directory
+/// prefix) into the items of that directory's tree, in tree order.
+fn items<L: Leaves + ?Sized>(
+    leaves: &L,
+    range: std::ops::Range<usize>,
+    prefix_len: usize,
+) -> Vec<Item<'_>> {
     let mut out = Vec::new();
-    let mut i = 0;
-    while i < entries.len() {
-        let rest = &entries[i].path[prefix_len..];
+    let mut i = range.start;
+    while i < range.end {
+        let path = leaves.path(i);
+        let rest = &path[prefix_len..];
         match rest.iter().position(|&b| b == b'/') {
             None => {
+                let (mode, oid) = leaves.leaf(i);
                 out.push(Item::Leaf {
                     name: rest,
-                    mode: entries[i].mode,
-                    oid: entries[i].oid,
+                    mode,
+                    oid,
                 });
                 i += 1;
             }
             Some(pos) => {
                 let sub_len = prefix_len + pos + 1;
                 let mut j = i + 1;
-                while j < entries.len()
-                    && dir_prefix_eq(&entries[j].path, &entries[i].path, sub_len)
-                {
+                while j < range.end && dir_prefix_eq(leaves.path(j), path, sub_len) {
                     j += 1;
                 }
                 out.push(Item::Dir {
@@ -147,26 +196,37 @@ pub(crate) fn write_tree(
     prefix_len: usize,
     stats: &mut TreeStats,
 ) -> Result<Oid, git2::Error> {
-    let items = items(entries, prefix_len);
+    write_range(odb, entries, 0..entries.len(), prefix_len, stats)
+}
+
+/// [`write_tree`] for the leaves in `range` of `leaves`.
+fn write_range<L: Leaves + ?Sized>(
+    odb: &Odb<'_>,
+    leaves: &L,
+    range: std::ops::Range<usize>,
+    prefix_len: usize,
+    stats: &mut TreeStats,
+) -> Result<Oid, git2::Error> {
+    let items = items(leaves, range, prefix_len);
     let mut ids = Vec::new();
     for item in &items {
         if let Item::Dir { range, sub_len, .. } = item {
-            ids.push(write_tree(odb, &entries[range.clone()], *sub_len, stats)?);
+            ids.push(write_range(odb, leaves, range.clone(), *sub_len, stats)?);
         }
     }
     store(odb, &serialize(&items, ids.into_iter()), stats)
 }
 
-/// [`write_tree`] for the root, with the top-level subtrees hashed on
-/// `threads` threads (each with its own object database handle).
-pub(crate) fn write_tree_parallel(
+/// [`write_tree`] for the root of `leaves`, with the top-level subtrees
+/// hashed on `threads` threads (each with its own object database handle).
+pub(crate) fn write_tree_parallel<L: Leaves + ?Sized>(
     git_dir: &std::path::Path,
     odb: &Odb<'_>,
-    entries: &[Entry],
+    leaves: &L,
     threads: usize,
     stats: &mut TreeStats,
 ) -> Result<Oid, git2::Error> {
-    let items = items(entries, 0);
+    let items = items(leaves, 0..leaves.len(), 0);
     let dirs: Vec<(std::ops::Range<usize>, usize)> = items
         .iter()
         .filter_map(|i| match i {
@@ -175,7 +235,7 @@ pub(crate) fn write_tree_parallel(
         })
         .collect();
     if threads < 2 || dirs.len() < 2 {
-        return write_tree(odb, entries, 0, stats);
+        return write_range(odb, leaves, 0..leaves.len(), 0, stats);
     }
     /// What one thread hashed: (directory number, id) pairs and its counts.
     type Share = Result<(Vec<(usize, Oid)>, TreeStats), git2::Error>;
@@ -195,7 +255,7 @@ pub(crate) fn write_tree_parallel(
                         };
                         ids.push((
                             k,
-                            write_tree(&odb, &entries[range.clone()], *sub_len, &mut local)?,
+                            write_range(&odb, leaves, range.clone(), *sub_len, &mut local)?,
                         ));
                     }
                     Ok((ids, local))
@@ -219,6 +279,7 @@ pub(crate) fn write_tree_parallel(
     }
     store(odb, &serialize(&items, ids.into_iter()), stats)
 }
+
 fn dir_prefix_eq(a: &[u8], b: &[u8], len: usize) -> bool {
     a.len() > len && a[..len] == b[..len]
 }

@@ -148,7 +148,7 @@ impl Worker<'_> {
                 tracing::debug!(path = %abs().display(), "skipping special file");
                 continue;
             }
-            let tracked = tracked_here.find(&rel);
+            let tracked = tracked_here.find_at(&rel);
             // A tracked file is recorded whatever the ignore rules say (as
             // the tracked pass would), so only untracked ones are matched.
             if tracked.is_none() {

@@ -20,7 +20,7 @@ use crate::snapshot::engine::{SkipReason, Skipped};
 impl Worker<'_> {
     /// Resolve a regular file or symlink to a tree entry (or a skip).
     pub(crate) fn file(&mut self, rel: Vec<u8>, stat: Stat) {
-        let tracked = self.ctx.tracked.get(&rel);
+        let tracked = self.ctx.tracked.entries().find_at(&rel);
         self.file_with(rel, stat, tracked, None, None);
     }
 
@@ -36,13 +36,13 @@ impl Worker<'_> {
         }
     }
 
-    /// [`Worker::file`] with the index entry (and maybe the directory's
-    /// attribute chain) already looked up.
+    /// [`Worker::file`] with the index entry (its number and itself; and
+    /// maybe the directory's attribute chain) already looked up.
     pub(super) fn file_with(
         &mut self,
         rel: Vec<u8>,
         stat: Stat,
-        tracked: Option<TrackedEntry<'_>>,
+        tracked: Option<(usize, TrackedEntry<'_>)>,
         attrs: Option<&Arc<AttrDir>>,
         at: Option<(&std::os::fd::OwnedFd, &std::ffi::CStr)>,
     ) {
@@ -51,27 +51,26 @@ impl Worker<'_> {
         if let Some(p) = ctx.progress {
             p.files.fetch_add(1, Ordering::Relaxed);
         }
-        if let Some(t) = tracked.filter(|t| ctx.tracked.keeps_indexed(t, || true)) {
-            // Skip-worktree / assume-unchanged: git does not look at it.
-            self.out.stats.from_index += 1;
-            self.out.entries.push(Entry {
-                path: rel,
-                mode: t.mode,
-                oid: t.oid,
-            });
-            return;
-        }
+        let slot = tracked.map(|(n, _)| n);
+        let tracked = tracked.map(|(_, t)| t);
+        let keeps = tracked.filter(|t| ctx.tracked.keeps_indexed(t, || true));
+        // Skip-worktree / assume-unchanged (git does not look at it), or
+        // the index's stat matches: the index's entry as it is.
         let mode = ce_mode_from_stat(ctx, tracked, &stat);
-        if let Some(t) = tracked {
-            if t.mode == mode && t.stat.as_ref().is_some_and(|s| stat.matches_index(s)) {
-                self.out.stats.from_index += 1;
+        let clean = keeps.or(tracked
+            .filter(|t| t.mode == mode && t.stat.as_ref().is_some_and(|s| stat.matches_index(s))));
+        if let (Some(t), Some(slot)) = (clean, slot) {
+            self.out.stats.from_index += 1;
+            if self.index_refs {
+                self.out.clean.insert(slot);
+            } else {
                 self.out.entries.push(Entry {
                     path: rel,
-                    mode,
+                    mode: t.mode,
                     oid: t.oid,
                 });
-                return;
             }
+            return;
         }
         let conv = if stat.is_file() {
             self.conversion(&rel, attrs)

@@ -15,11 +15,14 @@
 //! thread's state: blob writer, attribute chains, directories opened
 //! beneath the root), [`deferred`] (the git batch), [`tracked`] (index
 //! entries the walk did not reach), [`out`] (what a walk produced, and
-//! merging it) and [`observe`] (who else is told what the walk lists).
+//! merging it), [`leaves`] (a full scan's list, naming clean tracked files
+//! by their index entry) and [`observe`] (who else is told what the walk
+//! lists).
 
 mod deferred;
 mod dir;
 mod file;
+mod leaves;
 mod observe;
 mod out;
 mod parallel;
@@ -35,9 +38,10 @@ use super::ignore::{DirRules, Excludes};
 use super::index::Tracked;
 
 pub(crate) use deferred::Deferred;
+pub(crate) use leaves::ScanLeaves;
 pub(crate) use observe::{DirObserver, Listed};
 pub(crate) use out::{merge_into, Out};
-pub(crate) use parallel::walk;
+pub(crate) use parallel::{walk, walk_leaves};
 pub(crate) use worker::Worker;
 
 /// Read-only inputs shared by all walker threads.

@@ -3,6 +3,7 @@
 //! each walker thread's share, the tracked pass and incremental updates
 //! all fold in through [`Out::merge`].
 
+use super::leaves::SlotSet;
 use super::Deferred;
 use crate::error::StoreError;
 use crate::snapshot::engine::cache::CacheEntry;
@@ -14,6 +15,9 @@ use crate::snapshot::engine::{ScanStats, Skipped};
 #[derive(Default)]
 pub(crate) struct Out {
     pub entries: Vec<Entry>,
+    /// Index entries recorded as they are (a full scan's walk, see
+    /// [`super::leaves`]): leaves not in `entries`.
+    pub clean: SlotSet,
     /// Ids we know from hashing or the stat cache (not from the index).
     pub cache: Vec<(Vec<u8>, CacheEntry)>,
     pub skipped: Vec<Skipped>,
@@ -37,6 +41,7 @@ impl Out {
     /// Add everything `o` holds (its entries appended, unsorted).
     pub(crate) fn merge(&mut self, o: Out) {
         self.entries.extend(o.entries);
+        self.clean.union(&o.clean);
         self.cache.extend(o.cache);
         self.skipped.extend(o.skipped);
         self.repo_dirs.extend(o.repo_dirs);

@@ -11,6 +11,16 @@ use super::{Ctx, Job, Out, Worker};
 /// Walk from `roots` with `threads` threads; the entries come out sorted
 /// by path, everything else unsorted.
 pub(crate) fn walk(ctx: &Ctx<'_>, roots: Vec<Job>, threads: usize) -> Out {
+    walk_with(ctx, roots, threads, false)
+}
+
+/// [`walk`], files whose leaf is their index entry's recorded in
+/// [`Out::clean`] rather than as entries (see [`super::leaves`]).
+pub(crate) fn walk_leaves(ctx: &Ctx<'_>, roots: Vec<Job>, threads: usize) -> Out {
+    walk_with(ctx, roots, threads, true)
+}
+
+fn walk_with(ctx: &Ctx<'_>, roots: Vec<Job>, threads: usize, index_refs: bool) -> Out {
     struct Queue {
         jobs: Vec<Job>,
         busy: usize,
@@ -30,6 +40,7 @@ pub(crate) fn walk(ctx: &Ctx<'_>, roots: Vec<Job>, threads: usize) -> Out {
             .map(|_| {
                 s.spawn(|| {
                     let mut worker = Worker::new(ctx);
+                    worker.index_refs = index_refs;
                     loop {
                         let job = {
                             let mut q = queue.lock().expect("walk queue poisoned");

@@ -11,7 +11,7 @@ use crate::git::mode::MODE_GITLINK;
 use crate::snapshot::engine::fsys;
 use crate::snapshot::engine::index::Entries;
 use crate::snapshot::engine::stat::Stat;
-use crate::snapshot::engine::tree::Entry;
+use crate::snapshot::engine::tree::{Entry, Leaves};
 
 impl Worker<'_> {
     /// Tracked paths the walk did not produce: ignored-but-tracked files,
@@ -24,6 +24,17 @@ impl Worker<'_> {
         tracked: Entries<'_>,
         pending: &[Deferred],
     ) {
+        self.tracked_pass_over(found, tracked, pending);
+    }
+
+    /// [`Worker::tracked_pass`] over any sorted list of leaves (a full
+    /// scan's [`super::ScanLeaves`]).
+    pub(crate) fn tracked_pass_over<L: Leaves + ?Sized>(
+        &mut self,
+        found: &L,
+        tracked: Entries<'_>,
+        pending: &[Deferred],
+    ) {
         let mut pending: Vec<&[u8]> = pending.iter().map(|d| d.rel.as_slice()).collect();
         pending.sort_unstable();
         let ctx = self.ctx;
@@ -32,10 +43,10 @@ impl Worker<'_> {
         let mut dir_ok: std::collections::HashMap<Vec<u8>, Option<bool>> = Default::default();
         let mut fi = 0;
         for t in tracked {
-            while fi < found.len() && found[fi].path.as_slice() < t.path {
+            while fi < found.len() && found.path(fi) < t.path {
                 fi += 1;
             }
-            if fi < found.len() && found[fi].path == t.path {
+            if fi < found.len() && found.path(fi) == t.path {
                 continue;
             }
             if pending.binary_search(&t.path).is_ok() {
@@ -100,21 +111,17 @@ impl Worker<'_> {
 
 /// Does the sorted walk result hold a path below `path`, or `path`'s parent
 /// directory as a file?
-fn collides(found: &[Entry], path: &[u8]) -> bool {
+fn collides<L: Leaves + ?Sized>(found: &L, path: &[u8]) -> bool {
     let mut below = path.to_vec();
     below.push(b'/');
-    let at = found.partition_point(|e| e.path < below);
-    if found.get(at).is_some_and(|e| e.path.starts_with(&below)) {
+    let at = found.lower_bound(&below);
+    if at < found.len() && found.path(at).starts_with(&below) {
         return true;
     }
     path.iter()
         .enumerate()
         .filter(|(_, &b)| b == b'/')
-        .any(|(i, _)| {
-            found
-                .binary_search_by(|e| e.path.as_slice().cmp(&path[..i]))
-                .is_ok()
-        })
+        .any(|(i, _)| found.contains(&path[..i]))
 }
 
 /// Every ancestor directory of `path` is a real directory (not a symlink,

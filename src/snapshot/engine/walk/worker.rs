@@ -28,6 +28,9 @@ pub(crate) struct Worker<'a> {
     /// opens it once.
     open_dirs: std::collections::HashMap<Vec<u8>, Arc<std::os::fd::OwnedFd>>,
     pub out: Out,
+    /// Record a file whose leaf is its index entry's as that entry's
+    /// number in `out.clean` (a full scan's walk) instead of an entry.
+    pub(super) index_refs: bool,
 }
 
 impl<'a> Worker<'a> {
@@ -38,6 +41,7 @@ impl<'a> Worker<'a> {
             attr_dirs: Default::default(),
             open_dirs: Default::default(),
             out: Out::default(),
+            index_refs: false,
         }
     }
 
