@@ -191,7 +191,7 @@ pub fn restore_setup(t: &Target, files: &[String], gd: &Path) -> Result<String, 
     Ok(id)
 }
 
-pub fn checkout_index(t: &Target, gd: &Path, all: bool) -> Result<Sample, String> {
+fn checkout_index(t: &Target, gd: &Path, all: bool) -> Result<Sample, String> {
     let script = if all {
         "git checkout-index -a -f".to_owned()
     } else {
@@ -206,7 +206,7 @@ pub fn checkout_index(t: &Target, gd: &Path, all: bool) -> Result<Sample, String
 }
 
 /// The restored files hold state A again.
-pub fn check_restored(t: &Target, files: &[String], what: &str) -> Result<(), String> {
+fn check_restored(t: &Target, files: &[String], what: &str) -> Result<(), String> {
     for f in [files.first(), files.last()].into_iter().flatten() {
         // An `eol=crlf` file comes back with CRLF.
         let got = std::fs::read_to_string(t.dir.join(f))
@@ -217,6 +217,42 @@ pub fn check_restored(t: &Target, files: &[String], what: &str) -> Result<(), St
         }
     }
     Ok(())
+}
+
+/// How a restore round changes the files first (untimed), given the round
+/// and who restores next, so no two rounds write the same content.
+pub type Change<'a> = &'a dyn Fn(usize, &str) -> Result<(), String>;
+
+/// A round of `savepoint <args>` bringing `files` back to state A.
+pub fn restore_op<'a>(
+    t: &'a Target,
+    files: &'a [String],
+    args: Vec<&'a str>,
+    who: &'a str,
+    change: Change<'a>,
+) -> Op<'a> {
+    Box::new(move |round| {
+        change(round, who)?;
+        let s = measure(savepoint(t, &args), None)?;
+        check_restored(t, files, who)?;
+        Ok(s)
+    })
+}
+
+/// The same round by `git checkout-index` (`all`: `-a`).
+pub fn checkout_op<'a>(
+    t: &'a Target,
+    files: &'a [String],
+    gd: &'a Path,
+    all: bool,
+    change: Change<'a>,
+) -> Op<'a> {
+    Box::new(move |round| {
+        change(round, "git")?;
+        let s = checkout_index(t, gd, all)?;
+        check_restored(t, files, "git checkout-index")?;
+        Ok(s)
+    })
 }
 
 pub fn git_dir(t: &Target) -> Result<std::path::PathBuf, String> {
@@ -238,24 +274,9 @@ pub fn restore(o: &Opts, t: &Target) -> Outcome {
         let change =
             |round: usize, who: &str| t.write_all(files, &format!("state B{round} {who} of"));
         let mut ops: Vec<Op> = vec![
-            Box::new(|round| {
-                change(round, "dirs")?;
-                let s = measure(savepoint(t, &dirs_args), None)?;
-                check_restored(t, files, "restore -- <dirs>")?;
-                Ok(s)
-            }),
-            Box::new(|round| {
-                change(round, "whole")?;
-                let s = measure(savepoint(t, &["restore", &id]), None)?;
-                check_restored(t, files, "restore (whole snapshot)")?;
-                Ok(s)
-            }),
-            Box::new(|round| {
-                change(round, "git")?;
-                let s = checkout_index(t, &gd, false)?;
-                check_restored(t, files, "git checkout-index")?;
-                Ok(s)
-            }),
+            restore_op(t, files, dirs_args, "restore -- <dirs>", &change),
+            restore_op(t, files, vec!["restore", &id], "restore (whole)", &change),
+            checkout_op(t, files, &gd, false, &change),
         ];
         let r = alternate(o.runs.min(5), &mut ops)?;
         let base = wall(&r[2]);
@@ -302,18 +323,8 @@ pub fn restore_all(o: &Opts, t: &Target) -> Outcome {
         let change =
             |round: usize, who: &str| t.write_all(files, &format!("state B{round} {who} of"));
         let mut ops: Vec<Op> = vec![
-            Box::new(|round| {
-                change(round, "whole")?;
-                let s = measure(savepoint(t, &["restore", &id]), None)?;
-                check_restored(t, files, "restore")?;
-                Ok(s)
-            }),
-            Box::new(|round| {
-                change(round, "git")?;
-                let s = checkout_index(t, &gd, every)?;
-                check_restored(t, files, "git checkout-index")?;
-                Ok(s)
-            }),
+            restore_op(t, files, vec!["restore", &id], "restore", &change),
+            checkout_op(t, files, &gd, every, &change),
         ];
         let r = alternate(o.runs.min(3), &mut ops)?;
         rows.push(Row::new(

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::report::{Outcome, Row, Val};
 use crate::run::{measure, median, wait_for, Sample};
 use crate::scenarios::{
-    alternate, check_restored, checkout_index, collect, git_dir, git_status, hook, restore_setup,
+    alternate, checkout_op, collect, git_dir, git_status, hook, restore_op, restore_setup,
     savepoint, shadow_tip, wall, Op,
 };
 use crate::target::Target;
@@ -332,18 +332,14 @@ fn restore_watched(
         Ok(())
     };
     let mut ops: Vec<Op> = vec![
-        Box::new(|round| {
-            change(round, "savepoint")?;
-            let s = measure(savepoint(t, &dirs_args), None)?;
-            check_restored(t, files, "restore -- <dirs> (watcher running)")?;
-            Ok(s)
-        }),
-        Box::new(|round| {
-            change(round, "git")?;
-            let s = checkout_index(t, &gd, false)?;
-            check_restored(t, files, "git checkout-index")?;
-            Ok(s)
-        }),
+        restore_op(
+            t,
+            files,
+            dirs_args,
+            "restore -- <dirs> (watcher running)",
+            &change,
+        ),
+        checkout_op(t, files, &gd, false, &change),
     ];
     let r = alternate(o.runs.min(5), &mut ops)?;
     rows.push(Row::new(
