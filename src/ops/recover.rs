@@ -16,11 +16,13 @@
 //! no snapshot holds it), so a loss after a recover is a new loss that
 //! `recover` finds, and right after one there is nothing to recover.
 
+use std::collections::BTreeSet;
+
 use git2::{Oid, Repository, Tree};
 
 use crate::error::{GitContext, Result};
 use crate::git::mode::MODE_GITLINK;
-use crate::git::treediff;
+use crate::git::treediff::{self, Lookup, Moving, Trees};
 use crate::ops::restore::{self, LastRestore, Plan};
 use crate::snapshot::chain::{self, SnapshotInfo};
 use crate::workspace::Workspace;
@@ -70,6 +72,16 @@ fn tree_of(repo: &Repository, commit: Oid) -> Result<Tree<'_>> {
         .git_context(|| format!("read the tree of {commit}"))
 }
 
+/// [`tree_of`], the tree read through `trees`.
+fn tree_in<'r>(trees: &mut Trees<'r>, commit: Oid) -> Result<Tree<'r>> {
+    let id = trees
+        .repo()
+        .find_commit(commit)
+        .git_context(|| format!("read the tree of {commit}"))?
+        .tree_id();
+    trees.get(id)
+}
+
 /// A state the search looks at, newest first.
 enum Candidate<'r> {
     Snapshot(Oid),
@@ -79,10 +91,11 @@ enum Candidate<'r> {
 /// Look for work to recover. Reads only; writes no snapshot.
 pub fn find(ws: &Workspace) -> Result<Found> {
     let repo = ws.repo();
+    // Every tree read once: the search diffs the current tree against one
+    // state after another, through the same large directories.
+    let mut trees = Trees::new(repo);
     let current_id = crate::snapshot::current::tree(ws)?;
-    let current = repo
-        .find_tree(current_id)
-        .git_context(|| format!("read tree {current_id}"))?;
+    let current = trees.get(current_id)?;
     let head = ws.head()?.commit();
     let head_tree = head.map(|h| tree_of(repo, h)).transpose()?;
 
@@ -152,10 +165,10 @@ pub fn find(ws: &Workspace) -> Result<Found> {
         });
     };
 
-    let describe = |c: &Candidate<'_>| -> Result<(Source, Oid)> {
+    let describe = |trees: &mut Trees<'_>, c: &Candidate<'_>| -> Result<(Source, Oid)> {
         Ok(match c {
             Candidate::Snapshot(oid) => (
-                Source::Snapshot(Box::new(chain::info(repo, *oid, &refname)?)),
+                Source::Snapshot(Box::new(chain::info_in(trees, *oid, &refname)?)),
                 *oid,
             ),
             Candidate::AfterRestore(tree) => (
@@ -166,12 +179,12 @@ pub fn find(ws: &Workspace) -> Result<Found> {
     };
     // The work tree differs from the latest state: bring that back whole
     // (keeping files with unsaved work).
-    let latest_tree = candidate_tree(repo, latest)?;
+    let latest_tree = candidate_tree(&mut trees, latest)?;
     if latest_tree.id() != current_id {
         let mut plan = Plan::new(repo, &current, &latest_tree, &[])?;
         let kept = plan.keep_unsaved(ws)?;
         if !plan.is_empty() {
-            let (source, target) = describe(latest)?;
+            let (source, target) = describe(&mut trees, latest)?;
             reasons.insert(
                 0,
                 match &source {
@@ -197,17 +210,24 @@ pub fn find(ws: &Workspace) -> Result<Found> {
     }
     // The latest state matches the work tree (or differs only by new
     // files): look further back for files lost since.
+    let mut search = Search {
+        moving: Moving::new(Vec::new()),
+        at: None,
+        lost: BTreeSet::new(),
+        at_head: Lookup::new(head_tree.as_ref()),
+    };
+    search.to(&mut trees, &current, latest)?;
     for candidate in candidates.iter().skip(1) {
-        let tree = candidate_tree(repo, candidate)?;
-        let (lost, changes) = lost_paths(repo, &current, &tree, head_tree.as_ref())?;
-        if lost.is_empty() {
+        search.to(&mut trees, &current, candidate)?;
+        if search.lost.is_empty() {
             continue;
         }
-        // The diff just made, limited to the lost paths and what lies
+        let lost: Vec<Vec<u8>> = search.lost.iter().cloned().collect();
+        let changes = search.moving.changes();
+        // The diff the search has, limited to the lost paths and what lies
         // below them (as a plan scoped to them would diff again).
-        let only: std::collections::BTreeSet<Vec<u8>> = lost.iter().cloned().collect();
-        let plan = Plan::from_changes(changes, Some(&only))?;
-        let (source, target) = describe(candidate)?;
+        let plan = Plan::from_changes(changes, Some(&search.lost))?;
+        let (source, target) = describe(&mut trees, candidate)?;
         let since = match &source {
             Source::Snapshot(info) => format!("snapshot {}", info.id),
             Source::AfterRestore(_) => format!("the last {last_name}"),
@@ -252,9 +272,9 @@ pub fn find(ws: &Workspace) -> Result<Found> {
     })
 }
 
-fn candidate_tree<'r>(repo: &'r Repository, c: &Candidate<'r>) -> Result<Tree<'r>> {
+fn candidate_tree<'r>(trees: &mut Trees<'r>, c: &Candidate<'r>) -> Result<Tree<'r>> {
     match c {
-        Candidate::Snapshot(oid) => tree_of(repo, *oid),
+        Candidate::Snapshot(oid) => tree_in(trees, *oid),
         Candidate::AfterRestore(tree) => Ok(tree.clone()),
     }
 }
@@ -301,35 +321,92 @@ fn head_moved(source: &Source, head: Option<Oid>) -> Option<String> {
     })
 }
 
-/// Paths where the work tree lost the snapshot's work: a file gone, a file
-/// back to HEAD's version while the snapshot had other content, or a file
-/// the snapshot had deleted that is back as HEAD has it (`git checkout .`
-/// undoes deletions too). With them, the whole diff from the work tree to
-/// the snapshot (for the plan).
-fn lost_paths(
-    repo: &Repository,
-    current: &Tree<'_>,
-    snapshot: &Tree<'_>,
-    head: Option<&Tree<'_>>,
-) -> Result<(Vec<Vec<u8>>, Vec<treediff::Change>)> {
-    let mut lost = Vec::new();
-    let mut at_head = treediff::Lookup::new(repo, head);
-    let changes = treediff::diff(repo, Some(current), Some(snapshot), &[])?;
-    for c in &changes {
-        if [c.old, c.new]
-            .iter()
-            .flatten()
-            .any(|l| l.mode == MODE_GITLINK)
-        {
-            continue;
+/// The search back through the candidates: the difference from the work
+/// tree to the state looked at, and which of those paths the work tree
+/// lost — a file gone, a file back to HEAD's version while the state had
+/// other content, or a file the state had deleted that is back as HEAD has
+/// it (`git checkout .` undoes deletions too). From one snapshot to its
+/// parent only the snapshot's own changes are applied (O(what it changed),
+/// not O(everything changed since), which made a search through a long
+/// chain diff the work tree against every snapshot in turn).
+struct Search<'r> {
+    moving: Moving,
+    /// The snapshot the search is at (to step from), if it is at one.
+    at: Option<Oid>,
+    lost: BTreeSet<Vec<u8>>,
+    /// HEAD's entries.
+    at_head: Lookup<'r>,
+}
+
+impl<'r> Search<'r> {
+    /// Move to `candidate`: by the previous snapshot's own changes when it
+    /// is that snapshot's first parent, else by diffing the work tree
+    /// against it.
+    fn to(
+        &mut self,
+        trees: &mut Trees<'r>,
+        current: &Tree<'r>,
+        candidate: &Candidate<'r>,
+    ) -> Result<()> {
+        if let (Some(from), Candidate::Snapshot(to)) = (self.at, candidate) {
+            if let Some(own) = own_changes_to_parent(trees, from, *to) {
+                for path in self.moving.step_back(own) {
+                    self.label(trees, path);
+                }
+                self.at = Some(*to);
+                return Ok(());
+            }
         }
-        let reverted = c.old.is_some() && c.old == at_head.at(&c.path);
-        let gone = c.old.is_none() && c.new.is_some();
-        if gone || reverted {
-            lost.push(c.path.clone());
+        let tree = candidate_tree(trees, candidate)?;
+        let changes = if tree.id() == current.id() {
+            Vec::new()
+        } else {
+            treediff::diff_in(trees, Some(current), Some(&tree), &[])?
+        };
+        self.moving = Moving::new(changes);
+        self.lost.clear();
+        let paths: Vec<Vec<u8>> = self.moving.iter().map(|(p, _, _)| p.to_vec()).collect();
+        for path in paths {
+            self.label(trees, path);
+        }
+        self.at = match candidate {
+            Candidate::Snapshot(oid) => Some(*oid),
+            Candidate::AfterRestore(_) => None,
+        };
+        Ok(())
+    }
+
+    /// Is `path` lost against the state the search is at?
+    fn label(&mut self, trees: &mut Trees<'r>, path: Vec<u8>) {
+        let lost = self.moving.get(&path).is_some_and(|(now, then)| {
+            let submodule = [now, then].iter().flatten().any(|l| l.mode == MODE_GITLINK);
+            let gone = now.is_none() && then.is_some();
+            let reverted = now.is_some() && now == self.at_head.at(trees, &path);
+            !submodule && (gone || reverted)
+        });
+        if lost {
+            self.lost.insert(path);
+        } else {
+            self.lost.remove(&path);
         }
     }
-    Ok((lost, changes))
+}
+
+/// What snapshot `from` changed against `to` when `to` is its first
+/// parent; `None` when it is not, or when that diff cannot be made (a
+/// diff against `to` itself then decides).
+fn own_changes_to_parent(
+    trees: &mut Trees<'_>,
+    from: Oid,
+    to: Oid,
+) -> Option<Vec<treediff::Change>> {
+    let commit = trees.repo().find_commit(from).ok()?;
+    if commit.parent_id(0).ok()? != to {
+        return None;
+    }
+    let new = trees.get(commit.tree_id()).ok()?;
+    let old = tree_in(trees, to).ok()?;
+    treediff::diff_in(trees, Some(&old), Some(&new), &[]).ok()
 }
 
 fn short(id: &str) -> &str {

@@ -10,6 +10,7 @@ use git2::{Commit, Oid, Repository, Signature, Tree};
 use serde::Serialize;
 
 use crate::error::{Error, GitContext, Result};
+use crate::git::treediff::{self, Trees};
 use crate::snapshot::trailers::{self, Trailers};
 
 /// Every shadow ref lives below this prefix.
@@ -166,13 +167,28 @@ pub fn commit_time(commit: &Commit<'_>) -> DateTime<FixedOffset> {
 
 /// Describe snapshot `oid` (found on `refname`).
 pub fn info(repo: &Repository, oid: Oid, refname: &str) -> Result<SnapshotInfo> {
+    info_by(repo, oid, refname, None)
+}
+
+/// [`info`] reading trees through `trees` (an operation that has read
+/// them already, or will again).
+pub(crate) fn info_in(trees: &mut Trees<'_>, oid: Oid, refname: &str) -> Result<SnapshotInfo> {
+    info_by(trees.repo(), oid, refname, Some(trees))
+}
+
+fn info_by(
+    repo: &Repository,
+    oid: Oid,
+    refname: &str,
+    trees: Option<&mut Trees<'_>>,
+) -> Result<SnapshotInfo> {
     let commit = repo
         .find_commit(oid)
         .git_context(|| format!("read commit {oid}"))?;
     let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
     let t = trailers::parse(&message).unwrap_or_default();
     // A crafted (fetched) snapshot too deep to read still gets listed.
-    let (files, deleted) = match own_changes(repo, &commit, &[]) {
+    let (files, deleted) = match own_changes(repo, &commit, &[], trees) {
         Err(crate::Error::TreeTooDeep { limit }) => (
             vec![format!(
                 "(tree nested deeper than {limit} directories: not read)"
@@ -268,7 +284,7 @@ pub fn touches(repo: &Repository, oid: Oid, scope: &[Vec<u8>]) -> Result<bool> {
     let commit = repo
         .find_commit(oid)
         .git_context(|| format!("read commit {oid}"))?;
-    match own_changes(repo, &commit, scope) {
+    match own_changes(repo, &commit, scope, None) {
         Ok(changes) => Ok(!changes.is_empty()),
         // A crafted chain too deep to read: listed, as `info` lists it.
         Err(Error::TreeTooDeep { .. }) => Ok(true),
@@ -277,23 +293,24 @@ pub fn touches(repo: &Repository, oid: Oid, scope: &[Vec<u8>]) -> Result<bool> {
 }
 
 /// What snapshot `commit` changed against its first parent (everything,
-/// for a chain's first snapshot on an unborn branch), within `scope`.
+/// for a chain's first snapshot on an unborn branch), within `scope`;
+/// trees read through `trees` when given.
 fn own_changes(
     repo: &Repository,
     commit: &Commit<'_>,
     scope: &[Vec<u8>],
-) -> Result<Vec<crate::git::treediff::Change>> {
-    let tree = commit
-        .tree()
-        .git_context(|| format!("read tree of {}", commit.id()))?;
-    let parent_tree = match commit.parent(0) {
-        Ok(p) => Some(
-            p.tree()
-                .git_context(|| format!("read tree of {}", p.id()))?,
-        ),
-        Err(_) => None,
+    trees: Option<&mut Trees<'_>>,
+) -> Result<Vec<treediff::Change>> {
+    let parent_tree = commit.parent(0).ok().map(|p| p.tree_id());
+    let tree = commit.tree_id();
+    let Some(trees) = trees else {
+        let read = |t: Oid| repo.find_tree(t).git_context(|| format!("read tree {t}"));
+        let parent_tree = parent_tree.map(read).transpose()?;
+        return treediff::diff(repo, parent_tree.as_ref(), Some(&read(tree)?), scope);
     };
-    crate::git::treediff::diff(repo, parent_tree.as_ref(), Some(&tree), scope)
+    let parent_tree = parent_tree.map(|t| trees.get(t)).transpose()?;
+    let tree = trees.get(tree)?;
+    treediff::diff_in(trees, parent_tree.as_ref(), Some(&tree), scope)
 }
 
 /// Paths that differ between two trees (`None`: the empty tree), sorted.
@@ -303,7 +320,7 @@ pub fn changed_paths(
     old: Option<&Tree<'_>>,
     new: &Tree<'_>,
 ) -> Result<Vec<String>> {
-    let mut out: Vec<String> = crate::git::treediff::diff(repo, old, Some(new), &[])?
+    let mut out: Vec<String> = treediff::diff(repo, old, Some(new), &[])?
         .iter()
         .map(|c| c.path_lossy())
         .collect();

@@ -31,6 +31,7 @@ mod oracle;
 mod packs;
 mod real_clients;
 mod record;
+mod recover;
 mod remote;
 mod repo_location;
 mod restore;
