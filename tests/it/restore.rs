@@ -1299,20 +1299,24 @@ fn crlf_output_written_without_git_equals_git_checkout_for_random_content() {
 }
 
 /// A restore records the state it left (`last-restore.json`'s `after`)
-/// without reading back what it wrote as the blob's own bytes. That state
-/// is still exactly git's `add -A` tree of the work tree it left: under
-/// line-ending rules that do not touch content without a CR, that do touch
-/// a blob with CRLFs (rules added after the snapshot, so the blob kept
-/// them), with `eol=crlf` files written converted, exec bits, symlinks and
-/// binary content.
+/// without reading back what it wrote as the blob's own bytes — or, with a
+/// watcher running, as the watcher answers it. That state is still exactly
+/// git's `add -A` tree of the work tree it left: under line-ending rules
+/// that do not touch content without a CR, that do touch a blob with CRLFs
+/// (rules added after the snapshot, so the blob kept them), with
+/// `eol=crlf` files written converted, exec bits, symlinks and binary
+/// content.
 #[test]
 fn the_state_a_restore_leaves_is_gits_add_all_of_it() {
-    for (autocrlf, attrs) in [
+    for ((autocrlf, attrs), watched) in [
         ("false", ""),
         ("true", ""),
         ("false", "* text=auto\n*.bat eol=crlf\n"),
         ("input", "*.txt text\n*.bin -text\n"),
-    ] {
+    ]
+    .into_iter()
+    .flat_map(|c| [(c, false), (c, true)])
+    {
         let repo = TestRepo::new();
         repo.git(&["config", "core.autocrlf", "false"]);
         repo.write("lf.txt", "committed\n");
@@ -1337,7 +1341,9 @@ fn the_state_a_restore_leaves_is_gits_add_all_of_it() {
         }
         repo.remove("deep/dir/new.txt");
         std::fs::remove_file(repo.abs("link")).unwrap();
+        let w = watched.then(|| DetachedWatcher::start(&repo));
         ok_untouched(&repo, &["restore", &snap]);
+        drop(w);
         let record: Value = serde_json::from_slice(
             &std::fs::read(repo.abs(".git/savepoint/last-restore.json")).unwrap(),
         )
@@ -1345,7 +1351,7 @@ fn the_state_a_restore_leaves_is_gits_add_all_of_it() {
         assert_eq!(
             record["after"].as_str(),
             Some(repo.oracle_tree().as_str()),
-            "autocrlf={autocrlf} attributes {attrs:?}"
+            "autocrlf={autocrlf} attributes {attrs:?} watcher: {watched}"
         );
     }
 }

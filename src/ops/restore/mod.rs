@@ -231,34 +231,54 @@ pub fn restore(ws: &Workspace, req: &RestoreRequest) -> Result<RestoreOutcome> {
         let applied = apply::apply(ws, &outcome.plan, filters)?;
         outcome.failed.extend(applied.failed);
         let written_ms = started.elapsed().as_millis() as u64;
-        // The state it left, looked at with the engine that scanned the
-        // state before (index view and stat cache loaded once): the state
-        // before patched for the paths the restore wrote or deleted —
-        // O(restored paths), however large the tree (a full scan here cost
-        // seconds at a million files for a 2,500-file restore).
-        let mut engine = match engine {
-            Some(engine) => engine,
-            None => new_engine()?,
+        // The state it left. When the watcher answered the state before,
+        // it answers this too: it has seen the writes and holds the index
+        // (loading it here cost a second at a million files).
+        let asked = engine
+            .is_none()
+            .then(|| crate::watch::ask_tree(ws))
+            .flatten();
+        let after = match asked {
+            Some(tree) => Ok(tree),
+            None => after_by_engine(ws, engine, current, &outcome.plan, applied.raw),
         };
-        // What it wrote as the blobs' own bytes is not read back.
-        engine.trust_written(applied.raw);
-        let changed: Vec<std::path::PathBuf> = outcome
-            .plan
-            .steps
-            .iter()
-            .map(|s| crate::snapshot::engine::bytes_path(&s.change.path).to_path_buf())
-            .collect();
-        let after = engine.update(ws, current, &changed);
         tracing::debug!(
             before_ms,
             planned_ms,
             written_ms,
             after_ms = started.elapsed().as_millis() as u64,
-            read_back = after.as_ref().map_or(0, |o| o.stats.hashed),
+            by_the_watcher = asked.is_some(),
             "restore: done (times since its start)"
         );
-        let after = after.map(|o| o.tree);
         LastRestore::record(ws, req, &outcome, after);
     }
     Ok(outcome)
+}
+
+/// The state a restore left, looked at by `engine` — the one that scanned
+/// the state before, if this process did (index view and stat cache loaded
+/// once): the state before (`current`) patched for the paths the restore
+/// wrote or deleted, O(restored paths) however large the tree (a full scan
+/// here cost seconds at a million files for a 2,500-file restore). What it
+/// wrote as the blobs' own bytes (`raw`) is not read back.
+fn after_by_engine(
+    ws: &Workspace,
+    engine: Option<Engine>,
+    current: Oid,
+    plan: &Plan,
+    raw: Vec<(Vec<u8>, crate::snapshot::engine::cache::CacheEntry)>,
+) -> Result<Oid> {
+    let mut engine = match engine {
+        Some(engine) => engine,
+        None => Engine::new(ws, ScanOptions::from_config(ws.config()?))?,
+    };
+    engine.trust_written(raw);
+    let changed: Vec<std::path::PathBuf> = plan
+        .steps
+        .iter()
+        .map(|s| crate::snapshot::engine::bytes_path(&s.change.path).to_path_buf())
+        .collect();
+    let after = engine.update(ws, current, &changed)?;
+    tracing::debug!(read_back = after.stats.hashed, "restore: the state after");
+    Ok(after.tree)
 }
