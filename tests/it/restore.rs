@@ -1355,3 +1355,45 @@ fn the_state_a_restore_leaves_is_gits_add_all_of_it() {
         );
     }
 }
+
+/// Whether a restore converts line endings is decided by the attribute
+/// files above the paths it writes — in the snapshot or in the work tree,
+/// however far up, and only those (no walk of the whole tree). Each
+/// restored alone, they come back as `git checkout-index` writes them: with
+/// CRLF a file three levels below an unchanged `.gitattributes`, one beside
+/// a `.gitattributes` only the snapshot has, one beside a `.gitattributes`
+/// only the work tree has (new since, and left in place); with LF a file
+/// elsewhere.
+#[test]
+fn attribute_files_above_the_restored_paths_decide_their_conversion() {
+    let repo = TestRepo::new();
+    repo.write("a/.gitattributes", "*.txt eol=crlf\n");
+    repo.write("a/b/c/far.txt", "committed\n");
+    repo.commit_all("init");
+    for file in [
+        "a/b/c/far.txt",
+        "x/y/near.txt",
+        "q/new.txt",
+        "other/plain.txt",
+    ] {
+        repo.write(file, "one\ntwo\n");
+    }
+    repo.write("x/y/.gitattributes", "*.txt eol=crlf\n");
+    let snap = repo.snap("manual").id.unwrap();
+    repo.remove("x/y/.gitattributes");
+    repo.write("q/.gitattributes", "*.txt eol=crlf\n");
+    for (scope, file, want) in [
+        ("a/b/c/far.txt", "a/b/c/far.txt", "one\r\ntwo\r\n"),
+        ("x/y", "x/y/near.txt", "one\r\ntwo\r\n"),
+        ("q/new.txt", "q/new.txt", "one\r\ntwo\r\n"),
+        ("other", "other/plain.txt", "one\ntwo\n"),
+    ] {
+        repo.write(file, "changed\n");
+        ok_untouched(&repo, &["restore", &snap, "--", scope]);
+        assert_eq!(
+            std::fs::read_to_string(repo.abs(file)).unwrap(),
+            want,
+            "{file}"
+        );
+    }
+}

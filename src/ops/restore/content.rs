@@ -160,16 +160,37 @@ fn stream(cmd: GitCmd, out: &mut std::fs::File) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Does `tree` hold a `.gitattributes` anywhere (so filters may apply)?
-pub(super) fn has_gitattributes(tree: &Tree<'_>) -> bool {
-    let mut found = false;
-    let _ = tree.walk(git2::TreeWalkMode::PreOrder, |_, e| {
-        if e.name_bytes() == b".gitattributes" {
-            found = true;
-            git2::TreeWalkResult::Abort
-        } else {
-            git2::TreeWalkResult::Ok
+/// Does one of `trees` hold a `.gitattributes` in a directory above one of
+/// `paths` (so filters may apply to them)? Each directory is looked at
+/// once, O(paths × depth) — not a walk of the whole tree, which cost more
+/// than a second at a million files.
+pub(super) fn has_gitattributes<'p>(
+    trees: &[&Tree<'_>],
+    paths: impl IntoIterator<Item = &'p [u8]>,
+) -> bool {
+    let mut seen: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
+    for path in paths {
+        // Every directory above `path`, the root included.
+        let mut dir = path;
+        while let Some(end) = dir
+            .iter()
+            .rposition(|&b| b == b'/')
+            .or((!dir.is_empty()).then_some(0))
+        {
+            dir = &dir[..end];
+            if !seen.insert(dir) {
+                break;
+            }
+            let file = if dir.is_empty() {
+                b".gitattributes".to_vec()
+            } else {
+                [dir, b"/.gitattributes"].concat()
+            };
+            let at = crate::snapshot::engine::bytes_path(&file);
+            if trees.iter().any(|t| t.get_path(at).is_ok()) {
+                return true;
+            }
         }
-    });
-    found
+    }
+    false
 }

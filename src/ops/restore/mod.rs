@@ -225,8 +225,10 @@ pub fn restore(ws: &Workspace, req: &RestoreRequest) -> Result<RestoreOutcome> {
     };
     if !req.dry_run && !outcome.plan.is_empty() {
         let filters = blob::filters_possible(repo, ws.workdir())
-            || content::has_gitattributes(&target_tree)
-            || content::has_gitattributes(&current_tree);
+            || content::has_gitattributes(
+                &[&target_tree, &current_tree],
+                outcome.plan.steps.iter().map(|s| s.change.path.as_slice()),
+            );
         let planned_ms = started.elapsed().as_millis() as u64;
         let applied = apply::apply(ws, &outcome.plan, filters)?;
         outcome.failed.extend(applied.failed);
