@@ -33,6 +33,8 @@ pub struct Target {
     pub many: Vec<String>,
     /// Savepoint state found in the clone, moved aside for the run.
     saved: Option<Saved>,
+    /// The object store's packs when the run began.
+    packs: Vec<std::ffi::OsString>,
 }
 
 struct Saved {
@@ -191,6 +193,7 @@ impl Target {
             restore_files,
             many,
             saved: None,
+            packs: list_packs(&gd),
         };
         if repo_mode {
             // Move the clone's own savepoint state and shadow refs aside.
@@ -272,6 +275,7 @@ impl Target {
         }
         let _ = std::fs::remove_dir_all(gd.join("savepoint"));
         let _ = std::fs::remove_dir_all(gd.join("logs/refs/savepoint"));
+        self.remove_own_packs(&gd);
         for f in [
             "bench-index",
             "bench-fresh",
@@ -291,6 +295,27 @@ impl Target {
         let _ = run(git(&self.dir, &["update-index", "-q", "--refresh"]));
         std::thread::sleep(Duration::from_millis(1100));
         Ok(())
+    }
+
+    /// Remove the packs savepoint wrote during the run (its first snapshots,
+    /// bursts, restores' safety snapshots): reachable from no ref once the
+    /// shadow refs are gone, they would pile up run after run (the
+    /// generated trees have `gc.auto=0`) and every object lookup would go
+    /// through them. Only while every pack of the start is still there — a
+    /// repack meanwhile may have moved anything anywhere.
+    fn remove_own_packs(&self, gd: &Path) {
+        let now = list_packs(gd);
+        if !self.packs.iter().all(|p| now.contains(p)) {
+            eprintln!("note: the object store was repacked during the run; its packs are left as they are");
+            return;
+        }
+        let dir = gd.join("objects/pack");
+        for name in now.iter().filter(|p| !self.packs.contains(p)) {
+            let stem = Path::new(name).with_extension("");
+            for ext in ["keep", "bitmap", "rev", "mtimes", "idx", "pack"] {
+                let _ = std::fs::remove_file(dir.join(stem.with_extension(ext)));
+            }
+        }
     }
 
     /// Reset, put back what the clone had, and check it is clean.
@@ -343,4 +368,15 @@ impl Target {
             self.head, self.files, self.dirs
         )
     }
+}
+
+/// The `.pack` files of the object store at `gd`.
+fn list_packs(gd: &Path) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(gd.join("objects/pack"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| Path::new(n).extension().is_some_and(|e| e == "pack"))
+        .collect()
 }

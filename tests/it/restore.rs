@@ -1299,8 +1299,8 @@ fn crlf_output_written_without_git_equals_git_checkout_for_random_content() {
 }
 
 /// A restore records the state it left (`last-restore.json`'s `after`)
-/// without reading back what it wrote as the blob's own bytes — or, with a
-/// watcher running, as the watcher answers it. That state is still exactly
+/// without reading back what it wrote as the blob's own bytes, with or
+/// without a watcher running. That state is still exactly
 /// git's `add -A` tree of the work tree it left: under line-ending rules
 /// that do not touch content without a CR, that do touch a blob with CRLFs
 /// (rules added after the snapshot, so the blob kept them), with
