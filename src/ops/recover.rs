@@ -400,13 +400,12 @@ fn own_changes_to_parent(
     from: Oid,
     to: Oid,
 ) -> Option<Vec<treediff::Change>> {
-    let commit = trees.repo().find_commit(from).ok()?;
+    let repo = trees.repo();
+    let commit = repo.find_commit(from).ok()?;
     if commit.parent_id(0).ok()? != to {
         return None;
     }
-    let new = trees.get(commit.tree_id()).ok()?;
-    let old = tree_in(trees, to).ok()?;
-    treediff::diff_in(trees, Some(&old), Some(&new), &[]).ok()
+    chain::own_changes(repo, &commit, &[], Some(trees)).ok()
 }
 
 fn short(id: &str) -> &str {

@@ -295,7 +295,7 @@ pub fn touches(repo: &Repository, oid: Oid, scope: &[Vec<u8>]) -> Result<bool> {
 /// What snapshot `commit` changed against its first parent (everything,
 /// for a chain's first snapshot on an unborn branch), within `scope`;
 /// trees read through `trees` when given.
-fn own_changes(
+pub(crate) fn own_changes(
     repo: &Repository,
     commit: &Commit<'_>,
     scope: &[Vec<u8>],

@@ -366,18 +366,13 @@ impl TempDir {
     /// Writer thread `n`'s own directory (this one where it cannot be made).
     fn shard(&self, n: usize) -> TempDir {
         let dir = self.dir.as_ref().and_then(|(d, dev)| {
-            let shard = d.open_or_create_dir(format!("w{n}").as_bytes()).ok()?;
+            let shard = d
+                .open_or_create_dir(format!("w{n}").as_bytes())
+                .or_else(|_| d.walk(&[], false))
+                .ok()?;
             Some((shard, *dev))
         });
-        match dir {
-            Some(dir) => TempDir { dir: Some(dir) },
-            None => TempDir {
-                dir: self
-                    .dir
-                    .as_ref()
-                    .and_then(|(d, dev)| Some((d.walk(&[], false).ok()?, *dev))),
-            },
-        }
+        TempDir { dir }
     }
 
     /// The directory for temporary files that will be renamed into `parent`.

@@ -170,17 +170,10 @@ pub(super) fn has_gitattributes<'p>(
 ) -> bool {
     let mut seen: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
     for path in paths {
-        // Every directory above `path`, the root included.
-        let mut dir = path;
-        while let Some(end) = dir
-            .iter()
-            .rposition(|&b| b == b'/')
-            .or((!dir.is_empty()).then_some(0))
-        {
-            dir = &dir[..end];
-            if !seen.insert(dir) {
-                break;
-            }
+        // Every directory above `path`, up to the root; above one looked
+        // at already, every one was.
+        let mut dir = crate::git::path::parent(path);
+        while seen.insert(dir) {
             let file = if dir.is_empty() {
                 b".gitattributes".to_vec()
             } else {
@@ -190,6 +183,10 @@ pub(super) fn has_gitattributes<'p>(
             if trees.iter().any(|t| t.get_path(at).is_ok()) {
                 return true;
             }
+            if dir.is_empty() {
+                break;
+            }
+            dir = crate::git::path::parent(dir);
         }
     }
     false
