@@ -31,6 +31,19 @@ pub(crate) fn parent(path: &[u8]) -> &[u8] {
     }
 }
 
+/// Compare two tree entry names in git's order: `a_end`/`b_end` is what
+/// follows each name (`/` for a subtree, nothing for the rest).
+pub(crate) fn tree_order(a: &[u8], a_end: u8, b: &[u8], b_end: u8) -> std::cmp::Ordering {
+    let n = a.len().min(b.len());
+    match a[..n].cmp(&b[..n]) {
+        std::cmp::Ordering::Equal => {}
+        other => return other,
+    }
+    let ca = a.get(n).copied().unwrap_or(a_end);
+    let cb = b.get(n).copied().unwrap_or(b_end);
+    ca.cmp(&cb).then(a.len().cmp(&b.len()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use git2::{Oid, Repository, Tree};
 
 use crate::error::{GitContext, Result};
 use crate::git::mode::MODE_TREE;
-use crate::git::path::is_at_or_under;
+use crate::git::path::{is_at_or_under, tree_order};
 
 /// One side of a changed path: the entry's id and mode (see
 /// [`crate::git::mode`]).
@@ -321,25 +321,21 @@ fn entries<'t>(t: Option<&'t Tree<'_>>) -> Entries<'t> {
         .collect()
 }
 
-/// git's order of tree entries: by name, a directory's name as if it
-/// ended in `/`.
-fn git_order(a: &[u8], a_tree: bool, b: &[u8], b_tree: bool) -> std::cmp::Ordering {
-    let n = a.len().min(b.len());
-    a[..n].cmp(&b[..n]).then_with(|| {
-        let next = |name: &[u8], tree: bool| match name.get(n) {
-            Some(&c) => c,
-            None if tree => b'/',
-            None => 0,
-        };
-        next(a, a_tree).cmp(&next(b, b_tree))
-    })
-}
-
 fn is_tree(l: &Leaf) -> bool {
     l.mode == MODE_TREE
 }
 
-/// Are the entries as git writes them: strictly in [`git_order`], and no
+/// What follows `l`'s name in git's order of tree entries: `/` for a
+/// directory (see [`tree_order`]).
+fn end(l: &Leaf) -> u8 {
+    if is_tree(l) {
+        b'/'
+    } else {
+        0
+    }
+}
+
+/// Are the entries as git writes them: strictly in git's order ([`tree_order`]), and no
 /// directory with a file of the same name (the two sort apart, with only
 /// names that extend it by a byte below `/` between them)? A crafted tree
 /// may be neither; its level is then compared by name, as a map does.
@@ -348,8 +344,7 @@ fn well_formed(entries: &Entries<'_>) -> bool {
         let (prev, prev_leaf) = &entries[i - 1];
         let (e, leaf) = &entries[i];
         let name = e.name_bytes();
-        git_order(prev.name_bytes(), is_tree(prev_leaf), name, is_tree(leaf))
-            == std::cmp::Ordering::Less
+        tree_order(prev.name_bytes(), end(prev_leaf), name, end(leaf)) == std::cmp::Ordering::Less
             && (!is_tree(leaf)
                 || entries[..i]
                     .iter()
@@ -397,7 +392,7 @@ fn level(
     while i < ea.len() || j < eb.len() {
         let order = match (ea.get(i), eb.get(j)) {
             (Some((x, lx)), Some((y, ly))) => {
-                git_order(x.name_bytes(), is_tree(lx), y.name_bytes(), is_tree(ly))
+                tree_order(x.name_bytes(), end(lx), y.name_bytes(), end(ly))
             }
             (Some(_), None) => std::cmp::Ordering::Less,
             _ => std::cmp::Ordering::Greater,

@@ -466,7 +466,7 @@ fn patch_dir(
                 0
             }
         };
-        tree_order(&a.0, key(a), &b.0, key(b))
+        crate::git::path::tree_order(&a.0, key(a), &b.0, key(b))
     });
     let mut buf: Vec<u8> = Vec::with_capacity(entries.len() * 48);
     for (name, mode, oid) in &entries {
@@ -502,19 +502,6 @@ fn parse_tree(mut raw: &[u8]) -> Result<Vec<(Vec<u8>, u32, Oid)>, git2::Error> {
         raw = &raw[nul + 21..];
     }
     Ok(out)
-}
-
-/// Compare two tree entry names in git's order: `a_end`/`b_end` is what
-/// follows each name (`/` for a subtree, nothing for the rest).
-fn tree_order(a: &[u8], a_end: u8, b: &[u8], b_end: u8) -> std::cmp::Ordering {
-    let n = a.len().min(b.len());
-    match a[..n].cmp(&b[..n]) {
-        std::cmp::Ordering::Equal => {}
-        other => return other,
-    }
-    let ca = a.get(n).copied().unwrap_or(a_end);
-    let cb = b.get(n).copied().unwrap_or(b_end);
-    ca.cmp(&cb).then(a.len().cmp(&b.len()))
 }
 
 #[cfg(test)]
